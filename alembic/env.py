@@ -1,0 +1,40 @@
+"""Alembic environment: runs on the connection viba.db hands over, or on DATABASE_URL from the CLI
+(`alembic upgrade head`)."""
+
+from alembic import context
+from sqlalchemy import text
+
+from viba.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+# Any constant works; it only has to be the same in every process of this app.
+PG_MIGRATION_LOCK = 0x76696261
+
+
+def run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    if connection.dialect.name == "postgresql":
+        # Several app processes may start at once: one migrates, the others wait, then find
+        # the schema at head. Transaction-scoped, so it is released at commit.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    run(connection)
+else:
+    from viba.db import make_engine
+    from viba.config import get_settings
+
+    engine = make_engine(get_settings().effective_database_url)
+    with engine.begin() as conn:
+        run(conn)
+    engine.dispose()

@@ -1,0 +1,120 @@
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL when TEST_DATABASE_URL points
+at one) made fresh for the test session, and the app's settings pointed at it.
+
+TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test runs the whole suite on
+PostgreSQL: a new database is created on that server for the run and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from viba.db import Database, normalise_url
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _backend() -> str:
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    return "postgresql" if url.startswith(("postgres://", "postgresql")) else "sqlite"
+
+
+def create_pg_database(admin_url: str) -> str:
+    """Create an empty database beside admin_url's and return its URL."""
+    url = normalise_url(admin_url)
+    name = f"viba_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(db_url: str) -> None:
+    url = make_url(db_url)
+    admin = url.set(database="postgres" if url.database != "postgres" else "template1")
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def backend() -> str:
+    return _backend()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One fresh database for the whole run."""
+    if _backend() == "postgresql":
+        url = create_pg_database(os.environ["TEST_DATABASE_URL"])
+        yield url
+        drop_pg_database(url)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'viba.db'}"
+
+
+@pytest.fixture(scope="session")
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture()
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it, for migration tests."""
+    if _backend() == "postgresql":
+        url = create_pg_database(os.environ["TEST_DATABASE_URL"])
+        yield url
+        drop_pg_database(url)
+    else:
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+
+
+@pytest.fixture()
+def email() -> str:
+    """A fresh address per test, so tests share the session database without colliding."""
+    return f"user-{uuid.uuid4().hex[:10]}@example.com"
+
+
+@pytest.fixture(scope="session")
+def app_env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for running the app (AppTest in-process, or `streamlit run`)."""
+    data_dir = tmp_path_factory.mktemp("data")
+    return {
+        "DATABASE_URL": database_url,
+        "VIBA_DATA_DIR": str(data_dir),
+        "VIBA_COOKIE_KEY": "test-cookie-key-" + "x" * 40,
+        "VIBA_ENV": "development",
+        "VIBA_ADMIN_EMAILS": "",
+        "VIBA_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
+    }
+
+
+PASSWORD = "correct-horse-42"
+
+
+@pytest.fixture(scope="session")
+def admin(db: Database):
+    """An admin exists from the start, so accounts made by tests are ordinary users."""
+    from viba import auth
+
+    return auth.register(db, f"admin-{uuid.uuid4().hex[:8]}@example.com", "Ada Admin", PASSWORD)
+
+
+@pytest.fixture()
+def user(db: Database, admin, email: str):
+    from viba import auth
+
+    return auth.register(db, email, "Uma User", PASSWORD)

@@ -1,0 +1,352 @@
+"""Accounts: registration, login with lockout, password change and reset, admin flags.
+
+Pure functions over a viba.db.Database; no Streamlit. Every change is one short transaction
+with atomic UPDATEs, so several sessions and app processes can use the same rows at once.
+Errors raised here carry a message that can be shown to the user as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import bcrypt
+import jwt
+from sqlalchemy import case, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from viba.config import Settings
+from viba.db import Database
+from viba.models import User, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_FAILED_LOGINS = 5
+LOCK_DURATION = timedelta(minutes=15)
+RESET_TOKEN_LIFETIME = timedelta(minutes=30)
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_BYTES = 72  # bcrypt reads no further
+PASSWORD_POLICY = (
+    f"At least {MIN_PASSWORD_LENGTH} characters with at least one letter and one digit "
+    f"(at most {MAX_PASSWORD_BYTES} bytes)."
+)
+GENERIC_LOGIN_ERROR = "Email or password is incorrect."
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Checked against when the email is unknown, so both paths cost one bcrypt verification.
+_DUMMY_HASH = bcrypt.hashpw(b"viba-dummy-password", bcrypt.gensalt(rounds=12)).decode()
+
+
+class AuthError(ValueError):
+    """A refusal whose message is meant for the user."""
+
+
+class AccountLocked(AuthError):
+    def __init__(self, until: datetime) -> None:
+        minutes = max(1, int((until - utcnow()).total_seconds() // 60) + 1)
+        super().__init__(
+            f"Too many failed logins: this account is locked for {minutes} more minute"
+            f"{'s' if minutes != 1 else ''}. Try again later or ask an admin to unlock it."
+        )
+        self.until = until
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the app keeps about the logged-in user (no password hash)."""
+
+    id: uuid.UUID
+    email: str
+    full_name: str
+    is_admin: bool
+    is_verified: bool
+    password_changed_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> "Account":
+        return cls(
+            id=user.id,
+            email=user.email,
+            full_name=user.full_name,
+            is_admin=user.is_admin,
+            is_verified=user.is_verified,
+            password_changed_at=user.password_changed_at,
+        )
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not _EMAIL_RE.match(email) or len(email) > 320:
+        raise AuthError("Enter a valid email address.")
+    return email
+
+
+def check_password_policy(password: str) -> None:
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"at least {MIN_PASSWORD_LENGTH} characters")
+    if not re.search(r"[^\W\d_]", password):
+        problems.append("a letter")
+    if not re.search(r"\d", password):
+        problems.append("a digit")
+    if problems:
+        raise AuthError("Password needs " + ", ".join(problems) + ".")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise AuthError(f"Password is too long (at most {MAX_PASSWORD_BYTES} bytes).")
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], password_hash.encode())
+    except ValueError:
+        return False
+
+
+def register(
+    db: Database,
+    email: str,
+    full_name: str,
+    password: str,
+    admin_emails: frozenset[str] = frozenset(),
+) -> Account:
+    """Create an account. Admin when listed in VIBA_ADMIN_EMAILS or when no admin exists yet."""
+    email = normalise_email(email)
+    full_name = (full_name or "").strip()
+    if not full_name:
+        raise AuthError("Enter your name.")
+    if len(full_name) > 200:
+        raise AuthError("Name is too long (at most 200 characters).")
+    check_password_policy(password)
+    password_hash = hash_password(password)
+    with db.session() as s:
+        if s.scalar(select(exists().where(User.email == email))):
+            raise AuthError("An account with this email already exists. Log in instead.")
+        no_admin_yet = not s.scalar(select(exists().where(User.is_admin.is_(True))))
+        user = User(
+            email=email,
+            full_name=full_name,
+            password_hash=password_hash,
+            is_admin=email in admin_emails or no_admin_yet,
+            model_preferences={},
+        )
+        s.add(user)
+        try:
+            s.flush()
+        except IntegrityError:
+            s.rollback()
+            raise AuthError("An account with this email already exists. Log in instead.") from None
+        return Account.of(user)
+
+
+def authenticate(
+    db: Database, email: str, password: str, admin_emails: frozenset[str] = frozenset()
+) -> Account:
+    """Check a password. Five failures in a row lock the account for 15 minutes (in the row)."""
+    try:
+        email = normalise_email(email)
+    except AuthError:
+        verify_password(password, _DUMMY_HASH)
+        raise AuthError(GENERIC_LOGIN_ERROR) from None
+    now = utcnow()
+    with db.session() as s:
+        user = s.scalar(select(User).where(User.email == email))
+        if user is None or not user.is_active:
+            verify_password(password, _DUMMY_HASH)
+            raise AuthError(GENERIC_LOGIN_ERROR)
+        if user.locked_until is not None and user.locked_until > now:
+            raise AccountLocked(user.locked_until)
+        password_ok = verify_password(password, user.password_hash)
+        if not password_ok:
+            # The UPDATE reads the row's current count, so concurrent failures from other
+            # sessions and processes all count.
+            if user.locked_until is not None:  # an expired lock: this failure is the first
+                values: dict[str, object] = {"failed_logins": 1, "locked_until": None}
+            else:
+                values = {
+                    "failed_logins": User.failed_logins + 1,
+                    "locked_until": case(
+                        (User.failed_logins + 1 >= MAX_FAILED_LOGINS, now + LOCK_DURATION),
+                        else_=None,
+                    ),
+                }
+            s.execute(update(User).where(User.id == user.id).values(**values))
+            s.refresh(user)
+    # The failure above is committed before we raise.
+    if not password_ok:
+        if user.locked_until is not None and user.locked_until > now:
+            raise AccountLocked(user.locked_until)
+        raise AuthError(GENERIC_LOGIN_ERROR)
+    with db.session() as s:
+        values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+        if email in admin_emails and not user.is_admin:
+            values["is_admin"] = True
+        s.execute(update(User).where(User.id == user.id).values(**values))
+        return Account.of(s.get(User, user.id, populate_existing=True))  # type: ignore[arg-type]
+
+
+def get_account(db: Database, user_id: uuid.UUID | str) -> Account | None:
+    """The account for a session, or None when it was deleted or deactivated."""
+    try:
+        uid = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
+    except ValueError:
+        return None
+    with db.session() as s:
+        user = s.get(User, uid)
+        if user is None or not user.is_active:
+            return None
+        return Account.of(user)
+
+
+def get_account_by_email(db: Database, email: str) -> Account | None:
+    try:
+        email = normalise_email(email)
+    except AuthError:
+        return None
+    with db.session() as s:
+        user = s.scalar(select(User).where(User.email == email, User.is_active.is_(True)))
+        return Account.of(user) if user else None
+
+
+def _set_password(db: Database, user_id: uuid.UUID, new_password: str, **extra: object) -> None:
+    check_password_policy(new_password)
+    new_hash = hash_password(new_password)
+    with db.session() as s:
+        s.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(
+                password_hash=new_hash,
+                password_changed_at=utcnow(),
+                failed_logins=0,
+                locked_until=None,
+                **extra,
+            )
+        )
+
+
+def change_password(
+    db: Database, user_id: uuid.UUID, current_password: str, new_password: str
+) -> None:
+    with db.session() as s:
+        user = s.get(User, user_id)
+        if user is None or not verify_password(current_password, user.password_hash):
+            raise AuthError("The current password is not correct.")
+    if current_password == new_password:
+        raise AuthError("The new password must be different from the current one.")
+    _set_password(db, user_id, new_password)
+
+
+def set_temporary_password(db: Database, admin: Account, email: str, new_password: str) -> None:
+    """An admin sets a password for someone who cannot receive email; it also unlocks them."""
+    if not admin.is_admin:
+        raise AuthError("Only admins can set a password for another account.")
+    target = get_account_by_email(db, email)
+    if target is None:
+        raise AuthError("No active account has that email.")
+    _set_password(db, target.id, new_password)
+
+
+def update_profile(db: Database, user_id: uuid.UUID, full_name: str) -> Account:
+    full_name = (full_name or "").strip()
+    if not full_name or len(full_name) > 200:
+        raise AuthError("Enter a name of 1 to 200 characters.")
+    with db.session() as s:
+        s.execute(update(User).where(User.id == user_id).values(full_name=full_name))
+        return Account.of(s.get(User, user_id, populate_existing=True))  # type: ignore[arg-type]
+
+
+def count_users(db: Database) -> int:
+    with db.session() as s:
+        return int(s.scalar(select(func.count()).select_from(User)) or 0)
+
+
+# --- password reset tokens ---------------------------------------------------------------
+
+
+def _password_fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:24]
+
+
+def make_reset_token(db: Database, secret: str, email: str) -> str | None:
+    """A signed, 30-minute, single-use token (it dies when the password changes)."""
+    try:
+        email = normalise_email(email)
+    except AuthError:
+        return None
+    with db.session() as s:
+        user = s.scalar(select(User).where(User.email == email, User.is_active.is_(True)))
+        if user is None:
+            return None
+        payload = {
+            "sub": str(user.id),
+            "purpose": "password_reset",
+            "pwd": _password_fingerprint(user.password_hash),
+            "exp": utcnow() + RESET_TOKEN_LIFETIME,
+        }
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+def reset_password_with_token(db: Database, secret: str, token: str, new_password: str) -> Account:
+    invalid = AuthError("This reset link is invalid or has expired. Ask for a new one.")
+    try:
+        payload = jwt.decode(token.strip(), secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+    except jwt.PyJWTError:
+        raise invalid from None
+    if payload.get("purpose") != "password_reset":
+        raise invalid
+    try:
+        user_id = uuid.UUID(payload["sub"])
+    except (ValueError, TypeError):
+        raise invalid from None
+    with db.session() as s:
+        user = s.get(User, user_id)
+        if (
+            user is None
+            or not user.is_active
+            or _password_fingerprint(user.password_hash) != payload.get("pwd")
+        ):
+            raise invalid
+    # The user proved they read this mailbox: the address is verified.
+    _set_password(db, user_id, new_password, is_verified=True)
+    account = get_account(db, user_id)
+    assert account is not None
+    return account
+
+
+RESET_SENT_MESSAGE = (
+    "If an account exists for that email, a reset link is on its way. It is valid for 30 minutes."
+)
+RESET_ASK_ADMIN_MESSAGE = (
+    "Email is not set up on this server: ask an admin to set a temporary password for you, "
+    "then change it on your Profile page."
+)
+
+
+def request_password_reset(db: Database, settings: Settings, email: str) -> str:
+    """Send a reset link when SMTP is configured. The answer is the same whether or not the
+    email has an account."""
+    from viba.mailer import MailError, send_email
+
+    if not settings.smtp_enabled:
+        return RESET_ASK_ADMIN_MESSAGE
+    token = make_reset_token(db, settings.resolved_cookie_key(), email)
+    if token is not None:
+        link = f"{settings.public_url.rstrip('/')}/?reset={token}"
+        body = (
+            "Someone asked to reset the password of your Viba Studio account.\n\n"
+            f"Open this link within 30 minutes to choose a new password:\n{link}\n\n"
+            f"Or paste this code on the reset form:\n{token}\n\n"
+            "If it was not you, ignore this email; your password stays as it is.\n"
+        )
+        try:
+            send_email(settings, normalise_email(email), "Reset your Viba Studio password", body)
+        except MailError:
+            log.exception("password reset email to an account could not be sent")
+    return RESET_SENT_MESSAGE

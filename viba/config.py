@@ -1,0 +1,152 @@
+"""One validated Settings object, read from the environment, then .streamlit/secrets.toml.
+
+Every setting has the exact environment name the deployment docs use (DATABASE_URL,
+VIBA_COOKIE_KEY, ...). A bad value raises ConfigError with one sentence a person can act on.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+MIN_COOKIE_KEY_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    env: Literal["development", "production"] = Field(default="development", alias="VIBA_ENV")
+    cookie_key: str | None = Field(default=None, alias="VIBA_COOKIE_KEY", repr=False)
+    cookie_name: str = Field(default="viba_session", alias="VIBA_COOKIE_NAME")
+    cookie_expiry_days: float = Field(default=14.0, alias="VIBA_COOKIE_EXPIRY_DAYS", gt=0)
+    admin_emails_raw: str = Field(default="", alias="VIBA_ADMIN_EMAILS")
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", alias="VIBA_DATA_DIR")
+    public_url: str = Field(default="http://localhost:8501", alias="VIBA_PUBLIC_URL")
+    allow_sqlite_in_production: bool = Field(default=False, alias="VIBA_ALLOW_SQLITE")
+    # Used by the Gemini engine and studio issues; reserved here so there is one place.
+    gemini_api_key: str | None = Field(default=None, alias="GEMINI_API_KEY", repr=False)
+    gemini_base_url: str | None = Field(default=None, alias="GEMINI_BASE_URL")
+    storage: str = Field(default="db", alias="VIBA_STORAGE")
+    smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
+    smtp_port: int = Field(default=587, alias="SMTP_PORT")
+    smtp_user: str | None = Field(default=None, alias="SMTP_USER")
+    smtp_password: str | None = Field(default=None, alias="SMTP_PASSWORD", repr=False)
+    smtp_from: str = Field(default="Viba Studio <no-reply@localhost>", alias="SMTP_FROM")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", alias="SMTP_SECURITY"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        secrets_file = Path(os.environ.get("VIBA_SECRETS_FILE", SECRETS_FILE))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, secrets_file))
+
+    @field_validator(
+        "database_url", "cookie_key", "gemini_api_key", "gemini_base_url", "smtp_host",
+        "smtp_user", "smtp_password", mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def admin_emails(self) -> frozenset[str]:
+        return frozenset(
+            e.strip().lower() for e in self.admin_emails_raw.split(",") if e.strip()
+        )
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'viba.db'}"
+
+    @property
+    def smtp_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    def check_production(self) -> None:
+        """Refuse a production start that would be insecure; say exactly what to set."""
+        if not self.is_production:
+            return
+        if not self.cookie_key or len(self.cookie_key) < MIN_COOKIE_KEY_LENGTH:
+            raise ConfigError(
+                "VIBA_ENV=production needs VIBA_COOKIE_KEY set to a random secret of at least "
+                f"{MIN_COOKIE_KEY_LENGTH} characters (for example the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+            )
+        if self.effective_database_url.startswith("sqlite") and not self.allow_sqlite_in_production:
+            raise ConfigError(
+                "VIBA_ENV=production needs DATABASE_URL set to a PostgreSQL URL (a SQLite file "
+                "is lost on every deploy); set VIBA_ALLOW_SQLITE=1 to run on SQLite anyway."
+            )
+
+    def resolved_cookie_key(self) -> str:
+        """The cookie signing key: the configured one, or in development a random key kept in
+        data/ so that logins survive a restart."""
+        self.check_production()
+        if self.cookie_key:
+            return self.cookie_key
+        key_file = self.data_dir / ".cookie_key"
+        try:
+            existing = key_file.read_text().strip()
+        except FileNotFoundError:
+            existing = ""
+        if len(existing) >= MIN_COOKIE_KEY_LENGTH:
+            return existing
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning pydantic's report into one readable ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"Invalid configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

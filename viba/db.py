@@ -1,0 +1,167 @@
+"""Database engine, sessions and migrations.
+
+One engine per URL and process. Migrations (Alembic) run once per process before the first
+session is handed out; the schema is never created or altered any other way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from viba.config import PROJECT_ROOT, ConfigError
+
+ALEMBIC_DIR = PROJECT_ROOT / "alembic"
+TRANSACTION_POOLER_PORT = 6543
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or answered with an error; the message is for people."""
+
+
+def normalise_url(raw: str) -> URL:
+    """Parse DATABASE_URL; postgres:// and postgresql:// go to the psycopg2 driver."""
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise ConfigError(
+            "DATABASE_URL is not a valid database URL (expected e.g. "
+            "postgresql://user:password@host:5432/dbname or sqlite:///path/to/file.db)."
+        ) from None
+    if url.drivername in ("postgres", "postgresql", "postgresql+psycopg2"):
+        url = url.set(drivername="postgresql+psycopg2")
+    elif url.drivername != "sqlite":
+        raise ConfigError(
+            f"DATABASE_URL uses '{url.drivername}'; Viba Studio supports PostgreSQL and SQLite."
+        )
+    return url
+
+
+def safe_url(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(raw_url: str) -> Engine:
+    url = normalise_url(raw_url)
+    if url.drivername == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    connect_args = {"connect_timeout": 10, "application_name": "viba-studio"}
+    if url.port == TRANSACTION_POOLER_PORT:
+        # Supabase's transaction pooler hands out a server connection per transaction:
+        # a client-side pool on top of it only holds connections the pooler wants back.
+        return create_engine(url, poolclass=NullPool, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_recycle=300,
+        connect_args=connect_args,
+    )
+
+
+def describe_db_error(exc: BaseException, url: URL | None = None) -> str:
+    """One sentence for a person; no stack trace, no password."""
+    where = f" at {url.host or url.database}" if url is not None else ""
+    if isinstance(exc, OperationalError):
+        return (
+            f"The database{where} cannot be reached right now. Check DATABASE_URL and that the "
+            "server is running, then reload the page. Nothing was changed."
+        )
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return "The database connection was lost. Reload the page to try again."
+    return "The database reported an error; nothing was saved. Reload the page to try again."
+
+
+def run_migrations(engine: Engine) -> None:
+    """Bring the schema to Alembic's head (idempotent, safe for several processes at once)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+
+class Database:
+    """An engine, its session factory, and the migration run that precedes first use."""
+
+    def __init__(self, raw_url: str) -> None:
+        self.url = normalise_url(raw_url)
+        self.engine = make_engine(raw_url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._migrated = False
+        self._lock = threading.Lock()
+
+    def migrate(self) -> None:
+        with self._lock:
+            if self._migrated:
+                return
+            try:
+                run_migrations(self.engine)
+            except SQLAlchemyError as exc:
+                raise DatabaseUnavailable(describe_db_error(exc, self.url)) from exc
+            self._migrated = True
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed on success, rolled back on any error."""
+        self.migrate()
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise DatabaseUnavailable(describe_db_error(exc, self.url)) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def table_names(self) -> list[str]:
+        return sorted(inspect(self.engine).get_table_names())
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+_databases: dict[str, Database] = {}
+_databases_lock = threading.Lock()
+
+
+def get_database(raw_url: str | None = None) -> Database:
+    """The process-wide Database for a URL (default: the configured DATABASE_URL)."""
+    if raw_url is None:
+        from viba.config import get_settings
+
+        raw_url = get_settings().effective_database_url
+    with _databases_lock:
+        db = _databases.get(raw_url)
+        if db is None:
+            db = _databases[raw_url] = Database(raw_url)
+        return db
