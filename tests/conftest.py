@@ -118,3 +118,32 @@ def user(db: Database, admin, email: str):
     from viba import auth
 
     return auth.register(db, email, "Uma User", PASSWORD)
+
+
+class SMTPInbox:
+    """Messages received by a real SMTP server on loopback (aiosmtpd)."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture()
+def smtp_server() -> Iterator[tuple[int, SMTPInbox]]:
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    inbox = SMTPInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, inbox
+    controller.stop()

@@ -1,0 +1,95 @@
+"""Settings: names, defaults, URL handling, and the production refusals."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.pool import NullPool
+
+from viba.config import ConfigError, load_settings
+from viba.db import Database, DatabaseUnavailable, make_engine, normalise_url
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    for name in ["DATABASE_URL", "VIBA_ENV", "VIBA_COOKIE_KEY", "VIBA_ADMIN_EMAILS",
+                 "VIBA_ALLOW_SQLITE", "SMTP_HOST", "GEMINI_API_KEY"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VIBA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VIBA_SECRETS_FILE", str(tmp_path / "secrets.toml"))
+
+
+def test_defaults_run_on_a_sqlite_file_in_data_with_a_kept_dev_cookie_key(tmp_path):
+    s = load_settings()
+    assert s.effective_database_url == f"sqlite:///{tmp_path / 'data' / 'viba.db'}"
+    assert s.storage == "db" and not s.smtp_enabled and not s.is_production
+    key = s.resolved_cookie_key()
+    assert len(key) >= 32 and key == load_settings().resolved_cookie_key()
+    assert (tmp_path / "data" / ".cookie_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_environment_wins_over_secrets_toml(tmp_path, monkeypatch):
+    (tmp_path / "secrets.toml").write_text(
+        'VIBA_ADMIN_EMAILS = "a@x.io, B@X.io"\nGEMINI_API_KEY = "from-file"\n')
+    s = load_settings()
+    assert s.admin_emails == {"a@x.io", "b@x.io"} and s.gemini_api_key == "from-file"
+    monkeypatch.setenv("GEMINI_API_KEY", "from-env")
+    assert load_settings().gemini_api_key == "from-env"
+    assert "from-env" not in repr(load_settings())
+
+
+@pytest.mark.parametrize("raw, driver", [
+    ("postgres://u:p@db.example.com:5432/postgres?sslmode=require", "postgresql+psycopg2"),
+    ("postgresql://u:p@h/d", "postgresql+psycopg2"),
+    ("sqlite:///x.db", "sqlite"),
+])
+def test_database_urls_are_normalised(raw, driver):
+    url = normalise_url(raw)
+    assert url.drivername == driver
+    if "sslmode" in raw:
+        assert url.query["sslmode"] == "require"
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("not a url", "not a valid database URL"),
+    ("mysql://u@h/d", "supports PostgreSQL and SQLite"),
+])
+def test_bad_database_url_gives_one_clear_message(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        normalise_url(raw)
+
+
+def test_transaction_pooler_gets_no_client_pool_and_others_pre_ping():
+    pooled = make_engine("postgresql://postgres.ref:pw@pooler.example.com:5432/postgres")
+    tx = make_engine("postgresql://postgres.ref:pw@pooler.example.com:6543/postgres")
+    assert pooled.pool._pre_ping and not isinstance(pooled.pool, NullPool)
+    assert isinstance(tx.pool, NullPool) and tx.pool._pre_ping
+
+
+def test_unreachable_database_is_reported_without_the_password():
+    db = Database("postgresql://viba:s3cret@127.0.0.1:1/nowhere")
+    with pytest.raises(DatabaseUnavailable) as info:
+        db.migrate()
+    assert "cannot be reached" in str(info.value) and "s3cret" not in str(info.value)
+
+
+def test_production_refuses_missing_or_weak_cookie_key_and_sqlite(monkeypatch):
+    monkeypatch.setenv("VIBA_ENV", "production")
+    with pytest.raises(ConfigError, match="VIBA_COOKIE_KEY"):
+        load_settings().check_production()
+    monkeypatch.setenv("VIBA_COOKIE_KEY", "short")
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        load_settings().check_production()
+    monkeypatch.setenv("VIBA_COOKIE_KEY", "k" * 48)
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        load_settings().check_production()
+    monkeypatch.setenv("VIBA_ALLOW_SQLITE", "1")
+    load_settings().check_production()
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/d")
+    monkeypatch.delenv("VIBA_ALLOW_SQLITE")
+    load_settings().check_production()
+
+
+def test_bad_value_names_the_setting(monkeypatch):
+    monkeypatch.setenv("SMTP_PORT", "many")
+    with pytest.raises(ConfigError, match="SMTP_PORT"):
+        load_settings()
