@@ -147,3 +147,20 @@ def smtp_server() -> Iterator[tuple[int, SMTPInbox]]:
     controller.start()
     yield port, inbox
     controller.stop()
+
+
+@pytest.fixture(scope="session")
+def app_environ(app_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The in-process app (AppTest) reads its settings from os.environ."""
+    from viba.config import get_settings
+
+    saved = {k: os.environ.get(k) for k in app_env}
+    os.environ.update(app_env)
+    get_settings.cache_clear()
+    yield app_env
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    get_settings.cache_clear()

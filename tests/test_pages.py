@@ -1,0 +1,229 @@
+"""Every page through streamlit.testing's AppTest, against the real database.
+
+Pages are opened as a browser would open their URL: AppTest starts at Home.py and switches to
+the page file, so the page runs without Home.py having run first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from viba import auth, ui
+
+from conftest import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE_FILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
+ADMIN_PAGES = {item.path for item in ui.STUDIO_PAGES if item.admin_only}
+
+
+@pytest.fixture(autouse=True)
+def _env(app_environ):
+    return app_environ
+
+
+def open_page(page: str | None = None, account: auth.Account | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
+    if account is not None:
+        at.session_state[ui.USER_KEY] = str(account.id)
+    if page is not None:
+        at.switch_page(page)
+    return at.run()
+
+
+def sidebar_links(at: AppTest) -> list[str]:
+    return [link.label for link in at.sidebar.get("page_link")]
+
+
+def main_texts(at: AppTest) -> list[str]:
+    kinds = ("title", "header", "subheader", "markdown", "caption", "info", "error", "success")
+    return [str(el.value) for kind in kinds for el in at.main.get(kind)]
+
+
+def assert_only_login_panel(at: AppTest) -> None:
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Viba Studio"]
+    assert {f.proto.form.form_id for f in at.main.get("form")} == {"login", "register", "forgot_password"}
+    assert sidebar_links(at) == ["Log in or register"]
+    assert "Coming next" not in " ".join(main_texts(at))
+    # Nothing but the cookie-manager components and the login panel was drawn.
+    *cookie_parts, panel = at.main.children.values()
+    assert {getattr(c, "key", None) for c in cookie_parts} <= {"init", "set", "delete"}
+    assert panel.type == "flex_container"
+
+
+def cookie_commands(at: AppTest) -> set[str]:
+    """The cookie-manager components drawn in the last run ('set' writes, 'delete' removes)."""
+    return {el.key for el in at.main.children.values()
+            if type(el).__name__ == "UnknownElement" and el.key}
+
+
+def test_nav_items_by_role():
+    admin = auth.Account(id=None, email="a@x.io", full_name="A", is_admin=True,  # type: ignore[arg-type]
+                         is_verified=True, password_changed_at=None)  # type: ignore[arg-type]
+    user = auth.Account(id=None, email="u@x.io", full_name="U", is_admin=False,  # type: ignore[arg-type]
+                        is_verified=True, password_changed_at=None)  # type: ignore[arg-type]
+    assert [i.label for i in ui.nav_items(None)] == ["Log in or register"]
+    assert "Admin" in [i.label for i in ui.nav_items(admin)]
+    assert "Admin" not in [i.label for i in ui.nav_items(user)]
+    assert len(ui.nav_items(admin)) == len(ui.nav_items(user)) + 1
+
+
+def test_every_page_file_is_covered():
+    listed = {item.path for item in ui.STUDIO_PAGES} - {"Home.py"}
+    assert set(PAGE_FILES) == listed and len(PAGE_FILES) == 8
+
+
+@pytest.mark.parametrize("page", [None, *PAGE_FILES])
+def test_logged_out_every_page_shows_only_the_login_panel(page, db):
+    assert_only_login_panel(open_page(page))
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_a_user_sees_studio_pages_but_not_admin(page, user):
+    at = open_page(page, user)
+    assert not at.exception
+    assert "Admin" not in sidebar_links(at)
+    assert "Profile" in sidebar_links(at)
+    if page in ADMIN_PAGES:
+        assert [e.value for e in at.error] == ["This page is for admins. Ask an admin if you need access."]
+        assert not at.main.get("form") and not at.title and not at.get("metric")
+    else:
+        assert at.title and not at.error
+
+
+def test_admin_sees_the_admin_page(admin):
+    at = open_page("pages/8_Admin.py", admin)
+    assert not at.exception and not at.error
+    assert "Admin" in sidebar_links(at)
+    assert [t.value for t in at.title] == ["Admin"]
+
+
+def test_register_logout_login_and_lockout_through_the_forms(db, admin, email):
+    at = open_page()
+    at.text_input(key="register_email").input(email)
+    at.text_input(key="register_name").input("Rita Register")
+    at.text_input(key="register_password").input(PASSWORD)
+    at.text_input(key="register_repeat").input(PASSWORD)
+    at.button(key="FormSubmitter:register-Register").click().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Welcome, Rita Register"]
+    assert at.session_state[ui.USER_KEY]
+    # The same run that logged in asked the browser to store the cookie.
+    assert cookie_commands(at) == {"init", "set"}
+
+    at.sidebar.button(key="viba_logout").click().run()
+    assert_only_login_panel(at)
+    assert cookie_commands(at) == {"init", "delete"}
+
+    at.text_input(key="login_email").input(email.upper())
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button(key="FormSubmitter:login-Log in").click().run()
+    assert [t.value for t in at.title] == ["Welcome, Rita Register"]
+    at.sidebar.button(key="viba_logout").click().run()
+
+    for attempt in range(5):
+        at.text_input(key="login_email").input(email)
+        at.text_input(key="login_password").input("wrong-password-0")
+        at.button(key="FormSubmitter:login-Log in").click().run()
+        errors = [e.value for e in at.error]
+        if attempt < 4:
+            assert errors == [auth.GENERIC_LOGIN_ERROR]
+    assert len(errors) == 1 and "locked for 15 more minutes" in errors[0]
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button(key="FormSubmitter:login-Log in").click().run()
+    assert "locked" in at.error[0].value and [t.value for t in at.title] == ["Viba Studio"]
+
+
+def test_register_form_reports_problems_and_keeps_nothing(db, admin, email):
+    at = open_page()
+    at.text_input(key="register_email").input(email)
+    at.text_input(key="register_name").input("Rita")
+    at.text_input(key="register_password").input("short")
+    at.text_input(key="register_repeat").input("short")
+    at.button(key="FormSubmitter:register-Register").click().run()
+    assert [e.value for e in at.error] == ["Password needs at least 8 characters, a digit."]
+    at.text_input(key="register_password").input(PASSWORD)
+    at.text_input(key="register_repeat").input(PASSWORD + "x")
+    at.button(key="FormSubmitter:register-Register").click().run()
+    assert [e.value for e in at.error] == ["The two passwords are not the same."]
+    assert auth.get_account_by_email(db, email) is None
+
+
+def test_forgot_password_without_smtp_says_ask_an_admin(db, user):
+    at = open_page()
+    at.text_input(key="forgot_email").input(user.email)
+    at.button(key="FormSubmitter:forgot_password-Send me a reset link").click().run()
+    assert [i.value for i in at.info] == [auth.RESET_ASK_ADMIN_MESSAGE]
+
+
+def test_reset_link_opens_the_new_password_form(db, user, app_environ):
+    token = auth.make_reset_token(db, app_environ["VIBA_COOKIE_KEY"], user.email)
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
+    at.query_params["reset"] = token
+    at.run()
+    assert at.text_input(key="reset_code").value == token
+    at.text_input(key="reset_password").input("from-the-link-7")
+    at.text_input(key="reset_repeat").input("from-the-link-7")
+    at.button(key="FormSubmitter:reset_password-Set new password").click().run()
+    assert not at.exception and not at.error
+    assert "password is changed" in at.success[0].value
+    assert auth.authenticate(db, user.email, "from-the-link-7").id == user.id
+
+
+def test_profile_changes_name_and_password(db, user):
+    at = open_page("pages/7_Profile.py", user)
+    name_input = at.main.get("text_input")[0]
+    name_input.input("Uma Profiled")
+    at.button(key="FormSubmitter:profile_name-Save name").click().run()
+    assert not at.exception
+    assert auth.get_account(db, user.id).full_name == "Uma Profiled"
+    current, new, repeat = at.main.get("text_input")[1:4]
+    current.input(PASSWORD)
+    new.input("changed-in-profile-3")
+    repeat.input("changed-in-profile-3")
+    at.button(key="FormSubmitter:profile_password-Change password").click().run()
+    assert "Password changed" in at.success[0].value
+    assert auth.authenticate(db, user.email, "changed-in-profile-3").id == user.id
+
+
+def test_admin_sets_a_temporary_password_from_the_admin_page(db, admin, user):
+    at = open_page("pages/8_Admin.py", admin)
+    email_input, password_input = at.main.get("text_input")[:2]
+    email_input.input(user.email)
+    password_input.input("temporary-pw-42")
+    at.button(key="FormSubmitter:admin_temporary_password-Set password").click().run()
+    assert not at.exception and at.success
+    assert auth.authenticate(db, user.email, "temporary-pw-42").id == user.id
+
+
+def test_deactivated_user_is_logged_out_on_the_next_run(db, user):
+    from sqlalchemy import update
+
+    from viba.models import User
+
+    at = open_page("pages/7_Profile.py", user)
+    assert [t.value for t in at.title] == ["Profile"]
+    with db.session() as s:
+        s.execute(update(User).where(User.id == user.id).values(is_active=False))
+    at.run()
+    assert_only_login_panel(at)
+
+
+def test_dead_database_shows_one_message_not_a_trace(monkeypatch, app_environ):
+    from viba.config import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://viba:pw@127.0.0.1:1/none")
+    get_settings.cache_clear()
+    try:
+        at = open_page()
+        assert not at.exception
+        assert len(at.error) == 1 and "cannot be reached" in at.error[0].value
+        assert "pw" not in at.error[0].value.replace("password", "")
+        assert not at.main.get("form")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
