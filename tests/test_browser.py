@@ -1,0 +1,136 @@
+"""The real app (`streamlit run`) in headless Chromium: the login cookie survives reloads and
+direct page URLs, and logout removes it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from viba import auth
+
+from conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def wait_until(check, timeout: float = 15.0):
+    """Poll check() until it returns something truthy (the app and browser work async)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            assert value, f"gave up waiting for {check}"
+            return value
+        time.sleep(0.1)
+
+
+def session_cookies(page: Page) -> list[str]:
+    return [c["value"] for c in page.context.cookies() if c["name"] == "viba_session"]
+
+
+def main(page: Page):
+    return page.get_by_test_id("stMainBlockContainer")
+
+
+def heading(page: Page, name):
+    return main(page).get_by_role("heading", name=name, exact=isinstance(name, str))
+
+
+def form(page: Page, title: str):
+    return page.locator('[data-testid="stForm"]').filter(
+        has=page.get_by_role("heading", name=title))
+
+
+def log_in(page: Page, email: str, password: str) -> None:
+    login = form(page, "Log in")
+    login.get_by_label("Email").fill(email)
+    login.get_by_label("Password", exact=True).fill(password)
+    login.get_by_role("button", name="Log in").click()
+
+
+def expect_login_panel(page: Page) -> None:
+    expect(heading(page, "Viba Studio")).to_be_visible()
+    expect(form(page, "Log in")).to_be_visible()
+
+
+def test_register_reload_direct_url_logout(page: Page, streamlit_server, db, admin, email):
+    page.goto(streamlit_server.url)
+    expect_login_panel(page)
+    page.get_by_role("tab", name="Register").click()
+    reg = form(page, "Create an account")
+    reg.get_by_label("Email").fill(email)
+    reg.get_by_label("Full name").fill("Bea Browser")
+    reg.get_by_label("Password", exact=True).fill(PASSWORD)
+    reg.get_by_label("Repeat password").fill(PASSWORD)
+    reg.get_by_role("button", name="Register").click()
+    expect(heading(page, "Welcome, Bea Browser")).to_be_visible()
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+    wait_until(lambda: len(session_cookies(page)) == 1)
+
+    page.reload()
+    expect(heading(page, "Welcome, Bea Browser")).to_be_visible()
+
+    # A page opened by URL in a new tab: the cookie logs it in, no Home.py needed.
+    other = page.context.new_page()
+    other.goto(f"{streamlit_server.url}/Profile")
+    expect(heading(other, "Profile")).to_be_visible()
+    expect(main(other).get_by_text(email)).to_be_visible()
+    expect(other.get_by_role("link", name="Admin")).to_have_count(0)
+    other.close()
+
+    page.get_by_role("button", name="Log out").click()
+    expect_login_panel(page)
+    wait_until(lambda: session_cookies(page) == [])
+    page.reload()
+    expect_login_panel(page)
+    page.goto(f"{streamlit_server.url}/Profile")
+    expect_login_panel(page)
+    expect(page.get_by_text("Change password")).to_have_count(0)
+
+
+def test_login_then_go_straight_to_another_page_and_reload(page: Page, streamlit_server, user):
+    page.goto(streamlit_server.url)
+    log_in(page, user.email, PASSWORD)
+    # Click on as soon as the link shows, as an impatient person would.
+    page.get_by_role("link", name="History").click()
+    expect(heading(page, "History")).to_be_visible()
+    # The login run's cookie component may be unmounted by the page switch before it wrote the
+    # cookie; the History page's runs must write it then.
+    wait_until(lambda: len(session_cookies(page)) == 1)
+    page.reload()
+    expect(heading(page, "History")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/History$"))
+
+
+def failed_logins(db, user) -> int:
+    from sqlalchemy import select
+
+    from viba.models import User
+
+    with db.session() as s:
+        return s.scalar(select(User.failed_logins).where(User.id == user.id))
+
+
+def test_wrong_password_then_lock_in_the_browser(page: Page, streamlit_server, db, user):
+    page.goto(streamlit_server.url)
+    for attempt in range(1, auth.MAX_FAILED_LOGINS + 1):
+        log_in(page, user.email, "wrong-password-9")
+        wait_until(lambda: failed_logins(db, user) == attempt)
+    expect(page.get_by_text("locked for 15 more minutes")).to_be_visible()
+    assert session_cookies(page) == []
+
+
+def test_password_change_ends_other_browsers_sessions(browser, streamlit_server, db, user):
+    first = browser.new_context().new_page()
+    first.goto(streamlit_server.url)
+    log_in(first, user.email, PASSWORD)
+    expect(heading(first, re.compile("Welcome"))).to_be_visible()
+    wait_until(lambda: len(session_cookies(first)) == 1)
+    auth.change_password(db, user.id, PASSWORD, "a-new-password-1")
+    first.reload()  # a new session: only the old cookie could log it in, and it is refused
+    expect_login_panel(first)
+    first.context.close()
