@@ -160,3 +160,21 @@ def test_deactivated_account_cannot_log_in(db, user):
     with pytest.raises(auth.AuthError, match="incorrect"):
         auth.authenticate(db, user.email, PASSWORD)
     assert auth.get_account(db, user.id) is None
+
+
+def test_concurrent_wrong_passwords_all_count(db, user):
+    """Failures from several sessions at once are counted by the database, not lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(_):
+        try:
+            auth.authenticate(db, user.email, "wrong-password-1")
+        except auth.AuthError as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(attempt, range(4)))
+    assert outcomes == ["AuthError"] * 4
+    assert row(db, user.email).failed_logins == 4
+    with pytest.raises(auth.AccountLocked):
+        auth.authenticate(db, user.email, "wrong-password-1")

@@ -72,3 +72,19 @@ def test_constraints_hold_in_the_database(db, user):
             with pytest.raises(IntegrityError):
                 with conn.begin():
                     conn.execute(text(sql), {k: v for k, v in values.items() if f":{k}" in sql})
+
+
+def test_several_processes_migrating_at_once_all_succeed(empty_database_url):
+    """App processes started together (e.g. a deploy with 2 instances) race to migrate."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from viba.db import Database; d = Database(sys.argv[1]); d.migrate(); "
+            "print(d.table_names())")
+    procs = [subprocess.Popen([sys.executable, "-c", code, empty_database_url],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    results = [p.communicate(timeout=120) for p in procs]
+    for proc, (out, err) in zip(procs, results):
+        assert proc.returncode == 0, err
+        assert out.strip() == "['alembic_version', 'generation_history', 'users']"

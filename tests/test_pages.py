@@ -228,3 +228,24 @@ def test_dead_database_shows_one_message_not_a_trace(monkeypatch, app_environ):
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_forgot_password_form_emails_a_link_through_smtp(monkeypatch, db, user, smtp_server):
+    from viba.config import get_settings
+
+    port, inbox = smtp_server
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(port))
+    monkeypatch.setenv("SMTP_SECURITY", "none")
+    get_settings.cache_clear()
+    try:
+        at = open_page()
+        at.text_input(key="forgot_email").input(user.email)
+        at.button(key="FormSubmitter:forgot_password-Send me a reset link").click().run()
+        assert [i.value for i in at.info] == [auth.RESET_SENT_MESSAGE]
+        assert len(inbox.messages) == 1 and inbox.messages[0]["To"] == user.email
+        # With email set up, the form for the emailed code is offered too.
+        assert at.text_input(key="reset_code").value == ""
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()

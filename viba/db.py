@@ -94,6 +94,24 @@ def describe_db_error(exc: BaseException, url: URL | None = None) -> str:
     return "The database reported an error; nothing was saved. Reload the page to try again."
 
 
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """SQLite has no advisory locks; processes sharing a database file share a machine, so a
+    lock file beside it serialises their migrations (PostgreSQL: see alembic/env.py)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run_migrations(engine: Engine) -> None:
     """Bring the schema to Alembic's head (idempotent, safe for several processes at once)."""
     from alembic import command
@@ -101,7 +119,7 @@ def run_migrations(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))
-    with engine.begin() as connection:
+    with _sqlite_migration_lock(engine), engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 
