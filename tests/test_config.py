@@ -50,6 +50,7 @@ def test_database_urls_are_normalised(raw, driver):
 
 
 @pytest.mark.parametrize("raw, message", [
+    ("postgresql://u:p@h:port/d", "not a valid database URL"),
     ("not a url", "not a valid database URL"),
     ("mysql://u@h/d", "supports PostgreSQL and SQLite"),
 ])

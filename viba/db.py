@@ -32,7 +32,7 @@ def normalise_url(raw: str) -> URL:
     """Parse DATABASE_URL; postgres:// and postgresql:// go to the psycopg2 driver."""
     try:
         url = make_url(raw.strip())
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
         raise ConfigError(
             "DATABASE_URL is not a valid database URL (expected e.g. "
             "postgresql://user:password@host:5432/dbname or sqlite:///path/to/file.db)."

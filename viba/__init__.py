@@ -1,0 +1,1 @@
+"""Viba Studio: all application logic (no page code). Importable without a Streamlit server."""
