@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     # Used by the Gemini engine and studio issues; reserved here so there is one place.
     gemini_api_key: str | None = Field(default=None, alias="GEMINI_API_KEY", repr=False)
     gemini_base_url: str | None = Field(default=None, alias="GEMINI_BASE_URL")
+    gemini_api_version: str = Field(default="v1beta", alias="GEMINI_API_VERSION")
+    gemini_timeout_seconds: float = Field(default=120.0, alias="GEMINI_TIMEOUT_SECONDS", gt=0)
+    gemini_retry_attempts: int = Field(default=3, alias="GEMINI_RETRY_ATTEMPTS", ge=1, le=10)
+    gemini_retry_initial_delay: float = Field(
+        default=1.0, alias="GEMINI_RETRY_INITIAL_DELAY", ge=0
+    )
+    max_image_side: int = Field(default=2048, alias="VIBA_MAX_IMAGE_SIDE", ge=256, le=8192)
     storage: str = Field(default="db", alias="VIBA_STORAGE")
     smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
     smtp_port: int = Field(default=587, alias="SMTP_PORT")
