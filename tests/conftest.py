@@ -268,3 +268,30 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+@pytest.fixture(scope="session")
+def fake_gemini_server():
+    from fake_gemini import FakeGemini
+
+    fake = FakeGemini().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture()
+def fake_gemini(fake_gemini_server):
+    """The loopback fake Gemini, with no scripted answers and no recorded requests."""
+    fake_gemini_server.reset()
+    yield fake_gemini_server
+    fake_gemini_server.reset()
+
+
+@pytest.fixture()
+def gemini_config(fake_gemini):
+    """The real SDK pointed at the fake: short timeouts and retry delays for tests."""
+    from viba.gemini import GeminiConfig
+
+    return GeminiConfig(api_key="test-key-123", base_url=fake_gemini.base_url,
+                        api_version="v1beta", timeout_s=5.0, retry_attempts=3,
+                        retry_initial_delay=0.01, retry_max_delay=0.05)

@@ -1,0 +1,260 @@
+"""A loopback fake of the Gemini API, for driving the real google-genai SDK in tests.
+
+It answers `POST /{version}/models/{model}:generateContent` and `GET /{version}/models` like the
+real service (status 200 with camelCase JSON, or an error status with Google's error body), and
+records every request. By default it returns an image when the request asks for the IMAGE
+modality and a text description otherwise; `script()` queues other answers per model.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import re
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from PIL import Image
+
+DEFAULT_MODELS = [
+    "gemini-3.1-flash-image", "gemini-3-pro-image", "gemini-2.5-flash-image",
+    "gemini-3.1-pro-preview", "gemini-3-flash-preview", "gemini-2.5-pro",
+]
+ERROR_STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                408: "DEADLINE_EXCEEDED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+                502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+_PATH = re.compile(r"^/(?P<version>v1\w*)/models/(?P<model>[^/:]+):generateContent$")
+
+
+def png_bytes(seed: str, size: tuple[int, int] = (96, 128)) -> bytes:
+    digest = hashlib.sha256(seed.encode()).digest()
+    out = io.BytesIO()
+    Image.new("RGB", size, tuple(digest[:3])).save(out, format="PNG")
+    return out.getvalue()
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    model: str | None
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+
+    @property
+    def modalities(self) -> list[str]:
+        return self.body.get("generationConfig", {}).get("responseModalities", [])
+
+    @property
+    def parts(self) -> list[dict[str, Any]]:
+        return [p for c in self.body.get("contents", []) for p in c.get("parts", [])]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(p["text"] for p in self.parts if "text" in p)
+
+    @property
+    def inline_images(self) -> list[dict[str, str]]:
+        return [p["inlineData"] for p in self.parts if "inlineData" in p]
+
+    @property
+    def images(self) -> list[tuple[str, bytes]]:
+        """(mime type, bytes) of each inline image. The SDK sends URL-safe base64 and, for
+        Part.from_bytes, the snake_case key mime_type (the real API takes both spellings)."""
+        return [(i.get("mimeType") or i["mime_type"], base64.urlsafe_b64decode(i["data"]))
+                for i in self.inline_images]
+
+    @property
+    def system(self) -> str:
+        si = self.body.get("systemInstruction") or {}
+        return "\n".join(p.get("text", "") for p in si.get("parts", []))
+
+
+@dataclass
+class Answer:
+    """One scripted answer: an HTTP status and a JSON body, after an optional delay."""
+
+    status: int
+    body: dict[str, Any]
+    delay: float = 0.0
+    gate: threading.Event | None = None  # hold the answer until the test sets this
+
+
+def error(code: int, message: str = "", details: list | None = None, delay: float = 0.0) -> Answer:
+    body = {"error": {"code": code, "message": message or f"fake error {code}",
+                      "status": ERROR_STATUS.get(code, "UNKNOWN")}}
+    if details:
+        body["error"]["details"] = details
+    return Answer(code, body, delay)
+
+
+def candidate_answer(parts: list[dict], finish: str = "STOP", delay: float = 0.0) -> Answer:
+    return Answer(200, {
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": finish,
+                        "index": 0}],
+        "usageMetadata": {"promptTokenCount": 258, "candidatesTokenCount": 1290,
+                          "totalTokenCount": 1548},
+    }, delay)
+
+
+def blocked_prompt(reason: str = "SAFETY") -> Answer:
+    return Answer(200, {"promptFeedback": {"blockReason": reason},
+                        "usageMetadata": {"promptTokenCount": 10, "totalTokenCount": 10}})
+
+
+def finish(reason: str) -> Answer:
+    return Answer(200, {"candidates": [{"content": {"role": "model", "parts": []},
+                                        "finishReason": reason, "index": 0}]})
+
+
+def text_only(text: str) -> Answer:
+    return candidate_answer([{"text": text}])
+
+
+def hang(seconds: float) -> Answer:
+    """Answer normally, but only after `seconds` (longer than the client's timeout)."""
+    return Answer(200, {}, seconds)
+
+
+def gated(gate: threading.Event) -> Answer:
+    """Answer normally once the test sets `gate`."""
+    return Answer(200, {}, 0.0, gate)
+
+
+@dataclass
+class FakeGemini:
+    latency: float = 0.0
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    requests: list[Recorded] = field(default_factory=list)
+    description: str = ("1. Content: a test photo.\n2. Main subject: a red square.\n"
+                        "3. Spatial layout: centred.\n4. Relationships: none.\n5. Visible text: none")
+
+    # When set, each image request waits here until this many are in flight at once.
+    barrier: threading.Barrier | None = None
+
+    def __post_init__(self) -> None:
+        self._scripts: dict[str | None, deque[Answer]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # --- control --------------------------------------------------------------------------
+    def script(self, *answers: Answer, model: str | None = None) -> None:
+        """Queue answers for a model (None: any model), used before the default answer."""
+        with self._lock:
+            self._scripts[model].extend(answers)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._scripts.clear()
+            self.requests.clear()
+            self.latency = 0.0
+            self.barrier = None
+
+    def generate_calls(self, model: str | None = None) -> list[Recorded]:
+        return [r for r in self.requests if r.model and (model is None or r.model == model)]
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    def start(self) -> "FakeGemini":
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, answer: Answer) -> None:
+                if answer.gate is not None and not answer.gate.wait(timeout=10):
+                    answer = error(500, "fake: the test never opened the gate")
+                if answer.delay:
+                    time.sleep(answer.delay)
+                payload = json.dumps(answer.body).encode()
+                try:
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", "application/json; charset=UTF-8")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout)
+
+            def do_GET(self) -> None:  # noqa: N802
+                fake._record(self, None, {})
+                if re.match(r"^/v1\w*/models(\?.*)?$", self.path):
+                    self._send(Answer(200, {"models": [
+                        {"name": f"models/{m}", "displayName": m,
+                         "supportedActions": ["generateContent"]} for m in fake.models]}))
+                else:
+                    self._send(error(404, f"no route {self.path}"))
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                match = _PATH.match(self.path.split("?")[0])
+                model = match.group("model") if match else None
+                recorded = fake._record(self, model, body)
+                if model is None:
+                    self._send(error(404, f"no route {self.path}"))
+                    return
+                self._send(fake._answer(recorded))
+
+        class Server(ThreadingHTTPServer):
+            # The default listen backlog (5) drops connections when dozens of calls start at
+            # once, and the client's SYN retry then adds a whole second.
+            request_queue_size = 256
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # --- behaviour ------------------------------------------------------------------------
+    def _record(self, handler: BaseHTTPRequestHandler, model: str | None, body: dict) -> Recorded:
+        recorded = Recorded(handler.command, handler.path, model, body,
+                            {k.lower(): v for k, v in handler.headers.items()}, time.monotonic())
+        with self._lock:
+            self.requests.append(recorded)
+        return recorded
+
+    def _answer(self, request: Recorded) -> Answer:
+        with self._lock:
+            queue = next((self._scripts[k] for k in (request.model, None) if self._scripts.get(k)),
+                         None)
+            scripted = queue.popleft() if queue else None
+        if "IMAGE" in request.modalities and self.barrier is not None:
+            try:
+                self.barrier.wait(timeout=10)
+            except threading.BrokenBarrierError:
+                return error(500, "fake: the image requests did not run concurrently")
+        delay = self.latency + (scripted.delay if scripted else 0.0)
+        gate = scripted.gate if scripted else None
+        if scripted is not None and scripted.body:  # a scripted answer, sent as it is
+            return Answer(scripted.status, scripted.body, delay, gate)
+        # The default answer (hang() and gated() only change its timing).
+        if request.model not in self.models:
+            return error(404, f"models/{request.model} is not found for API version "
+                              f"{request.path.split('/')[1]}, or is not supported for "
+                              "generateContent.", delay=delay)
+        if "IMAGE" in request.modalities:
+            data = png_bytes(request.text + request.model)
+            answer = candidate_answer([{"inlineData": {"mimeType": "image/png",
+                                                       "data": base64.b64encode(data).decode()}}])
+        else:
+            answer = candidate_answer([{"text": self.description}])
+        return Answer(200, answer.body, delay, gate)

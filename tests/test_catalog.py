@@ -1,0 +1,52 @@
+"""The model catalog file: steps, retired names and their replacements."""
+
+from __future__ import annotations
+
+import pytest
+
+from viba.catalog import STEPS, CatalogError, load_catalog, parse_catalog
+
+SEED_NAMES = ["gemini-3-pro-preview", "gemini-3.1-flash-image-preview", "gemini-2.5-pro",
+              "gemini-2.5-pro-image"]
+CURRENT = ["gemini-3.1-flash-image", "gemini-3-pro-image", "gemini-2.5-flash-image",
+           "gemini-3.1-pro-preview", "gemini-3-flash-preview"]
+
+
+def test_catalog_offers_the_seed_and_current_names_with_current_defaults():
+    catalog = load_catalog()
+    assert set(SEED_NAMES + CURRENT) <= set(catalog.models)
+    for step, capability in STEPS.items():
+        default = catalog.get(catalog.defaults[step])
+        assert default.capability == capability and default.status in ("current", "preview")
+        offered = catalog.for_step(step)
+        assert offered and all(m.capability == capability and m.usable for m in offered)
+    assert "gemini-3-pro-preview" not in [m.id for m in catalog.for_step("derivation_text")]
+
+
+@pytest.mark.parametrize("step, stored, expected, note", [
+    ("derivation_text", "gemini-3-pro-preview", "gemini-3.1-pro-preview", "retired"),
+    ("derivation_image", "gemini-3.1-flash-image-preview", "gemini-3.1-flash-image", "retired"),
+    ("avatar", "gemini-2.5-pro-image", "gemini-3-pro-image", "never existed"),
+    ("swap", "gemini-1.0-imaginary", "gemini-3.1-flash-image", "not a known model"),
+    ("try_on", "gemini-3.1-pro-preview", "gemini-3.1-flash-image", "cannot do this step"),
+    ("derivation_text", "gemini-2.5-pro", "gemini-2.5-pro", None),
+    ("avatar", None, "gemini-3.1-flash-image", None),
+])
+def test_resolve_maps_stored_names(step, stored, expected, note):
+    resolved = load_catalog().resolve(step, stored)
+    assert resolved.model == expected
+    assert (note is None and resolved.note is None) or note in resolved.note
+
+
+def test_a_malformed_catalog_is_refused():
+    base = '[defaults]\nderivation_text="t"\nderivation_image="i"\navatar="i"\ntry_on="i"\nswap="i"\n'
+    text = '[[models]]\nid="t"\ncapability="text"\nlabel="T"\nstatus="current"\n'
+    image = '[[models]]\nid="i"\ncapability="image"\nlabel="I"\nstatus="current"\n'
+    assert parse_catalog(base + text + image).defaults["avatar"] == "i"
+    with pytest.raises(CatalogError, match="replacement"):
+        parse_catalog(base + text + image + '[[models]]\nid="old"\ncapability="image"\n'
+                      'label="O"\nstatus="shut_down"\nreplacement="t"\n')
+    with pytest.raises(CatalogError, match="default for avatar"):
+        parse_catalog(base.replace('avatar="i"', 'avatar="t"') + text + image)
+    with pytest.raises(CatalogError, match="malformed"):
+        parse_catalog(base + '[[models]]\nid="x"\ncolour="blue"\n')

@@ -1,0 +1,291 @@
+"""The generation engine through the real google-genai SDK against the loopback fake Gemini."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import threading
+
+import pytest
+from PIL import Image
+
+import fake_gemini as fg
+from viba import gemini, pipelines, prompts
+from viba.config import load_settings
+from viba.images import prepare_image
+
+TEXT_MODEL = "gemini-3.1-pro-preview"
+IMAGE_MODEL = "gemini-3.1-flash-image"
+
+
+def photo(color: str = "red", size=(60, 80), fmt: str = "JPEG"):
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format=fmt)
+    return prepare_image(out.getvalue(), f"{color}.{fmt.lower()}")
+
+
+def decode(result: gemini.ImageResult) -> Image.Image:
+    img = Image.open(io.BytesIO(result.data))
+    img.load()
+    return img
+
+
+# --- derivation -----------------------------------------------------------------------------
+
+
+def test_derivation_sends_the_described_requests(fake_gemini, gemini_config):
+    ref = photo()
+    result = pipelines.run_derivation(gemini_config, ref, TEXT_MODEL, IMAGE_MODEL,
+                                      creativity=7, skin_tone="East Asian")
+    describe, *variants = fake_gemini.generate_calls()
+    # Step 1: the text model sees the image, the structured-description prompt and its system
+    # instruction, and is asked for text.
+    assert describe.model == TEXT_MODEL and describe.path == f"/v1beta/models/{TEXT_MODEL}:generateContent"
+    assert describe.headers["x-goog-api-key"] == "test-key-123"
+    assert describe.images == [("image/jpeg", ref.data)]
+    assert describe.text == prompts.DERIVATION_TEXT.render()
+    assert "Visible text" in describe.text and "never invent" in describe.system
+    assert describe.modalities == ["TEXT"]
+    # Step 2: four image requests with the reference, the description, creativity, skin tone.
+    assert len(variants) == 4 and {v.model for v in variants} == {IMAGE_MODEL}
+    assert sorted(v.text for v in variants) == sorted(
+        pipelines.derivation_variant_prompt(fake_gemini.description, 7, "East Asian", i)
+        for i in range(1, 5))
+    for v in variants:
+        assert v.images == [("image/jpeg", ref.data)]
+        assert fake_gemini.description in v.text and "Creativity: 7/10" in v.text
+        assert "skin tone of the people to East Asian" in v.text
+        assert "colour grading and the lighting" in v.text
+        config = v.body["generationConfig"]
+        assert config["responseModalities"] == ["IMAGE"]
+        assert config["imageConfig"] == {"aspectRatio": "3:4"}
+        assert config["temperature"] == pytest.approx(0.9)
+        assert v.system == prompts.DERIVATION_IMAGE.system
+    # The result carries the images, model, usage and timing.
+    assert result.description.text == fake_gemini.description
+    assert len(result.images) == 4 and not result.failures
+    for image in result.images:
+        assert image.mime_type == "image/png" and decode(image).size == (96, 128)
+        assert image.model == IMAGE_MODEL and image.usage.total_tokens == 1548
+        assert image.seconds > 0
+    assert result.usage.total_tokens == 5 * 1548
+
+
+def test_no_skin_tone_means_no_skin_instruction(fake_gemini, gemini_config):
+    pipelines.run_derivation(gemini_config, photo(), TEXT_MODEL, IMAGE_MODEL, creativity=1)
+    variants = fake_gemini.generate_calls(IMAGE_MODEL)
+    assert all("skin tone" not in v.text and "Creativity: 1/10" in v.text for v in variants)
+    assert all(v.body["generationConfig"]["temperature"] == pytest.approx(0.3) for v in variants)
+
+
+def test_variants_run_concurrently(fake_gemini, gemini_config):
+    # The fake holds every image request until four are in flight: a pipeline that made them
+    # one after another would get errors instead of images.
+    fake_gemini.barrier = threading.Barrier(4)
+    result = pipelines.run_derivation(gemini_config, photo(), TEXT_MODEL, IMAGE_MODEL)
+    assert len(result.images) == 4 and not result.failures
+
+
+def test_variants_are_delivered_as_each_finishes(fake_gemini, gemini_config):
+    gate = threading.Event()
+    fake_gemini.script(fg.gated(gate), model=IMAGE_MODEL)  # the first variant waits...
+    delivered: list[int] = []
+
+    def on_variant(index, image):
+        delivered.append(index)
+        if len(delivered) == 3:
+            gate.set()  # ...until the other three have reached us
+
+    config = dataclasses.replace(gemini_config, retry_attempts=1)
+    result = pipelines.run_derivation(config, photo(), TEXT_MODEL, IMAGE_MODEL,
+                                      on_variant=on_variant)
+    assert len(delivered) == 4 and len(result.images) == 4
+
+
+def test_partial_failure_keeps_the_other_variants(fake_gemini, gemini_config):
+    fake_gemini.script(fg.finish("IMAGE_SAFETY"), fg.error(400, "bad part"), model=IMAGE_MODEL)
+    failures = []
+    result = pipelines.run_derivation(gemini_config, photo(), TEXT_MODEL, IMAGE_MODEL,
+                                      on_failure=lambda i, e: failures.append(type(e)))
+    assert len(result.images) == 2
+    assert sorted(type(f.error).__name__ for f in result.failures) == ["BadRequest", "ImageBlocked"]
+    assert sorted(f.__name__ for f in failures) == ["BadRequest", "ImageBlocked"]
+    assert [i for i, v in enumerate(result.variants) if v is None] == sorted(
+        f.index for f in result.failures)
+
+
+def test_all_variants_failing_raises_the_error(fake_gemini, gemini_config):
+    fake_gemini.script(*[fg.error(429, "quota")] * 4, model=IMAGE_MODEL)
+    with pytest.raises(gemini.QuotaExceeded):
+        pipelines.run_derivation(gemini_config, photo(), TEXT_MODEL, IMAGE_MODEL)
+
+
+def test_a_failed_description_stops_before_any_image(fake_gemini, gemini_config):
+    fake_gemini.script(fg.blocked_prompt("PROHIBITED_CONTENT"), model=TEXT_MODEL)
+    with pytest.raises(gemini.PromptBlocked, match="PROHIBITED_CONTENT"):
+        pipelines.run_derivation(gemini_config, photo(), TEXT_MODEL, IMAGE_MODEL)
+    assert fake_gemini.generate_calls(IMAGE_MODEL) == []
+
+
+@pytest.mark.parametrize("creativity, skin_tone", [(0, None), (11, None), (5, "Green"), (2.5, None)])
+def test_bad_derivation_options_are_refused_before_any_call(fake_gemini, gemini_config,
+                                                            creativity, skin_tone):
+    with pytest.raises(pipelines.InvalidOptions):
+        pipelines.run_derivation(gemini_config, photo(), TEXT_MODEL, IMAGE_MODEL,
+                                 creativity=creativity, skin_tone=skin_tone)
+    assert fake_gemini.requests == []
+
+
+# --- avatar, try-on, swap --------------------------------------------------------------------
+
+
+def test_avatar_sends_every_photo_and_the_studio_prompt(fake_gemini, gemini_config):
+    photos = [photo("red"), photo("green"), photo("blue", fmt="PNG")]
+    result = pipelines.run_avatar(gemini_config, photos, "gemini-3-pro-image")
+    (call,) = fake_gemini.generate_calls()
+    assert call.model == "gemini-3-pro-image"
+    assert call.images == [(p.mime_type, p.data) for p in photos]
+    assert [mime for mime, _ in call.images] == ["image/jpeg", "image/jpeg", "image/png"]
+    assert call.text == pipelines.avatar_prompt(3)
+    for words in ("gray-white", "white, fitted yoga outfit", "natural light", "centred",
+                  "exactly", "3:4"):
+        assert words in call.text
+    assert call.parts[-1] == {"text": call.text}  # images first, then the instruction
+    assert call.body["generationConfig"]["imageConfig"] == {"aspectRatio": "3:4"}
+    assert result.model == "gemini-3-pro-image" and decode(result).format == "PNG"
+
+
+@pytest.mark.parametrize("count", [0, 4])
+def test_avatar_needs_one_to_three_photos(fake_gemini, gemini_config, count):
+    with pytest.raises(pipelines.InvalidOptions, match="1 to 3"):
+        pipelines.run_avatar(gemini_config, [photo()] * count, IMAGE_MODEL)
+    assert fake_gemini.requests == []
+
+
+@pytest.mark.parametrize("run, template, words", [
+    (pipelines.run_try_on, prompts.TRY_ON, ["wearing exactly this garment", "pose"]),
+    (pipelines.run_swap, prompts.SWAP, ["into the scene", "shadows"]),
+])
+def test_two_image_pipelines_send_person_then_other(fake_gemini, gemini_config, run, template, words):
+    person, other = photo("red"), photo("blue")
+    result = run(gemini_config, person, other, "gemini-2.5-flash-image")
+    (call,) = fake_gemini.generate_calls()
+    assert call.model == "gemini-2.5-flash-image"
+    assert call.images == [("image/jpeg", person.data), ("image/jpeg", other.data)]
+    assert call.text == template.render(aspect_ratio="3:4") and call.system == template.system
+    assert all(w in call.text for w in words)
+    assert call.body["generationConfig"]["responseModalities"] == ["IMAGE"]
+    assert result.usage.prompt_tokens == 258
+
+
+# --- errors and retries ----------------------------------------------------------------------
+
+
+def avatar(config):
+    return pipelines.run_avatar(config, [photo()], IMAGE_MODEL)
+
+
+@pytest.mark.parametrize("answer, error_type, words", [
+    (fg.error(400, "API key not valid. Please pass a valid API key."), gemini.InvalidApiKey, "API key was refused"),
+    (fg.error(403, "Permission denied"), gemini.InvalidApiKey, "API key was refused"),
+    (fg.error(400, "Request contains an invalid argument."), gemini.BadRequest, "invalid argument"),
+    (fg.blocked_prompt("SAFETY"), gemini.PromptBlocked, r"blocked the request \(SAFETY\)"),
+    (fg.finish("IMAGE_SAFETY"), gemini.ImageBlocked, "IMAGE_SAFETY"),
+    (fg.finish("PROHIBITED_CONTENT"), gemini.ImageBlocked, "PROHIBITED_CONTENT"),
+    (fg.text_only("I can't make that image, but here is a poem."), gemini.TextOnlyAnswer, "here is a poem"),
+    (fg.candidate_answer([]), gemini.NoImage, "no image"),
+    (fg.Answer(200, {"candidates": []}), gemini.NoImage, "no image"),
+])
+def test_each_failure_becomes_one_typed_error(fake_gemini, gemini_config, answer, error_type, words):
+    fake_gemini.script(answer)
+    with pytest.raises(error_type, match=words) as info:
+        avatar(gemini_config)
+    assert info.value.model == IMAGE_MODEL
+    assert len(fake_gemini.generate_calls()) == 1  # none of these is retried
+
+
+def test_unknown_model_names_its_replacement(fake_gemini, gemini_config):
+    with pytest.raises(gemini.ModelNotFound) as info:
+        pipelines.run_avatar(gemini_config, [photo()], "gemini-3.1-flash-image-preview")
+    assert info.value.replacement == "gemini-3.1-flash-image"
+    assert "gemini-3.1-flash-image-preview" in str(info.value)
+    assert "Choose gemini-3.1-flash-image instead" in str(info.value)
+    with pytest.raises(gemini.ModelNotFound, match="Choose another model"):
+        pipelines.run_avatar(gemini_config, [photo()], "gemini-0-unknown")
+
+
+def test_quota_is_reported_at_once_with_model_and_delay(fake_gemini, gemini_config):
+    fake_gemini.script(fg.error(429, "Resource has been exhausted", details=[
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}]))
+    with pytest.raises(gemini.QuotaExceeded) as info:
+        avatar(gemini_config)
+    assert info.value.retry_after == 37.0
+    assert str(info.value) == f"Gemini quota exhausted for {IMAGE_MODEL}. Try again in 37 seconds."
+    assert len(fake_gemini.generate_calls()) == 1  # no retry storm
+
+
+@pytest.mark.parametrize("code", [408, 500, 502, 503, 504])
+def test_transient_errors_are_retried_then_succeed(fake_gemini, gemini_config, code):
+    fake_gemini.script(fg.error(code), fg.error(code))
+    assert decode(avatar(gemini_config))
+    assert len(fake_gemini.generate_calls()) == 3
+
+
+def test_persistent_server_errors_give_up_after_the_configured_attempts(fake_gemini, gemini_config):
+    fake_gemini.script(*[fg.error(503, "The model is overloaded.")] * 5)
+    with pytest.raises(gemini.ServerUnavailable, match="error 503"):
+        avatar(gemini_config)
+    assert len(fake_gemini.generate_calls()) == 3
+    fake_gemini.reset()
+    fake_gemini.script(*[fg.error(503)] * 5)
+    with pytest.raises(gemini.ServerUnavailable):
+        avatar(dataclasses.replace(gemini_config, retry_attempts=1))
+    assert len(fake_gemini.generate_calls()) == 1
+
+
+def test_timeouts_are_retried_then_reported(fake_gemini, gemini_config):
+    config = dataclasses.replace(gemini_config, timeout_s=0.3, retry_attempts=2)
+    fake_gemini.script(fg.hang(1.5), fg.hang(1.5))
+    with pytest.raises(gemini.GenerationTimeout, match="within 0.3 seconds"):
+        avatar(config)
+    assert len(fake_gemini.generate_calls()) == 2
+    fake_gemini.reset()
+    fake_gemini.script(fg.hang(1.5))  # one slow answer, then a normal one
+    assert decode(avatar(config))
+
+
+def test_empty_description_is_an_error(fake_gemini, gemini_config):
+    fake_gemini.script(fg.candidate_answer([{"text": "  "}]), model=TEXT_MODEL)
+    with pytest.raises(gemini.EmptyAnswer):
+        pipelines.run_derivation(gemini_config, photo(), TEXT_MODEL, IMAGE_MODEL)
+
+
+def test_unreachable_endpoint_is_a_clear_error(gemini_config):
+    config = dataclasses.replace(gemini_config, base_url="http://127.0.0.1:1/", retry_attempts=1)
+    with pytest.raises(gemini.ServerUnavailable, match="could not be reached"):
+        avatar(config)
+
+
+# --- keys and models -------------------------------------------------------------------------
+
+
+def test_key_choice_user_key_then_server_key_then_a_clear_error(tmp_path):
+    settings = load_settings(GEMINI_API_KEY="server-key", GEMINI_BASE_URL="http://127.0.0.1:9/",
+                             VIBA_SECRETS_FILE=str(tmp_path / "none.toml"))
+    assert gemini.GeminiConfig.from_settings(settings, "  user-key ").api_key == "user-key"
+    config = gemini.GeminiConfig.from_settings(settings, None)
+    assert config.api_key == "server-key" and config.base_url == "http://127.0.0.1:9/"
+    assert "server-key" not in repr(config)
+    with pytest.raises(gemini.MissingApiKey, match="Profile page"):
+        gemini.GeminiConfig.from_settings(load_settings(GEMINI_API_KEY=""), "")
+
+
+def test_list_available_models(fake_gemini, gemini_config):
+    fake_gemini.models = ["gemini-3.1-flash-image", "gemini-3-flash-preview"]
+    try:
+        assert gemini.list_available_models(gemini_config) == set(fake_gemini.models)
+        (call,) = fake_gemini.requests
+        assert call.method == "GET" and call.path.startswith("/v1beta/models")
+    finally:
+        fake_gemini.models = list(fg.DEFAULT_MODELS)

@@ -1,0 +1,340 @@
+"""Calls to Gemini through the google-genai SDK, and the errors a person can act on.
+
+Retries are the SDK's own (HttpRetryOptions): 408/500/502/503/504 and timeouts are retried with
+backoff; 429 (quota) is not retried but reported at once with the model and the retry delay.
+Every failure becomes one GenerationError subclass whose message is meant for the user.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import importlib.util
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from viba.catalog import load_catalog
+from viba.config import Settings
+from viba.images import PreparedImage
+
+RETRIED_STATUS_CODES = [408, 500, 502, 503, 504]
+
+# The SDK sends through httpx2 (a fork of httpx under its own name) or httpx; catch either.
+_HTTP_LIBS = [m for m in (importlib.util.find_spec(n) and importlib.import_module(n)
+                          for n in ("httpx2", "httpx")) if m]
+_TIMEOUT_ERRORS = tuple(m.TimeoutException for m in _HTTP_LIBS)
+_TRANSPORT_ERRORS = tuple(m.HTTPError for m in _HTTP_LIBS)
+BLOCKED_FINISH_REASONS = {
+    "SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST",
+    "SPII", "RECITATION", "IMAGE_RECITATION",
+}
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class GenerationError(RuntimeError):
+    """A generation failed; str() is a message for the user."""
+
+    kind = "error"
+
+    def __init__(self, message: str, model: str | None = None) -> None:
+        super().__init__(message)
+        self.model = model
+
+
+class MissingApiKey(GenerationError):
+    kind = "missing_key"
+
+
+class InvalidApiKey(GenerationError):
+    kind = "invalid_key"
+
+
+class ModelNotFound(GenerationError):
+    kind = "model_not_found"
+
+    def __init__(self, message: str, model: str | None, replacement: str | None) -> None:
+        super().__init__(message, model)
+        self.replacement = replacement
+
+
+class QuotaExceeded(GenerationError):
+    kind = "quota"
+
+    def __init__(self, message: str, model: str | None, retry_after: float | None) -> None:
+        super().__init__(message, model)
+        self.retry_after = retry_after
+
+
+class BadRequest(GenerationError):
+    kind = "bad_request"
+
+
+class ServerUnavailable(GenerationError):
+    kind = "server"
+
+
+class GenerationTimeout(GenerationError):
+    kind = "timeout"
+
+
+class PromptBlocked(GenerationError):
+    kind = "prompt_blocked"
+
+
+class ImageBlocked(GenerationError):
+    kind = "image_blocked"
+
+
+class TextOnlyAnswer(GenerationError):
+    kind = "text_only"
+
+    def __init__(self, message: str, model: str | None, text: str) -> None:
+        super().__init__(message, model)
+        self.text = text
+
+
+class NoImage(GenerationError):
+    kind = "no_image"
+
+
+class EmptyAnswer(GenerationError):
+    kind = "empty"
+
+
+# --- configuration and results ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GeminiConfig:
+    api_key: str = field(repr=False)
+    base_url: str | None = None
+    api_version: str = "v1beta"
+    timeout_s: float = 120.0
+    retry_attempts: int = 3
+    retry_initial_delay: float = 1.0
+    retry_max_delay: float = 20.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, user_api_key: str | None = None) -> "GeminiConfig":
+        """The user's own key if they gave one, else the server's GEMINI_API_KEY."""
+        key = (user_api_key or "").strip() or settings.gemini_api_key
+        if not key:
+            raise MissingApiKey(
+                "No Gemini API key: add your own key on the Profile page, or ask an admin to "
+                "set GEMINI_API_KEY on the server."
+            )
+        return cls(
+            api_key=key,
+            base_url=settings.gemini_base_url,
+            api_version=settings.gemini_api_version,
+            timeout_s=settings.gemini_timeout_seconds,
+            retry_attempts=settings.gemini_retry_attempts,
+            retry_initial_delay=settings.gemini_retry_initial_delay,
+        )
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(self.prompt_tokens + other.prompt_tokens,
+                     self.output_tokens + other.output_tokens,
+                     self.total_tokens + other.total_tokens)
+
+
+@dataclass(frozen=True)
+class TextResult:
+    text: str
+    model: str
+    usage: Usage
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    data: bytes = field(repr=False)
+    mime_type: str
+    model: str
+    usage: Usage
+    seconds: float
+
+
+# --- client ------------------------------------------------------------------------------
+
+_clients: dict[GeminiConfig, genai.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client(config: GeminiConfig) -> genai.Client:
+    """One SDK client (and its connection pool) per configuration, shared by threads."""
+    with _clients_lock:
+        client = _clients.get(config)
+        if client is None:
+            retry = types.HttpRetryOptions(
+                attempts=max(1, config.retry_attempts),
+                initial_delay=config.retry_initial_delay,
+                max_delay=config.retry_max_delay,
+                http_status_codes=RETRIED_STATUS_CODES,
+            )
+            http_options = types.HttpOptions(
+                api_version=config.api_version,
+                base_url=config.base_url,
+                timeout=int(config.timeout_s * 1000),  # the SDK takes milliseconds
+                retry_options=retry,
+            )
+            client = _clients[config] = genai.Client(api_key=config.api_key, http_options=http_options)
+        return client
+
+
+# --- error translation -------------------------------------------------------------------
+
+
+def _retry_delay(details: object) -> float | None:
+    """The RetryInfo delay ('37s') a 429 may carry, in seconds."""
+    error = details.get("error", details) if isinstance(details, dict) else None
+    items = error.get("details", []) if isinstance(error, dict) else []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and "retryDelay" in item:
+            match = re.fullmatch(r"(\d+(?:\.\d+)?)s", str(item["retryDelay"]))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def translate_api_error(exc: genai_errors.APIError, model: str) -> GenerationError:
+    code = exc.code or 0
+    message = (exc.message or "").strip()
+    if code == 404:
+        replacement = load_catalog().replacement_for(model)
+        hint = f" Choose {replacement} instead (System Prompts page)." if replacement else (
+            " Choose another model on the System Prompts page.")
+        return ModelNotFound(f"The model {model} is not available to this API key or no longer "
+                             f"exists.{hint}", model, replacement)
+    if code == 429:
+        delay = _retry_delay(exc.details)
+        when = f" Try again in {delay:g} seconds." if delay is not None else " Try again later."
+        return QuotaExceeded(f"Gemini quota exhausted for {model}.{when}", model, delay)
+    if code in (401, 403) or (code == 400 and ("API key" in message or exc.status == "UNAUTHENTICATED")):
+        return InvalidApiKey("The Gemini API key was refused (invalid, expired or without "
+                             "access). Check the key on your Profile page.", model)
+    if code in (408, 504):
+        return GenerationTimeout(f"Gemini ({model}) took too long to answer. Try again.", model)
+    if code >= 500:
+        return ServerUnavailable(f"Gemini ({model}) is having trouble right now (error {code}). "
+                                 "Try again in a minute.", model)
+    detail = f": {message}" if message else ""
+    return BadRequest(f"Gemini refused the request for {model} (error {code}){detail}", model)
+
+
+def _call(config: GeminiConfig, model: str, contents: list, gen_config: types.GenerateContentConfig):
+    client = get_client(config)
+    started = time.perf_counter()
+    try:
+        response = client.models.generate_content(model=model, contents=contents, config=gen_config)
+    except genai_errors.APIError as exc:
+        raise translate_api_error(exc, model) from exc
+    except _TIMEOUT_ERRORS as exc:
+        raise GenerationTimeout(f"Gemini ({model}) did not answer within "
+                                f"{config.timeout_s:g} seconds. Try again.", model) from exc
+    except _TRANSPORT_ERRORS as exc:
+        raise ServerUnavailable(f"Gemini could not be reached ({type(exc).__name__}). Check the "
+                                "network or GEMINI_BASE_URL.", model) from exc
+    return response, time.perf_counter() - started
+
+
+def _usage(response: types.GenerateContentResponse) -> Usage:
+    meta = response.usage_metadata
+    if meta is None:
+        return Usage()
+    return Usage(meta.prompt_token_count or 0, meta.candidates_token_count or 0,
+                 meta.total_token_count or 0)
+
+
+def _check_blocked(response: types.GenerateContentResponse, model: str) -> types.Candidate | None:
+    feedback = response.prompt_feedback
+    if feedback is not None and feedback.block_reason:
+        reason = _enum_name(feedback.block_reason)
+        raise PromptBlocked(f"Gemini blocked the request ({reason}). Change the images or the "
+                            "options and try again.", model)
+    if not response.candidates:
+        return None
+    candidate = response.candidates[0]
+    reason = _enum_name(candidate.finish_reason) if candidate.finish_reason else ""
+    if reason in BLOCKED_FINISH_REASONS:
+        raise ImageBlocked(f"Gemini would not produce this image ({reason}). Try other inputs "
+                           "or a lower creativity.", model)
+    return candidate
+
+
+def _enum_name(value: object) -> str:
+    return str(getattr(value, "value", value) or "")
+
+
+def _parts(images: Sequence[PreparedImage], text: str) -> list[types.Part]:
+    parts = [types.Part.from_bytes(data=img.data, mime_type=img.mime_type) for img in images]
+    parts.append(types.Part.from_text(text=text))
+    return parts
+
+
+def generate_text(
+    config: GeminiConfig, model: str, images: Sequence[PreparedImage], prompt: str,
+    system: str | None = None, temperature: float | None = None,
+) -> TextResult:
+    gen_config = types.GenerateContentConfig(
+        system_instruction=system, temperature=temperature, response_modalities=["TEXT"],
+    )
+    response, seconds = _call(config, model, _parts(images, prompt), gen_config)
+    candidate = _check_blocked(response, model)
+    texts = [p.text for p in (candidate.content.parts or [])] if candidate and candidate.content else []
+    text = "\n".join(t for t in texts if t).strip()
+    if not text:
+        raise EmptyAnswer(f"Gemini ({model}) returned no text. Try again.", model)
+    return TextResult(text, model, _usage(response), seconds)
+
+
+def generate_image(
+    config: GeminiConfig, model: str, images: Sequence[PreparedImage], prompt: str,
+    system: str | None = None, temperature: float | None = None, aspect_ratio: str = "3:4",
+) -> ImageResult:
+    gen_config = types.GenerateContentConfig(
+        system_instruction=system,
+        temperature=temperature,
+        response_modalities=["IMAGE"],
+        image_config=types.ImageConfig(aspect_ratio=aspect_ratio),
+    )
+    response, seconds = _call(config, model, _parts(images, prompt), gen_config)
+    candidate = _check_blocked(response, model)
+    parts = (candidate.content.parts or []) if candidate and candidate.content else []
+    for part in parts:
+        blob = part.inline_data
+        if blob is not None and blob.data and (blob.mime_type or "").startswith("image/"):
+            data = blob.data if isinstance(blob.data, bytes) else base64.b64decode(blob.data)
+            return ImageResult(data, blob.mime_type or "image/png", model, _usage(response), seconds)
+    text = " ".join(p.text for p in parts if p.text).strip()
+    if text:
+        raise TextOnlyAnswer(f"Gemini ({model}) answered with text instead of an image: "
+                             f"“{text[:200]}”", model, text)
+    raise NoImage(f"Gemini ({model}) returned no image. Try again.", model)
+
+
+def list_available_models(config: GeminiConfig) -> set[str]:
+    """The model ids this key can call (models.list), without the 'models/' prefix."""
+    client = get_client(config)
+    try:
+        return {m.name.removeprefix("models/") for m in client.models.list() if m.name}
+    except genai_errors.APIError as exc:
+        raise translate_api_error(exc, "models.list") from exc
+    except _TRANSPORT_ERRORS as exc:
+        raise ServerUnavailable(f"Gemini could not be reached ({type(exc).__name__}).") from exc

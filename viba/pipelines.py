@@ -1,0 +1,160 @@
+"""The four generation pipelines. No Streamlit: pages and the job runner call these.
+
+Each takes the model per step as an argument (see viba.catalog for the defaults).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from viba import prompts
+from viba.gemini import GeminiConfig, GenerationError, ImageResult, TextResult, Usage
+from viba.gemini import generate_image, generate_text
+from viba.images import PreparedImage
+
+log = logging.getLogger(__name__)
+
+DERIVATION_VARIANTS = 4
+MAX_AVATAR_PHOTOS = 3
+
+
+class InvalidOptions(GenerationError):
+    kind = "options"
+
+
+@dataclass(frozen=True)
+class VariantFailure:
+    index: int
+    error: GenerationError
+
+
+@dataclass
+class DerivationResult:
+    description: TextResult
+    variants: list[ImageResult | None]  # by variant index; None where that variant failed
+    failures: list[VariantFailure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def images(self) -> list[ImageResult]:
+        return [v for v in self.variants if v is not None]
+
+    @property
+    def usage(self) -> Usage:
+        total = self.description.usage
+        for image in self.images:
+            total = total + image.usage
+        return total
+
+
+def check_derivation_options(creativity: int, skin_tone: str | None) -> None:
+    if not isinstance(creativity, int) or not 1 <= creativity <= 10:
+        raise InvalidOptions("Creativity must be a whole number from 1 to 10.")
+    if skin_tone is not None and skin_tone not in prompts.SKIN_TONES:
+        raise InvalidOptions(f"Skin tone must be one of {', '.join(prompts.SKIN_TONES)}.")
+
+
+def derivation_variant_prompt(
+    description: str, creativity: int, skin_tone: str | None, variant: int,
+    variants: int = DERIVATION_VARIANTS,
+) -> str:
+    return prompts.DERIVATION_IMAGE.render(
+        variant=variant, variants=variants, description=description, creativity=creativity,
+        creativity_guidance=prompts.creativity_guidance(creativity),
+        skin_tone_instruction=prompts.skin_tone_instruction(skin_tone),
+        aspect_ratio=prompts.ASPECT_RATIO,
+    )
+
+
+def run_derivation(
+    config: GeminiConfig,
+    image: PreparedImage,
+    text_model: str,
+    image_model: str,
+    creativity: int = 5,
+    skin_tone: str | None = None,
+    variants: int = DERIVATION_VARIANTS,
+    on_description: Callable[[TextResult], None] | None = None,
+    on_variant: Callable[[int, ImageResult], None] | None = None,
+    on_failure: Callable[[int, GenerationError], None] | None = None,
+) -> DerivationResult:
+    """Describe the image (step 1), then make the variants concurrently (step 2).
+
+    Callbacks run on the calling thread, each variant as soon as it is done. Failed variants
+    are reported and the others kept; when every variant fails the first error is raised.
+    """
+    check_derivation_options(creativity, skin_tone)
+    started = time.perf_counter()
+    description = generate_text(
+        config, text_model, [image], prompts.DERIVATION_TEXT.render(),
+        system=prompts.DERIVATION_TEXT.system,
+    )
+    if on_description:
+        on_description(description)
+    result = DerivationResult(description, [None] * variants)
+    temperature = prompts.creativity_temperature(creativity)
+    with ThreadPoolExecutor(max_workers=variants, thread_name_prefix="viba-variant") as pool:
+        futures = {
+            pool.submit(
+                generate_image, config, image_model, [image],
+                derivation_variant_prompt(description.text, creativity, skin_tone, i + 1, variants),
+                prompts.DERIVATION_IMAGE.system, temperature, prompts.ASPECT_RATIO,
+            ): i
+            for i in range(variants)
+        }
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                variant = future.result()
+            except GenerationError as exc:
+                result.failures.append(VariantFailure(index, exc))
+                if on_failure:
+                    on_failure(index, exc)
+                continue
+            except Exception as exc:  # a bug must not lose the other variants
+                log.exception("variant %s failed unexpectedly", index)
+                error = GenerationError("This variant failed unexpectedly.", image_model)
+                error.__cause__ = exc
+                result.failures.append(VariantFailure(index, error))
+                if on_failure:
+                    on_failure(index, error)
+                continue
+            result.variants[index] = variant
+            if on_variant:
+                on_variant(index, variant)
+    result.failures.sort(key=lambda f: f.index)
+    result.seconds = time.perf_counter() - started
+    if not result.images:
+        raise result.failures[0].error
+    return result
+
+
+def avatar_prompt(photo_count: int) -> str:
+    return prompts.AVATAR.render(photo_count=photo_count, aspect_ratio=prompts.ASPECT_RATIO)
+
+
+def run_avatar(config: GeminiConfig, photos: Sequence[PreparedImage], model: str) -> ImageResult:
+    if not 1 <= len(photos) <= MAX_AVATAR_PHOTOS:
+        raise InvalidOptions(f"Give 1 to {MAX_AVATAR_PHOTOS} reference photos.")
+    return generate_image(config, model, photos, avatar_prompt(len(photos)),
+                          system=prompts.AVATAR.system, aspect_ratio=prompts.ASPECT_RATIO)
+
+
+def run_try_on(
+    config: GeminiConfig, person: PreparedImage, garment: PreparedImage, model: str
+) -> ImageResult:
+    return generate_image(config, model, [person, garment],
+                          prompts.TRY_ON.render(aspect_ratio=prompts.ASPECT_RATIO),
+                          system=prompts.TRY_ON.system, aspect_ratio=prompts.ASPECT_RATIO)
+
+
+def run_swap(
+    config: GeminiConfig, person: PreparedImage, scene: PreparedImage, model: str
+) -> ImageResult:
+    return generate_image(config, model, [person, scene],
+                          prompts.SWAP.render(aspect_ratio=prompts.ASPECT_RATIO),
+                          system=prompts.SWAP.system, aspect_ratio=prompts.ASPECT_RATIO)
