@@ -112,3 +112,21 @@ class GenerationHistory(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PromptVersion(Base):
+    """One saved text of a feature step's prompt. The newest row of a step is the active one;
+    with no row, the built-in text in viba.prompts is."""
+
+    __tablename__ = "prompt_versions"
+    __table_args__ = (Index("ix_prompt_versions_step_id", "step", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    step: Mapped[str] = mapped_column(String(40))
+    system: Mapped[str] = mapped_column(Text)
+    template: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_prompt_versions_user")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

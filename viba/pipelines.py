@@ -15,6 +15,7 @@ from viba import prompts
 from viba.gemini import GeminiConfig, GenerationError, ImageResult, TextResult, Usage
 from viba.gemini import generate_image, generate_text
 from viba.images import PreparedImage
+from viba.prompts import PromptTemplate
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,9 @@ def check_derivation_options(creativity: int, skin_tone: str | None) -> None:
 
 def derivation_variant_prompt(
     description: str, creativity: int, skin_tone: str | None, variant: int,
-    variants: int = DERIVATION_VARIANTS,
+    variants: int = DERIVATION_VARIANTS, template: PromptTemplate = prompts.DERIVATION_IMAGE,
 ) -> str:
-    return prompts.DERIVATION_IMAGE.render(
+    return template.render(
         variant=variant, variants=variants, description=description, creativity=creativity,
         creativity_guidance=prompts.creativity_guidance(creativity),
         skin_tone_instruction=prompts.skin_tone_instruction(skin_tone),
@@ -81,6 +82,8 @@ def run_derivation(
     on_description: Callable[[TextResult], None] | None = None,
     on_variant: Callable[[int, ImageResult], None] | None = None,
     on_failure: Callable[[int, GenerationError], None] | None = None,
+    text_prompt: PromptTemplate = prompts.DERIVATION_TEXT,
+    image_prompt: PromptTemplate = prompts.DERIVATION_IMAGE,
 ) -> DerivationResult:
     """Describe the image (step 1), then make the variants concurrently (step 2).
 
@@ -90,8 +93,7 @@ def run_derivation(
     check_derivation_options(creativity, skin_tone)
     started = time.perf_counter()
     description = generate_text(
-        config, text_model, [image], prompts.DERIVATION_TEXT.render(),
-        system=prompts.DERIVATION_TEXT.system,
+        config, text_model, [image], text_prompt.render(), system=text_prompt.system,
     )
     if on_description:
         on_description(description)
@@ -101,8 +103,9 @@ def run_derivation(
         futures = {
             pool.submit(
                 generate_image, config, image_model, [image],
-                derivation_variant_prompt(description.text, creativity, skin_tone, i + 1, variants),
-                prompts.DERIVATION_IMAGE.system, temperature, prompts.ASPECT_RATIO,
+                derivation_variant_prompt(description.text, creativity, skin_tone, i + 1,
+                                          variants, image_prompt),
+                image_prompt.system, temperature, prompts.ASPECT_RATIO,
             ): i
             for i in range(variants)
         }
@@ -133,28 +136,38 @@ def run_derivation(
     return result
 
 
-def avatar_prompt(photo_count: int) -> str:
-    return prompts.AVATAR.render(photo_count=photo_count, aspect_ratio=prompts.ASPECT_RATIO)
+def avatar_prompt(photo_count: int, template: PromptTemplate = prompts.AVATAR) -> str:
+    return template.render(photo_count=photo_count, aspect_ratio=prompts.ASPECT_RATIO)
 
 
-def run_avatar(config: GeminiConfig, photos: Sequence[PreparedImage], model: str) -> ImageResult:
+def run_avatar(
+    config: GeminiConfig, photos: Sequence[PreparedImage], model: str,
+    template: PromptTemplate = prompts.AVATAR,
+) -> ImageResult:
     if not 1 <= len(photos) <= MAX_AVATAR_PHOTOS:
         raise InvalidOptions(f"Give 1 to {MAX_AVATAR_PHOTOS} reference photos.")
-    return generate_image(config, model, photos, avatar_prompt(len(photos)),
-                          system=prompts.AVATAR.system, aspect_ratio=prompts.ASPECT_RATIO)
+    return generate_image(config, model, photos, avatar_prompt(len(photos), template),
+                          system=template.system, aspect_ratio=prompts.ASPECT_RATIO)
+
+
+def _two_images(
+    config: GeminiConfig, first: PreparedImage, second: PreparedImage, model: str,
+    template: PromptTemplate,
+) -> ImageResult:
+    return generate_image(config, model, [first, second],
+                          template.render(aspect_ratio=prompts.ASPECT_RATIO),
+                          system=template.system, aspect_ratio=prompts.ASPECT_RATIO)
 
 
 def run_try_on(
-    config: GeminiConfig, person: PreparedImage, garment: PreparedImage, model: str
+    config: GeminiConfig, person: PreparedImage, garment: PreparedImage, model: str,
+    template: PromptTemplate = prompts.TRY_ON,
 ) -> ImageResult:
-    return generate_image(config, model, [person, garment],
-                          prompts.TRY_ON.render(aspect_ratio=prompts.ASPECT_RATIO),
-                          system=prompts.TRY_ON.system, aspect_ratio=prompts.ASPECT_RATIO)
+    return _two_images(config, person, garment, model, template)
 
 
 def run_swap(
-    config: GeminiConfig, person: PreparedImage, scene: PreparedImage, model: str
+    config: GeminiConfig, person: PreparedImage, scene: PreparedImage, model: str,
+    template: PromptTemplate = prompts.SWAP,
 ) -> ImageResult:
-    return generate_image(config, model, [person, scene],
-                          prompts.SWAP.render(aspect_ratio=prompts.ASPECT_RATIO),
-                          system=prompts.SWAP.system, aspect_ratio=prompts.ASPECT_RATIO)
+    return _two_images(config, person, scene, model, template)

@@ -1,0 +1,71 @@
+"""Each user's model choice per feature step, kept in users.model_preferences."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import update
+
+from viba.catalog import STEPS, Catalog, load_catalog
+from viba.db import Database
+from viba.models import User
+
+
+class PreferenceError(ValueError):
+    pass
+
+
+def load_model_choices(
+    db: Database, user_id: uuid.UUID, catalog: Catalog | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """The model per step for this user, and notes about names that were mapped.
+
+    Stored names that are retired, unknown or unfit are replaced (auto-mapped ones by their
+    catalog replacement, the rest by the step's default) and the row is saved back, so the
+    mapping happens once.
+    """
+    catalog = catalog or load_catalog()
+    with db.session() as s:
+        user = s.get(User, user_id)
+        stored = dict(user.model_preferences or {}) if user else {}
+    choices: dict[str, str] = {}
+    notes: list[str] = []
+    changed = False
+    for step in STEPS:
+        resolved = catalog.resolve(step, stored.get(step))
+        choices[step] = resolved.model
+        if stored.get(step) and stored[step] != resolved.model:
+            changed = True
+            if resolved.note:
+                notes.append(resolved.note)
+    if changed:
+        _write(db, user_id, {**stored, **{k: v for k, v in choices.items() if k in stored}})
+    return choices, notes
+
+
+def set_model_choice(
+    db: Database, user_id: uuid.UUID, step: str, model: str, catalog: Catalog | None = None
+) -> dict[str, str]:
+    catalog = catalog or load_catalog()
+    if step not in STEPS:
+        raise PreferenceError(f"Unknown step {step}.")
+    if model not in {m.id for m in catalog.for_step(step)}:
+        raise PreferenceError(f"{model} cannot be used for this step.")
+    with db.session() as s:
+        # Row lock on PostgreSQL, so two tabs changing two steps at once both keep theirs.
+        user = s.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise PreferenceError("Unknown user.")
+        stored = {**(user.model_preferences or {}), step: model}
+        # Assign a new dict: SQLAlchemy saves a JSON column only when it is replaced.
+        user.model_preferences = stored
+    return stored
+
+
+def reset_model_choices(db: Database, user_id: uuid.UUID) -> None:
+    _write(db, user_id, {})
+
+
+def _write(db: Database, user_id: uuid.UUID, preferences: dict[str, str]) -> None:
+    with db.session() as s:
+        s.execute(update(User).where(User.id == user_id).values(model_preferences=preferences))
