@@ -17,7 +17,7 @@ with st.form("profile_name"):
     if st.form_submit_button("Save name"):
         try:
             auth.update_profile(db, account.id, name)
-            st.session_state[ui.FLASH_KEY] = "Name saved."
+            ui.flash("Name saved.")
             st.rerun()
         except auth.AuthError as exc:
             st.error(str(exc))

@@ -154,9 +154,13 @@ def app_environ(app_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """The in-process app (AppTest) reads its settings from os.environ."""
     from viba.config import get_settings
 
+    from streamlit import config as st_config
+
     saved = {k: os.environ.get(k) for k in app_env}
     os.environ.update(app_env)
     get_settings.cache_clear()
+    # In-process tests see the real error behind "This app has encountered an error".
+    st_config.set_option("client.showErrorDetails", "full")
     yield app_env
     for k, v in saved.items():
         if v is None:

@@ -134,3 +134,31 @@ def test_password_change_ends_other_browsers_sessions(browser, streamlit_server,
     first.reload()  # a new session: only the old cookie could log it in, and it is refused
     expect_login_panel(first)
     first.context.close()
+
+
+def model_box(page: Page, index: int):
+    """The index-th model selectbox on System Prompts (0: derivation text ... 4: swap)."""
+    return main(page).get_by_role("combobox", name="Model").nth(index)
+
+
+def test_model_choice_survives_logout_and_a_new_browser(browser, page, streamlit_server, db, user):
+    page.goto(f"{streamlit_server.url}/System_Prompts")
+    log_in(page, user.email, PASSWORD)
+    expect(heading(page, "System Prompts")).to_be_visible()
+    avatar = model_box(page, 2)
+    expect(avatar).to_have_value(re.compile(r"· gemini-3\.1-flash-image$"))
+    avatar.click()
+    page.keyboard.press("ArrowDown")  # opens the list (a click only focuses it)
+    page.get_by_role("option", name=re.compile("gemini-3-pro-image")).click()
+    expect(page.get_by_text("Saved: gemini-3-pro-image")).to_be_visible()
+    page.get_by_role("button", name="Log out").click()
+    expect_login_panel(page)
+    log_in(page, user.email, PASSWORD)
+    expect(heading(page, "System Prompts")).to_be_visible()
+    expect(model_box(page, 2)).to_have_value(re.compile(r"· gemini-3-pro-image$"))
+
+    other = browser.new_context().new_page()  # another browser: only the row knows the choice
+    other.goto(f"{streamlit_server.url}/System_Prompts")
+    log_in(other, user.email, PASSWORD)
+    expect(model_box(other, 2)).to_have_value(re.compile(r"· gemini-3-pro-image$"))
+    other.context.close()

@@ -28,7 +28,7 @@ def _env(app_environ):
 def open_page(page: str | None = None, account: auth.Account | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
     if account is not None:
-        at.session_state[ui.USER_KEY] = str(account.id)
+        at.session_state[ui.SESSION_KEY] = ui.SessionBox(user_id=str(account.id))
     if page is not None:
         at.switch_page(page)
     return at.run()
@@ -111,7 +111,7 @@ def test_register_logout_login_and_lockout_through_the_forms(db, admin, email):
     at.button(key="FormSubmitter:register-Register").click().run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Welcome, Rita Register"]
-    assert at.session_state[ui.USER_KEY]
+    assert at.session_state[ui.SESSION_KEY].user_id
     # The same run that logged in asked the browser to store the cookie.
     assert cookie_commands(at) == {"init", "set"}
 
@@ -167,7 +167,7 @@ def test_reset_link_opens_the_new_password_form(db, user, app_environ):
     at.query_params["reset"] = token
     at.run()
     assert at.text_input(key="reset_code").value == token
-    at.text_input(key="reset_password").input("from-the-link-7")
+    at.text_input(key="reset_new_password").input("from-the-link-7")
     at.text_input(key="reset_repeat").input("from-the-link-7")
     at.button(key="FormSubmitter:reset_password-Set new password").click().run()
     assert not at.exception and not at.error

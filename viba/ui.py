@@ -14,7 +14,6 @@ processes, forgot_password only returns a random password).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,12 +27,58 @@ from viba.db import Database, DatabaseUnavailable, get_database
 if TYPE_CHECKING:
     import streamlit_authenticator as stauth
 
+    from viba.gemini import GeminiConfig
+
 log = logging.getLogger(__name__)
 
-USER_KEY = "viba_user_id"
-LOGGED_OUT_KEY = "viba_logged_out"
-COOKIE_PENDING_KEY = "viba_cookie_pending"
-FLASH_KEY = "viba_flash"
+SESSION_KEY = "viba_session"
+
+
+@dataclass
+class SessionBox:
+    """This browser session's login state, one plain object in st.session_state.
+
+    Callbacks change its attributes instead of writing st.session_state keys: every
+    st.session_state access is a point where Streamlit stops a run for a newer rerun request
+    (the cookie manager sends one right after login and logout), so a callback that wrote
+    several keys after the slow bcrypt check could be cut off half-way and lose the login.
+    Attribute changes on this object are plain Python and cannot be interrupted.
+    """
+
+    user_id: str | None = None
+    logged_out: bool = False  # logged out in this session: ignore the cookie
+    cookie_pending: bool = False  # the browser has not yet reported the new cookie back
+    form_message: tuple[str, str, str] | None = None  # (form, kind, text)
+    flash: str | None = None
+    model_choices: dict[str, str] | None = None
+    gemini_key: str | None = None  # the user's own key, for this session only
+
+    def log_in(self, account: auth.Account) -> None:
+        self.model_choices = None
+        self.gemini_key = None
+        self.user_id = str(account.id)
+        self.logged_out = False
+        self.cookie_pending = True
+
+    def log_out(self) -> None:
+        self.user_id = None
+        self.model_choices = None
+        self.gemini_key = None
+        self.logged_out = True
+        self.cookie_pending = False
+
+
+def session() -> SessionBox:
+    box = st.session_state.get(SESSION_KEY)
+    if not isinstance(box, SessionBox):
+        box = SessionBox()
+        st.session_state[SESSION_KEY] = box
+    return box
+
+
+def flash(message: str) -> None:
+    """A toast for the next run (callbacks use it to report what they did)."""
+    session().flash = message
 
 
 @dataclass(frozen=True)
@@ -102,29 +147,21 @@ def _authenticator(settings: Settings) -> "stauth.Authenticate":
     )
 
 
-def _start_session(account: auth.Account) -> None:
-    st.session_state[USER_KEY] = str(account.id)
-    # The keys the library's cookie model reads (it signs st.session_state["username"]).
-    st.session_state["username"] = account.email
-    st.session_state["name"] = account.full_name
-    st.session_state["email"] = account.email
-    st.session_state["roles"] = ["admin"] if account.is_admin else ["user"]
-    st.session_state["authentication_status"] = True
-    st.session_state["logout"] = False
-
-
-def _end_session() -> None:
-    for key in (USER_KEY, "username", "name", "email", "roles", "authentication_status"):
-        st.session_state[key] = None
-    st.session_state["logout"] = True  # the library stops reading the cookie in this session
+def _library_session(account: auth.Account | None) -> None:
+    """The st.session_state keys the library's cookie model reads (it signs "username")."""
+    state = st.session_state
+    state["username"] = account.email if account else None
+    state["name"] = account.full_name if account else None
+    state["email"] = account.email if account else None
+    state["roles"] = (["admin"] if account.is_admin else ["user"]) if account else None
+    state["authentication_status"] = True if account else None
+    state["logout"] = account is None
 
 
 def request_logout() -> None:
     """Button callback: forget the user now; the guard deletes the cookie in the runs that
     follow (a callback cannot draw the cookie component itself)."""
-    _end_session()
-    st.session_state[LOGGED_OUT_KEY] = True
-    st.session_state[COOKIE_PENDING_KEY] = False
+    session().log_out()
 
 
 def _cookie_account(
@@ -147,24 +184,19 @@ def current_account(
     db: Database, authenticator: "stauth.Authenticate", settings: Settings
 ) -> auth.Account | None:
     """The logged-in account: this session's, else the cookie's (re-login on reload)."""
-    user_id = st.session_state.get(USER_KEY)
-    if user_id:
-        account = auth.get_account(db, user_id)
+    box = session()
+    if box.user_id:
+        account = auth.get_account(db, box.user_id)
         if account is None:  # deleted or deactivated meanwhile
-            _end_session()
+            box.log_out()
         return account
-    if st.session_state.get(LOGGED_OUT_KEY):  # logged out in this session: ignore the cookie
+    if box.logged_out:
         return None
+    st.session_state["logout"] = False  # the library's get_cookie() checks it
     account = _cookie_account(db, authenticator, settings)
     if account is not None:
-        _start_session(account)
+        box.user_id = str(account.id)
     return account
-
-
-def _log_in(account: auth.Account) -> None:
-    _start_session(account)
-    st.session_state[LOGGED_OUT_KEY] = False
-    st.session_state[COOKIE_PENDING_KEY] = True
 
 
 def _browser_cookie_user(authenticator: "stauth.Authenticate", settings: Settings) -> str | None:
@@ -192,112 +224,170 @@ def _sync_cookie(
     write is repeated on each run until the browser reports the cookie back, and a logged-out
     session deletes any cookie the browser still reports.
     """
+    box = session()
     in_browser = _browser_cookie_user(authenticator, settings)
     if account is not None:
-        if not st.session_state.get(COOKIE_PENDING_KEY):
+        if not box.cookie_pending:
             return
         if in_browser == account.email:
-            st.session_state[COOKIE_PENDING_KEY] = False
+            box.cookie_pending = False
         else:
+            _library_session(account)
             authenticator.cookie_controller.set_cookie()
-    elif st.session_state.get(LOGGED_OUT_KEY) and in_browser is not None:
-        authenticator.cookie_controller.delete_cookie()
+    elif box.logged_out:
+        _library_session(None)
+        if in_browser is not None:
+            authenticator.cookie_controller.delete_cookie()
 
 
-def _form_error(action: Callable[[], object]) -> object | None:
+# --- forms ---------------------------------------------------------------------------------
+# Each form acts in its submit button's callback and reports through the SessionBox: the
+# widget values are read first, then the slow work (bcrypt, the database), then only plain
+# attribute changes, so a rerun requested meanwhile cannot cut a login in half.
+
+
+def show_form_message(form: str) -> None:
+    box = session()
+    message = box.form_message
+    if message and message[0] == form:
+        box.form_message = None
+        getattr(st, message[1])(message[2])
+
+
+def run_action(form: str, action: Callable[[], str | None]) -> bool:
+    """Run a form's action in its callback; its AuthError or database error becomes the form's
+    message. A returned string is shown as success."""
+    box = session()
     try:
-        return action()
-    except auth.AuthError as exc:
-        st.error(str(exc))
-    return None
+        done = action()
+    except (auth.AuthError, DatabaseUnavailable) as exc:
+        box.form_message = (form, "error", str(exc))
+        return False
+    if done:
+        box.form_message = (form, "success", done)
+    return True
 
 
-def _login_form(db: Database, settings: Settings) -> auth.Account | None:
-    with st.form("login", clear_on_submit=False):
+def _submit_login(db: Database, settings: Settings) -> None:
+    box = session()
+    email = st.session_state.get("login_email", "")
+    password = st.session_state.get("login_password", "")
+
+    def act() -> None:
+        box.log_in(auth.authenticate(db, email, password, settings.admin_emails))
+
+    if run_action("login", act):
+        st.session_state["login_password"] = ""
+
+
+def _submit_register(db: Database, settings: Settings) -> None:
+    box = session()
+    values = {k: st.session_state.get(f"register_{k}", "")
+              for k in ("email", "name", "password", "repeat")}
+
+    def act() -> None:
+        if values["password"] != values["repeat"]:
+            raise auth.AuthError("The two passwords are not the same.")
+        box.log_in(auth.register(db, values["email"], values["name"], values["password"],
+                                 settings.admin_emails))
+
+    if run_action("register", act):
+        st.session_state["register_password"] = st.session_state["register_repeat"] = ""
+
+
+def _submit_forgot(db: Database, settings: Settings) -> None:
+    box = session()
+    email = st.session_state.get("forgot_email", "")
+
+    def act() -> None:
+        box.form_message = ("forgot_password", "info",
+                            auth.request_password_reset(db, settings, email))
+
+    run_action("forgot_password", act)
+
+
+def _submit_reset(db: Database, settings: Settings) -> None:
+    code = st.session_state.get("reset_code", "")
+    password = st.session_state.get("reset_new_password", "")
+    repeat = st.session_state.get("reset_repeat", "")
+
+    def act() -> str:
+        if password != repeat:
+            raise auth.AuthError("The two passwords are not the same.")
+        auth.reset_password_with_token(db, settings.resolved_cookie_key(), code, password)
+        return "Your password is changed. Log in with it now."
+
+    if run_action("reset_password", act):
+        st.query_params.pop("reset", None)
+        st.session_state["reset_new_password"] = st.session_state["reset_repeat"] = ""
+
+
+def _login_form(db: Database, settings: Settings) -> None:
+    with st.form("login"):
         st.subheader("Log in")
-        email = st.text_input("Email", key="login_email", autocomplete="email")
-        password = st.text_input("Password", type="password", key="login_password")
-        submitted = st.form_submit_button("Log in", type="primary")
-    if not submitted:
-        return None
-    return _form_error(lambda: auth.authenticate(db, email, password, settings.admin_emails))  # type: ignore[return-value]
+        st.text_input("Email", key="login_email", autocomplete="email")
+        st.text_input("Password", type="password", key="login_password")
+        st.form_submit_button("Log in", type="primary", on_click=_submit_login,
+                              args=(db, settings))
+    show_form_message("login")
 
 
-def _register_form(db: Database, settings: Settings) -> auth.Account | None:
-    with st.form("register", clear_on_submit=False):
+def _register_form(db: Database, settings: Settings) -> None:
+    with st.form("register"):
         st.subheader("Create an account")
-        email = st.text_input("Email", key="register_email", autocomplete="email")
-        name = st.text_input("Full name", key="register_name", autocomplete="name")
-        password = st.text_input("Password", type="password", key="register_password",
-                                 help=auth.PASSWORD_POLICY)
-        repeat = st.text_input("Repeat password", type="password", key="register_repeat")
+        st.text_input("Email", key="register_email", autocomplete="email")
+        st.text_input("Full name", key="register_name", autocomplete="name")
+        st.text_input("Password", type="password", key="register_password",
+                      help=auth.PASSWORD_POLICY)
+        st.text_input("Repeat password", type="password", key="register_repeat")
         st.caption(f"Password: {auth.PASSWORD_POLICY}")
-        submitted = st.form_submit_button("Register", type="primary")
-    if not submitted:
-        return None
-    if password != repeat:
-        st.error("The two passwords are not the same.")
-        return None
-    return _form_error(  # type: ignore[return-value]
-        lambda: auth.register(db, email, name, password, settings.admin_emails)
-    )
+        st.form_submit_button("Register", type="primary", on_click=_submit_register,
+                              args=(db, settings))
+    show_form_message("register")
 
 
 def _forgot_form(db: Database, settings: Settings) -> None:
     with st.form("forgot_password"):
         st.subheader("Forgot your password?")
-        email = st.text_input("Email of your account", key="forgot_email")
-        submitted = st.form_submit_button("Send me a reset link")
-    if submitted:
-        try:
-            st.info(auth.request_password_reset(db, settings, email))
-        except DatabaseUnavailable as exc:
-            st.error(str(exc))
+        st.text_input("Email of your account", key="forgot_email")
+        st.form_submit_button("Send me a reset link", on_click=_submit_forgot,
+                              args=(db, settings))
+    show_form_message("forgot_password")
 
 
 def _reset_form(db: Database, settings: Settings, token: str = "") -> None:
     with st.form("reset_password"):
         st.subheader("Choose a new password")
-        code = st.text_input("Reset code (from the email)", value=token, key="reset_code")
-        password = st.text_input("New password", type="password", key="reset_password",
-                                 help=auth.PASSWORD_POLICY)
-        repeat = st.text_input("Repeat new password", type="password", key="reset_repeat")
-        submitted = st.form_submit_button("Set new password", type="primary")
-    if not submitted:
-        return
-    if password != repeat:
-        st.error("The two passwords are not the same.")
-        return
-    account = _form_error(
-        lambda: auth.reset_password_with_token(db, settings.resolved_cookie_key(), code, password)
-    )
-    if account is not None:
-        st.query_params.pop("reset", None)
-        st.success("Your password is changed. Log in with it now.")
+        if token and not st.session_state.get("reset_code"):
+            st.session_state["reset_code"] = token
+        st.text_input("Reset code (from the email)", key="reset_code")
+        st.text_input("New password", type="password", key="reset_new_password",
+                      help=auth.PASSWORD_POLICY)
+        st.text_input("Repeat new password", type="password", key="reset_repeat")
+        st.form_submit_button("Set new password", type="primary", on_click=_submit_reset,
+                              args=(db, settings))
+    show_form_message("reset_password")
 
 
-def login_panel(db: Database, settings: Settings) -> auth.Account | None:
-    """Log in / Register / Forgot password. Returns the account when one logs in in this run."""
-    holder = st.empty()
-    with holder.container():
-        st.title("Viba Studio")
-        st.caption("AI image studio: derivations, avatars, try-on and scene swaps.")
-        reset_token = st.query_params.get("reset", "")
-        if reset_token:
-            _reset_form(db, settings, reset_token)
-        tab_login, tab_register, tab_forgot = st.tabs(["Log in", "Register", "Forgot password"])
-        with tab_login:
-            account = _login_form(db, settings)
-        with tab_register:
-            account = _register_form(db, settings) or account
-        with tab_forgot:
-            _forgot_form(db, settings)
-            if settings.smtp_enabled and not reset_token:
-                _reset_form(db, settings)
-    if account is not None:
-        holder.empty()
-        _log_in(account)
-    return account
+def login_panel(db: Database, settings: Settings) -> None:
+    """Log in / Register / Forgot password (and the reset form a reset link opens)."""
+    st.title("Viba Studio")
+    st.caption("AI image studio: derivations, avatars, try-on and scene swaps.")
+    reset_token = st.query_params.get("reset", "")
+    # On top when a reset link was opened, and to show the outcome of a reset.
+    message = session().form_message
+    reset_on_top = bool(reset_token) or bool(message and message[0] == "reset_password")
+    if reset_on_top:
+        _reset_form(db, settings, reset_token)
+    tab_login, tab_register, tab_forgot = st.tabs(["Log in", "Register", "Forgot password"])
+    with tab_login:
+        _login_form(db, settings)
+    with tab_register:
+        _register_form(db, settings)
+    with tab_forgot:
+        _forgot_form(db, settings)
+        if settings.smtp_enabled and not reset_on_top:
+            _reset_form(db, settings)
 
 
 def sidebar(account: auth.Account | None) -> None:
@@ -321,7 +411,8 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
     try:
         account = current_account(db, authenticator, settings)
         if account is None:
-            account = login_panel(db, settings)
+            with st.container():
+                login_panel(db, settings)
     except DatabaseUnavailable as exc:
         fail(str(exc))
         raise
@@ -331,7 +422,34 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
         st.stop()
     if admin and not account.is_admin:
         fail("This page is for admins. Ask an admin if you need access.")
-    flash = st.session_state.pop(FLASH_KEY, None)
-    if flash:
-        st.toast(flash)
+    box = session()
+    if box.flash:
+        message, box.flash = box.flash, None
+        st.toast(message)
     return account
+
+
+def model_choices(db: Database, account: auth.Account) -> dict[str, str]:
+    """The account's model per step: kept in the session, loaded (and migrated) from the row
+    on first use after login."""
+    from viba import preferences
+
+    box = session()
+    if box.model_choices is not None:
+        return dict(box.model_choices)
+    choices, notes = preferences.load_model_choices(db, account.id)
+    box.model_choices = dict(choices)
+    for note in notes:
+        st.toast(note, icon=":material/swap_horiz:")
+    return choices
+
+
+def remember_model_choices(choices: dict[str, str]) -> None:
+    session().model_choices = dict(choices)
+
+
+def gemini_config(settings: Settings) -> "GeminiConfig":
+    """The engine configuration for this session (the user's own key first)."""
+    from viba.gemini import GeminiConfig
+
+    return GeminiConfig.from_settings(settings, session().gemini_key)

@@ -1,0 +1,133 @@
+"""The System Prompts page through AppTest."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from viba import prompt_store, prompts, ui
+from viba.catalog import STEPS, load_catalog
+from viba.models import PromptVersion, User
+
+from test_pages import open_page
+
+PAGE = "pages/6_System_Prompts.py"
+
+
+@pytest.fixture(autouse=True)
+def _env(app_environ):
+    return app_environ
+
+
+@pytest.fixture()
+def clean_prompts(db):
+    with db.session() as s:
+        s.query(PromptVersion).delete()
+    yield
+    with db.session() as s:
+        s.query(PromptVersion).delete()
+
+
+def stored_prefs(db, user):
+    with db.session() as s:
+        return s.scalar(select(User.model_preferences).where(User.id == user.id))
+
+
+def test_every_step_shows_its_prompt_and_fitting_models(user, clean_prompts):
+    at = open_page(PAGE, user)
+    assert not at.exception
+    catalog = load_catalog()
+    for step in STEPS:
+        box = at.selectbox(key=f"model_{step}")
+        assert box.value == catalog.defaults[step]
+        assert box.options == [catalog.get(m.id).label + " · " + m.id for m in catalog.for_step(step)]
+    codes = [c.value for c in at.code]
+    for template in prompts.PROMPTS.values():
+        assert template.template in codes and template.system in codes
+    assert not at.expander  # no editing for users
+    assert not [b for b in at.button if b.key and b.key.startswith("restore")]
+
+
+def test_select_is_kept_in_session_and_row_and_restored_in_a_new_session(db, user):
+    at = open_page(PAGE, user)
+    at.selectbox(key="model_avatar").select("gemini-3-pro-image").run()
+    assert not at.exception
+    assert at.session_state[ui.SESSION_KEY].model_choices["avatar"] == "gemini-3-pro-image"
+    assert stored_prefs(db, user) == {"avatar": "gemini-3-pro-image"}
+    assert "Saved: gemini-3-pro-image" in at.toast[0].value
+    fresh = open_page(PAGE, user)  # a new session: loaded from the row
+    assert fresh.selectbox(key="model_avatar").value == "gemini-3-pro-image"
+    assert fresh.selectbox(key="model_swap").value == load_catalog().defaults["swap"]
+    fresh.button[0].click().run()  # Reset models to defaults
+    assert fresh.selectbox(key="model_avatar").value == load_catalog().defaults["avatar"]
+    assert stored_prefs(db, user) == {}
+
+
+def test_retired_names_in_the_row_are_migrated_on_open(db, user):
+    with db.session() as s:
+        s.execute(update(User).where(User.id == user.id).values(
+            model_preferences={"derivation_text": "gemini-3-pro-preview"}))
+    at = open_page(PAGE, user)
+    assert at.selectbox(key="model_derivation_text").value == "gemini-3.1-pro-preview"
+    assert stored_prefs(db, user) == {"derivation_text": "gemini-3.1-pro-preview"}
+    assert any("gemini-3-pro-preview is retired" in t.value for t in at.toast)
+
+
+def test_admin_edits_a_prompt_and_restores_an_old_version(db, admin, clean_prompts):
+    at = open_page(PAGE, admin)
+    at.text_area(key="template_swap").input("Composite the person, {aspect_ratio}.")
+    at.text_input(key="note_swap").input("shorter")
+    at.button(key="FormSubmitter:edit_swap-Save as new version").click().run()
+    assert not at.exception and not at.error
+    active = prompt_store.active_prompts(db)["swap"]
+    assert active.template.template == "Composite the person, {aspect_ratio}."
+    assert "Composite the person, {aspect_ratio}." in [c.value for c in at.code]
+    assert f"Prompt: version {active.version}" in [c.value for c in at.caption]
+    # A bad edit is refused with a message and changes nothing.
+    at.text_area(key="template_swap").input("Composite {nobody}.")
+    at.button(key="FormSubmitter:edit_swap-Save as new version").click().run()
+    assert "Unknown placeholder {nobody}" in at.error[0].value
+    assert prompt_store.active_prompts(db)["swap"].version == active.version
+    at.button(key="restore_builtin_swap").click().run()
+    assert prompt_store.active_prompts(db)["swap"].template.template == prompts.SWAP.template
+    assert at.text_area(key="template_swap").value == prompts.SWAP.template
+    at.button(key=f"restore_{active.version}").click().run()
+    assert prompt_store.active_prompts(db)["swap"].template.template.startswith("Composite the")
+    assert len(prompt_store.list_versions(db, "swap")) == 3
+
+
+def test_check_availability_marks_models_the_key_cannot_use(monkeypatch, user, fake_gemini):
+    from viba.config import get_settings
+
+    monkeypatch.setenv("GEMINI_API_KEY", "server-key")
+    monkeypatch.setenv("GEMINI_BASE_URL", fake_gemini.base_url)
+    monkeypatch.setenv("GEMINI_RETRY_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    fake_gemini.models = ["gemini-3.1-flash-image", "gemini-3.1-pro-preview"]
+    try:
+        at = open_page(PAGE, user)
+        at.button[1].click().run()  # Check availability
+        assert not at.exception
+        assert "Not available to your key" in at.info[0].value
+        assert "gemini-3-pro-image" in at.info[0].value
+        options = at.selectbox(key="model_avatar").options
+        assert any(o.endswith("gemini-3.1-flash-image  ✓") for o in options)
+        assert any("gemini-3-pro-image  ✗" in o for o in options)
+        assert fake_gemini.requests[0].headers["x-goog-api-key"] == "server-key"
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def test_check_availability_without_a_key_explains(monkeypatch, user):
+    from viba.config import get_settings
+
+    monkeypatch.setenv("GEMINI_API_KEY", "")
+    get_settings.cache_clear()
+    try:
+        at = open_page(PAGE, user)
+        at.button[1].click().run()
+        assert "No Gemini API key" in at.warning[0].value
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
