@@ -141,15 +141,29 @@ def model_box(page: Page, index: int):
     return main(page).get_by_role("combobox", name="Model").nth(index)
 
 
+def choose(page: Page, box, option_name: re.Pattern) -> None:
+    """Pick an option of a selectbox; a rerun that redraws the box closes an open list, so
+    opening it is retried."""
+    option = page.get_by_role("option", name=option_name)
+    for _ in range(5):
+        box.click()
+        page.keyboard.press("ArrowDown")  # opens the list (a click only focuses it)
+        try:
+            option.click(timeout=3000)
+            return
+        except Exception:  # noqa: BLE001 (playwright's TimeoutError): the list closed, retry
+            page.keyboard.press("Escape")
+    raise AssertionError(f"could not choose {option_name.pattern}")
+
+
 def test_model_choice_survives_logout_and_a_new_browser(browser, page, streamlit_server, db, user):
     page.goto(f"{streamlit_server.url}/System_Prompts")
     log_in(page, user.email, PASSWORD)
     expect(heading(page, "System Prompts")).to_be_visible()
+    wait_until(lambda: len(session_cookies(page)) == 1)
     avatar = model_box(page, 2)
     expect(avatar).to_have_value(re.compile(r"· gemini-3\.1-flash-image$"))
-    avatar.click()
-    page.keyboard.press("ArrowDown")  # opens the list (a click only focuses it)
-    page.get_by_role("option", name=re.compile("gemini-3-pro-image")).click()
+    choose(page, avatar, re.compile("gemini-3-pro-image$"))
     expect(page.get_by_text("Saved: gemini-3-pro-image")).to_be_visible()
     page.get_by_role("button", name="Log out").click()
     expect_login_panel(page)
