@@ -14,6 +14,8 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -86,6 +88,9 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The user's own Gemini key when they chose to remember it: Fernet, key from the server
+    # secret (viba.secrets). Never shown back in full.
+    gemini_key_encrypted: Mapped[str | None] = mapped_column(Text)
 
     def __repr__(self) -> str:  # never print the hash
         return f"User(id={self.id}, email={self.email!r}, is_admin={self.is_admin})"
@@ -97,6 +102,7 @@ class GenerationHistory(Base):
         CheckConstraint(_in("type", GENERATION_TYPES), name="ck_generation_history_type"),
         CheckConstraint(_in("status", GENERATION_STATUSES), name="ck_generation_history_status"),
         Index("ix_generation_history_user_created", "user_id", "created_at"),
+        Index("ix_generation_history_status_updated", "status", "updated_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -110,6 +116,12 @@ class GenerationHistory(Base):
     output_keys: Mapped[list[str]] = mapped_column(JSONType, default=list)
     output_url: Mapped[str | None] = mapped_column(Text)
     error_message: Mapped[str | None] = mapped_column(Text)
+    # What the run produced besides images: description, per-output model, tokens, seconds,
+    # failed variants, prompt versions (viba.jobs writes it).
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # The app process running the job; it touches updated_at while it works, so a job whose
+    # process died is found by its age (viba.jobs.fail_interrupted).
+    worker_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -130,3 +142,32 @@ class PromptVersion(Base):
         Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_prompt_versions_user")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Blob(Base):
+    """An image stored in the database (VIBA_STORAGE=db), by its content key."""
+
+    __tablename__ = "blobs"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    mime: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImageRef(Base):
+    """Which generation uses which stored image (input or output). A blob with no row here
+    can be deleted."""
+
+    __tablename__ = "image_refs"
+    __table_args__ = (
+        PrimaryKeyConstraint("generation_id", "key", "role", name="pk_image_refs"),
+        Index("ix_image_refs_key", "key"),
+    )
+
+    generation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("generation_history.id", ondelete="CASCADE",
+                         name="fk_image_refs_generation"))
+    key: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(10))

@@ -1,0 +1,217 @@
+"""The job runner against the real database, the db image store and the fake Gemini (real SDK)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from viba import auth, history, jobs, prompt_store
+from viba.catalog import load_catalog
+from viba.images import prepare_image
+from viba.models import GenerationHistory, ImageRef, utcnow
+from viba.storage import ImageStore, make_backend
+
+import fake_gemini as fg
+from fake_gemini import png_bytes
+from conftest import PASSWORD
+
+
+@pytest.fixture()
+def store(db, tmp_path):
+    return ImageStore(make_backend("db", db, tmp_path))
+
+
+@pytest.fixture()
+def runner(db, store):
+    r = jobs.JobRunner(db, store, workers=4, per_user=2, heartbeat_s=0.2)
+    yield r
+    r.shutdown()
+
+
+@pytest.fixture()
+def member(db, admin, email):
+    return auth.register(db, email, "Job Tester", PASSWORD)
+
+
+def models():
+    return dict(load_catalog().defaults)
+
+
+def submit(runner, db, user, feature, n_images, gemini_config, **options):
+    images = [prepare_image(png_bytes(f"{feature}-{i}-{uuid.uuid4()}"), f"in{i}.png")
+              for i in range(n_images)]
+    in_use = jobs.prompts_in_use(prompt_store.active_prompts(db))
+    return runner.submit(user.id, feature, images, options, models(), in_use, gemini_config)
+
+
+def row(db, job_id):
+    with db.session() as s:
+        return s.get(GenerationHistory, job_id)
+
+
+@pytest.mark.parametrize("feature,n", [("avatar", 2), ("try_on", 2), ("swap", 2)])
+def test_single_image_features_complete_with_a_stored_output(
+        runner, db, store, member, gemini_config, feature, n):
+    job_id = submit(runner, db, member, feature, n, gemini_config)
+    runner.wait(job_id)
+    r = row(db, job_id)
+    assert r.status == "completed", r.error_message
+    assert len(r.input_keys) == n and len(r.output_keys) == 1
+    assert r.output_url == r.output_keys[0]
+    assert store.load(r.output_keys[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    step = jobs.FEATURE_STEPS[feature][0]
+    assert r.input_params["models"] == {step: models()[step]}
+    assert r.input_params["prompt_versions"] == {step: prompt_store.BUILTIN}
+    assert r.details["outputs"][r.output_keys[0]]["model"] == models()[step]
+
+
+def test_derivation_records_description_variants_and_partial_failures(
+        runner, db, store, member, gemini_config, fake_gemini):
+    image_model = models()["derivation_image"]
+    fake_gemini.script(fg.error(400, "bad variant"), model=image_model)
+    job_id = submit(runner, db, member, "derivation", 1, gemini_config, creativity=8,
+                    skin_tone="East Asian")
+    runner.wait(job_id)
+    r = row(db, job_id)
+    assert r.status == "completed"
+    assert len(r.output_keys) == 3
+    assert r.details["description"].startswith("1. Content")
+    assert [f["kind"] for f in r.details["failures"]] == ["bad_request"]
+    assert r.input_params["options"] == {"creativity": 8, "skin_tone": "East Asian"}
+    with db.session() as s:
+        refs = s.execute(select(ImageRef.role).where(ImageRef.generation_id == job_id)).all()
+    assert sorted(x.role for x in refs) == ["input"] + ["output"] * 3
+
+
+def test_engine_error_fails_the_job_with_its_message(runner, db, member, gemini_config,
+                                                     fake_gemini):
+    fake_gemini.script(fg.error(429, "quota"), model=models()["avatar"])
+    job_id = submit(runner, db, member, "avatar", 1, gemini_config)
+    runner.wait(job_id)
+    r = row(db, job_id)
+    assert r.status == "failed"
+    assert "quota" in r.error_message.lower() and models()["avatar"] in r.error_message
+
+
+def test_progress_is_visible_while_running_and_per_user_limit_holds(
+        runner, db, member, gemini_config, fake_gemini):
+    gate = threading.Event()
+    fake_gemini.script(*[fg.gated(gate) for _ in range(3)], model=models()["avatar"])
+    ids = [submit(runner, db, member, "avatar", 1, gemini_config) for _ in range(3)]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        statuses = [row(db, i).status for i in ids]
+        if statuses.count("processing") == 2:
+            break
+        time.sleep(0.05)
+    assert sorted(statuses) == ["pending", "processing", "processing"]  # 2 at once per user
+    gate.set()
+    for i in ids:
+        runner.wait(i)
+    assert [row(db, i).status for i in ids] == ["completed"] * 3
+
+
+def test_run_again_uses_the_same_inputs(runner, db, member, gemini_config):
+    first = submit(runner, db, member, "swap", 2, gemini_config)
+    runner.wait(first)
+    in_use = jobs.prompts_in_use(prompt_store.active_prompts(db))
+    second = runner.run_again(first, member.id, in_use, gemini_config)
+    runner.wait(second)
+    assert row(db, second).input_keys == row(db, first).input_keys
+    assert row(db, second).status == "completed"
+
+
+def test_other_users_cannot_run_again_or_read(runner, db, member, admin, gemini_config):
+    job_id = submit(runner, db, member, "avatar", 1, gemini_config)
+    runner.wait(job_id)
+    assert runner.get(job_id, admin.id) is None
+    with pytest.raises(jobs.JobError):
+        runner.run_again(job_id, admin.id, {}, gemini_config)
+    with pytest.raises(history.NotFound):
+        history.get_generation(db, admin.id, job_id)
+
+
+def test_wrong_image_count_and_options_are_refused(runner, db, member, gemini_config):
+    with pytest.raises(jobs.JobError, match="2 images"):
+        submit(runner, db, member, "try_on", 1, gemini_config)
+    with pytest.raises(Exception, match="Creativity"):
+        submit(runner, db, member, "derivation", 1, gemini_config, creativity=11)
+
+
+def test_stale_unfinished_jobs_are_marked_interrupted(db, store, member):
+    with db.session() as s:
+        stale = GenerationHistory(user_id=member.id, type="avatar", status="processing",
+                                  input_params={}, input_keys=[], output_keys=[], details={},
+                                  worker_id="dead-process")
+        fresh = GenerationHistory(user_id=member.id, type="avatar", status="processing",
+                                  input_params={}, input_keys=[], output_keys=[], details={},
+                                  worker_id="live-process")
+        s.add_all([stale, fresh])
+        s.flush()
+        ids = stale.id, fresh.id
+        s.execute(update(GenerationHistory).where(GenerationHistory.id == ids[0])
+                  .values(updated_at=utcnow() - timedelta(minutes=5)))
+    r = jobs.JobRunner(db, store, heartbeat_s=10)  # the sweep runs at start
+    r.shutdown()
+    assert row(db, ids[0]).status == "failed"
+    assert row(db, ids[0]).error_message == jobs.INTERRUPTED_MESSAGE
+    assert row(db, ids[1]).status == "processing"
+
+
+def test_heartbeat_keeps_a_long_job_alive(db, store, member, gemini_config, fake_gemini):
+    gate = threading.Event()
+    fake_gemini.script(fg.gated(gate), model=models()["avatar"])
+    r = jobs.JobRunner(db, store, heartbeat_s=0.1, stale_after_s=0.5)
+    try:
+        job_id = submit(r, db, member, "avatar", 1, gemini_config)
+        time.sleep(1.5)  # three times the stale age: only the heartbeat keeps it alive
+        assert row(db, job_id).status == "processing"
+        gate.set()
+        r.wait(job_id)
+        assert row(db, job_id).status == "completed"
+    finally:
+        gate.set()
+        r.shutdown()
+
+
+def test_delete_removes_only_unshared_images(runner, db, store, member, gemini_config):
+    first = submit(runner, db, member, "swap", 2, gemini_config)
+    runner.wait(first)
+    in_use = jobs.prompts_in_use(prompt_store.active_prompts(db))
+    second = runner.run_again(first, member.id, in_use, gemini_config)  # shares the inputs
+    runner.wait(second)
+    a, b = row(db, first), row(db, second)
+    deleted = history.delete_generation(db, store, member.id, first)
+    # The fake's image depends on the prompt and model only: both runs made the same output,
+    # so every image of the first run is still used by the second.
+    assert a.output_keys == b.output_keys
+    assert deleted == 0
+    assert all(store.exists(k) for k in b.input_keys + b.output_keys)
+    # The output bytes are the same for every swap with the default prompt and model, so
+    # other tests' rows may still use it; the inputs were made for this test only.
+    with db.session() as s:
+        others = s.scalar(select(ImageRef.key).where(
+            ImageRef.key == b.output_keys[0], ImageRef.generation_id != second).limit(1))
+    assert history.delete_generation(db, store, member.id, second) == (2 if others else 3)
+    assert not any(store.exists(k) for k in b.input_keys)
+    assert store.exists(b.output_keys[0]) == bool(others)
+    with pytest.raises(history.NotFound):
+        history.delete_generation(db, store, member.id, second)
+
+
+def test_outputs_zip_holds_every_variant(runner, db, store, member, gemini_config):
+    import io
+    import zipfile
+
+    job_id = submit(runner, db, member, "derivation", 1, gemini_config)
+    runner.wait(job_id)
+    view = history.get_generation(db, member.id, job_id)
+    with zipfile.ZipFile(io.BytesIO(history.outputs_zip(store, view))) as zf:
+        names = zf.namelist()
+    assert len([n for n in names if n.endswith(".png")]) == 4
+    assert "description.txt" in names

@@ -1,0 +1,106 @@
+"""The same contract for every VIBA_STORAGE backend: db (the test database), local (a temp
+folder) and s3 (moto's S3-compatible server on loopback, driven through boto3)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from viba import storage
+from viba.storage import BlobMissing, ImageStore, StorageError, make_backend
+
+from fake_gemini import png_bytes
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    from conftest import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture()
+def s3_env(s3_endpoint, monkeypatch):
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    boto3.client("s3").create_bucket(Bucket="viba-test")
+    return s3_endpoint
+
+
+@pytest.fixture(params=["db", "local", "s3"])
+def backend(request, db, tmp_path):
+    if request.param == "s3":
+        request.getfixturevalue("s3_env")
+        return make_backend("s3://viba-test/some/prefix", db, tmp_path)
+    if request.param == "local":
+        return make_backend(f"local:{tmp_path / 'images'}", db, tmp_path)
+    return make_backend("db", db, tmp_path)
+
+
+def test_put_get_exists_delete(backend):
+    key = "img/" + "a" * 64 + ".png"
+    assert not backend.exists(key)
+    backend.put(key, b"\x89PNG data", "image/png")
+    assert backend.exists(key)
+    assert backend.get(key) == b"\x89PNG data"
+    backend.put(key, b"\x89PNG data", "image/png")  # idempotent
+    backend.delete(key)
+    assert not backend.exists(key)
+    with pytest.raises(BlobMissing):
+        backend.get(key)
+    backend.delete(key)  # deleting twice is fine
+
+
+def test_content_addressed_with_thumbnail(backend):
+    store = ImageStore(backend)
+    data = png_bytes("contract", size=(1200, 900))
+    first = store.save(data, "image/png")
+    again = store.save(data, "image/png")
+    assert first == again  # the same bytes are stored once, under one key
+    assert first.key.startswith("img/") and first.key.endswith(".png")
+    assert store.load(first.key) == data
+    with Image.open(io.BytesIO(store.thumbnail(first.key))) as thumb:
+        assert thumb.format == "WEBP"
+        assert max(thumb.size) == storage.THUMB_SIDE
+        assert thumb.size == (384, 288)
+    other = store.save(png_bytes("another"), "image/png")
+    assert other.key != first.key
+    store.delete(first.key)
+    assert not store.exists(first.key)
+    assert not backend.exists(first.thumb_key)
+    assert store.exists(other.key)
+
+
+def test_keys_that_are_not_ours_are_refused(backend):
+    for bad in ("../etc/passwd", "img/../../x.png", "img/" + "a" * 63 + ".png", "img/x.exe"):
+        with pytest.raises(StorageError):
+            ImageStore(backend).load(bad)
+
+
+def test_unknown_storage_setting_is_a_clear_error(db, tmp_path):
+    with pytest.raises(StorageError, match="not understood"):
+        make_backend("ftp://nope", db, tmp_path)
+    with pytest.raises(StorageError, match="bucket"):
+        make_backend("s3://", db, tmp_path)
+
+
+def test_local_default_folder_is_under_the_data_dir(db, tmp_path):
+    backend = make_backend("local", db, tmp_path / "data")
+    assert backend.root == tmp_path / "data" / "images"
+
+
+def test_only_png_jpeg_webp_are_stored(db, tmp_path):
+    with pytest.raises(StorageError, match="png, jpeg or webp"):
+        ImageStore(make_backend("db", db, tmp_path)).save(b"GIF89a", "image/gif")

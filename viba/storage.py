@@ -1,0 +1,275 @@
+"""Images stored by key (VIBA_STORAGE): `db` (a blobs table), `local:<dir>`, `s3://bucket/prefix`.
+
+Keys are content addresses (`img/<sha256>.<ext>`), so the same upload is stored once, and never
+expire (history rows keep keys, not URLs). Every image gets a WEBP thumbnail (`thumb/<sha256>.webp`,
+long side at most 384 px). Which generations use a key is kept in the image_refs table; a blob
+is deleted only when no row refers to it any more (viba.history does that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from PIL import Image
+from sqlalchemy import delete, select
+
+from viba.db import Database
+from viba.models import Blob, utcnow
+
+THUMB_SIDE = 384
+KEY_RE = re.compile(r"^(img|thumb)/[0-9a-f]{64}\.(png|jpg|webp)$")
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+MIME_BY_EXT = {ext: mime for mime, ext in EXTENSIONS.items()}
+
+
+class StorageError(RuntimeError):
+    """A stored image cannot be read or written; the message says what to check."""
+
+
+class BlobMissing(StorageError):
+    pass
+
+
+class Backend(Protocol):
+    name: str
+
+    def put(self, key: str, data: bytes, mime: str) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+def check_key(key: str) -> str:
+    """Keys come from our own rows, but a key is also a path or an S3 name: refuse anything
+    that is not exactly one of ours."""
+    if not KEY_RE.match(key):
+        raise StorageError(f"Not an image key: {key!r}")
+    return key
+
+
+class DbBackend:
+    """Blobs in the application database: nothing else to run, works on Supabase as is."""
+
+    name = "db"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def put(self, key: str, data: bytes, mime: str) -> None:
+        # Two jobs may store the same image at once: the second insert is a no-op.
+        if self.db.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = insert(Blob).values(key=check_key(key), mime=mime, size=len(data), data=data,
+                                        created_at=utcnow()).on_conflict_do_nothing()
+        with self.db.session() as s:
+            s.execute(statement)
+
+    def get(self, key: str) -> bytes:
+        with self.db.session() as s:
+            data = s.scalar(select(Blob.data).where(Blob.key == key))
+        if data is None:
+            raise BlobMissing(f"The image {key} is missing from the database.")
+        return bytes(data)
+
+    def exists(self, key: str) -> bool:
+        with self.db.session() as s:
+            return s.scalar(select(Blob.key).where(Blob.key == key)) is not None
+
+    def delete(self, key: str) -> None:
+        with self.db.session() as s:
+            s.execute(delete(Blob).where(Blob.key == key))
+
+
+class LocalBackend:
+    """Files under a directory; writes go to a temp file first, so a crash leaves no half file."""
+
+    name = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"Cannot create the image folder {root}: {exc.strerror}.") from exc
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def put(self, key: str, data: bytes, mime: str) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobMissing(f"The image {key} is missing from {self.root}.") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+class S3Backend:
+    """Any S3-compatible store (AWS, Supabase Storage, R2, MinIO) through boto3. Endpoint and
+    credentials come from the environment boto3 reads: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY, AWS_REGION (or AWS_DEFAULT_REGION)."""
+
+    name = "s3"
+
+    def __init__(self, bucket: str, prefix: str = "") -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = boto3.client("s3", config=Config(
+            retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5, read_timeout=30))
+
+    def _name(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    def _fail(self, exc: Exception, key: str) -> StorageError:
+        return StorageError(f"The image store s3://{self.bucket}/{self.prefix} failed on {key}: "
+                            f"{exc}")
+
+    def put(self, key: str, data: bytes, mime: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data,
+                                   ContentType=mime, CacheControl="max-age=31536000, immutable")
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(exc, key) from exc
+
+    def get(self, key: str) -> bytes:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise BlobMissing(f"The image {key} is missing from s3://{self.bucket}.") from exc
+            raise self._fail(exc, key) from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, key) from exc
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise self._fail(exc, key) from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, key) from exc
+
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(exc, key) from exc
+
+
+def make_backend(spec: str, db: Database, data_dir: Path) -> Backend:
+    """VIBA_STORAGE: `db` (default), `local` / `local:<dir>`, or `s3://bucket/prefix`."""
+    spec = (spec or "db").strip()
+    if spec == "db":
+        return DbBackend(db)
+    if spec == "local" or spec.startswith("local:"):
+        folder = spec.partition(":")[2].strip()
+        root = Path(folder).expanduser() if folder else data_dir / "images"
+        return LocalBackend(root if root.is_absolute() else data_dir.parent / root)
+    if spec.startswith("s3://"):
+        bucket, _, prefix = spec[5:].partition("/")
+        if not bucket:
+            raise StorageError("VIBA_STORAGE=s3://... needs a bucket name: s3://bucket/prefix.")
+        return S3Backend(bucket, prefix)
+    raise StorageError(f"VIBA_STORAGE={spec!r} is not understood: use db, local:<folder> or "
+                       "s3://bucket/prefix.")
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    key: str
+    thumb_key: str
+    mime: str
+
+
+def thumb_key_for(key: str) -> str:
+    check_key(key)
+    return "thumb/" + key.split("/", 1)[1].rsplit(".", 1)[0] + ".webp"
+
+
+def mime_for(key: str) -> str:
+    return MIME_BY_EXT[check_key(key).rsplit(".", 1)[1]]
+
+
+def make_thumbnail(data: bytes, side: int = THUMB_SIDE) -> bytes:
+    with Image.open(io.BytesIO(data)) as img:
+        img.thumbnail((side, side))
+        if img.mode not in ("RGB", "RGBA"):
+            img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+        out = io.BytesIO()
+        img.save(out, "WEBP", quality=80, method=4)
+    return out.getvalue()
+
+
+class ImageStore:
+    """Content-addressed images with thumbnails on one backend."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def save(self, data: bytes, mime: str) -> StoredImage:
+        if mime not in EXTENSIONS:
+            raise StorageError(f"Cannot store {mime} images (png, jpeg or webp only).")
+        digest = hashlib.sha256(data).hexdigest()
+        key = f"img/{digest}.{EXTENSIONS[mime]}"
+        thumb = thumb_key_for(key)
+        if not self.backend.exists(key):
+            self.backend.put(key, data, mime)
+        if not self.backend.exists(thumb):
+            self.backend.put(thumb, make_thumbnail(data), "image/webp")
+        return StoredImage(key, thumb, mime)
+
+    def load(self, key: str) -> bytes:
+        return self.backend.get(check_key(key))
+
+    def thumbnail(self, key: str) -> bytes:
+        return self.backend.get(thumb_key_for(key))
+
+    def delete(self, key: str) -> None:
+        """Delete an image and its thumbnail (the caller checked nothing refers to it)."""
+        self.backend.delete(check_key(key))
+        self.backend.delete(thumb_key_for(key))
+
+    def exists(self, key: str) -> bool:
+        return self.backend.exists(check_key(key))
