@@ -89,10 +89,18 @@ def email() -> str:
 
 
 @pytest.fixture(scope="session")
-def app_env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment for running the app (AppTest in-process, or `streamlit run`)."""
+def app_env(database_url: str, tmp_path_factory: pytest.TempPathFactory,
+            fake_gemini_server) -> dict[str, str]:
+    """Environment for running the app (AppTest in-process, or `streamlit run`): the real SDK
+    pointed at the loopback fake Gemini."""
     data_dir = tmp_path_factory.mktemp("data")
     return {
+        "GEMINI_API_KEY": "server-test-key-0123456789",
+        "GEMINI_BASE_URL": fake_gemini_server.base_url,
+        "GEMINI_API_VERSION": "v1beta",
+        "GEMINI_TIMEOUT_SECONDS": "10",
+        "GEMINI_RETRY_INITIAL_DELAY": "0.01",
+        "VIBA_JOB_HEARTBEAT_SECONDS": "0.5",
         "DATABASE_URL": database_url,
         "VIBA_DATA_DIR": str(data_dir),
         "VIBA_COOKIE_KEY": "test-cookie-key-" + "x" * 40,

@@ -50,14 +50,16 @@ def assert_only_login_panel(at: AppTest) -> None:
     assert sidebar_links(at) == ["Log in or register"]
     assert "Coming next" not in " ".join(main_texts(at))
     # Nothing but the cookie-manager components and the login panel was drawn.
-    *cookie_parts, panel = at.main.children.values()
-    assert {getattr(c, "key", None) for c in cookie_parts} <= {"init", "set", "delete"}
+    cookie_slot, panel = at.main.children.values()
+    assert {getattr(c, "key", None) for c in cookie_slot.children.values()} <= {
+        "init", "set", "delete"}
     assert panel.type == "flex_container"
 
 
 def cookie_commands(at: AppTest) -> set[str]:
     """The cookie-manager components drawn in the last run ('set' writes, 'delete' removes)."""
-    return {el.key for el in at.main.children.values()
+    cookie_slot = next(iter(at.main.children.values()))
+    return {el.key for el in cookie_slot.children.values()
             if type(el).__name__ == "UnknownElement" and el.key}
 
 

@@ -14,6 +14,7 @@ processes, forgot_password only returns a random password).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -51,19 +52,26 @@ class SessionBox:
     form_message: tuple[str, str, str] | None = None  # (form, kind, text)
     flash: str | None = None
     model_choices: dict[str, str] | None = None
-    gemini_key: str | None = None  # the user's own key, for this session only
+    gemini_key: str | None = None  # the user's own key (in memory; see viba.keyvault)
+    key_loaded: bool = False  # the remembered key was looked up after login
+    key_remembered: bool = False
+    key_unreadable: bool = False  # a remembered key no longer decrypts (server secret changed)
 
     def log_in(self, account: auth.Account) -> None:
         self.model_choices = None
-        self.gemini_key = None
+        self.forget_key()
         self.user_id = str(account.id)
         self.logged_out = False
         self.cookie_pending = True
 
+    def forget_key(self) -> None:
+        self.gemini_key = None
+        self.key_loaded = self.key_remembered = self.key_unreadable = False
+
     def log_out(self) -> None:
         self.user_id = None
         self.model_choices = None
-        self.gemini_key = None
+        self.forget_key()
         self.logged_out = True
         self.cookie_pending = False
 
@@ -391,23 +399,32 @@ def login_panel(db: Database, settings: Settings) -> None:
 
 
 def sidebar(account: auth.Account | None) -> None:
+    from viba.i18n import LANG_KEY, LANGUAGES, t
+
     with st.sidebar:
         st.markdown("### Viba Studio")
         for item in nav_items(account):
-            st.page_link(item.path, label=item.label, icon=item.icon)
+            st.page_link(item.path, label=t(item.label), icon=item.icon)
         if account is not None:
             st.divider()
             st.caption(f"Signed in as **{account.full_name}**  \n{account.email}"
                        + ("  \nAdmin" if account.is_admin else ""))
-            st.button("Log out", key="viba_logout", on_click=request_logout,
+            st.button(t("log_out"), key="viba_logout", on_click=request_logout,
                       icon=":material/logout:")
+        st.segmented_control(t("language"), list(LANGUAGES), key=LANG_KEY, default="en",
+                             format_func=LANGUAGES.get, selection_mode="single")
 
 
 def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False) -> auth.Account:
     """Top of every page: returns the logged-in account or shows the login panel and stops."""
     st.set_page_config(page_title=f"{title} · Viba Studio", page_icon=icon, layout="wide")
     settings, db = boot()
-    authenticator = _authenticator(settings)
+    # The cookie components live in one container, so that the 'set'/'delete' component
+    # coming and going does not shift the page's elements: a shift remounts them, and a
+    # remounted form loses what the user had typed or uploaded into it.
+    cookie_slot = st.container()
+    with cookie_slot:
+        authenticator = _authenticator(settings)
     try:
         account = current_account(db, authenticator, settings)
         if account is None:
@@ -416,7 +433,8 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
     except DatabaseUnavailable as exc:
         fail(str(exc))
         raise
-    _sync_cookie(authenticator, settings, account)
+    with cookie_slot:
+        _sync_cookie(authenticator, settings, account)
     sidebar(account)
     if account is None:
         st.stop()
@@ -452,4 +470,17 @@ def gemini_config(settings: Settings) -> "GeminiConfig":
     """The engine configuration for this session (the user's own key first)."""
     from viba.gemini import GeminiConfig
 
-    return GeminiConfig.from_settings(settings, session().gemini_key)
+    return GeminiConfig.from_settings(settings, user_gemini_key(settings))
+
+
+def user_gemini_key(settings: Settings) -> str | None:
+    """The user's own key: set in this session, else remembered on their row."""
+    from viba import keyvault
+
+    box = session()
+    if box.user_id and not box.key_loaded:
+        db = boot()[1]
+        key, unreadable = keyvault.load(db, settings.resolved_cookie_key(), uuid.UUID(box.user_id))
+        box.gemini_key, box.key_remembered, box.key_unreadable = key, key is not None, unreadable
+        box.key_loaded = True
+    return box.gemini_key

@@ -1,0 +1,196 @@
+"""The four studio features end to end in headless Chromium against `streamlit run`, with the
+real google-genai SDK talking to the test suite's fake Gemini: upload, generate, see the
+result, download it, and find the row and its stored images in the database."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from viba import auth
+from viba.models import Blob, GenerationHistory
+
+import fake_gemini as fg
+from conftest import PASSWORD, StreamlitServer
+from fake_gemini import png_bytes
+from test_browser import log_in, main, session_cookies, wait_until
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture()
+def member(db, admin):
+    return auth.register(db, f"studio-{uuid.uuid4().hex[:8]}@example.com", "Stu Dio", PASSWORD)
+
+
+def open_logged_in(page: Page, server, user, path: str) -> None:
+    page.goto(f"{server.url}/{path}")
+    log_in(page, user.email, PASSWORD)
+    expect(main(page).get_by_role("heading", level=1)).to_be_visible()
+    wait_until(lambda: len(session_cookies(page)) == 1)
+
+
+def upload(page: Page, index: int, *files: tuple[str, bytes]) -> None:
+    inputs = main(page).locator('input[type="file"]')
+    inputs.nth(index).set_input_files(
+        [{"name": n, "mimeType": "image/png", "buffer": b} for n, b in files])
+    for name, _ in files:
+        expect(main(page).get_by_text(name)).to_be_visible()
+
+
+def generate(page: Page) -> None:
+    main(page).get_by_role("button", name="Generate").click()
+
+
+def rows(db, user, feature):
+    with db.session() as s:
+        return s.scalars(select(GenerationHistory).where(
+            GenerationHistory.user_id == user.id, GenerationHistory.type == feature)
+            .order_by(GenerationHistory.created_at)).all()
+
+
+def stored(db, keys):
+    with db.session() as s:
+        return set(s.scalars(select(Blob.key).where(Blob.key.in_(keys))))
+
+
+def download_first(page: Page) -> bytes:
+    with page.expect_download() as info:
+        main(page).get_by_role("button", name="Download", exact=True).first.click()
+    return open(info.value.path(), "rb").read()
+
+
+def check_done(db, user, feature, outputs: int) -> GenerationHistory:
+    wait_until(lambda: rows(db, user, feature) and rows(db, user, feature)[-1].status
+               in ("completed", "failed"), timeout=30)
+    row = rows(db, user, feature)[-1]
+    assert row.status == "completed", row.error_message
+    assert len(row.output_keys) == outputs
+    keys = row.input_keys + row.output_keys
+    assert stored(db, keys) == set(keys)  # images in the blobs table, not in the row
+    assert all(k.startswith("img/") for k in keys)
+    return row
+
+
+def test_derivation_batch_end_to_end(page, streamlit_server, db, member, fake_gemini):
+    open_logged_in(page, streamlit_server, member, "Derivation")
+    upload(page, 0, ("first.png", png_bytes("d1")), ("second.png", png_bytes("d2")))
+    generate(page)
+    wait_until(lambda: len(rows(db, member, "derivation")) == 2)
+    for row in rows(db, member, "derivation"):
+        wait_until(lambda: rows(db, member, "derivation")[0].status == "completed"
+                   and rows(db, member, "derivation")[1].status == "completed", timeout=30)
+    expect(main(page).get_by_role("img")).to_have_count(8, timeout=20_000)
+    assert download_first(page)[:8] == b"\x89PNG\r\n\x1a\n"
+    with page.expect_download() as info:
+        main(page).get_by_role("button", name="Download all (zip)").first.click()
+    assert open(info.value.path(), "rb").read()[:2] == b"PK"
+    for row in rows(db, member, "derivation"):
+        assert len(row.output_keys) == 4 and row.details["description"]
+
+
+def test_avatar_end_to_end(page, streamlit_server, db, member):
+    open_logged_in(page, streamlit_server, member, "Avatar")
+    upload(page, 0, ("me-1.png", png_bytes("a1")), ("me-2.png", png_bytes("a2")))
+    generate(page)
+    check_done(db, member, "avatar", 1)
+    expect(main(page).get_by_role("button", name="Download", exact=True)).to_have_count(
+        1, timeout=20_000)
+    assert download_first(page)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_try_on_end_to_end(page, streamlit_server, db, member, fake_gemini):
+    open_logged_in(page, streamlit_server, member, "Try_On")
+    upload(page, 0, ("person.png", png_bytes("p")))
+    upload(page, 1, ("garment.png", png_bytes("g")))
+    generate(page)
+    row = check_done(db, member, "try_on", 1)
+    expect(main(page).get_by_role("button", name="Download", exact=True)).to_have_count(
+        1, timeout=20_000)
+    assert download_first(page)[:8] == b"\x89PNG\r\n\x1a\n"
+    sent = [r for r in fake_gemini.generate_calls() if r.model == row.input_params["models"]["try_on"]]
+    assert len(sent[-1].images) == 2
+
+
+def test_swap_with_a_previous_avatar_as_the_person(page, streamlit_server, db, member):
+    open_logged_in(page, streamlit_server, member, "Avatar")
+    upload(page, 0, ("me.png", png_bytes("swap-avatar")))
+    generate(page)
+    avatar = check_done(db, member, "avatar", 1)
+    page.get_by_role("link", name="Swap").click()
+    main(page).get_by_text("One of my avatars").click()
+    expect(main(page).get_by_role("combobox", name="Avatar")).to_be_visible()
+    upload(page, 0, ("beach.png", png_bytes("scene")))
+    generate(page)
+    row = check_done(db, member, "swap", 1)
+    assert row.input_keys[0] == avatar.output_keys[0]  # the avatar image, stored once
+    expect(main(page).get_by_role("button", name="Download", exact=True)).to_have_count(
+        1, timeout=20_000)
+
+
+def test_a_bad_upload_gets_a_clear_message_and_no_job(page, streamlit_server, db, member):
+    open_logged_in(page, streamlit_server, member, "Avatar")
+    upload(page, 0, ("broken.png", b"not an image at all"))
+    generate(page)
+    error = main(page).get_by_test_id("stAlert").filter(has_text="broken.png")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text(re.compile("not an image", re.I))
+    assert rows(db, member, "avatar") == []
+
+
+def test_job_survives_page_switch_and_reload(page, streamlit_server, db, member, fake_gemini):
+    gate = threading.Event()
+    fake_gemini.script(fg.gated(gate))
+    try:
+        open_logged_in(page, streamlit_server, member, "Avatar")
+        upload(page, 0, ("slow.png", png_bytes("slow")))
+        generate(page)
+        wait_until(lambda: rows(db, member, "avatar")
+                   and rows(db, member, "avatar")[-1].status == "processing")
+        page.get_by_role("link", name="Profile").click()
+        expect(main(page).get_by_role("heading", name="Profile")).to_be_visible()
+        page.reload()
+        gate.set()
+        check_done(db, member, "avatar", 1)
+        page.get_by_role("link", name="Avatar").click()
+        expect(main(page).get_by_role("button", name="Download", exact=True)).to_have_count(
+            1, timeout=20_000)
+    finally:
+        gate.set()
+
+
+def test_server_restart_marks_running_jobs_interrupted(browser, app_env, db, member,
+                                                       fake_gemini, tmp_path):
+    gate = threading.Event()
+    fake_gemini.script(fg.gated(gate))
+    server = StreamlitServer(app_env, tmp_path / "first.log")
+    server.wait_healthy()
+    page = browser.new_context().new_page()
+    try:
+        open_logged_in(page, server, member, "Avatar")
+        upload(page, 0, ("cut.png", png_bytes("cut")))
+        generate(page)
+        wait_until(lambda: rows(db, member, "avatar")
+                   and rows(db, member, "avatar")[-1].status == "processing")
+        server.proc.kill()  # the process dies mid-job
+        server.stop()
+        again = StreamlitServer(app_env, tmp_path / "second.log")
+        again.wait_healthy()
+        try:
+            page.goto(f"{again.url}/Avatar")  # the cookie logs in; the page starts the runner
+            wait_until(lambda: rows(db, member, "avatar")[-1].status == "failed", timeout=20)
+            assert "Interrupted" in rows(db, member, "avatar")[-1].error_message
+            expect(main(page).get_by_text(re.compile("Interrupted"))).to_be_visible(
+                timeout=10_000)
+        finally:
+            again.stop()
+    finally:
+        gate.set()
+        page.context.close()
+        time.sleep(0)

@@ -1,0 +1,99 @@
+"""English and 中文 for the studio UI (the sidebar has the switch). Engine and account messages
+stay English for now; the texts here are the ones people read every day."""
+
+from __future__ import annotations
+
+LANGUAGES = {"en": "English", "zh": "中文"}
+LANG_KEY = "viba_lang"
+
+TEXTS: dict[str, dict[str, str]] = {
+    # features and statuses
+    "derivation": {"en": "Derivation", "zh": "衍生"},
+    "avatar": {"en": "Avatar", "zh": "形象照"},
+    "try_on": {"en": "Try-On", "zh": "试穿"},
+    "swap": {"en": "Swap", "zh": "场景合成"},
+    "pending": {"en": "queued", "zh": "排队中"},
+    "processing": {"en": "running", "zh": "生成中"},
+    "completed": {"en": "done", "zh": "已完成"},
+    "failed": {"en": "failed", "zh": "失败"},
+    # navigation
+    "Home": {"en": "Home", "zh": "首页"},
+    "Derivation": {"en": "Derivation", "zh": "衍生"},
+    "Avatar": {"en": "Avatar", "zh": "形象照"},
+    "Try-On": {"en": "Try-On", "zh": "试穿"},
+    "Swap": {"en": "Swap", "zh": "场景合成"},
+    "History": {"en": "History", "zh": "历史记录"},
+    "System Prompts": {"en": "System Prompts", "zh": "系统提示词"},
+    "Profile": {"en": "Profile", "zh": "个人资料"},
+    "Admin": {"en": "Admin", "zh": "管理"},
+    "Log in or register": {"en": "Log in or register", "zh": "登录或注册"},
+    "language": {"en": "Language", "zh": "语言"},
+    "log_out": {"en": "Log out", "zh": "退出登录"},
+    # studio
+    "generate": {"en": "Generate", "zh": "生成"},
+    "download": {"en": "Download", "zh": "下载"},
+    "download_zip": {"en": "Download all (zip)", "zh": "全部下载 (zip)"},
+    "run_again": {"en": "Run again", "zh": "再次生成"},
+    "open_in_history": {"en": "In history", "zh": "查看记录"},
+    "description": {"en": "Description (step 1)", "zh": "图像描述（第 1 步）"},
+    "progress": {"en": "{done} of {total} images", "zh": "已完成 {done}/{total} 张"},
+    "variant_failed": {"en": "Variant {n} failed: {error}", "zh": "变体 {n} 失败：{error}"},
+    "nothing_yet": {"en": "Nothing generated here yet.", "zh": "这里还没有生成记录。"},
+    "queued": {"en": "Queued: it runs in the background, you can leave this page.",
+               "zh": "已加入队列：在后台运行，可以离开此页面。"},
+    "queued_again": {"en": "Queued again with the same inputs.",
+                     "zh": "已用相同输入重新加入队列。"},
+    "recent": {"en": "Your latest", "zh": "最近生成"},
+    "no_key": {"en": "No Gemini API key yet: add your own on Profile, or ask an admin to set "
+                     "GEMINI_API_KEY on the server.",
+               "zh": "还没有 Gemini API 密钥：请在个人资料中添加，或请管理员在服务器上设置 "
+                     "GEMINI_API_KEY。"},
+    "add_key": {"en": "Add your API key", "zh": "添加 API 密钥"},
+    "images_to_derive": {"en": "Images (one job per image)", "zh": "图片（每张一个任务）"},
+    "creativity": {"en": "Creativity", "zh": "创意程度"},
+    "creativity_help": {"en": "1 stays very close to the image, 10 takes the most freedom.",
+                        "zh": "1 最贴近原图，10 最自由。"},
+    "skin_tone": {"en": "Skin tone", "zh": "肤色"},
+    "keep_skin": {"en": "Keep as in the image", "zh": "保持原样"},
+    "derivation_intro": {"en": "Upload images: each is described by a text model, then an image "
+                               "model makes 4 variants.",
+                         "zh": "上传图片：先由文本模型描述，再由图像模型生成 4 个变体。"},
+    "avatar_intro": {"en": "1 to 3 photos of one person → a studio portrait.",
+                     "zh": "同一人的 1 到 3 张照片 → 一张影棚形象照。"},
+    "reference_photos": {"en": "Reference photos (1 to 3)", "zh": "参考照片（1 到 3 张）"},
+    "try_on_intro": {"en": "A person and a garment → the person wearing it.",
+                     "zh": "人物 + 服装 → 人物穿上该服装。"},
+    "swap_intro": {"en": "A person and a scene → the person placed in the scene.",
+                   "zh": "人物 + 场景 → 把人物合成进场景。"},
+    "person": {"en": "Person", "zh": "人物"},
+    "garment": {"en": "Garment", "zh": "服装"},
+    "scene": {"en": "Scene", "zh": "场景"},
+    "person_source": {"en": "Person from", "zh": "人物来源"},
+    "upload": {"en": "An upload", "zh": "上传图片"},
+    "an_avatar": {"en": "One of my avatars", "zh": "我的形象照"},
+    "pick_avatar": {"en": "Avatar", "zh": "形象照"},
+    "no_avatars": {"en": "No finished avatars yet: make one on the Avatar page.",
+                   "zh": "还没有完成的形象照：请先在形象照页面生成。"},
+    "need_files": {"en": "Add the images first.", "zh": "请先添加图片。"},
+    "too_many": {"en": "At most {n} photos.", "zh": "最多 {n} 张照片。"},
+}
+
+
+def t(key: str, lang: str | None = None) -> str:
+    """The text for key in the session's language (English when missing)."""
+    if lang is None:
+        lang = current_language()
+    entry = TEXTS.get(key)
+    if entry is None:
+        return key
+    return entry.get(lang) or entry["en"]
+
+
+def current_language() -> str:
+    try:
+        import streamlit as st
+
+        lang = st.session_state.get(LANG_KEY, "en")
+    except Exception:  # outside a Streamlit run
+        return "en"
+    return lang if lang in LANGUAGES else "en"
