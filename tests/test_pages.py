@@ -255,3 +255,30 @@ def test_forgot_password_form_emails_a_link_through_smtp(monkeypatch, db, user, 
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_language_switch_translates_the_studio(db, user, app_environ):
+    from viba.i18n import LANG_KEY
+
+    at = open_page("pages/1_Derivation.py", user)
+    assert [t.value for t in at.title] == ["Derivation"]
+    at.session_state[LANG_KEY] = "zh"
+    at.run()
+    assert [t.value for t in at.title] == ["衍生"]
+    assert "历史记录" in sidebar_links(at)
+
+
+def test_profile_key_is_masked_and_remembered_encrypted(db, user, app_environ):
+    from viba import keyvault
+    from viba.config import get_settings
+
+    at = open_page("pages/7_Profile.py", user)
+    next(w for w in at.text_input if w.label == "Your Gemini API key").input(
+        "AIzaSyProfileKey-0123456789wxyz")
+    next(c for c in at.checkbox if c.label.startswith("Remember")).check()
+    at.button(key="FormSubmitter:profile_api_key-Use this key").click().run()
+    assert not at.exception
+    page_text = " ".join(str(m.value) for m in at.main.get("markdown"))
+    assert "…wxyz" in page_text and "AIzaSyProfileKey" not in page_text
+    secret = get_settings().resolved_cookie_key()
+    assert keyvault.load(db, secret, user.id)[0] == "AIzaSyProfileKey-0123456789wxyz"
