@@ -25,8 +25,6 @@ with st.form("derivation", clear_on_submit=True):
 
 if submitted and config is not None:
     images, errors = studio.prepare(files or [], settings)
-    for error in errors:
-        st.error(error, icon=":material/broken_image:")
     if not files:
         st.warning(t("need_files"))
     queued = [studio.submit(account, settings, db, "derivation", [image],

@@ -20,8 +20,6 @@ with st.form("avatar", clear_on_submit=True):
 
 if submitted and config is not None:
     images, errors = studio.prepare(files or [], settings)
-    for error in errors:
-        st.error(error, icon=":material/broken_image:")
     if not files:
         st.warning(t("need_files"))
     elif len(files) > pipelines.MAX_AVATAR_PHOTOS:

@@ -10,7 +10,7 @@ import zipfile
 from sqlalchemy import delete, select
 
 from viba.db import Database
-from viba.jobs import JobView, _view
+from viba.jobs import JobView, find_generation
 from viba.models import GenerationHistory, ImageRef
 from viba.storage import EXTENSIONS, ImageStore, mime_for
 
@@ -20,12 +20,10 @@ class NotFound(LookupError):
 
 
 def get_generation(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> JobView:
-    with db.session() as s:
-        row = s.scalar(select(GenerationHistory).where(
-            GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id))
-        if row is None:
-            raise NotFound("That generation does not exist, or it is not yours.")
-        return _view(row)
+    view = find_generation(db, user_id, generation_id)
+    if view is None:
+        raise NotFound("That generation does not exist, or it is not yours.")
+    return view
 
 
 def delete_generation(db: Database, store: ImageStore, user_id: uuid.UUID,

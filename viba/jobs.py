@@ -28,10 +28,10 @@ from sqlalchemy import select, update
 from viba import pipelines
 from viba.db import Database, DatabaseUnavailable
 from viba.gemini import GeminiConfig, GenerationError, ImageResult, TextResult
-from viba.images import PreparedImage, prepare_image
+from viba.images import PreparedImage
 from viba.models import GENERATION_TYPES, GenerationHistory, ImageRef, utcnow
 from viba.prompts import PromptTemplate
-from viba.storage import ImageStore, StorageError
+from viba.storage import ImageStore, StorageError, mime_for
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,12 @@ def _view(row: GenerationHistory) -> JobView:
                    dict(row.details or {}), row.error_message, row.created_at, row.updated_at)
 
 
-def prepare_inputs(files: Sequence[tuple[str, bytes]], max_side: int) -> list[PreparedImage]:
-    """Check and normalise uploads (name, bytes) before anything is stored or sent."""
-    return [prepare_image(data, name, max_side) for name, data in files]
+def find_generation(db: Database, user_id: uuid.UUID, job_id: uuid.UUID) -> JobView | None:
+    """A generation of this user (None for anyone else's or a missing one)."""
+    with db.session() as s:
+        row = s.scalar(select(GenerationHistory).where(GenerationHistory.id == job_id,
+                                                       GenerationHistory.user_id == user_id))
+        return _view(row) if row else None
 
 
 def check_options(feature: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -179,17 +182,18 @@ class JobRunner:
         old = self.get(job_id, user_id)
         if old is None:
             raise JobError("That generation does not exist (or is not yours).")
-        images = []
         try:
-            for key, name in zip(old.input_keys, old.input_params.get("input_names") or
-                                 [f"input {i + 1}" for i in range(len(old.input_keys))]):
-                data = self.store.load(key)
-                images.append(PreparedImage(data, _mime(key), 0, 0, name))
+            images = self._load_inputs(old)
         except StorageError as exc:
             raise JobError(f"The inputs of that generation are gone: {exc}") from exc
         used = dict(old.input_params.get("models") or {})
         return self.submit(user_id, old.type, images, old.input_params.get("options") or {},
                            {**used, **(models or {})}, prompts_in_use, config)
+
+    def _load_inputs(self, view: JobView) -> list[PreparedImage]:
+        names = (view.input_params.get("input_names")
+                 or [f"input {i + 1}" for i in range(len(view.input_keys))])
+        return [stored_image(self.store, key, name) for key, name in zip(view.input_keys, names)]
 
     def _enqueue(self, job: _Job) -> None:
         with self._lock:
@@ -234,8 +238,7 @@ class JobRunner:
                 if row is None:
                     return  # deleted, or failed by a sweep meanwhile
                 view = _view(row)
-            images = [PreparedImage(self.store.load(k), _mime(k), 0, 0, n) for k, n in
-                      zip(view.input_keys, view.input_params.get("input_names") or [])]
+            images = self._load_inputs(view)
             if view.type == "derivation":
                 self._derive(job, view, images)
             else:
@@ -340,10 +343,7 @@ class JobRunner:
 
     def get(self, job_id: uuid.UUID, user_id: uuid.UUID) -> JobView | None:
         """A generation of this user (None for anyone else's)."""
-        with self.db.session() as s:
-            row = s.scalar(select(GenerationHistory).where(GenerationHistory.id == job_id,
-                                                           GenerationHistory.user_id == user_id))
-            return _view(row) if row else None
+        return find_generation(self.db, user_id, job_id)
 
     def recent(self, user_id: uuid.UUID, feature: str | None = None,
                limit: int = 5) -> list[JobView]:
@@ -408,10 +408,9 @@ class JobRunner:
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
-def _mime(key: str) -> str:
-    from viba.storage import mime_for
-
-    return mime_for(key)
+def stored_image(store: ImageStore, key: str, name: str) -> PreparedImage:
+    """A stored image as pipeline input (it was checked and normalised before it was stored)."""
+    return PreparedImage(store.load(key), mime_for(key), 0, 0, name)
 
 
 def prompts_in_use(active: dict[str, Any]) -> dict[str, tuple[PromptTemplate, Any]]:

@@ -55,7 +55,8 @@ def gemini_config_or_help(settings: Settings) -> GeminiConfig | None:
 
 
 def prepare(files: Sequence[Any], settings: Settings) -> tuple[list[PreparedImage], list[str]]:
-    """Uploaded files → checked images, and one message per file that cannot be used."""
+    """Uploaded files → checked images, and one message per file that cannot be used (shown
+    on the page, and returned)."""
     from viba.images import prepare_image
 
     good, errors = [], []
@@ -64,6 +65,7 @@ def prepare(files: Sequence[Any], settings: Settings) -> tuple[list[PreparedImag
             good.append(prepare_image(f.getvalue(), f.name, settings.max_image_side))
         except ImageInputError as exc:
             errors.append(str(exc))
+            st.error(str(exc), icon=":material/broken_image:")
     return good, errors
 
 
@@ -148,12 +150,13 @@ def recent_jobs(account: Account, settings: Settings, db: Database, feature: str
     """This user's latest jobs of a feature; polls while any is unfinished."""
     run = runner(settings)
 
-    def draw() -> bool:
-        try:
-            views = run.recent(account.id, feature, limit)
-        except DatabaseUnavailable as exc:
-            st.error(str(exc))
-            return False
+    def draw(views: list[jobs.JobView] | None = None) -> bool:
+        if views is None:
+            try:
+                views = run.recent(account.id, feature, limit)
+            except DatabaseUnavailable as exc:
+                st.error(str(exc))
+                return False
         if not views:
             st.caption(t("nothing_yet"))
         for view in views:
@@ -165,16 +168,16 @@ def recent_jobs(account: Account, settings: Settings, db: Database, feature: str
         if not draw():
             st.rerun(scope="app")  # all done: stop polling until the next submit
 
-    # Poll only while something is running, so an idle page costs nothing.
+    # Poll only while something is running, so an idle page costs one query.
     try:
-        busy = any(not v.finished for v in run.recent(account.id, feature, limit))
+        views = run.recent(account.id, feature, limit)
     except DatabaseUnavailable as exc:
         st.error(str(exc))
         return
-    if busy:
+    if any(not v.finished for v in views):
         polling()
     else:
-        draw()
+        draw(views)
 
 
 def _avatar_choices(account: Account, settings: Settings) -> list[jobs.JobView]:
@@ -216,15 +219,12 @@ def two_image_form(account: Account, settings: Settings, db: Database,
         return
     files = [f for f in (person, second) if f is not None]
     images, errors = prepare(files, settings)
-    for error in errors:
-        st.error(error, icon=":material/broken_image:")
     if errors:
         return
     if chosen_avatar is not None:
         key = chosen_avatar.output_keys[0]
         try:
-            images.insert(0, PreparedImage(run.store.load(key), jobs._mime(key), 0, 0,
-                                           "avatar.png"))
+            images.insert(0, jobs.stored_image(run.store, key, "avatar.png"))
         except StorageError as exc:
             st.error(str(exc))
             return
