@@ -38,7 +38,9 @@ def test_upgrade_builds_exactly_the_models_schema(empty_database_url, backend):
             assert compare_metadata(ctx, Base.metadata) == []
         insp = inspect(db.engine)
         indexes = {ix["name"]: ix["column_names"] for ix in insp.get_indexes("generation_history")}
-        assert indexes["ix_generation_history_user_created"] == ["user_id", "created_at"]
+        assert indexes["ix_generation_history_user_created_id"] == ["user_id", "created_at", "id"]
+        assert indexes["ix_generation_history_created_id"] == ["created_at", "id"]
+        assert "ix_generation_history_user_created" not in indexes  # replaced in 0004
         if backend == "postgresql":
             types = {c["name"]: str(c["type"]) for c in insp.get_columns("users")}
             assert types["model_preferences"] == "JSONB" and types["id"] == "UUID"
@@ -104,3 +106,59 @@ def test_several_processes_migrating_at_once_all_succeed(empty_database_url):
     for proc, (out, err) in zip(procs, results):
         assert proc.returncode == 0, err
         assert out.strip() == str(ALL_TABLES)
+
+
+def test_0004_backfills_model_usage_from_rows_made_before_it(empty_database_url):
+    """Generations made before usage was recorded show up in the usage report after the
+    upgrade, per model and step, with their tokens."""
+    import uuid
+    from datetime import datetime, timezone
+
+    from alembic import command
+    from alembic.config import Config
+
+    from viba.db import ALEMBIC_DIR
+
+    db = Database(empty_database_url)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0003")
+        from sqlalchemy import JSON, DateTime, Uuid, column, insert, table
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        J = JSON().with_variant(JSONB(), "postgresql")
+        users = table("users", column("id", Uuid()), column("email"), column("password_hash"),
+                      column("full_name"), column("model_preferences", J),
+                      column("created_at", DateTime(timezone=True)),
+                      column("updated_at", DateTime(timezone=True)),
+                      column("password_changed_at", DateTime(timezone=True)))
+        gens = table("generation_history", column("id", Uuid()), column("user_id", Uuid()),
+                     column("type"), column("status"), column("input_params", J),
+                     column("input_keys", J), column("output_keys", J), column("details", J),
+                     column("created_at", DateTime(timezone=True)),
+                     column("updated_at", DateTime(timezone=True)))
+        now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        uid, gid = uuid.uuid4(), uuid.uuid4()
+        with db.engine.begin() as conn:
+            conn.execute(insert(users).values(
+                id=uid, email="old@example.com", password_hash="x", full_name="Old",
+                model_preferences={}, created_at=now, updated_at=now, password_changed_at=now))
+            conn.execute(insert(gens).values(
+                id=gid, user_id=uid, type="derivation", status="completed", input_params={},
+                input_keys=[], output_keys=["img/a.png", "img/b.png"], created_at=now,
+                updated_at=now,
+                details={"description_model": "text-m", "description_tokens": 120,
+                         "outputs": {"img/a.png": {"model": "img-m", "tokens": 1300},
+                                     "img/b.png": {"model": "img-m", "tokens": 1290}}}))
+        db.migrate()
+        with db.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT step, model, SUM(tokens), SUM(images) FROM model_usage "
+                "GROUP BY step, model ORDER BY step")).all()
+        assert [tuple(r) for r in rows] == [("derivation_image", "img-m", 2590, 2),
+                                            ("derivation_text", "text-m", 120, 0)]
+    finally:
+        db.dispose()

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -101,7 +102,12 @@ class GenerationHistory(Base):
     __table_args__ = (
         CheckConstraint(_in("type", GENERATION_TYPES), name="ck_generation_history_type"),
         CheckConstraint(_in("status", GENERATION_STATUSES), name="ck_generation_history_status"),
-        Index("ix_generation_history_user_created", "user_id", "created_at"),
+        # History (a user's rows, newest first, keyset on created_at then id) and the admin
+        # browser (all rows by date, or by type/status then date): migration 0004.
+        Index("ix_generation_history_user_created_id", "user_id", "created_at", "id"),
+        Index("ix_generation_history_created_id", "created_at", "id"),
+        Index("ix_generation_history_type_created", "type", "created_at"),
+        Index("ix_generation_history_status_created", "status", "created_at"),
         Index("ix_generation_history_status_updated", "status", "updated_at"),
     )
 
@@ -122,6 +128,7 @@ class GenerationHistory(Base):
     # The app process running the job; it touches updated_at while it works, so a job whose
     # process died is found by its age (viba.jobs.fail_interrupted).
     worker_id: Mapped[str | None] = mapped_column(String(64))
+    favorite: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -171,3 +178,51 @@ class ImageRef(Base):
                          name="fk_image_refs_generation"))
     key: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(10))
+
+
+# SQLite only auto-numbers an INTEGER PRIMARY KEY.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ModelUsage(Base):
+    """One successful Gemini call of a generation: which model, how many tokens. Kept when the
+    generation is deleted, so usage reports stay true."""
+
+    __tablename__ = "model_usage"
+    __table_args__ = (
+        Index("ix_model_usage_created", "created_at"),
+        Index("ix_model_usage_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE", name="fk_model_usage_user"))
+    generation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    feature: Mapped[str] = mapped_column(String(20))
+    step: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(100))
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    images: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what: logins, failed logins, password changes, admin actions, deletions."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_created", "created_at"),
+        Index("ix_audit_log_action_created", "action", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_audit_log_actor"))
+    # Kept as text: the email tried in a failed login may have no account.
+    actor_email: Mapped[str | None] = mapped_column(String(320))
+    target_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_audit_log_target"))
+    generation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
