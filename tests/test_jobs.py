@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from viba import auth, history, jobs, prompt_store
 from viba.catalog import load_catalog
 from viba.images import prepare_image
-from viba.models import GenerationHistory, ImageRef, utcnow
+from viba.models import GenerationHistory, ImageRef, ModelUsage, utcnow
 from viba.storage import ImageStore, make_backend
 
 import fake_gemini as fg
@@ -86,6 +86,18 @@ def test_derivation_records_description_variants_and_partial_failures(
     with db.session() as s:
         refs = s.execute(select(ImageRef.role).where(ImageRef.generation_id == job_id)).all()
     assert sorted(x.role for x in refs) == ["input"] + ["output"] * 3
+    # Usage: one row per successful call (the failed variant costs nothing here), with the
+    # step, model and tokens the SDK reported.
+    with db.session() as s:
+        usage = s.scalars(select(ModelUsage).where(ModelUsage.generation_id == job_id)).all()
+    assert sorted((u.step, u.model, u.images) for u in usage) == sorted(
+        [("derivation_text", models()["derivation_text"], 0)]
+        + [("derivation_image", image_model, 1)] * 3)
+    assert all(u.user_id == member.id and u.feature == "derivation" for u in usage)
+    per_output = sum(m["tokens"] for m in r.details["outputs"].values())
+    assert sum(u.tokens for u in usage) == per_output + r.details["description_tokens"] > 0
+    assert r.input_params["prompt"] == prompt_store.active_prompts(db)[
+        "derivation_text"].template.render()
 
 
 def test_engine_error_fails_the_job_with_its_message(runner, db, member, gemini_config,

@@ -19,6 +19,7 @@ import jwt
 from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from viba import audit
 from viba.config import Settings
 from viba.db import Database
 from viba.models import User, utcnow
@@ -142,28 +143,35 @@ def register(
         except IntegrityError:
             s.rollback()
             raise AuthError("An account with this email already exists. Log in instead.") from None
+        audit.record(s, audit.REGISTER, actor_id=user.id, actor_email=email,
+                     admin=user.is_admin)
         return Account.of(user)
 
 
 def authenticate(
     db: Database, email: str, password: str, admin_emails: frozenset[str] = frozenset()
 ) -> Account:
-    """Check a password. Five failures in a row lock the account for 15 minutes (in the row)."""
+    """Check a password. Five failures in a row lock the account for 15 minutes (in the row).
+    Every attempt with a well-formed email is in the audit log."""
     try:
         email = normalise_email(email)
     except AuthError:
         verify_password(password, _DUMMY_HASH)
         raise AuthError(GENERIC_LOGIN_ERROR) from None
     now = utcnow()
+    refusal: AuthError | None = None
     with db.session() as s:
         user = s.scalar(select(User).where(User.email == email))
         if user is None or not user.is_active:
             verify_password(password, _DUMMY_HASH)
-            raise AuthError(GENERIC_LOGIN_ERROR)
-        if user.locked_until is not None and user.locked_until > now:
-            raise AccountLocked(user.locked_until)
-        password_ok = verify_password(password, user.password_hash)
-        if not password_ok:
+            audit.record(s, audit.LOGIN_FAILED, actor_email=email,
+                         reason="no account" if user is None else "deactivated")
+            refusal = AuthError(GENERIC_LOGIN_ERROR)
+        elif user.locked_until is not None and user.locked_until > now:
+            audit.record(s, audit.LOGIN_FAILED, actor_id=user.id, actor_email=email,
+                         reason="locked")
+            refusal = AccountLocked(user.locked_until)
+        elif not verify_password(password, user.password_hash):
             # The UPDATE reads the row's current count, so concurrent failures from other
             # sessions and processes all count.
             if user.locked_until is not None:  # an expired lock: this failure is the first
@@ -178,16 +186,24 @@ def authenticate(
                 }
             s.execute(update(User).where(User.id == user.id).values(**values))
             s.refresh(user)
-    # The failure above is committed before we raise.
-    if not password_ok:
-        if user.locked_until is not None and user.locked_until > now:
-            raise AccountLocked(user.locked_until)
-        raise AuthError(GENERIC_LOGIN_ERROR)
+            audit.record(s, audit.LOGIN_FAILED, actor_id=user.id, actor_email=email,
+                         reason="wrong password", failed_logins=user.failed_logins)
+            if user.locked_until is not None and user.locked_until > now:
+                audit.record(s, audit.ACCOUNT_LOCKED, actor_id=user.id, actor_email=email,
+                             until=user.locked_until.isoformat(timespec="seconds"))
+                refusal = AccountLocked(user.locked_until)
+            else:
+                refusal = AuthError(GENERIC_LOGIN_ERROR)
+    # The failure and its audit entry are committed before we raise.
+    if refusal is not None:
+        raise refusal
+    assert user is not None
     with db.session() as s:
         values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
         if email in admin_emails and not user.is_admin:
             values["is_admin"] = True
         s.execute(update(User).where(User.id == user.id).values(**values))
+        audit.record(s, audit.LOGIN, actor_id=user.id, actor_email=email)
         return Account.of(s.get(User, user.id, populate_existing=True))  # type: ignore[arg-type]
 
 
@@ -214,7 +230,8 @@ def get_account_by_email(db: Database, email: str) -> Account | None:
         return Account.of(user) if user else None
 
 
-def _set_password(db: Database, user_id: uuid.UUID, new_password: str, **extra: object) -> None:
+def _set_password(db: Database, user_id: uuid.UUID, new_password: str, action: str,
+                  actor: Account | None = None, **extra: object) -> None:
     check_password_policy(new_password)
     new_hash = hash_password(new_password)
     with db.session() as s:
@@ -229,6 +246,9 @@ def _set_password(db: Database, user_id: uuid.UUID, new_password: str, **extra: 
                 **extra,
             )
         )
+        email = s.scalar(select(User.email).where(User.id == user_id))
+        audit.record(s, action, actor_id=actor.id if actor else user_id,
+                     actor_email=actor.email if actor else email, target_user_id=user_id)
 
 
 def change_password(
@@ -240,17 +260,24 @@ def change_password(
             raise AuthError("The current password is not correct.")
     if current_password == new_password:
         raise AuthError("The new password must be different from the current one.")
-    _set_password(db, user_id, new_password)
+    _set_password(db, user_id, new_password, audit.PASSWORD_CHANGED)
 
 
 def set_temporary_password(db: Database, admin: Account, email: str, new_password: str) -> None:
     """An admin sets a password for someone who cannot receive email; it also unlocks them."""
-    if not admin.is_admin:
+    if not is_admin_now(db, admin.id):
         raise AuthError("Only admins can set a password for another account.")
     target = get_account_by_email(db, email)
     if target is None:
         raise AuthError("No active account has that email.")
-    _set_password(db, target.id, new_password)
+    _set_password(db, target.id, new_password, audit.TEMPORARY_PASSWORD, actor=admin)
+
+
+def is_admin_now(db: Database, user_id: uuid.UUID) -> bool:
+    """The role as the database has it now (an Account in a session may be stale)."""
+    with db.session() as s:
+        return bool(s.scalar(select(User.id).where(
+            User.id == user_id, User.is_admin.is_(True), User.is_active.is_(True))))
 
 
 def update_profile(db: Database, user_id: uuid.UUID, full_name: str) -> Account:
@@ -314,7 +341,7 @@ def reset_password_with_token(db: Database, secret: str, token: str, new_passwor
         ):
             raise invalid
     # The user proved they read this mailbox: the address is verified.
-    _set_password(db, user_id, new_password, is_verified=True)
+    _set_password(db, user_id, new_password, audit.PASSWORD_RESET, is_verified=True)
     account = get_account(db, user_id)
     assert account is not None
     return account

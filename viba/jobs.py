@@ -25,11 +25,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from viba import pipelines
+from viba import pipelines, prompts
 from viba.db import Database, DatabaseUnavailable
 from viba.gemini import GeminiConfig, GenerationError, ImageResult, TextResult
 from viba.images import PreparedImage
-from viba.models import GENERATION_TYPES, GenerationHistory, ImageRef, utcnow
+from viba.models import GENERATION_TYPES, GenerationHistory, ImageRef, ModelUsage, utcnow
 from viba.prompts import PromptTemplate
 from viba.storage import ImageStore, StorageError, mime_for
 
@@ -158,6 +158,7 @@ class JobRunner:
             "models": {step: models[step] for step in steps},
             "prompt_versions": {step: prompts_in_use[step][1] for step in steps},
             "input_names": [img.name for img in images],
+            "prompt": _prompt_text(feature, prompts_in_use[steps[0]][0], len(images)),
         }
         row = GenerationHistory(
             user_id=user_id, type=feature, status="pending", input_params=params,
@@ -265,9 +266,13 @@ class JobRunner:
         except DatabaseUnavailable:
             log.exception("job %s: could not record its failure", job_id)
 
-    def _add_output(self, job_id: uuid.UUID, result: ImageResult, index: int | None) -> None:
+    def _add_output(self, job: _Job, view: JobView, result: ImageResult,
+                    index: int | None) -> None:
+        job_id = job.id
         stored = self.store.save(result.data, result.mime_type)
         with self.db.session() as s:
+            s.add(_usage(job, view, IMAGE_STEP[view.type], result.model,
+                         result.usage.total_tokens, images=1))
             row = s.scalars(select(GenerationHistory).where(GenerationHistory.id == job_id)
                             .with_for_update()).one()
             outputs = list(row.output_keys or [])
@@ -284,8 +289,11 @@ class JobRunner:
             if s.get(ImageRef, (job_id, stored.key, "output")) is None:
                 s.add(ImageRef(generation_id=job_id, key=stored.key, role="output"))
 
-    def _merge_details(self, job_id: uuid.UUID, **values: Any) -> None:
+    def _merge_details(self, job_id: uuid.UUID, usage: ModelUsage | None = None,
+                       **values: Any) -> None:
         with self.db.session() as s:
+            if usage is not None:
+                s.add(usage)
             row = s.scalars(select(GenerationHistory).where(GenerationHistory.id == job_id)
                             .with_for_update()).one()
             row.details = {**(row.details or {}), **values}
@@ -297,7 +305,9 @@ class JobRunner:
         failures: list[dict[str, Any]] = []
 
         def on_description(text: TextResult) -> None:
-            self._merge_details(job.id, description=text.text, description_model=text.model,
+            self._merge_details(job.id, _usage(job, view, "derivation_text", text.model,
+                                               text.usage.total_tokens),
+                                description=text.text, description_model=text.model,
                                 description_tokens=text.usage.total_tokens,
                                 description_seconds=round(text.seconds, 3))
 
@@ -309,7 +319,7 @@ class JobRunner:
             job.config, images[0], models["derivation_text"], models["derivation_image"],
             creativity=options.get("creativity", 5), skin_tone=options.get("skin_tone"),
             on_description=on_description,
-            on_variant=lambda i, img: self._add_output(job.id, img, i + 1),
+            on_variant=lambda i, img: self._add_output(job, view, img, i + 1),
             on_failure=on_failure,
             text_prompt=job.templates["derivation_text"],
             image_prompt=job.templates["derivation_image"],
@@ -326,7 +336,7 @@ class JobRunner:
             result = pipelines.run_try_on(job.config, images[0], images[1], model, template)
         else:
             result = pipelines.run_swap(job.config, images[0], images[1], model, template)
-        self._add_output(job.id, result, None)
+        self._add_output(job, view, result, None)
         self._finish(job.id, result.usage.total_tokens, result.seconds)
 
     def _finish(self, job_id: uuid.UUID, tokens: int, seconds: float) -> None:
@@ -406,6 +416,24 @@ class JobRunner:
     def shutdown(self, wait: bool = True) -> None:
         self._stop.set()
         self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+IMAGE_STEP = {feature: steps[-1] for feature, steps in FEATURE_STEPS.items()}
+
+
+def _usage(job: _Job, view: JobView, step: str, model: str, tokens: int,
+           images: int = 0) -> ModelUsage:
+    return ModelUsage(user_id=job.user_id, generation_id=job.id, feature=view.type, step=step,
+                      model=model, tokens=int(tokens or 0), images=images, created_at=utcnow())
+
+
+def _prompt_text(feature: str, template: PromptTemplate, image_count: int) -> str:
+    """The main prompt as sent (a derivation's image prompts add the description to it)."""
+    if feature == "avatar":
+        return pipelines.avatar_prompt(image_count, template)
+    if feature == "derivation":
+        return template.render()
+    return template.render(aspect_ratio=prompts.ASPECT_RATIO)
 
 
 def stored_image(store: ImageStore, key: str, name: str) -> PreparedImage:
