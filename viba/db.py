@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import DBAPIError
@@ -160,6 +160,13 @@ class Database:
             raise
         finally:
             session.close()
+
+    def write_lock(self, session: Session) -> None:
+        """SQLite: take the database's write lock now, so what this transaction reads next
+        cannot change before it writes (the driver runs SELECTs outside a transaction and
+        ignores FOR UPDATE). PostgreSQL: nothing; use SELECT ... FOR UPDATE on the rows."""
+        if self.engine.dialect.name == "sqlite":
+            session.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
     def table_names(self) -> list[str]:
         return sorted(inspect(self.engine).get_table_names())

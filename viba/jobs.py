@@ -85,7 +85,7 @@ class JobView:
         return self.status not in UNFINISHED
 
 
-def _view(row: GenerationHistory) -> JobView:
+def view_of(row: GenerationHistory) -> JobView:
     return JobView(row.id, row.user_id, row.type, row.status, dict(row.input_params or {}),
                    list(row.input_keys or []), list(row.output_keys or []),
                    dict(row.details or {}), row.error_message, row.created_at, row.updated_at)
@@ -96,7 +96,7 @@ def find_generation(db: Database, user_id: uuid.UUID, job_id: uuid.UUID) -> JobV
     with db.session() as s:
         row = s.scalar(select(GenerationHistory).where(GenerationHistory.id == job_id,
                                                        GenerationHistory.user_id == user_id))
-        return _view(row) if row else None
+        return view_of(row) if row else None
 
 
 def check_options(feature: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +238,7 @@ class JobRunner:
                 row = s.get(GenerationHistory, job.id) if claimed else None
                 if row is None:
                     return  # deleted, or failed by a sweep meanwhile
-                view = _view(row)
+                view = view_of(row)
             images = self._load_inputs(view)
             if view.type == "derivation":
                 self._derive(job, view, images)
@@ -362,7 +362,7 @@ class JobRunner:
             query = query.where(GenerationHistory.type == feature)
         query = query.order_by(GenerationHistory.created_at.desc()).limit(limit)
         with self.db.session() as s:
-            return [_view(r) for r in s.scalars(query)]
+            return [view_of(r) for r in s.scalars(query)]
 
     def wait(self, job_id: uuid.UUID, timeout: float = 30.0) -> None:
         """Block until this process has finished the job (tests and scripts)."""

@@ -1,0 +1,224 @@
+"""viba.admin against the real database: the role check, account management with its audit
+entries, browsing and exporting generations, usage figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from viba import admin as adm
+from viba import audit, auth
+from viba.models import AuditEntry, ModelUsage
+
+from conftest import PASSWORD
+from test_history import T0, add
+
+
+def new_user(db, name="Nia Member"):
+    return auth.register(db, f"m-{uuid.uuid4().hex[:10]}@example.com", name, PASSWORD)
+
+
+def parse_csv(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def test_everything_refuses_a_non_admin_and_an_admin_whose_role_was_just_revoked(db, admin, user):
+    calls = [
+        lambda who: adm.users(db, who),
+        lambda who: adm.users_csv(db, who),
+        lambda who: adm.generations(db, who),
+        lambda who: adm.generations_csv(db, who),
+        lambda who: adm.get_generation(db, who, uuid.uuid4()),
+        lambda who: adm.set_admin(db, who, who.id, True),
+        lambda who: adm.set_active(db, who, admin.id, False),
+        lambda who: adm.unlock(db, who, admin.id),
+        lambda who: adm.usage(db, who, T0, T0 + timedelta(days=1)),
+        lambda who: adm.audit_entries(db, who),
+    ]
+    for call in calls:
+        with pytest.raises(adm.NotAllowed):
+            call(user)
+    # A second admin, demoted by another admin, keeps a stale Account that says is_admin.
+    deputy = new_user(db, "Dee Deputy")
+    adm.set_admin(db, admin, deputy.id, True)
+    stale = auth.get_account(db, deputy.id)
+    assert stale.is_admin
+    adm.set_admin(db, admin, deputy.id, False)
+    for call in calls:
+        with pytest.raises(adm.NotAllowed):
+            call(stale)
+    assert not auth.get_account(db, user.id).is_admin  # nothing slipped through
+
+
+def test_account_management_works_and_is_audited(db, admin, user):
+    # Lock the user out with wrong passwords, then unlock.
+    for _ in range(auth.MAX_FAILED_LOGINS):
+        with pytest.raises(auth.AuthError):
+            auth.authenticate(db, user.email, "wrong-password-1")
+    row = adm.get_user(db, admin, user.id)
+    assert row.locked and row.failed_logins == auth.MAX_FAILED_LOGINS
+    adm.unlock(db, admin, user.id)
+    assert not adm.get_user(db, admin, user.id).locked
+    auth.authenticate(db, user.email, PASSWORD)
+
+    adm.set_verified(db, admin, user.id, True)
+    assert auth.get_account(db, user.id).is_verified
+
+    adm.set_active(db, admin, user.id, False)
+    assert auth.get_account(db, user.id) is None  # open sessions end on their next page
+    with pytest.raises(auth.AuthError):
+        auth.authenticate(db, user.email, PASSWORD)
+    adm.set_active(db, admin, user.id, True)
+    auth.authenticate(db, user.email, PASSWORD)
+
+    adm.set_temporary_password(db, admin, user.id, "temporary-pass-9")
+    auth.authenticate(db, user.email, "temporary-pass-9")
+
+    adm.set_admin(db, admin, user.id, True)
+    assert auth.get_account(db, user.id).is_admin
+    adm.set_admin(db, admin, user.id, False)
+
+    with db.session() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.target_user_id == user.id,
+                                                     AuditEntry.actor_id == admin.id)
+                            .order_by(AuditEntry.id)).all()
+    assert [e.action for e in entries] == [
+        audit.UNLOCKED, audit.VERIFIED_SET, audit.DEACTIVATED, audit.REACTIVATED,
+        audit.TEMPORARY_PASSWORD, audit.ADMIN_GRANTED, audit.ADMIN_REVOKED]
+    assert entries[0].actor_email == admin.email
+    assert entries[0].details["target_email"] == user.email
+
+
+def test_an_admin_cannot_demote_or_deactivate_themselves(db, admin):
+    for call in (lambda: adm.set_admin(db, admin, admin.id, False),
+                 lambda: adm.set_active(db, admin, admin.id, False)):
+        with pytest.raises(adm.NotAllowed, match="your own"):
+            call()
+    assert auth.get_account(db, admin.id).is_admin
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(db, admin):
+    """Each call re-checks its actor under a lock on the admin rows, so the second one finds
+    it was demoted (PostgreSQL: it waits for the first; SQLite: it fails as busy)."""
+    import threading
+
+    from viba.db import DatabaseUnavailable
+
+    for _ in range(5):
+        a, b = new_user(db, "Ann"), new_user(db, "Bob")
+        adm.set_admin(db, admin, a.id, True)
+        adm.set_admin(db, admin, b.id, True)
+        a, b = auth.get_account(db, a.id), auth.get_account(db, b.id)
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def demote(actor, target):
+            barrier.wait()
+            try:
+                adm.set_admin(db, actor, target.id, False)
+                outcomes.append("done")
+            except (adm.NotAllowed, DatabaseUnavailable) as exc:
+                outcomes.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=demote, args=(a, b)),
+                   threading.Thread(target=demote, args=(b, a))]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(30)
+        left = [auth.get_account(db, x.id).is_admin for x in (a, b)]
+        assert left.count(True) == 1, outcomes
+        assert outcomes.count("done") == 1, outcomes
+
+
+def test_users_filter_sort_page_and_count_generations(db, admin):
+    tag = uuid.uuid4().hex[:6]
+    made = [auth.register(db, f"zz-{tag}-{i}@example.com", f"Person {i}", PASSWORD)
+            for i in range(5)]
+    add(db, made[2])
+    add(db, made[2])
+    mine = adm.UserFilter(text=f"zz-{tag}")
+    rows, total = adm.users(db, admin, mine, sort="email", descending=False, limit=2)
+    assert total == 5 and [r.email for r in rows] == [made[0].email, made[1].email]
+    rows, _ = adm.users(db, admin, mine, sort="email", descending=False, offset=2, limit=2)
+    assert [r.email for r in rows] == [made[2].email, made[3].email]
+    assert rows[0].generations == 2 and rows[1].generations == 0
+    adm.set_active(db, admin, made[4].id, False)
+    assert [r.email for r in adm.users(db, admin, adm.UserFilter(
+        text=f"zz-{tag}", state="deactivated"))[0]] == [made[4].email]
+    assert adm.users(db, admin, adm.UserFilter(text="PERSON 3"))[1] >= 1  # name, any case
+    exported = parse_csv(adm.users_csv(db, admin, mine, sort="email", descending=False))
+    assert [r["email"] for r in exported] == [u.email for u in made]
+    assert exported[2]["generations"] == "2" and "password_hash" not in exported[0]
+
+
+def test_generations_filter_sort_page_export_and_open_any(db, admin):
+    ann, bob = new_user(db, "Ann"), new_user(db, "Bob")
+    ids = {
+        "a1": add(db, ann, type="avatar", at=T0),
+        "a2": add(db, ann, type="swap", status="failed", at=T0 + timedelta(hours=1)),
+        "b1": add(db, bob, type="avatar", at=T0 + timedelta(hours=2)),
+        "b2": add(db, bob, type="derivation", at=T0 + timedelta(days=3)),
+    }
+
+    def listed(**kw):
+        rows, total = adm.generations(db, admin, adm.GenerationFilter(**kw))
+        got = {r.id for r in rows} & set(ids.values())
+        return {k for k, v in ids.items() if v in got}
+
+    assert listed(user_id=ann.id) == {"a1", "a2"}
+    assert listed(user=bob.email.upper()) == {"b1", "b2"}
+    assert listed(user_id=bob.id, types=("avatar",)) == {"b1"}
+    assert listed(user_id=ann.id, statuses=("failed",)) == {"a2"}
+    assert listed(user_id=bob.id, since=T0 + timedelta(days=1)) == {"b2"}
+    rows, total = adm.generations(db, admin, adm.GenerationFilter(user_id=ann.id),
+                                    sort="created", descending=False, limit=1)
+    assert total == 2 and rows[0].id == ids["a1"] and rows[0].user_email == ann.email
+    rows, _ = adm.generations(db, admin, adm.GenerationFilter(user_id=ann.id),
+                                sort="created", descending=False, offset=1, limit=1)
+    assert rows[0].id == ids["a2"] and rows[0].error_message == "Gemini said no."
+    exported = parse_csv(adm.generations_csv(db, admin, adm.GenerationFilter(user_id=bob.id)))
+    assert [r["id"] for r in exported] == [str(ids["b2"]), str(ids["b1"])]
+    assert exported[0]["user_email"] == bob.email and exported[0]["type"] == "derivation"
+    view, owner = adm.get_generation(db, admin, ids["a2"])
+    assert view.id == ids["a2"] and owner == ann.email
+
+
+def test_csv_cells_cannot_start_a_formula(db, admin):
+    evil = auth.register(db, f"x-{uuid.uuid4().hex[:6]}@example.com", "=HYPERLINK(1)", PASSWORD)
+    rows = parse_csv(adm.users_csv(db, admin, adm.UserFilter(text=evil.email)))
+    assert rows[0]["full_name"] == "'=HYPERLINK(1)"
+
+
+def test_usage_per_user_model_and_day(db, admin):
+    ann, bob = new_user(db, "Ann"), new_user(db, "Bob")
+    day1, day2 = T0 + timedelta(days=400), T0 + timedelta(days=401)  # a range only this test uses
+    gid = add(db, ann, type="derivation", at=day1)
+    add(db, bob, at=day2)
+    with db.session() as s:
+        for user, model, step, tokens, images, at in [
+            (ann, "text-m", "derivation_text", 100, 0, day1),
+            (ann, "img-m", "derivation_image", 1000, 1, day1),
+            (ann, "img-m", "derivation_image", 1000, 1, day1 + timedelta(minutes=1)),
+            (bob, "img-m", "avatar", 500, 1, day2),
+            (bob, "img-m", "avatar", 7, 1, day2 + timedelta(days=5)),  # outside the range
+        ]:
+            s.add(ModelUsage(user_id=user.id, generation_id=gid, feature="x", step=step,
+                             model=model, tokens=tokens, images=images, created_at=at))
+    report = adm.usage(db, admin, day1 - timedelta(hours=1), day2 + timedelta(days=1))
+    assert report.per_user == [
+        {"email": ann.email, "generations": 1, "images": 2, "tokens": 2100},
+        {"email": bob.email, "generations": 1, "images": 1, "tokens": 500}]
+    assert report.per_model == [
+        {"model": "img-m", "step": "derivation_image", "calls": 2, "images": 2, "tokens": 2000},
+        {"model": "img-m", "step": "avatar", "calls": 1, "images": 1, "tokens": 500},
+        {"model": "text-m", "step": "derivation_text", "calls": 1, "images": 0, "tokens": 100}]
+    assert report.per_day == [
+        {"day": f"{day1:%Y-%m-%d}", "model": "img-m", "tokens": 2000},
+        {"day": f"{day1:%Y-%m-%d}", "model": "text-m", "tokens": 100},
+        {"day": f"{day2:%Y-%m-%d}", "model": "img-m", "tokens": 500}]

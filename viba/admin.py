@@ -1,0 +1,402 @@
+"""What admins can see and do: browse users and generations, manage accounts, usage reports.
+
+Every function takes the acting Account and checks the role in the database first (a session's
+Account may be stale: a revoked admin loses these powers at once). Changes to accounts write an
+audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from viba import audit, auth
+from viba.auth import Account
+from viba.db import Database
+from viba.jobs import JobView, view_of
+from viba.models import GenerationHistory, ModelUsage, User, utcnow
+
+PAGE_SIZE = 50
+
+
+class NotAllowed(PermissionError):
+    """The message is for the admin."""
+
+
+def require_admin(db: Database, actor: Account) -> None:
+    if not auth.is_admin_now(db, actor.id):
+        raise NotAllowed("Only admins can do this.")
+
+
+def _page(offset: int, limit: int) -> tuple[int, int]:
+    return max(0, int(offset)), max(1, min(int(limit), 500))
+
+
+# --- users --------------------------------------------------------------------------------
+
+USER_STATES = ("all", "active", "deactivated", "locked", "unverified", "admins")
+USER_SORTS = ("created", "email", "name", "last login")
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    text: str = ""  # part of the email or the name
+    state: str = "all"
+
+    def apply(self, query: Select) -> Select:
+        text = self.text.strip().lower()
+        if text:
+            query = query.where(or_(User.email.contains(text, autoescape=True),
+                                    func.lower(User.full_name).contains(text, autoescape=True)))
+        if self.state == "active":
+            query = query.where(User.is_active.is_(True))
+        elif self.state == "deactivated":
+            query = query.where(User.is_active.is_(False))
+        elif self.state == "locked":
+            query = query.where(User.locked_until > utcnow())
+        elif self.state == "unverified":
+            query = query.where(User.is_verified.is_(False))
+        elif self.state == "admins":
+            query = query.where(User.is_admin.is_(True))
+        return query
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: uuid.UUID
+    email: str
+    full_name: str
+    is_admin: bool
+    is_verified: bool
+    is_active: bool
+    locked_until: datetime | None
+    failed_logins: int
+    created_at: datetime
+    last_login_at: datetime | None
+    generations: int
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_until is not None and self.locked_until > utcnow()
+
+
+def _user_query(filters: UserFilter, sort: str, descending: bool) -> Select:
+    column = {"created": User.created_at, "email": User.email, "name": User.full_name,
+              "last login": User.last_login_at}.get(sort, User.created_at)
+    order = column.desc() if descending else column.asc()
+    tie = User.id.desc() if descending else User.id.asc()
+    return filters.apply(select(User)).order_by(order.nulls_last(), tie)
+
+
+def _user_rows(s: Session, users: list[User]) -> list[UserRow]:
+    counts: dict[uuid.UUID, int] = {}
+    if users:
+        counts = dict(s.execute(
+            select(GenerationHistory.user_id, func.count())
+            .where(GenerationHistory.user_id.in_([u.id for u in users]))
+            .group_by(GenerationHistory.user_id)).all())
+    return [UserRow(u.id, u.email, u.full_name, u.is_admin, u.is_verified, u.is_active,
+                    u.locked_until, u.failed_logins, u.created_at, u.last_login_at,
+                    int(counts.get(u.id, 0))) for u in users]
+
+
+def users(db: Database, actor: Account, filters: UserFilter = UserFilter(),
+          sort: str = "created", descending: bool = True, offset: int = 0,
+          limit: int = PAGE_SIZE) -> tuple[list[UserRow], int]:
+    """A page of accounts and how many match."""
+    require_admin(db, actor)
+    offset, limit = _page(offset, limit)
+    with db.session() as s:
+        total = s.scalar(filters.apply(select(func.count()).select_from(User))) or 0
+        rows = s.scalars(_user_query(filters, sort, descending).offset(offset).limit(limit)).all()
+        return _user_rows(s, list(rows)), int(total)
+
+
+def _all_users(db: Database, filters: UserFilter, sort: str,
+               descending: bool) -> list[UserRow]:
+    with db.session() as s:  # accounts are few (a team), unlike generations
+        return _user_rows(s, list(s.scalars(_user_query(filters, sort, descending))))
+
+
+USER_CSV_COLUMNS = ("id", "email", "full_name", "is_admin", "is_verified", "is_active",
+                    "locked_until", "failed_logins", "created_at", "last_login_at", "generations")
+
+
+def users_csv(db: Database, actor: Account, filters: UserFilter = UserFilter(),
+              sort: str = "created", descending: bool = True) -> bytes:
+    """Every matching account (not only the page shown), as CSV."""
+    require_admin(db, actor)
+    return _csv(USER_CSV_COLUMNS, (asdict(r) for r in _all_users(db, filters, sort, descending)))
+
+
+def get_user(db: Database, actor: Account, user_id: uuid.UUID) -> UserRow:
+    require_admin(db, actor)
+    with db.session() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotAllowed("No such account.")
+        return _user_rows(s, [user])[0]
+
+
+def _change_user(db: Database, actor: Account, user_id: uuid.UUID, action: str,
+                 values: dict[str, Any], refuse_self: str | None = None) -> None:
+    if refuse_self and user_id == actor.id:
+        raise NotAllowed(refuse_self)
+    with db.session() as s:
+        # Lock the admin rows (in id order, so two admins acting at once queue instead of
+        # deadlocking) and check the actor is still one of them. Two admins demoting or
+        # deactivating each other at the same moment: the second finds it is no longer an
+        # admin, so there is always an admin left.
+        db.write_lock(s)
+        admins = s.scalars(select(User.id).where(User.is_admin.is_(True),
+                                                 User.is_active.is_(True))
+                           .order_by(User.id).with_for_update()).all()
+        if actor.id not in admins:
+            raise NotAllowed("Only admins can do this.")
+        target = s.scalar(select(User).where(User.id == user_id).with_for_update())
+        if target is None:
+            raise NotAllowed("No such account.")
+        s.execute(update(User).where(User.id == user_id).values(**values))
+        audit.record(s, action, actor_id=actor.id, actor_email=actor.email,
+                     target_user_id=user_id, target_email=target.email)
+
+
+def set_admin(db: Database, actor: Account, user_id: uuid.UUID, value: bool) -> None:
+    if value:
+        _change_user(db, actor, user_id, audit.ADMIN_GRANTED, {"is_admin": True})
+    else:
+        _change_user(db, actor, user_id, audit.ADMIN_REVOKED, {"is_admin": False},
+                     refuse_self="You cannot remove your own admin role; ask another admin.")
+
+
+def set_verified(db: Database, actor: Account, user_id: uuid.UUID, value: bool = True) -> None:
+    _change_user(db, actor, user_id, audit.VERIFIED_SET, {"is_verified": value})
+
+
+def unlock(db: Database, actor: Account, user_id: uuid.UUID) -> None:
+    _change_user(db, actor, user_id, audit.UNLOCKED, {"failed_logins": 0, "locked_until": None})
+
+
+def set_active(db: Database, actor: Account, user_id: uuid.UUID, value: bool) -> None:
+    """A deactivated account cannot log in, and its open sessions end on their next page."""
+    if value:
+        _change_user(db, actor, user_id, audit.REACTIVATED, {"is_active": True})
+    else:
+        _change_user(db, actor, user_id, audit.DEACTIVATED, {"is_active": False},
+                     refuse_self="You cannot deactivate your own account.")
+
+
+def set_temporary_password(db: Database, actor: Account, user_id: uuid.UUID,
+                           password: str) -> None:
+    target = get_user(db, actor, user_id)
+    auth.set_temporary_password(db, actor, target.email, password)
+
+
+# --- generations --------------------------------------------------------------------------
+
+GENERATION_SORTS = ("created", "updated", "type", "status", "user")
+
+
+@dataclass(frozen=True)
+class GenerationFilter:
+    user: str = ""  # part of the owner's email
+    user_id: uuid.UUID | None = None
+    types: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+    def apply(self, query: Select) -> Select:
+        g = GenerationHistory
+        if self.user.strip():
+            query = query.where(g.user_id.in_(select(User.id).where(
+                User.email.contains(self.user.strip().lower(), autoescape=True))))
+        if self.user_id is not None:
+            query = query.where(g.user_id == self.user_id)
+        if self.types:
+            query = query.where(g.type.in_(self.types))
+        if self.statuses:
+            query = query.where(g.status.in_(self.statuses))
+        if self.since is not None:
+            query = query.where(g.created_at >= self.since)
+        if self.until is not None:
+            query = query.where(g.created_at < self.until)
+        return query
+
+
+@dataclass(frozen=True)
+class GenerationRow:
+    id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    user_email: str
+    type: str
+    status: str
+    outputs: int
+    tokens: int | None
+    seconds: float | None
+    models: str
+    error_message: str | None
+
+
+def _generation_query(filters: GenerationFilter, sort: str, descending: bool) -> Select:
+    g = GenerationHistory
+    column = {"created": g.created_at, "updated": g.updated_at, "type": g.type,
+              "status": g.status, "user": User.email}.get(sort, g.created_at)
+    order = column.desc() if descending else column.asc()
+    tie = g.id.desc() if descending else g.id.asc()
+    query = (select(g.id, g.created_at, g.updated_at, User.email, g.type, g.status,
+                    g.output_keys, g.details["total_tokens"].as_integer().label("tokens"),
+                    g.details["seconds"].as_float().label("seconds"),
+                    g.input_params["models"].label("models"), g.error_message)
+             .join(User, User.id == g.user_id))
+    return filters.apply(query).order_by(order, tie)
+
+
+def _generation_row(r: Any) -> GenerationRow:
+    models = r.models or {}
+    return GenerationRow(r.id, r.created_at, r.updated_at, r.email, r.type, r.status,
+                         len(r.output_keys or []), r.tokens, r.seconds,
+                         ", ".join(dict.fromkeys(models.values())), r.error_message)
+
+
+def generations(db: Database, actor: Account, filters: GenerationFilter = GenerationFilter(),
+                sort: str = "created", descending: bool = True, offset: int = 0,
+                limit: int = PAGE_SIZE) -> tuple[list[GenerationRow], int]:
+    """A page of every user's generations and how many match."""
+    require_admin(db, actor)
+    offset, limit = _page(offset, limit)
+    with db.session() as s:
+        total = s.scalar(filters.apply(select(func.count()).select_from(GenerationHistory))) or 0
+        rows = s.execute(_generation_query(filters, sort, descending)
+                         .offset(offset).limit(limit)).all()
+        return [_generation_row(r) for r in rows], int(total)
+
+
+GENERATION_CSV_COLUMNS = ("id", "created_at", "updated_at", "user_email", "type", "status",
+                          "outputs", "tokens", "seconds", "models", "error_message")
+
+
+def generations_csv(db: Database, actor: Account, filters: GenerationFilter = GenerationFilter(),
+                    sort: str = "created", descending: bool = True) -> bytes:
+    """Every matching generation (not only the page shown), as CSV."""
+    require_admin(db, actor)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        with db.session() as s:
+            query = _generation_query(filters, sort, descending).execution_options(yield_per=1000)
+            for r in s.execute(query):
+                yield asdict(_generation_row(r))
+
+    return _csv(GENERATION_CSV_COLUMNS, rows())
+
+
+def get_generation(db: Database, actor: Account, generation_id: uuid.UUID) -> tuple[JobView, str]:
+    """Any user's generation, and its owner's email."""
+    require_admin(db, actor)
+    with db.session() as s:
+        found = s.execute(select(GenerationHistory, User.email)
+                          .join(User, User.id == GenerationHistory.user_id)
+                          .where(GenerationHistory.id == generation_id)).first()
+        if found is None:
+            raise NotAllowed("No such generation.")
+        return view_of(found[0]), found[1]
+
+
+# --- usage --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Usage:
+    per_user: list[dict[str, Any]]  # email, generations, images, tokens
+    per_model: list[dict[str, Any]]  # model, step, calls, images, tokens
+    per_day: list[dict[str, Any]]  # day, model, tokens
+
+
+def _day(column: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.strftime("%Y-%m-%d", column)
+
+
+def usage(db: Database, actor: Account, since: datetime, until: datetime) -> Usage:
+    """Generations and tokens per user and per model for [since, until)."""
+    require_admin(db, actor)
+    u, g = ModelUsage, GenerationHistory
+    in_range = and_(u.created_at >= since, u.created_at < until)
+    day = _day(u.created_at, db.engine.dialect.name).label("day")
+    with db.session() as s:
+        made = dict(s.execute(
+            select(g.user_id, func.count()).where(g.created_at >= since, g.created_at < until)
+            .group_by(g.user_id)).all())
+        spent = {r.user_id: r for r in s.execute(
+            select(u.user_id, func.sum(u.images).label("images"),
+                   func.sum(u.tokens).label("tokens"))
+            .where(in_range).group_by(u.user_id)).all()}
+        emails = dict(s.execute(select(User.id, User.email).where(
+            User.id.in_(set(made) | set(spent)))).all()) if made or spent else {}
+        per_model = [
+            {"model": r.model, "step": r.step, "calls": int(r.calls), "images": int(r.images or 0),
+             "tokens": int(r.tokens or 0)}
+            for r in s.execute(
+                select(u.model, u.step, func.count().label("calls"),
+                       func.sum(u.images).label("images"), func.sum(u.tokens).label("tokens"))
+                .where(in_range).group_by(u.model, u.step)
+                .order_by(func.sum(u.tokens).desc(), u.model, u.step))
+        ]
+        per_day = [{"day": r.day, "model": r.model, "tokens": int(r.tokens or 0)}
+                   for r in s.execute(select(day, u.model, func.sum(u.tokens).label("tokens"))
+                                      .where(in_range).group_by(day, u.model)
+                                      .order_by(day, u.model))]
+    per_user = sorted(
+        ({"email": emails.get(uid, str(uid)), "generations": int(made.get(uid, 0)),
+          "images": int(spent[uid].images or 0) if uid in spent else 0,
+          "tokens": int(spent[uid].tokens or 0) if uid in spent else 0}
+         for uid in set(made) | set(spent)),
+        key=lambda r: (-r["tokens"], -r["generations"], r["email"]))
+    return Usage(per_user, per_model, per_day)
+
+
+# --- audit log ----------------------------------------------------------------------------
+
+
+def audit_entries(db: Database, actor: Account, filters: audit.AuditFilter = audit.AuditFilter(),
+                  offset: int = 0, limit: int = PAGE_SIZE) -> tuple[list[audit.AuditRow], int]:
+    require_admin(db, actor)
+    offset, limit = _page(offset, limit)
+    return audit.entries(db, filters, offset, limit)
+
+
+AUDIT_CSV_COLUMNS = ("id", "created_at", "action", "actor_email", "target_user_id",
+                     "generation_id", "details")
+
+
+def audit_csv(db: Database, actor: Account,
+              filters: audit.AuditFilter = audit.AuditFilter()) -> bytes:
+    require_admin(db, actor)
+    return _csv(AUDIT_CSV_COLUMNS, (asdict(r) for r in audit.iter_entries(db, filters)))
+
+
+def _csv(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(row.get(k)) for k in columns})
+    return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # no formula injection when opened in a spreadsheet
+    return value
