@@ -81,7 +81,7 @@ def submit(account: Account, settings: Settings, db: Database, feature: str,
         return None
 
 
-def _run_again(settings: Settings, db: Database, account: Account, job_id: uuid.UUID) -> None:
+def run_again(settings: Settings, db: Database, account: Account, job_id: uuid.UUID) -> None:
     box = ui.session()
     try:
         config = ui.gemini_config(settings)
@@ -142,7 +142,7 @@ def job_card(view: jobs.JobView, store: ImageStore, settings: Settings, db: Data
                     file_name=f"viba-derivation-{view.id.hex[:8]}.zip", mime="application/zip",
                     key=f"zip_{view.id}", icon=":material/folder_zip:", on_click="ignore")
             actions[1].button(t("run_again"), key=f"again_{view.id}", icon=":material/replay:",
-                              on_click=_run_again, args=(settings, db, account, view.id))
+                              on_click=run_again, args=(settings, db, account, view.id))
 
 
 def recent_jobs(account: Account, settings: Settings, db: Database, feature: str,

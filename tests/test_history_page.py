@@ -1,0 +1,127 @@
+"""The History page through AppTest against the real database and image store: pages of
+thumbnails, filters, favourites, the detail view and delete with confirmation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from viba import history, ui
+from viba.config import get_settings
+from viba.models import GenerationHistory
+from viba.storage import ImageStore, make_backend
+
+from fake_gemini import png_bytes
+from test_history import T0, add
+from test_pages import open_page
+
+PAGE = "pages/5_History.py"
+
+
+@pytest.fixture(autouse=True)
+def _env(app_environ):
+    return app_environ
+
+
+@pytest.fixture()
+def store(db):
+    settings = get_settings()
+    return ImageStore(make_backend(settings.storage, db, settings.data_dir))
+
+
+def open_links(at) -> list[str]:
+    return [link.proto.query_string for link in at.main.get("page_link")
+            if "id=" in link.proto.query_string]
+
+
+def run_history(user, query: dict[str, str] | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    from test_pages import ROOT
+
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
+    at.session_state[ui.SESSION_KEY] = ui.SessionBox(user_id=str(user.id))
+    at.switch_page(PAGE)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def test_pages_of_24_newest_first_with_older_and_newer(db, store, user):
+    key = store.save(png_bytes("thumb source"), "image/png").key
+    ids = [add(db, user, at=T0 + timedelta(minutes=i), outputs=[key]) for i in range(30)]
+    at = open_page(PAGE, user)
+    assert not at.exception and not at.error
+    first = open_links(at)
+    assert first == [f"id={i}" for i in reversed(ids)][:24]
+    assert len(at.main.get("image")) == 24  # thumbnails only
+    assert "Page 1" in [c.value for c in at.main.get("caption")]
+    at.button(key="history_older").click().run()
+    assert open_links(at) == [f"id={i}" for i in reversed(ids)][24:]
+    assert at.button(key="history_older").disabled
+    at.button(key="history_newer").click().run()
+    assert open_links(at) == first
+
+
+def test_filters_narrow_the_list_and_favourites_toggle(db, store, user):
+    a = add(db, user, type="swap", at=T0)
+    b = add(db, user, type="try_on", status="failed", at=T0 + timedelta(hours=1))
+    at = open_page(PAGE, user)
+    at.multiselect(key="hf_types").set_value(["swap"]).run()
+    assert open_links(at) == [f"id={a}"]
+    at.multiselect(key="hf_types").set_value([]).run()
+    at.multiselect(key="hf_statuses").set_value(["failed"]).run()
+    assert open_links(at) == [f"id={b}"]
+    at.button(key=f"fav_{b}").click().run()
+    assert history.is_favorite(db, user.id, b)
+    at.toggle(key="hf_favorites").set_value(True).run()
+    assert open_links(at) == [f"id={b}"]
+    at.multiselect(key="hf_statuses").set_value([]).run()
+    assert open_links(at) == [f"id={b}"]  # only favourites
+    at.text_input(key="hf_text").input("nothing like this").run()
+    assert open_links(at) == [] and "No generations match" in at.info[0].value
+    at.date_input(key="hf_since").set_value(T0.date() + timedelta(days=2))
+    at.date_input(key="hf_until").set_value(T0.date()).run()
+    assert "start day is after the end day" in at.warning[0].value
+
+
+def test_detail_shows_inputs_outputs_and_details_then_deletes_after_confirmation(
+        db, store, user):
+    inp = store.save(png_bytes("detail in"), "image/png").key
+    outs = [store.save(png_bytes(f"detail out {i}"), "image/png").key for i in range(2)]
+    gid = add(db, user, type="derivation", inputs=[inp], outputs=outs, description="A heron.")
+    at = run_history(user, {"id": str(gid)})
+    assert not at.exception and not at.error
+    assert [s.value for s in at.subheader] == ["Inputs", "Outputs", "Details"]
+    assert len(at.main.get("image")) == 3
+    table = at.dataframe[0].value
+    assert str(gid) in table.to_string() and "gemini-2.5-flash-image" in table.to_string()
+    assert "A heron." in [t.value for t in at.text]
+    at.button(key=f"delete_{gid}").click().run()
+    assert "cannot be undone" in at.warning[0].value
+    at.button(key=f"cancel_delete_{gid}").click().run()
+    assert not at.warning and history.get_generation(db, user.id, gid)
+    at.button(key=f"delete_{gid}").click().run()
+    at.button(key=f"yes_delete_{gid}").click().run()
+    assert not at.exception
+    with pytest.raises(history.NotFound):
+        history.get_generation(db, user.id, gid)
+    assert not store.exists(outs[0]) and not store.exists(inp)
+    assert "id" not in at.query_params
+    assert [t.value for t in at.toast] == ["Deleted (3 image(s) removed)."]
+
+
+@pytest.mark.parametrize("wanted", ["other", "not-a-uuid", str(uuid.uuid4())])
+def test_someone_elses_or_a_bad_id_shows_one_message_and_nothing_of_it(
+        db, store, user, admin, wanted):
+    secret = store.save(png_bytes("admin's picture"), "image/png").key
+    theirs = add(db, admin, outputs=[secret], description="private words")
+    at = run_history(user, {"id": str(theirs) if wanted == "other" else wanted})
+    assert not at.exception
+    assert [e.value for e in at.error] == ["That generation does not exist, or it is not yours."]
+    assert not at.main.get("image") and "private words" not in str(at.main)
+    with db.session() as s:
+        assert s.scalar(select(GenerationHistory.id).where(GenerationHistory.id == theirs))

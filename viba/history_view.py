@@ -1,0 +1,295 @@
+"""Streamlit glue for History (and for opening any generation on the Admin page): the filter
+bar, the paged grid of thumbnails, and one generation's detail with its actions. The reading
+and the authorization are viba.history's (and viba.admin's for admins)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+import streamlit as st
+
+from viba import history, jobs, studio, ui
+from viba.auth import Account
+from viba.catalog import load_catalog
+from viba.config import Settings
+from viba.db import Database, DatabaseUnavailable
+from viba.i18n import t
+from viba.models import GENERATION_STATUSES, GENERATION_TYPES
+from viba.storage import ImageStore, StorageError
+
+HISTORY_PAGE = "pages/5_History.py"
+COLUMNS = 4
+CONFIRM_KEY = "history_confirm_delete"
+PAGES_KEY = "history_pages"
+
+
+def day_range(since: date | None, until: date | None) -> tuple[datetime | None, datetime | None]:
+    """Days picked in the UI (UTC) → [since 00:00, the day after `until` 00:00)."""
+    start = datetime.combine(since, time.min, tzinfo=timezone.utc) if since else None
+    end = (datetime.combine(until + timedelta(days=1), time.min, tzinfo=timezone.utc)
+           if until else None)
+    return start, end
+
+
+def _clear_filters() -> None:
+    for key in ("hf_types", "hf_statuses", "hf_model", "hf_since", "hf_until", "hf_text",
+                "hf_favorites"):
+        st.session_state.pop(key, None)
+
+
+def filter_bar() -> history.HistoryFilter | None:
+    """The filter widgets; None when the choice cannot be applied (the reason is shown)."""
+    models = sorted(load_catalog().models)
+    state = st.session_state
+    active = any(state.get(k) for k in ("hf_types", "hf_statuses", "hf_model", "hf_since",
+                                        "hf_until", "hf_text", "hf_favorites"))
+    with st.expander(t("filters"), expanded=active, icon=":material/filter_list:"):
+        a, b, c = st.columns(3)
+        types = a.multiselect(t("feature"), GENERATION_TYPES, format_func=t, key="hf_types")
+        statuses = b.multiselect(t("status"), GENERATION_STATUSES, format_func=t,
+                                 key="hf_statuses")
+        model = c.selectbox(t("model"), ["", *models], key="hf_model",
+                            format_func=lambda m: m or t("any_model"))
+        d, e, f = st.columns(3)
+        since = d.date_input(t("from_day"), value=None, key="hf_since")
+        until = e.date_input(t("to_day"), value=None, key="hf_until")
+        text = f.text_input(t("search_text"), key="hf_text", max_chars=200)
+        g, h = st.columns([3, 1])
+        favorites = g.toggle(t("favorites_only"), key="hf_favorites")
+        h.button(t("clear_filters"), on_click=_clear_filters, icon=":material/close:",
+                 disabled=not active)
+    if since and until and since > until:
+        st.warning(t("bad_dates"))
+        return None
+    start, end = day_range(since, until)
+    return history.HistoryFilter(types=tuple(types), statuses=tuple(statuses), model=model or "",
+                                 since=start, until=end, text=text or "",
+                                 favorites=bool(favorites))
+
+
+def _cursors(filters: history.HistoryFilter) -> list[str]:
+    """Start cursors of the pages walked so far under these filters ('' is the first page);
+    other filters start again at the first page."""
+    saved = st.session_state.get(PAGES_KEY)
+    if not saved or saved[0] != repr(filters):
+        saved = (repr(filters), [""])
+        st.session_state[PAGES_KEY] = saved
+    return saved[1]
+
+
+def history_grid(db: Database, store: ImageStore, account: Account,
+                 filters: history.HistoryFilter) -> None:
+    """One page of the user's generations as thumbnails, with Newer/Older."""
+    cursors = _cursors(filters)
+    try:
+        after = history.Cursor.decode(cursors[-1]) if cursors[-1] else None
+    except ValueError:
+        cursors[:] = [""]
+        after = None
+    try:
+        result = history.page(db, account.id, filters, after)
+    except DatabaseUnavailable as exc:
+        st.error(str(exc))
+        return
+    if not result.items:
+        st.info(t("no_results") if filters != history.HistoryFilter() or len(cursors) > 1
+                else t("no_history"))
+    for start in range(0, len(result.items), COLUMNS):
+        cols = st.columns(COLUMNS)
+        for col, item in zip(cols, result.items[start:start + COLUMNS]):
+            with col, st.container(border=True):
+                _grid_item(db, store, account, item)
+    nav = st.columns([1, 1, 4])
+    if nav[0].button(t("newer"), icon=":material/arrow_back:", disabled=len(cursors) <= 1,
+                     key="history_newer"):
+        cursors.pop()
+        st.rerun()
+    if nav[1].button(t("older"), icon=":material/arrow_forward:",
+                     disabled=result.next_cursor is None, key="history_older"):
+        cursors.append(result.next_cursor.encode())  # type: ignore[union-attr]
+        st.rerun()
+    nav[2].caption(t("page_n").format(n=len(cursors)))
+
+
+def _grid_item(db: Database, store: ImageStore, account: Account,
+               item: history.HistoryItem) -> None:
+    if item.thumb_key:
+        try:
+            st.image(store.thumbnail(item.thumb_key), width="stretch")
+        except StorageError:
+            st.caption(t("image_missing"))
+    names = ", ".join(item.input_names)
+    st.markdown(f"**{t(item.type)}** · {t(item.status)}  \n"
+                f"{item.created_at:%Y-%m-%d %H:%M} UTC")
+    if names:
+        st.caption(names)
+    left, right = st.columns(2)
+    left.page_link(HISTORY_PAGE, label=t("open"), icon=":material/open_in_full:",
+                   query_params={"id": str(item.id)})
+    label, icon = ((t("unfavorite"), ":material/star:") if item.favorite
+                   else (t("favorite"), ":material/star_border:"))
+    if right.button(label, icon=icon, key=f"fav_{item.id}", help=label):
+        _set_favorite(db, account, item.id, not item.favorite)
+
+
+def _set_favorite(db: Database, account: Account, generation_id: uuid.UUID, value: bool) -> None:
+    try:
+        history.set_favorite(db, account.id, generation_id, value)
+    except (history.NotFound, DatabaseUnavailable) as exc:
+        st.error(str(exc))
+        return
+    st.rerun()
+
+
+# --- one generation ---------------------------------------------------------------------
+
+
+def _images(store: ImageStore, view: jobs.JobView, keys: list[str], role: str) -> None:
+    if not keys:
+        return
+    cols = st.columns(min(2, len(keys)))
+    for i, key in enumerate(keys):
+        with cols[i % len(cols)]:
+            try:
+                data = store.load(key)
+            except StorageError as exc:
+                st.warning(str(exc))
+                continue
+            st.image(data, width="stretch")
+            st.download_button(t("download"), data,
+                               file_name=history.file_name(view, key, i + 1, role),
+                               key=f"dl_{role}{view.id}_{i}", icon=":material/download:",
+                               on_click="ignore")
+
+
+def _details_table(view: jobs.JobView) -> None:
+    summary = history.summary(view)
+    rows = [(label, _text(summary[key])) for key, label in (
+        ("options", "Options"), ("models", "Models"), ("prompt versions", "Prompt versions"),
+        ("inputs", "Inputs"), ("tokens", "Tokens (total)"), ("seconds", "Seconds (total)"),
+        ("description tokens", "Description tokens"), ("error", "Error"),
+    ) if summary[key] not in (None, {}, [], "")]
+    rows.insert(0, ("Id", str(view.id)))
+    st.dataframe({"": [r[0] for r in rows], " ": [r[1] for r in rows]}, hide_index=True,
+                 width="stretch")
+    per_output = summary["per output"]
+    if per_output:
+        st.dataframe([{"#": meta.get("variant") or i + 1, "model": meta.get("model"),
+                       "tokens": meta.get("tokens"), "seconds": meta.get("seconds")}
+                      for i, meta in enumerate(per_output.values())],
+                     hide_index=True, width="stretch")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def generation_detail(view: jobs.JobView, store: ImageStore, settings: Settings, db: Database,
+                      account: Account, owner_email: str | None = None) -> None:
+    """Inputs and outputs side by side, what it was made with, and (for its owner) download,
+    run again, favourite and delete. owner_email: an admin viewing someone else's."""
+    mine = view.user_id == account.id
+    st.markdown(f"**{t(view.type)}** · {t(view.status)} · {view.created_at:%Y-%m-%d %H:%M} UTC"
+                + (f" · {owner_email}" if owner_email else ""))
+    if view.status == "failed":
+        st.error(view.error_message or t("failed"), icon=":material/error:")
+    elif not view.finished:
+        expected = 4 if view.type == "derivation" else 1
+        done = len(view.output_keys)
+        st.progress(done / expected, text=t("progress").format(done=done, total=expected))
+    for failure in view.details.get("failures") or []:
+        st.warning(t("variant_failed").format(n=failure["variant"], error=failure["error"]))
+    left, right = st.columns(2)
+    with left:
+        st.subheader(t("inputs"))
+        _images(store, view, view.input_keys, "input-")
+    with right:
+        st.subheader(t("outputs"))
+        _images(store, view, view.output_keys, "")
+    description = view.details.get("description")
+    if description:
+        with st.expander(t("description"), expanded=True):
+            st.text(description)
+    prompt = view.input_params.get("prompt")
+    if prompt:
+        with st.expander("Prompt"):
+            st.text(prompt)
+    st.subheader(t("details"))
+    _details_table(view)
+    if not mine or not view.finished:
+        return
+    actions = st.columns([1.3, 1, 1, 1, 2])
+    actions[0].download_button(
+        t("download_set"), data=lambda: history.generation_zip(store, view),
+        file_name=f"viba-{view.type}-{view.id.hex[:8]}.zip", mime="application/zip",
+        key=f"zip_{view.id}", icon=":material/folder_zip:", on_click="ignore")
+    actions[1].button(t("run_again"), key=f"again_{view.id}", icon=":material/replay:",
+                      on_click=studio.run_again, args=(settings, db, account, view.id))
+    favorite = history.is_favorite(db, account.id, view.id)
+    label, icon = ((t("unfavorite"), ":material/star:") if favorite
+                   else (t("favorite"), ":material/star_border:"))
+    if actions[2].button(label, icon=icon, key=f"fav_{view.id}"):
+        _set_favorite(db, account, view.id, not favorite)
+    if actions[3].button(t("delete"), icon=":material/delete:", key=f"delete_{view.id}"):
+        st.session_state[CONFIRM_KEY] = str(view.id)
+        st.rerun()
+    if st.session_state.get(CONFIRM_KEY) == str(view.id):
+        _confirm_delete(db, store, account, view)
+
+
+def _confirm_delete(db: Database, store: ImageStore, account: Account,
+                    view: jobs.JobView) -> None:
+    with st.container(border=True):
+        st.warning(t("confirm_delete"), icon=":material/warning:")
+        yes, no, _ = st.columns([1, 1, 4])
+        if yes.button(t("yes_delete"), type="primary", key=f"yes_delete_{view.id}"):
+            st.session_state.pop(CONFIRM_KEY, None)
+            try:
+                removed = history.delete_generation(db, store, account.id, view.id)
+            except (history.NotFound, DatabaseUnavailable, StorageError) as exc:
+                st.error(str(exc))
+                return
+            ui.flash(t("deleted").format(n=removed))
+            st.query_params.pop("id", None)
+            st.rerun()
+        if no.button(t("cancel"), key=f"cancel_delete_{view.id}"):
+            st.session_state.pop(CONFIRM_KEY, None)
+            st.rerun()
+
+
+def live_detail(db: Database, store: ImageStore, settings: Settings, account: Account,
+                generation_id: uuid.UUID) -> None:
+    """The user's own generation; redrawn every couple of seconds while it runs."""
+
+    def draw(view: jobs.JobView | None = None) -> bool:
+        try:
+            view = view or history.get_generation(db, account.id, generation_id)
+        except history.NotFound:
+            st.error(t("not_yours"))
+            return True
+        except DatabaseUnavailable as exc:
+            st.error(str(exc))
+            return True
+        generation_detail(view, store, settings, db, account)
+        return view.finished
+
+    @st.fragment(run_every=studio.POLL_SECONDS)
+    def polling() -> None:
+        if draw():
+            st.rerun(scope="app")  # finished: stop polling
+
+    try:
+        view = history.get_generation(db, account.id, generation_id)
+    except (history.NotFound, DatabaseUnavailable):
+        draw()  # shows the reason
+        return
+    if view.finished:
+        draw(view)
+    else:
+        polling()
