@@ -1,27 +1,24 @@
-"""Admin: user support now; table browsing comes next."""
+"""Admin: users, generations, usage and the audit log (admins only; `?gen=` opens any
+generation)."""
 
 import streamlit as st
 
-from viba import auth, ui
+from viba import admin, admin_view, studio, ui
+from viba.db import DatabaseUnavailable
 
 account = ui.guard("Admin", icon=":material/admin_panel_settings:", admin=True)
 settings, db = ui.boot()
 
 st.title("Admin")
-st.metric("Accounts", auth.count_users(db))
-
-with st.form("admin_temporary_password", clear_on_submit=True):
-    st.subheader("Set a temporary password")
-    st.caption("For someone who forgot their password when email is not set up. It also "
-               "unlocks the account. Tell them to change it on their Profile page.")
-    email = st.text_input("Email of the account")
-    password = st.text_input("Temporary password", type="password", help=auth.PASSWORD_POLICY)
-    if st.form_submit_button("Set password"):
-        try:
-            auth.set_temporary_password(db, account, email, password)
-            st.success(f"Temporary password set for {email.strip().lower()}.")
-        except auth.AuthError as exc:
-            st.error(str(exc))
-
-st.info("Coming next: browsing the users and generation_history tables.",
-        icon=":material/construction:")
+wanted = st.query_params.get("gen")
+try:
+    if wanted:
+        admin_view.open_generation(db, account, studio.runner(settings).store, settings, wanted)
+        st.stop()
+    section = st.radio("Section", admin_view.SECTIONS, horizontal=True, key="admin_section",
+                       label_visibility="collapsed")
+    {"Users": admin_view.users_section, "Generations": admin_view.generations_section,
+     "Usage": admin_view.usage_section, "Audit log": admin_view.audit_section}[section](
+        db, account)
+except (DatabaseUnavailable, admin.NotAllowed) as exc:
+    ui.fail(str(exc))

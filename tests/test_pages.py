@@ -195,9 +195,9 @@ def test_profile_changes_name_and_password(db, user):
 
 def test_admin_sets_a_temporary_password_from_the_admin_page(db, admin, user):
     at = open_page("pages/8_Admin.py", admin)
-    email_input, password_input = at.main.get("text_input")[:2]
-    email_input.input(user.email)
-    password_input.input("temporary-pw-42")
+    at.text_input(key="au_text").input(user.email).run()
+    assert at.selectbox(key="au_pick").value.email == user.email
+    at.text_input(key="au_temp_password").input("temporary-pw-42")
     at.button(key="FormSubmitter:admin_temporary_password-Set password").click().run()
     assert not at.exception and at.success
     assert auth.authenticate(db, user.email, "temporary-pw-42").id == user.id

@@ -1,0 +1,251 @@
+"""Streamlit glue for the Admin page: users, generations, usage and the audit log. Every read
+and change goes through viba.admin, which checks the role in the database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import streamlit as st
+
+from viba import admin, audit, auth, history_view, ui
+from viba.auth import Account
+from viba.db import Database, DatabaseUnavailable
+from viba.models import GENERATION_STATUSES, GENERATION_TYPES, utcnow
+
+ADMIN_PAGE = "pages/8_Admin.py"
+SECTIONS = ("Users", "Generations", "Usage", "Audit log")
+
+
+def _offset(name: str, signature: str) -> int:
+    """Where this table's page starts; other filters or sorting start again at row 0."""
+    state = st.session_state
+    key = f"admin_{name}_offset"
+    if state.get(f"{key}_sig") != signature:
+        state[f"{key}_sig"], state[key] = signature, 0
+    return int(state.get(key, 0))
+
+
+def _pager(name: str, offset: int, total: int, page_size: int = admin.PAGE_SIZE) -> None:
+    """Previous/Next under a table of `total` rows."""
+    key = f"admin_{name}_offset"
+    prev, nxt, info = st.columns([1, 1, 4])
+    if prev.button("Previous", key=f"{key}_prev", disabled=offset == 0,
+                   icon=":material/arrow_back:"):
+        st.session_state[key] = max(0, offset - page_size)
+        st.rerun()
+    if nxt.button("Next", key=f"{key}_next", disabled=offset + page_size >= total,
+                  icon=":material/arrow_forward:"):
+        st.session_state[key] = offset + page_size
+        st.rerun()
+    shown = f"{offset + 1}–{min(total, offset + page_size)}" if total else "0"
+    info.caption(f"Rows {shown} of {total}")
+
+
+def _paged(name: str, signature: str,
+           fetch: Callable[[int], tuple[list, int]]) -> tuple[list, int, int]:
+    """Rows of the current page (one count and one page query), the total and the offset."""
+    offset = _offset(name, signature)
+    rows, total = fetch(offset)
+    if offset and offset >= total:  # rows went away meanwhile: back to the first page
+        offset = st.session_state[f"admin_{name}_offset"] = 0
+        rows, total = fetch(0)
+    return rows, total, offset
+
+
+def _dates(prefix: str, default_days: int | None = None) -> tuple[Any, Any] | None:
+    a, b = st.columns(2)
+    today = utcnow().date()
+    since = a.date_input("From (UTC)", key=f"{prefix}_since",
+                         value=today - timedelta(days=default_days) if default_days else None)
+    until = b.date_input("To (UTC, inclusive)", key=f"{prefix}_until",
+                         value=today if default_days else None)
+    if isinstance(since, date) and isinstance(until, date) and since > until:
+        st.warning("The start day is after the end day.")
+        return None
+    return history_view.day_range(since or None, until or None)
+
+
+def _csv_button(label: str, make: Callable[[], bytes], file_name: str, key: str) -> None:
+    st.download_button(label, data=make, file_name=file_name, mime="text/csv", key=key,
+                       icon=":material/download:", on_click="ignore")
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+def users_section(db: Database, actor: Account) -> None:
+    a, b, c, d = st.columns([3, 2, 2, 1])
+    text = a.text_input("Email or name contains", key="au_text")
+    state = b.selectbox("Show", admin.USER_STATES, key="au_state")
+    sort = c.selectbox("Sort by", admin.USER_SORTS, key="au_sort")
+    descending = d.toggle("Newest/Z first", value=True, key="au_desc")
+    filters = admin.UserFilter(text=text, state=state)
+    rows, total, offset = _paged("users", repr((filters, sort, descending)),
+                                 lambda at: admin.users(db, actor, filters, sort, descending, at))
+    st.dataframe([{
+        "email": r.email, "name": r.full_name, "admin": r.is_admin, "verified": r.is_verified,
+        "active": r.is_active, "locked": r.locked, "failed logins": r.failed_logins,
+        "generations": r.generations, "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M}",
+        "last login (UTC)": f"{r.last_login_at:%Y-%m-%d %H:%M}" if r.last_login_at else "",
+    } for r in rows], hide_index=True, width="stretch")
+    _pager("users", offset, total)
+    _csv_button("Export CSV (all matching rows)",
+                lambda: admin.users_csv(db, actor, filters, sort, descending),
+                "viba-users.csv", "au_csv")
+    if rows:
+        _manage_user(db, actor, rows)
+
+
+def _act(label: str, action: Callable[[], None]) -> None:
+    """Do an account change; its outcome is shown after the rerun that follows."""
+    try:
+        action()
+    except (admin.NotAllowed, auth.AuthError, DatabaseUnavailable) as exc:
+        ui.flash(str(exc))
+        return
+    ui.flash(label)
+
+
+def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> None:
+    st.subheader("Manage an account")
+    chosen = st.selectbox("Account", rows, key="au_pick",
+                          format_func=lambda r: f"{r.email} ({r.full_name})")
+    if chosen is None:
+        return
+    row = admin.get_user(db, actor, chosen.id)  # fresh, after any change this run
+    flags = [("admin" if row.is_admin else "user"), ("verified" if row.is_verified else
+             "not verified"), ("active" if row.is_active else "deactivated")]
+    if row.locked:
+        flags.append(f"locked until {row.locked_until:%H:%M} UTC")
+    st.caption(" · ".join(flags))
+    cols = st.columns(4)
+    uid = row.id
+    if row.is_admin:
+        if cols[0].button("Revoke admin", key="au_revoke", icon=":material/remove_moderator:"):
+            _act("Admin role removed.", lambda: admin.set_admin(db, actor, uid, False))
+            st.rerun()
+    elif cols[0].button("Make admin", key="au_grant", icon=":material/add_moderator:"):
+        _act("Now an admin.", lambda: admin.set_admin(db, actor, uid, True))
+        st.rerun()
+    if cols[1].button("Mark verified", key="au_verify", disabled=row.is_verified,
+                      icon=":material/verified:"):
+        _act("Marked verified.", lambda: admin.set_verified(db, actor, uid, True))
+        st.rerun()
+    if cols[2].button("Unlock", key="au_unlock", disabled=not row.locked,
+                      icon=":material/lock_open:"):
+        _act("Unlocked.", lambda: admin.unlock(db, actor, uid))
+        st.rerun()
+    if row.is_active:
+        if cols[3].button("Deactivate", key="au_deactivate", icon=":material/person_off:"):
+            _act("Deactivated.", lambda: admin.set_active(db, actor, uid, False))
+            st.rerun()
+    elif cols[3].button("Reactivate", key="au_reactivate", icon=":material/person:"):
+        _act("Reactivated.", lambda: admin.set_active(db, actor, uid, True))
+        st.rerun()
+    with st.form("admin_temporary_password", clear_on_submit=True):
+        st.markdown("**Set a temporary password**")
+        st.caption("For someone who forgot their password when email is not set up. It also "
+                   "unlocks the account. Tell them to change it on their Profile page.")
+        password = st.text_input("Temporary password", type="password",
+                                 help=auth.PASSWORD_POLICY, key="au_temp_password")
+        if st.form_submit_button("Set password"):
+            try:
+                admin.set_temporary_password(db, actor, uid, password)
+                st.success(f"Temporary password set for {row.email}.")
+            except (admin.NotAllowed, auth.AuthError, DatabaseUnavailable) as exc:
+                st.error(str(exc))
+
+
+# --- generations --------------------------------------------------------------------------
+
+
+def generations_section(db: Database, actor: Account) -> None:
+    a, b, c = st.columns([2, 2, 2])
+    user = a.text_input("User email contains", key="ag_user")
+    types = b.multiselect("Type", GENERATION_TYPES, key="ag_types")
+    statuses = c.multiselect("Status", GENERATION_STATUSES, key="ag_statuses")
+    dates = _dates("ag")
+    if dates is None:
+        return
+    d, e = st.columns([2, 1])
+    sort = d.selectbox("Sort by", admin.GENERATION_SORTS, key="ag_sort")
+    descending = e.toggle("Descending", value=True, key="ag_desc")
+    filters = admin.GenerationFilter(user=user, types=tuple(types), statuses=tuple(statuses),
+                                     since=dates[0], until=dates[1])
+    rows, total, offset = _paged(
+        "generations", repr((filters, sort, descending)),
+        lambda at: admin.generations(db, actor, filters, sort, descending, at))
+    st.dataframe([{
+        "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M:%S}", "user": r.user_email,
+        "type": r.type, "status": r.status, "outputs": r.outputs, "tokens": r.tokens,
+        "seconds": r.seconds, "models": r.models, "error": r.error_message or "",
+        "id": str(r.id),
+    } for r in rows], hide_index=True, width="stretch")
+    _pager("generations", offset, total)
+    _csv_button("Export CSV (all matching rows)",
+                lambda: admin.generations_csv(db, actor, filters, sort, descending),
+                "viba-generations.csv", "ag_csv")
+    if rows:
+        left, right = st.columns([4, 1], vertical_alignment="bottom")
+        chosen = left.selectbox(
+            "Open a generation", rows, key="ag_pick",
+            format_func=lambda r: f"{r.created_at:%Y-%m-%d %H:%M} · {r.user_email} · {r.type} "
+                                  f"· {r.status}")
+        if chosen is not None:
+            right.page_link(ADMIN_PAGE, label="Open", icon=":material/open_in_full:",
+                            query_params={"gen": str(chosen.id)})
+
+
+def open_generation(db: Database, actor: Account, store: Any, settings: Any,
+                    wanted: str) -> None:
+    st.page_link(ADMIN_PAGE, label="Back to Admin", icon=":material/arrow_back:")
+    try:
+        view, owner = admin.get_generation(db, actor, uuid.UUID(wanted))
+    except (ValueError, admin.NotAllowed):
+        st.error("No such generation.")
+        return
+    history_view.generation_detail(view, store, settings, db, actor, owner_email=owner)
+
+
+# --- usage --------------------------------------------------------------------------------
+
+
+def usage_section(db: Database, actor: Account) -> None:
+    dates = _dates("ausage", default_days=30)
+    if dates is None:
+        return
+    since, until = dates
+    report = admin.usage(db, actor, since, until)
+    if not report.per_user:
+        st.info("No generations in this period.")
+        return
+    st.markdown("**Per user**")
+    st.dataframe(report.per_user, hide_index=True, width="stretch")
+    st.markdown("**Per model**")
+    st.dataframe(report.per_model, hide_index=True, width="stretch")
+    if report.per_day:
+        st.markdown("**Tokens per day**")
+        st.bar_chart(report.per_day, x="day", y="tokens", color="model", height=280)
+
+
+# --- audit log ----------------------------------------------------------------------------
+
+
+def audit_section(db: Database, actor: Account) -> None:
+    a, b = st.columns(2)
+    actions = a.multiselect("Actions", audit.ACTIONS, key="aa_actions")
+    email = b.text_input("By (email contains)", key="aa_email")
+    dates = _dates("aa")
+    if dates is None:
+        return
+    filters = audit.AuditFilter(actions=tuple(actions), email=email, since=dates[0],
+                                until=dates[1])
+    rows, total, offset = _paged("audit", repr(filters),
+                                 lambda at: admin.audit_entries(db, actor, filters, at))
+    st.dataframe([r.as_dict() for r in rows], hide_index=True, width="stretch")
+    _pager("audit", offset, total)
+    _csv_button("Export CSV (all matching rows)", lambda: admin.audit_csv(db, actor, filters),
+                "viba-audit-log.csv", "aa_csv")
