@@ -14,8 +14,8 @@ store = studio.runner(settings).store
 st.title(t("History"))
 wanted = st.query_params.get("id")
 if wanted:
-    st.page_link(history_view.HISTORY_PAGE, label=t("all_generations"),
-                 icon=":material/arrow_back:")
+    if st.button(t("all_generations"), icon=":material/arrow_back:", key="history_back"):
+        history_view.open_item("id", None)
     try:
         generation_id = uuid.UUID(wanted)
     except ValueError:

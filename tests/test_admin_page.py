@@ -79,6 +79,11 @@ def test_generations_section_filters_pages_and_opens_any_generation(db, admin):
     at.selectbox(key="ag_sort").set_value("created")
     at.toggle(key="ag_desc").set_value(False).run()  # new sorting starts again at row 0
     assert list(table(at)["id"])[:2] == [str(ids[0]), str(ids[1])]
+    at.selectbox(key="ag_pick").select_index(0)  # the first row of the page
+    at.button(key="ag_open").click().run()
+    assert at.query_params["gen"] == str(ids[0]) and not at.exception
+    at.button(key="admin_back").click().run()
+    assert "gen" not in at.query_params
     at.multiselect(key="ag_statuses").set_value(["failed"]).run()
     assert table(at).empty
     # Open one: the admin sees someone else's generation, read-only.

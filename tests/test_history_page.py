@@ -33,8 +33,8 @@ def store(db):
 
 
 def open_links(at) -> list[str]:
-    return [link.proto.query_string for link in at.main.get("page_link")
-            if "id=" in link.proto.query_string]
+    """The items listed, as id=<uuid> (their Open buttons are keyed open_<uuid>)."""
+    return [f"id={b.key[5:]}" for b in at.main.get("button") if (b.key or "").startswith("open_")]
 
 
 def run_history(user, query: dict[str, str] | None = None):
@@ -57,6 +57,11 @@ def test_pages_of_24_newest_first_with_older_and_newer(db, store, user):
     assert not at.exception and not at.error
     first = open_links(at)
     assert first == [f"id={i}" for i in reversed(ids)][:24]
+    at.button(key=f"open_{ids[-1]}").click().run()  # opening sets ?id= and shows it
+    assert at.query_params["id"] == str(ids[-1]) and not at.exception
+    assert [s.value for s in at.subheader] == ["Inputs", "Outputs", "Details"]
+    at.button(key="history_back").click().run()
+    assert "id" not in at.query_params
     assert len(at.main.get("image")) == 24  # thumbnails only
     assert "Page 1" in [c.value for c in at.main.get("caption")]
     at.button(key="history_older").click().run()

@@ -194,14 +194,15 @@ def generations_section(db: Database, actor: Account) -> None:
             "Open a generation", rows, key="ag_pick",
             format_func=lambda r: f"{r.created_at:%Y-%m-%d %H:%M} · {r.user_email} · {r.type} "
                                   f"· {r.status}")
-        if chosen is not None:
-            right.page_link(ADMIN_PAGE, label="Open", icon=":material/open_in_full:",
-                            query_params={"gen": str(chosen.id)})
+        if chosen is not None and right.button("Open", icon=":material/open_in_full:",
+                                                key="ag_open"):
+            history_view.open_item("gen", chosen.id)
 
 
 def open_generation(db: Database, actor: Account, store: Any, settings: Any,
                     wanted: str) -> None:
-    st.page_link(ADMIN_PAGE, label="Back to Admin", icon=":material/arrow_back:")
+    if st.button("Back to Admin", icon=":material/arrow_back:", key="admin_back"):
+        history_view.open_item("gen", None)
     try:
         view, owner = admin.get_generation(db, actor, uuid.UUID(wanted))
     except (ValueError, admin.NotAllowed):

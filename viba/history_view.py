@@ -125,13 +125,25 @@ def _grid_item(db: Database, store: ImageStore, account: Account,
                 f"{item.created_at:%Y-%m-%d %H:%M} UTC")
     if names:
         st.caption(names)
-    left, right = st.columns(2)
-    left.page_link(HISTORY_PAGE, label=t("open"), icon=":material/open_in_full:",
-                   query_params={"id": str(item.id)})
-    label, icon = ((t("unfavorite"), ":material/star:") if item.favorite
-                   else (t("favorite"), ":material/star_border:"))
-    if right.button(label, icon=icon, key=f"fav_{item.id}", help=label):
+    left, right = st.columns([3, 1])
+    if left.button(t("open"), icon=":material/open_in_full:", key=f"open_{item.id}"):
+        open_item("id", item.id)
+    star, tip = ("★", t("unfavorite")) if item.favorite else ("☆", t("favorite"))
+    if right.button(star, key=f"fav_{item.id}", help=tip):
         _set_favorite(db, account, item.id, not item.favorite)
+
+
+def open_item(param: str, generation_id: uuid.UUID | None) -> None:
+    """Show one item of this page (or, with None, the list again) by its query parameter.
+
+    A same-page st.page_link with query_params does not update the browser's URL in
+    Streamlit 1.67, so the next rerun would lose it; setting st.query_params from the script
+    does update it (and reloads and bookmarks keep the item)."""
+    if generation_id is None:
+        st.query_params.pop(param, None)
+    else:
+        st.query_params[param] = str(generation_id)
+    st.rerun()
 
 
 def _set_favorite(db: Database, account: Account, generation_id: uuid.UUID, value: bool) -> None:

@@ -1,0 +1,96 @@
+"""History and Admin in the real app (`streamlit run`) and headless Chromium: thumbnails,
+opening an item, deleting it after confirmation, an admin's CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from viba import auth
+from viba.config import load_settings
+from viba.models import utcnow
+from viba.storage import ImageStore, make_backend
+
+from conftest import PASSWORD, ROOT
+from fake_gemini import png_bytes
+from test_browser import heading, log_in, main
+from test_history import add
+
+pytestmark = pytest.mark.browser
+SHOTS = ROOT / "test-artifacts"
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture()
+def app_store(db, app_env):
+    settings = load_settings(storage=app_env.get("VIBA_STORAGE", "db"),
+                             data_dir=app_env["VIBA_DATA_DIR"])
+    return ImageStore(make_backend(settings.storage, db, settings.data_dir))
+
+
+def seed(db, store, user, n=6):
+    ids = []
+    for i in range(n):
+        inp = store.save(png_bytes(f"in {uuid.uuid4()}"), "image/png").key
+        outs = [store.save(png_bytes(f"out {uuid.uuid4()}"), "image/png").key
+                for _ in range(4 if i % 2 == 0 else 1)]
+        ids.append(add(db, user, type="derivation" if i % 2 == 0 else "avatar",
+                       at=utcnow() - timedelta(minutes=n - i), inputs=[inp], outputs=outs,
+                       description=f"Picture number {i}", names=(f"photo{i}.png",)))
+    return ids
+
+
+def go(page: Page, streamlit_server, path: str) -> None:
+    page.goto(f"{streamlit_server.url}/{path}")
+
+
+def test_history_lists_thumbnails_opens_one_and_deletes_it(page: Page, streamlit_server, db,
+                                                          user, app_store):
+    ids = seed(db, app_store, user)
+    go(page, streamlit_server, "History")
+    log_in(page, user.email, PASSWORD)
+    expect(heading(page, "History")).to_be_visible()
+    cards = main(page).get_by_role("button", name="Open")
+    expect(cards).to_have_count(len(ids))
+    expect(main(page).locator('[data-testid="stImage"] img')).to_have_count(len(ids))
+    shot(page, "history")
+    newest = ids[-1]
+    cards.first.click()  # the newest
+    expect(heading(page, "Outputs")).to_be_visible()
+    expect(page).to_have_url(re.compile(f"id={newest}"))
+    expect(main(page).get_by_text("Picture number 5")).to_be_visible()
+    shot(page, "history-detail")
+    main(page).get_by_role("button", name="Delete").click()
+    main(page).get_by_role("button", name="Yes, delete").click()
+    expect(main(page).get_by_role("button", name="Open")).to_have_count(len(ids) - 1)
+    expect(page).not_to_have_url(re.compile(str(newest)))
+
+
+def test_admin_browses_generations_and_exports_csv(page: Page, streamlit_server, db, admin,
+                                                   app_store):
+    owner = auth.register(db, f"b-{uuid.uuid4().hex[:8]}@example.com", "Bea", PASSWORD)
+    ids = seed(db, app_store, owner, n=3)
+    go(page, streamlit_server, "Admin")
+    log_in(page, admin.email, PASSWORD)
+    expect(heading(page, "Admin")).to_be_visible()
+    shot(page, "admin-users")
+    main(page).get_by_text("Generations", exact=True).click()
+    main(page).get_by_label("User email contains").fill(owner.email)
+    main(page).get_by_label("User email contains").press("Enter")
+    expect(main(page).get_by_text("Rows 1–3 of 3")).to_be_visible()
+    shot(page, "admin-generations")
+    with page.expect_download() as download:
+        main(page).get_by_role("button", name="Export CSV (all matching rows)").click()
+    text = download.value.path().read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["id"] for r in rows] == [str(i) for i in reversed(ids)]
