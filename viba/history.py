@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, tuple_, update
 
 from viba import audit
 from viba.db import Database
@@ -129,8 +129,8 @@ def page(db: Database, user_id: uuid.UUID, filters: HistoryFilter = HistoryFilte
                    g.error_message).where(g.user_id == user_id)
     query = filters.apply(query)
     if after is not None:
-        query = query.where(or_(g.created_at < after.created_at,
-                                and_(g.created_at == after.created_at, g.id < after.id)))
+        # A row-value comparison, which both databases answer from the index directly.
+        query = query.where(tuple_(g.created_at, g.id) < tuple_(after.created_at, after.id))
     query = query.order_by(g.created_at.desc(), g.id.desc()).limit(limit + 1)
     with db.session() as s:
         rows = s.execute(query).all()
