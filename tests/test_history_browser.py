@@ -94,3 +94,16 @@ def test_admin_browses_generations_and_exports_csv(page: Page, streamlit_server,
     text = download.value.path().read_text(encoding="utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["id"] for r in rows] == [str(i) for i in reversed(ids)]
+
+
+def test_in_history_link_on_a_studio_page_opens_that_generation(page: Page, streamlit_server,
+                                                                db, user, app_store):
+    ids = seed(db, app_store, user, n=2)  # the second is an avatar
+    go(page, streamlit_server, "Avatar")
+    log_in(page, user.email, PASSWORD)
+    expect(heading(page, "Avatar")).to_be_visible()
+    main(page).get_by_role("link", name="In history").first.click()
+    expect(page).to_have_url(re.compile(f"/History\\?id={ids[1]}"))
+    expect(heading(page, "Outputs")).to_be_visible()
+    page.reload()  # the URL alone opens it again
+    expect(heading(page, "Outputs")).to_be_visible()
