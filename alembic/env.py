@@ -34,7 +34,11 @@ else:
     from viba.db import make_engine
     from viba.config import get_settings
 
-    engine = make_engine(get_settings().effective_database_url)
+    settings = get_settings()
+    # Run as the deploy's pre-deploy step: a production setup the app would refuse fails the
+    # deploy here, with the same message, before the old version is replaced.
+    settings.check_production()
+    engine = make_engine(settings.effective_database_url)
     with engine.begin() as conn:
         run(conn)
     engine.dispose()

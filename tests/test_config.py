@@ -80,7 +80,13 @@ def test_production_refuses_missing_or_weak_cookie_key_and_sqlite(monkeypatch):
     monkeypatch.setenv("VIBA_COOKIE_KEY", "short")
     with pytest.raises(ConfigError, match="at least 32 characters"):
         load_settings().check_production()
-    monkeypatch.setenv("VIBA_COOKIE_KEY", "k" * 48)
+    for weak in ("k" * 48, "changeme" * 5):
+        monkeypatch.setenv("VIBA_COOKIE_KEY", weak)
+        with pytest.raises(ConfigError, match="not a repeated or made-up word"):
+            load_settings().check_production()
+    import secrets
+
+    monkeypatch.setenv("VIBA_COOKIE_KEY", secrets.token_urlsafe(48))
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         load_settings().check_production()
     monkeypatch.setenv("VIBA_ALLOW_SQLITE", "1")
@@ -94,3 +100,15 @@ def test_bad_value_names_the_setting(monkeypatch):
     monkeypatch.setenv("SMTP_PORT", "many")
     with pytest.raises(ConfigError, match="SMTP_PORT"):
         load_settings()
+
+
+def test_empty_variables_mean_the_defaults(monkeypatch):
+    """Render creates `sync: false` variables that were left empty as empty strings."""
+    for name in ("SMTP_PORT", "SMTP_FROM", "VIBA_PUBLIC_URL", "VIBA_STORAGE", "DATABASE_URL",
+                 "GEMINI_API_KEY", "VIBA_WORKERS"):
+        monkeypatch.setenv(name, "  ")
+    settings = load_settings()
+    assert settings.smtp_port == 587 and settings.smtp_from.startswith("Viba Studio")
+    assert settings.public_url == "http://localhost:8501" and settings.storage == "db"
+    assert settings.database_url is None and settings.gemini_api_key is None
+    assert settings.workers == 4

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +23,7 @@ from pydantic_settings import (
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 MIN_COOKIE_KEY_LENGTH = 32
+MIN_COOKIE_KEY_DISTINCT = 12  # "k" * 48 is long but guessable; random keys have ~30 distinct
 
 
 class ConfigError(RuntimeError):
@@ -78,6 +79,14 @@ class Settings(BaseSettings):
         secrets_file = Path(os.environ.get("VIBA_SECRETS_FILE", SECRETS_FILE))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, secrets_file))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_default(cls, data: object) -> object:
+        """An empty variable (a Render `sync: false` value left empty) is as if unset."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
+
     @field_validator(
         "database_url", "cookie_key", "gemini_api_key", "gemini_base_url", "smtp_host",
         "smtp_user", "smtp_password", mode="before",
@@ -112,10 +121,12 @@ class Settings(BaseSettings):
         """Refuse a production start that would be insecure; say exactly what to set."""
         if not self.is_production:
             return
-        if not self.cookie_key or len(self.cookie_key) < MIN_COOKIE_KEY_LENGTH:
+        if (not self.cookie_key or len(self.cookie_key) < MIN_COOKIE_KEY_LENGTH
+                or len(set(self.cookie_key)) < MIN_COOKIE_KEY_DISTINCT):
             raise ConfigError(
                 "VIBA_ENV=production needs VIBA_COOKIE_KEY set to a random secret of at least "
-                f"{MIN_COOKIE_KEY_LENGTH} characters (for example the output of "
+                f"{MIN_COOKIE_KEY_LENGTH} characters, not a repeated or made-up word (for "
+                "example the output of "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
             )
         if self.effective_database_url.startswith("sqlite") and not self.allow_sqlite_in_production:

@@ -1,0 +1,176 @@
+"""The release checks: render.yaml and .streamlit/config.toml are fit for production, the
+pre-deploy step refuses what production refuses, and the app started exactly as render.yaml
+starts it (VIBA_ENV=production, PostgreSQL) is healthy, logs in and generates an image."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from playwright.sync_api import Page, expect
+
+from viba.config import Settings
+
+from conftest import PG_ADMIN_URL_DEFAULT, ROOT, create_pg_database, drop_pg_database, free_port
+from fake_gemini import png_bytes
+
+BLUEPRINT = yaml.safe_load((ROOT / "render.yaml").read_text())
+SERVICE = BLUEPRINT["services"][0]
+ENV_VARS = {v["key"]: v for v in SERVICE["envVars"]}
+SETTINGS_NAMES = {f.alias for f in Settings.model_fields.values() if f.alias}
+SECRET_NAMES = {"DATABASE_URL", "VIBA_COOKIE_KEY", "GEMINI_API_KEY", "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY", "SMTP_PASSWORD", "SMTP_USER"}
+
+
+def test_render_blueprint_starts_the_app_as_documented():
+    assert len(BLUEPRINT["services"]) == 1
+    assert SERVICE["type"] == "web" and SERVICE["runtime"] == "python"
+    assert SERVICE["plan"] and ENV_VARS["PYTHON_VERSION"]["value"].startswith("3.11")
+    assert SERVICE["buildCommand"] == "pip install -r requirements.txt"
+    assert SERVICE["startCommand"] == (
+        "streamlit run Home.py --server.port $PORT --server.address 0.0.0.0")
+    assert SERVICE["healthCheckPath"] == "/_stcore/health"
+    assert SERVICE["preDeployCommand"] == "alembic upgrade head"
+    assert ENV_VARS["STREAMLIT_SERVER_FILE_WATCHER_TYPE"]["value"] == "none"
+
+
+def test_render_blueprint_sets_every_setting_production_needs_and_no_secret():
+    assert ENV_VARS["VIBA_ENV"]["value"] == "production"
+    assert ENV_VARS["DATABASE_URL"] == {"key": "DATABASE_URL", "sync": False}
+    assert ENV_VARS["VIBA_COOKIE_KEY"] == {"key": "VIBA_COOKIE_KEY", "generateValue": True}
+    assert ENV_VARS["GEMINI_API_KEY"]["sync"] is False
+    for name in ("SMTP_HOST", "SMTP_PASSWORD", "VIBA_STORAGE", "VIBA_PUBLIC_URL",
+                 "AWS_SECRET_ACCESS_KEY"):
+        assert name in ENV_VARS, name
+    for name in SECRET_NAMES:  # asked for on Render, or made there; never in the file
+        assert "value" not in ENV_VARS[name], name
+    # Every variable means something to the app (a typo would be silently ignored).
+    others = {"PYTHON_VERSION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+              "AWS_REGION", "STREAMLIT_SERVER_FILE_WATCHER_TYPE"}
+    assert set(ENV_VARS) - SETTINGS_NAMES <= others
+    # The settings production refuses to start without are all provided.
+    assert {"DATABASE_URL", "VIBA_COOKIE_KEY", "VIBA_ENV"} <= set(ENV_VARS)
+
+
+def test_streamlit_config_is_fit_for_production():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["headless"] is True
+    assert config["server"]["enableXsrfProtection"] is True
+    assert 1 <= config["server"]["maxUploadSize"] <= 50
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["client"]["toolbarMode"] == "viewer"
+    assert config["client"]["showErrorDetails"] == "none"
+    assert config["client"]["showSidebarNavigation"] is False
+    assert config["runner"]["fastReruns"] is False
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """A clean environment: render.yaml's fixed values, nothing from the test session."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("VIBA_", "GEMINI_", "SMTP_", "DATABASE_URL", "STREAMLIT_"))}
+    fixed = {k: str(v["value"]) for k, v in ENV_VARS.items() if "value" in v}
+    return {**base, **fixed, **extra}
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"VIBA_COOKIE_KEY": "k" * 48, "DATABASE_URL": "postgresql://u@127.0.0.1:1/x"},
+     "VIBA_COOKIE_KEY"),
+    ({"VIBA_COOKIE_KEY": secrets.token_urlsafe(48)}, "DATABASE_URL set to a PostgreSQL URL"),
+])
+def test_pre_deploy_step_refuses_what_production_refuses(tmp_path, extra, message):
+    result = subprocess.run(
+        ["bash", "-c", SERVICE["preDeployCommand"]], cwd=ROOT, capture_output=True, text=True,
+        env=_env(VIBA_DATA_DIR=str(tmp_path), VIBA_SECRETS_FILE=str(tmp_path / "x.toml"),
+                 **extra), timeout=120)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+@pytest.fixture()
+def production_db():
+    """A fresh PostgreSQL database on this machine's server, reached without TLS."""
+    admin_url = os.environ.get("TEST_DATABASE_URL") or PG_ADMIN_URL_DEFAULT
+    try:
+        url = create_pg_database(admin_url)
+    except Exception as exc:  # noqa: BLE001 - any connection failure
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"needs the PostgreSQL server at {admin_url}: {exc}")
+    yield url + "?sslmode=disable"
+    drop_pg_database(url)
+
+
+@pytest.mark.browser
+def test_production_smoke_started_like_render(page: Page, production_db, fake_gemini_server,
+                                              tmp_path):
+    port = free_port()
+    env = _env(PORT=str(port), DATABASE_URL=production_db,
+               VIBA_COOKIE_KEY=secrets.token_urlsafe(48), GEMINI_API_KEY="smoke-key-1234567890",
+               GEMINI_BASE_URL=fake_gemini_server.base_url, GEMINI_API_VERSION="v1beta",
+               VIBA_DATA_DIR=str(tmp_path), VIBA_SECRETS_FILE=str(tmp_path / "none.toml"),
+               PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    migrated = subprocess.run(["bash", "-c", SERVICE["preDeployCommand"]], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert migrated.returncode == 0, migrated.stderr
+    log = open(tmp_path / "server.log", "wb")
+    server = subprocess.Popen(["bash", "-c", "exec " + SERVICE["startCommand"]], cwd=ROOT,
+                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(port, server, tmp_path / "server.log")
+        url = f"http://127.0.0.1:{port}"
+        page.goto(url)
+        page.get_by_role("tab", name="Register").click()
+        form = page.locator('[data-testid="stForm"]').filter(
+            has=page.get_by_role("heading", name="Create an account"))
+        form.get_by_label("Email").fill("first@example.com")
+        form.get_by_label("Full name").fill("First Admin")
+        form.get_by_label("Password", exact=True).fill("smoke-pass-42")
+        form.get_by_label("Repeat password").fill("smoke-pass-42")
+        form.get_by_role("button", name="Register").click()
+        main = page.get_by_test_id("stMainBlockContainer")
+        expect(main.get_by_role("heading", name="Welcome, First Admin")).to_be_visible()
+        expect(page.get_by_test_id("stSidebar").get_by_role("link", name="Admin")).to_be_visible()
+        page.goto(f"{url}/Avatar")
+        expect(main.get_by_role("heading", name="Avatar", level=1)).to_be_visible()
+        for _ in range(3):  # re-add if a rerun right after load dropped the pending file
+            main.locator('input[type="file"]').first.set_input_files(
+                [{"name": "me.png", "mimeType": "image/png", "buffer": png_bytes("smoke")}])
+            try:
+                expect(main.get_by_text("me.png")).to_be_visible(timeout=5000)
+                break
+            except AssertionError:
+                continue
+        main.get_by_role("button", name="Generate").click()
+        expect(main.get_by_role("button", name="Download", exact=True)).to_have_count(
+            1, timeout=30_000)
+        # Production hides error details and the developer toolbar.
+        expect(page.get_by_test_id("stToolbar").get_by_role("button", name="Deploy")) \
+            .to_have_count(0)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+    text = (tmp_path / "server.log").read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
+
+
+def _wait_healthy(port: int, server: subprocess.Popen, log_path: Path) -> None:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                        timeout=2) as resp:
+                if resp.status == 200 and resp.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"not healthy:\n{log_path.read_text()[-3000:]}")
