@@ -275,6 +275,17 @@ def page(browser, request):
     context.close()
 
 
+def screenshot(page, name: str) -> None:
+    """Keep a screenshot of what a browser test sees: in test-artifacts/, or in
+    $VIBA_SCREENSHOTS_DIR (README's docs/screenshots are made with
+    `VIBA_SCREENSHOTS_DIR=docs/screenshots python -m pytest -m browser`)."""
+    out = Path(os.environ.get("VIBA_SCREENSHOTS_DIR") or ROOT / "test-artifacts")
+    if not out.is_absolute():
+        out = ROOT / out
+    out.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out / f"{name}.png"), full_page=False)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     report = yield

@@ -17,18 +17,13 @@ from viba.config import load_settings
 from viba.models import utcnow
 from viba.storage import ImageStore, make_backend
 
-from conftest import PASSWORD, ROOT
+from conftest import PASSWORD, screenshot
 from fake_gemini import png_bytes
 from test_browser import heading, log_in, main
 from test_history import add
 
 pytestmark = pytest.mark.browser
-SHOTS = ROOT / "test-artifacts"
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+shot = screenshot
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ from viba import auth
 from viba.models import Blob, GenerationHistory
 
 import fake_gemini as fg
-from conftest import PASSWORD, StreamlitServer
+from conftest import PASSWORD, StreamlitServer, screenshot
 from fake_gemini import png_bytes
 from test_browser import log_in, main, session_cookies, wait_until
 
@@ -111,6 +111,7 @@ def test_derivation_batch_end_to_end(page, streamlit_server, db, member, fake_ge
         wait_until(lambda: rows(db, member, "derivation")[0].status == "completed"
                    and rows(db, member, "derivation")[1].status == "completed", timeout=30)
     expect(main(page).get_by_role("img")).to_have_count(8, timeout=20_000)
+    screenshot(page, "derivation")
     assert download_first(page)[:8] == b"\x89PNG\r\n\x1a\n"
     with page.expect_download() as info:
         main(page).get_by_role("button", name="Download all (zip)").first.click()
