@@ -101,6 +101,7 @@ def app_env(database_url: str, tmp_path_factory: pytest.TempPathFactory,
         "GEMINI_TIMEOUT_SECONDS": "10",
         "GEMINI_RETRY_INITIAL_DELAY": "0.01",
         "VIBA_JOB_HEARTBEAT_SECONDS": "0.5",
+        "VIBA_STORAGE": "db",  # the browser tests check rows in the blobs table
         "DATABASE_URL": database_url,
         "VIBA_DATA_DIR": str(data_dir),
         "VIBA_COOKIE_KEY": "test-cookie-key-" + "x" * 40,

@@ -21,7 +21,7 @@ def clean_env(monkeypatch, tmp_path):
 def test_defaults_run_on_a_sqlite_file_in_data_with_a_kept_dev_cookie_key(tmp_path):
     s = load_settings()
     assert s.effective_database_url == f"sqlite:///{tmp_path / 'data' / 'viba.db'}"
-    assert s.storage == "db" and not s.smtp_enabled and not s.is_production
+    assert s.storage == "local" and not s.smtp_enabled and not s.is_production
     key = s.resolved_cookie_key()
     assert len(key) >= 32 and key == load_settings().resolved_cookie_key()
     assert (tmp_path / "data" / ".cookie_key").stat().st_mode & 0o777 == 0o600
@@ -109,6 +109,16 @@ def test_empty_variables_mean_the_defaults(monkeypatch):
         monkeypatch.setenv(name, "  ")
     settings = load_settings()
     assert settings.smtp_port == 587 and settings.smtp_from.startswith("Viba Studio")
-    assert settings.public_url == "http://localhost:8501" and settings.storage == "db"
+    assert settings.public_url == "http://localhost:8501" and settings.storage == "local"
     assert settings.database_url is None and settings.gemini_api_key is None
     assert settings.workers == 4
+
+
+def test_image_storage_defaults_to_files_on_a_laptop_and_the_database_in_production(monkeypatch):
+    monkeypatch.delenv("VIBA_STORAGE", raising=False)
+    monkeypatch.delenv("VIBA_ENV", raising=False)
+    assert load_settings().storage == "local"
+    monkeypatch.setenv("VIBA_ENV", "production")
+    assert load_settings().storage == "db"
+    monkeypatch.setenv("VIBA_STORAGE", "s3://bucket/viba")
+    assert load_settings().storage == "s3://bucket/viba"

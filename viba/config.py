@@ -12,7 +12,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -54,7 +60,9 @@ class Settings(BaseSettings):
         default=1.0, alias="GEMINI_RETRY_INITIAL_DELAY", ge=0
     )
     max_image_side: int = Field(default=2048, alias="VIBA_MAX_IMAGE_SIDE", ge=256, le=8192)
-    storage: str = Field(default="db", alias="VIBA_STORAGE")
+    # Empty: files under data/images on a laptop, the database in production (a server's disk
+    # is usually wiped on deploy). See viba.storage.make_backend for the forms.
+    storage: str = Field(default="", alias="VIBA_STORAGE", validate_default=True)
     workers: int = Field(default=4, alias="VIBA_WORKERS", ge=1, le=64)
     user_concurrency: int = Field(default=2, alias="VIBA_USER_CONCURRENCY", ge=1, le=16)
     job_heartbeat_seconds: float = Field(default=10.0, alias="VIBA_JOB_HEARTBEAT_SECONDS", gt=0)
@@ -96,6 +104,13 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("storage")
+    @classmethod
+    def _default_storage(cls, value: str, info: ValidationInfo) -> str:
+        if value.strip():
+            return value.strip()
+        return "db" if info.data.get("env") == "production" else "local"
 
     @property
     def is_production(self) -> bool:

@@ -199,7 +199,8 @@ class S3Backend:
 
 
 def make_backend(spec: str, db: Database, data_dir: Path) -> Backend:
-    """VIBA_STORAGE: `db` (default), `local` / `local:<dir>`, or `s3://bucket/prefix`."""
+    """VIBA_STORAGE: `db`, `local` / `local:<dir>`, or `s3://bucket/prefix` (the default is
+    chosen in viba.config: local files in development, db in production)."""
     spec = (spec or "db").strip()
     if spec == "db":
         return DbBackend(db)
