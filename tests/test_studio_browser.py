@@ -19,7 +19,7 @@ from viba.models import Blob, GenerationHistory
 import fake_gemini as fg
 from conftest import PASSWORD, StreamlitServer, screenshot
 from fake_gemini import png_bytes
-from test_browser import log_in, main, session_cookies, wait_until
+from test_browser import go_to, log_in, main, session_cookies, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -52,20 +52,6 @@ def upload(page: Page, index: int, *files: tuple[str, bytes]) -> None:
             continue
     for name, _ in files:
         expect(main(page).get_by_text(name)).to_be_visible()
-
-
-def go_to(page: Page, link: str, title: str) -> None:
-    """Switch page through the sidebar. A click that lands while a rerun is still drawing can
-    be dropped by the browser, so it is tried again (a person would click again too)."""
-    heading = main(page).get_by_role("heading", name=title, level=1)
-    for _ in range(3):
-        page.get_by_test_id("stSidebar").get_by_role("link", name=link).click()
-        try:
-            expect(heading).to_be_visible(timeout=5000)
-            return
-        except AssertionError:
-            continue
-    expect(heading).to_be_visible()
 
 
 def generate(page: Page) -> None:
