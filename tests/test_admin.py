@@ -215,9 +215,12 @@ def test_usage_per_user_model_and_day(db, admin):
         {"email": ann.email, "generations": 1, "images": 2, "tokens": 2100},
         {"email": bob.email, "generations": 1, "images": 1, "tokens": 500}]
     assert report.per_model == [
-        {"model": "img-m", "step": "derivation_image", "calls": 2, "images": 2, "tokens": 2000},
-        {"model": "img-m", "step": "avatar", "calls": 1, "images": 1, "tokens": 500},
-        {"model": "text-m", "step": "derivation_text", "calls": 1, "images": 0, "tokens": 100}]
+        {"model": "img-m", "step": "derivation_image", "generations": 1, "calls": 2,
+         "images": 2, "tokens": 2000},
+        {"model": "img-m", "step": "avatar", "generations": 1, "calls": 1, "images": 1,
+         "tokens": 500},
+        {"model": "text-m", "step": "derivation_text", "generations": 1, "calls": 1,
+         "images": 0, "tokens": 100}]
     assert report.per_day == [
         {"day": f"{day1:%Y-%m-%d}", "model": "img-m", "tokens": 2000},
         {"day": f"{day1:%Y-%m-%d}", "model": "text-m", "tokens": 100},

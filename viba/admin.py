@@ -317,7 +317,7 @@ def get_generation(db: Database, actor: Account, generation_id: uuid.UUID) -> tu
 @dataclass(frozen=True)
 class Usage:
     per_user: list[dict[str, Any]]  # email, generations, images, tokens
-    per_model: list[dict[str, Any]]  # model, step, calls, images, tokens
+    per_model: list[dict[str, Any]]  # model, step, generations, calls, images, tokens
     per_day: list[dict[str, Any]]  # day, model, tokens
 
 
@@ -344,10 +344,12 @@ def usage(db: Database, actor: Account, since: datetime, until: datetime) -> Usa
         emails = dict(s.execute(select(User.id, User.email).where(
             User.id.in_(set(made) | set(spent)))).all()) if made or spent else {}
         per_model = [
-            {"model": r.model, "step": r.step, "calls": int(r.calls), "images": int(r.images or 0),
-             "tokens": int(r.tokens or 0)}
+            {"model": r.model, "step": r.step, "generations": int(r.generations),
+             "calls": int(r.calls), "images": int(r.images or 0), "tokens": int(r.tokens or 0)}
             for r in s.execute(
-                select(u.model, u.step, func.count().label("calls"),
+                select(u.model, u.step,
+                       func.count(u.generation_id.distinct()).label("generations"),
+                       func.count().label("calls"),
                        func.sum(u.images).label("images"), func.sum(u.tokens).label("tokens"))
                 .where(in_range).group_by(u.model, u.step)
                 .order_by(func.sum(u.tokens).desc(), u.model, u.step))

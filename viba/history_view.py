@@ -184,8 +184,8 @@ def _details_table(view: jobs.JobView) -> None:
         ("description tokens", "Description tokens"), ("error", "Error"),
     ) if summary[key] not in (None, {}, [], "")]
     rows.insert(0, ("Id", str(view.id)))
-    st.dataframe({"": [r[0] for r in rows], " ": [r[1] for r in rows]}, hide_index=True,
-                 width="stretch")
+    st.dataframe({"field": [r[0] for r in rows], "value": [r[1] for r in rows]},
+                 hide_index=True, width="stretch")
     per_output = summary["per output"]
     if per_output:
         st.dataframe([{"#": meta.get("variant") or i + 1, "model": meta.get("model"),
