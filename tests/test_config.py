@@ -11,9 +11,12 @@ from viba.db import Database, DatabaseUnavailable, make_engine, normalise_url
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    for name in ["DATABASE_URL", "VIBA_ENV", "VIBA_COOKIE_KEY", "VIBA_ADMIN_EMAILS",
-                 "VIBA_ALLOW_SQLITE", "SMTP_HOST", "GEMINI_API_KEY"]:
-        monkeypatch.delenv(name, raising=False)
+    import os
+
+    # Every app setting, including those other tests' session fixtures put in os.environ.
+    for name in list(os.environ):
+        if name == "DATABASE_URL" or name.startswith(("VIBA_", "SMTP_", "GEMINI_")):
+            monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VIBA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("VIBA_SECRETS_FILE", str(tmp_path / "secrets.toml"))
 
