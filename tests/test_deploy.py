@@ -19,6 +19,7 @@ from viba.config import Settings
 
 from conftest import PG_ADMIN_URL_DEFAULT, ROOT, create_pg_database, drop_pg_database, free_port
 from fake_gemini import png_bytes
+from test_browser import wait_until
 
 BLUEPRINT = yaml.safe_load((ROOT / "render.yaml").read_text())
 SERVICE = BLUEPRINT["services"][0]
@@ -136,6 +137,9 @@ def test_production_smoke_started_like_render(page: Page, production_db, fake_ge
         main = page.get_by_test_id("stMainBlockContainer")
         expect(main.get_by_role("heading", name="Welcome, First Admin")).to_be_visible()
         expect(page.get_by_test_id("stSidebar").get_by_role("link", name="Admin")).to_be_visible()
+        # A new page load logs in from the cookie, which the browser stores a moment after
+        # the login run (as in tests/test_browser.py).
+        wait_until(lambda: any(c["name"] == "viba_session" for c in page.context.cookies()))
         page.goto(f"{url}/Avatar")
         expect(main.get_by_role("heading", name="Avatar", level=1)).to_be_visible()
         for _ in range(3):  # re-add if a rerun right after load dropped the pending file
