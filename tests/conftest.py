@@ -284,6 +284,12 @@ def screenshot(page, name: str) -> None:
     if not out.is_absolute():
         out = ROOT / out
     out.mkdir(parents=True, exist_ok=True)
+    # Wait for the app to finish its run and for every image to have loaded.
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached", timeout=15_000)
+    page.wait_for_function(
+        "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
+        timeout=15_000)
+    page.wait_for_timeout(500)  # tables draw on a canvas a moment after their data arrives
     page.screenshot(path=str(out / f"{name}.png"), full_page=False)
 
 

@@ -80,8 +80,10 @@ def test_filters_narrow_the_list_and_favourites_toggle(db, store, user):
     at.multiselect(key="hf_types").set_value([]).run()
     at.multiselect(key="hf_statuses").set_value(["failed"]).run()
     assert open_links(at) == [f"id={b}"]
+    assert at.button(key=f"fav_{b}").proto.type == "secondary"
     at.button(key=f"fav_{b}").click().run()
     assert history.is_favorite(db, user.id, b)
+    assert at.button(key=f"fav_{b}").proto.type == "primary"  # a filled star
     at.toggle(key="hf_favorites").set_value(True).run()
     assert open_links(at) == [f"id={b}"]
     at.multiselect(key="hf_statuses").set_value([]).run()

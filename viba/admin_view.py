@@ -81,7 +81,7 @@ def users_section(db: Database, actor: Account) -> None:
     text = a.text_input("Email or name contains", key="au_text")
     state = b.selectbox("Show", admin.USER_STATES, key="au_state")
     sort = c.selectbox("Sort by", admin.USER_SORTS, key="au_sort")
-    descending = d.toggle("Newest/Z first", value=True, key="au_desc")
+    descending = d.toggle("Descending", value=True, key="au_desc")
     filters = admin.UserFilter(text=text, state=state)
     rows, total, offset = _paged("users", repr((filters, sort, descending)),
                                  lambda at: admin.users(db, actor, filters, sort, descending, at))

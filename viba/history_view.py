@@ -128,8 +128,10 @@ def _grid_item(db: Database, store: ImageStore, account: Account,
     left, right = st.columns([3, 1])
     if left.button(t("open"), icon=":material/open_in_full:", key=f"open_{item.id}"):
         open_item("id", item.id)
-    star, tip = ("★", t("unfavorite")) if item.favorite else ("☆", t("favorite"))
-    if right.button(star, key=f"fav_{item.id}", help=tip):
+    # Icon only; a favourite's star is the filled (primary) button.
+    tip = t("unfavorite") if item.favorite else t("favorite")
+    if right.button("", icon=":material/star:", key=f"fav_{item.id}", help=tip,
+                    type="primary" if item.favorite else "secondary"):
         _set_favorite(db, account, item.id, not item.favorite)
 
 
@@ -244,9 +246,9 @@ def generation_detail(view: jobs.JobView, store: ImageStore, settings: Settings,
     actions[1].button(t("run_again"), key=f"again_{view.id}", icon=":material/replay:",
                       on_click=studio.run_again, args=(settings, db, account, view.id))
     favorite = history.is_favorite(db, account.id, view.id)
-    label, icon = ((t("unfavorite"), ":material/star:") if favorite
-                   else (t("favorite"), ":material/star_border:"))
-    if actions[2].button(label, icon=icon, key=f"fav_{view.id}"):
+    label = t("unfavorite") if favorite else t("favorite")
+    if actions[2].button(label, icon=":material/star:", key=f"fav_{view.id}",
+                         type="primary" if favorite else "secondary"):
         _set_favorite(db, account, view.id, not favorite)
     if actions[3].button(t("delete"), icon=":material/delete:", key=f"delete_{view.id}"):
         st.session_state[CONFIRM_KEY] = str(view.id)
