@@ -227,3 +227,63 @@ def test_outputs_zip_holds_every_variant(runner, db, store, member, gemini_confi
         names = zf.namelist()
     assert len([n for n in names if n.endswith(".png")]) == 4
     assert "description.txt" in names
+
+
+class DeletedRightAfterSave(ImageStore):
+    """The image store as another request sees it: that request deletes the (then
+    unreferenced) image just after this one saved it, before its reference is written."""
+
+    race = True
+
+    def save(self, data, mime):
+        stored = super().save(data, mime)
+        if self.race:
+            self.race = False
+            self.delete(stored.key)
+        return stored
+
+
+def test_an_image_deleted_between_save_and_reference_is_put_back(db, tmp_path, member,
+                                                                 gemini_config):
+    store = DeletedRightAfterSave(make_backend("local", db, tmp_path))
+    runner = jobs.JobRunner(db, store, workers=2, per_user=2, heartbeat_s=0.2)
+    try:
+        job_id = submit(runner, db, member, "avatar", 1, gemini_config)
+        runner.wait(job_id)
+        r = row(db, job_id)
+        assert r.status == "completed", r.error_message
+        assert store.exists(r.input_keys[0])
+    finally:
+        runner.shutdown()
+
+
+def test_deleting_an_unreferenced_image_waits_for_a_reference_being_written(db, store, member):
+    """delete_generation checks and deletes each image under the image's lock, the lock under
+    which jobs write references: while one is held, the delete waits."""
+    key = store.save(png_bytes(f"shared-{uuid.uuid4()}"), "image/png").key
+    with db.session() as s:
+        gen = GenerationHistory(user_id=member.id, type="avatar", status="completed",
+                                input_params={}, input_keys=[key], output_keys=[], details={})
+        s.add(gen)
+        s.flush()
+        gid = gen.id
+        s.add(ImageRef(generation_id=gid, key=key, role="input"))
+    done = threading.Event()
+    second = uuid.uuid4()
+
+    def delete_it():
+        history.delete_generation(db, store, member.id, gid)
+        done.set()
+
+    with db.locked_session(jobs.image_lock(key)) as s:  # a job writing its reference
+        worker = threading.Thread(target=delete_it)
+        worker.start()
+        assert not done.wait(0.5)  # the delete waits for the lock
+        s.add(GenerationHistory(id=second, user_id=member.id, type="avatar",
+                                status="pending", input_params={}, input_keys=[key],
+                                output_keys=[], details={}))
+        s.flush()
+        s.add(ImageRef(generation_id=second, key=key, role="input"))
+    worker.join(30)
+    assert done.is_set()
+    assert store.exists(key)  # the new reference was seen: the shared image was kept

@@ -161,6 +161,23 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def locked_session(self, *names: str) -> Iterator[Session]:
+        """A session that holds a lock on each name until it commits, so two sessions about
+        the same names run one after the other (names: e.g. image keys). PostgreSQL: advisory
+        transaction locks, taken in sorted order (no deadlock), across processes. SQLite: one
+        process-wide lock around the whole session (SQLite apps run on one machine, and its
+        write lock is not usable here: the image store's own sessions write meanwhile)."""
+        if self.engine.dialect.name == "postgresql":
+            with self.session() as session:
+                for name in sorted(set(names)):
+                    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"),
+                                    {"n": name})
+                yield session
+        else:
+            with _sqlite_name_lock, self.session() as session:
+                yield session
+
     def write_lock(self, session: Session) -> None:
         """SQLite: take the database's write lock now, so what this transaction reads next
         cannot change before it writes (the driver runs SELECTs outside a transaction and
@@ -175,6 +192,7 @@ class Database:
         self.engine.dispose()
 
 
+_sqlite_name_lock = threading.RLock()
 _databases: dict[str, Database] = {}
 _databases_lock = threading.Lock()
 

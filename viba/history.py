@@ -20,7 +20,7 @@ from sqlalchemy import Select, delete, func, or_, select, tuple_, update
 
 from viba import audit
 from viba.db import Database
-from viba.jobs import FEATURE_STEPS, JobView, find_generation
+from viba.jobs import FEATURE_STEPS, JobView, find_generation, image_lock
 from viba.models import GenerationHistory, ImageRef, User
 from viba.storage import EXTENSIONS, ImageStore, mime_for
 
@@ -187,11 +187,13 @@ def delete_generation(db: Database, store: ImageStore, user_id: uuid.UUID,
         s.delete(row)
     deleted = 0
     for key in sorted(keys):
-        with db.session() as s:
+        # Under the image's lock: a job adding a reference to it waits, or has finished and
+        # is seen here (see viba.jobs.image_lock).
+        with db.locked_session(image_lock(key)) as s:
             still_used = s.scalar(select(ImageRef.key).where(ImageRef.key == key).limit(1))
-        if still_used is None:
-            store.delete(key)
-            deleted += 1
+            if still_used is None:
+                store.delete(key)
+                deleted += 1
     return deleted
 
 

@@ -31,7 +31,7 @@ from viba.gemini import GeminiConfig, GenerationError, ImageResult, TextResult
 from viba.images import PreparedImage
 from viba.models import GENERATION_TYPES, GenerationHistory, ImageRef, ModelUsage, utcnow
 from viba.prompts import PromptTemplate
-from viba.storage import ImageStore, StorageError, mime_for
+from viba.storage import ImageStore, StorageError, StoredImage, mime_for
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,11 @@ class JobRunner:
             input_keys=[s.key for s in stored], output_keys=[], details={},
             worker_id=WORKER_ID,
         )
-        with self.db.session() as s:
+        with self.db.locked_session(*(image_lock(x.key) for x in stored)) as s:
+            try:
+                _restore(self.store, [(x, img.data) for x, img in zip(stored, images)])
+            except StorageError as exc:
+                raise JobError(str(exc)) from exc
             s.add(row)
             s.flush()
             job_id = row.id
@@ -270,7 +274,8 @@ class JobRunner:
                     index: int | None) -> None:
         job_id = job.id
         stored = self.store.save(result.data, result.mime_type)
-        with self.db.session() as s:
+        with self.db.locked_session(image_lock(stored.key)) as s:
+            _restore(self.store, [(stored, result.data)])
             s.add(_usage(job, view, IMAGE_STEP[view.type], result.model,
                          result.usage.total_tokens, images=1))
             row = s.scalars(select(GenerationHistory).where(GenerationHistory.id == job_id)
@@ -419,6 +424,20 @@ class JobRunner:
 
 
 IMAGE_STEP = {feature: steps[-1] for feature, steps in FEATURE_STEPS.items()}
+
+
+def image_lock(key: str) -> str:
+    """The lock name (Database.locked_session) under which an image's references are added
+    and under which an unreferenced image is deleted, so the two never interleave."""
+    return f"viba-image:{key}"
+
+
+def _restore(store: ImageStore, images: list[tuple[StoredImage, bytes]]) -> None:
+    """Under the images' locks, before their references are written: put back any image that
+    a concurrent delete removed after it was saved (it had no reference then)."""
+    for stored, data in images:
+        if not store.exists(stored.key):
+            store.save(data, stored.mime)
 
 
 def _usage(job: _Job, view: JobView, step: str, model: str, tokens: int,
