@@ -19,8 +19,9 @@ from viba.storage import ImageStore, make_backend
 
 from conftest import PASSWORD, screenshot
 from fake_gemini import png_bytes
-from test_browser import heading, log_in, main
+from test_browser import heading, main
 from test_history import add
+from test_studio_browser import open_logged_in
 
 pytestmark = pytest.mark.browser
 shot = screenshot
@@ -45,15 +46,10 @@ def seed(db, store, user, n=6):
     return ids
 
 
-def go(page: Page, streamlit_server, path: str) -> None:
-    page.goto(f"{streamlit_server.url}/{path}")
-
-
 def test_history_lists_thumbnails_opens_one_and_deletes_it(page: Page, streamlit_server, db,
                                                           user, app_store):
     ids = seed(db, app_store, user)
-    go(page, streamlit_server, "History")
-    log_in(page, user.email, PASSWORD)
+    open_logged_in(page, streamlit_server, user, "History")
     expect(heading(page, "History")).to_be_visible()
     cards = main(page).get_by_role("button", name="Open")
     expect(cards).to_have_count(len(ids))
@@ -75,8 +71,7 @@ def test_admin_browses_generations_and_exports_csv(page: Page, streamlit_server,
                                                    app_store):
     owner = auth.register(db, f"b-{uuid.uuid4().hex[:8]}@example.com", "Bea", PASSWORD)
     ids = seed(db, app_store, owner, n=3)
-    go(page, streamlit_server, "Admin")
-    log_in(page, admin.email, PASSWORD)
+    open_logged_in(page, streamlit_server, admin, "Admin")
     expect(heading(page, "Admin")).to_be_visible()
     shot(page, "admin-users")
     main(page).get_by_text("Generations", exact=True).click()
@@ -94,9 +89,7 @@ def test_admin_browses_generations_and_exports_csv(page: Page, streamlit_server,
 def test_in_history_link_on_a_studio_page_opens_that_generation(page: Page, streamlit_server,
                                                                 db, user, app_store):
     ids = seed(db, app_store, user, n=2)  # the second is an avatar
-    go(page, streamlit_server, "Avatar")
-    log_in(page, user.email, PASSWORD)
-    expect(heading(page, "Avatar")).to_be_visible()
+    open_logged_in(page, streamlit_server, user, "Avatar")  # waits for the login cookie
     main(page).get_by_role("link", name="In history").first.click()
     expect(page).to_have_url(re.compile(f"/History\\?id={ids[1]}"))
     expect(heading(page, "Outputs")).to_be_visible()
