@@ -15,7 +15,6 @@ from viba.auth import Account
 from viba.db import Database, DatabaseUnavailable
 from viba.models import GENERATION_STATUSES, GENERATION_TYPES, utcnow
 
-ADMIN_PAGE = "pages/8_Admin.py"
 SECTIONS = ("Users", "Generations", "Usage", "Audit log")
 
 
@@ -100,13 +99,15 @@ def users_section(db: Database, actor: Account) -> None:
 
 
 def _act(label: str, action: Callable[[], None]) -> None:
-    """Do an account change; its outcome is shown after the rerun that follows."""
+    """Do an account change, then rerun so the page shows the new state; the outcome is
+    shown after that rerun."""
     try:
         action()
     except (admin.NotAllowed, auth.AuthError, DatabaseUnavailable) as exc:
         ui.flash(str(exc))
-        return
-    ui.flash(label)
+    else:
+        ui.flash(label)
+    st.rerun()
 
 
 def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> None:
@@ -126,25 +127,19 @@ def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> Non
     if row.is_admin:
         if cols[0].button("Revoke admin", key="au_revoke", icon=":material/remove_moderator:"):
             _act("Admin role removed.", lambda: admin.set_admin(db, actor, uid, False))
-            st.rerun()
     elif cols[0].button("Make admin", key="au_grant", icon=":material/add_moderator:"):
         _act("Now an admin.", lambda: admin.set_admin(db, actor, uid, True))
-        st.rerun()
     if cols[1].button("Mark verified", key="au_verify", disabled=row.is_verified,
                       icon=":material/verified:"):
         _act("Marked verified.", lambda: admin.set_verified(db, actor, uid, True))
-        st.rerun()
     if cols[2].button("Unlock", key="au_unlock", disabled=not row.locked,
                       icon=":material/lock_open:"):
         _act("Unlocked.", lambda: admin.unlock(db, actor, uid))
-        st.rerun()
     if row.is_active:
         if cols[3].button("Deactivate", key="au_deactivate", icon=":material/person_off:"):
             _act("Deactivated.", lambda: admin.set_active(db, actor, uid, False))
-            st.rerun()
     elif cols[3].button("Reactivate", key="au_reactivate", icon=":material/person:"):
         _act("Reactivated.", lambda: admin.set_active(db, actor, uid, True))
-        st.rerun()
     with st.form("admin_temporary_password", clear_on_submit=True):
         st.markdown("**Set a temporary password**")
         st.caption("For someone who forgot their password when email is not set up. It also "

@@ -19,7 +19,6 @@ from viba.i18n import t
 from viba.models import GENERATION_STATUSES, GENERATION_TYPES
 from viba.storage import ImageStore, StorageError
 
-HISTORY_PAGE = "pages/5_History.py"
 COLUMNS = 4
 CONFIRM_KEY = "history_confirm_delete"
 PAGES_KEY = "history_pages"
@@ -33,9 +32,12 @@ def day_range(since: date | None, until: date | None) -> tuple[datetime | None, 
     return start, end
 
 
+FILTER_KEYS = ("hf_types", "hf_statuses", "hf_model", "hf_since", "hf_until", "hf_text",
+               "hf_favorites")
+
+
 def _clear_filters() -> None:
-    for key in ("hf_types", "hf_statuses", "hf_model", "hf_since", "hf_until", "hf_text",
-                "hf_favorites"):
+    for key in FILTER_KEYS:
         st.session_state.pop(key, None)
 
 
@@ -43,8 +45,7 @@ def filter_bar() -> history.HistoryFilter | None:
     """The filter widgets; None when the choice cannot be applied (the reason is shown)."""
     models = sorted(load_catalog().models)
     state = st.session_state
-    active = any(state.get(k) for k in ("hf_types", "hf_statuses", "hf_model", "hf_since",
-                                        "hf_until", "hf_text", "hf_favorites"))
+    active = any(state.get(k) for k in FILTER_KEYS)
     with st.expander(t("filters"), expanded=active, icon=":material/filter_list:"):
         a, b, c = st.columns(3)
         types = a.multiselect(t("feature"), GENERATION_TYPES, format_func=t, key="hf_types")
@@ -160,24 +161,6 @@ def _set_favorite(db: Database, account: Account, generation_id: uuid.UUID, valu
 # --- one generation ---------------------------------------------------------------------
 
 
-def _images(store: ImageStore, view: jobs.JobView, keys: list[str], role: str) -> None:
-    if not keys:
-        return
-    cols = st.columns(min(2, len(keys)))
-    for i, key in enumerate(keys):
-        with cols[i % len(cols)]:
-            try:
-                data = store.load(key)
-            except StorageError as exc:
-                st.warning(str(exc))
-                continue
-            st.image(data, width="stretch")
-            st.download_button(t("download"), data,
-                               file_name=history.file_name(view, key, i + 1, role),
-                               key=f"dl_{role}{view.id}_{i}", icon=":material/download:",
-                               on_click="ignore")
-
-
 def _details_table(view: jobs.JobView) -> None:
     summary = history.summary(view)
     rows = [(label, _text(summary[key])) for key, label in (
@@ -211,21 +194,15 @@ def generation_detail(view: jobs.JobView, store: ImageStore, settings: Settings,
     mine = view.user_id == account.id
     st.markdown(f"**{t(view.type)}** · {t(view.status)} · {view.created_at:%Y-%m-%d %H:%M} UTC"
                 + (f" · {owner_email}" if owner_email else ""))
-    if view.status == "failed":
-        st.error(view.error_message or t("failed"), icon=":material/error:")
-    elif not view.finished:
-        expected = 4 if view.type == "derivation" else 1
-        done = len(view.output_keys)
-        st.progress(done / expected, text=t("progress").format(done=done, total=expected))
-    for failure in view.details.get("failures") or []:
-        st.warning(t("variant_failed").format(n=failure["variant"], error=failure["error"]))
+    studio.job_status(view)
+    studio.variant_failures(view)
     left, right = st.columns(2)
     with left:
         st.subheader(t("inputs"))
-        _images(store, view, view.input_keys, "input-")
+        studio.image_grid(store, view, view.input_keys, 2, "input-")
     with right:
         st.subheader(t("outputs"))
-        _images(store, view, view.output_keys, "")
+        studio.image_grid(store, view, view.output_keys, 2)
     description = view.details.get("description")
     if description:
         with st.expander(t("description"), expanded=True):

@@ -93,12 +93,45 @@ def run_again(settings: Settings, db: Database, account: Account, job_id: uuid.U
         box.flash = str(exc)
 
 
-STATUS_ICONS = {"pending": ":material/schedule:", "processing": ":material/autorenew:",
-                "completed": ":material/check_circle:", "failed": ":material/error:"}
+def job_status(view: jobs.JobView) -> None:
+    """A failed job's error, or an unfinished job's progress."""
+    if view.status == "failed":
+        st.error(view.error_message or t("failed"), icon=":material/error:")
+    elif not view.finished:
+        expected = 4 if view.type == "derivation" else 1
+        done = len(view.output_keys)
+        st.progress(done / expected, text=t("progress").format(done=done, total=expected))
+
+
+def variant_failures(view: jobs.JobView) -> None:
+    for failure in view.details.get("failures") or []:
+        st.warning(t("variant_failed").format(n=failure["variant"], error=failure["error"]))
+
+
+def image_grid(store: ImageStore, view: jobs.JobView, keys: list[str], columns: int,
+               role: str = "") -> None:
+    """Stored images of a generation, each with its download button (role: a file name and
+    widget key prefix, e.g. "input-")."""
+    if not keys:
+        return
+    cols = st.columns(min(columns, len(keys)))
+    for i, key in enumerate(keys):
+        with cols[i % len(cols)]:
+            try:
+                data = store.load(key)
+            except StorageError as exc:
+                st.warning(str(exc))
+                continue
+            st.image(data, width="stretch")
+            st.download_button(t("download"), data,
+                               file_name=history.file_name(view, key, i + 1, role),
+                               mime="image/png" if key.endswith(".png") else None,
+                               key=f"dl_{role}{view.id}_{i}", icon=":material/download:",
+                               on_click="ignore")
 
 
 def job_card(view: jobs.JobView, store: ImageStore, settings: Settings, db: Database,
-             account: Account, large: bool = False) -> None:
+             account: Account) -> None:
     """One generation: status, description, outputs with downloads, run again, history link."""
     with st.container(border=True):
         head, link = st.columns([4, 1])
@@ -107,33 +140,13 @@ def job_card(view: jobs.JobView, store: ImageStore, settings: Settings, db: Data
                       f"{view.created_at:%Y-%m-%d %H:%M} UTC  \n{names}")
         link.page_link(HISTORY_PAGE, label=t("open_in_history"), icon=":material/history:",
                        query_params={"id": str(view.id)})
-        if view.status == "failed":
-            st.error(view.error_message or t("failed"), icon=":material/error:")
-        elif not view.finished:
-            expected = 4 if view.type == "derivation" else 1
-            done = len(view.output_keys)
-            st.progress(done / expected, text=t("progress").format(done=done, total=expected))
+        job_status(view)
         description = view.details.get("description")
         if description:
-            with st.expander(t("description"), expanded=large):
+            with st.expander(t("description")):
                 st.text(description)
-        for failure in view.details.get("failures") or []:
-            st.warning(t("variant_failed").format(n=failure["variant"], error=failure["error"]))
-        if view.output_keys:
-            cols = st.columns(min(4, len(view.output_keys)))
-            for i, key in enumerate(view.output_keys):
-                with cols[i % len(cols)]:
-                    try:
-                        data = store.load(key)
-                    except StorageError as exc:
-                        st.warning(str(exc))
-                        continue
-                    st.image(data, width="stretch")
-                    st.download_button(t("download"), data,
-                                       file_name=history.file_name(view, key, i + 1),
-                                       mime="image/png" if key.endswith(".png") else None,
-                                       key=f"dl_{view.id}_{i}", icon=":material/download:",
-                                       on_click="ignore")
+        variant_failures(view)
+        image_grid(store, view, view.output_keys, 4)
         if view.finished:
             actions = st.columns([1, 1, 3])
             if view.type == "derivation" and len(view.output_keys) > 1:
