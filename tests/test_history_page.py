@@ -107,6 +107,10 @@ def test_detail_shows_inputs_outputs_and_details_then_deletes_after_confirmation
     table = at.dataframe[0].value
     assert str(gid) in table.to_string() and "gemini-2.5-flash-image" in table.to_string()
     assert "A heron." in [t.value for t in at.text]
+    assert at.button(key=f"fav_{gid}").proto.type == "secondary"
+    at.button(key=f"fav_{gid}").click().run()
+    assert history.is_favorite(db, user.id, gid)
+    assert at.button(key=f"fav_{gid}").proto.type == "primary"
     at.button(key=f"delete_{gid}").click().run()
     assert "cannot be undone" in at.warning[0].value
     at.button(key=f"cancel_delete_{gid}").click().run()

@@ -204,29 +204,28 @@ def file_name(view: JobView, key: str, index: int, role: str = "") -> str:
 
 def outputs_zip(store: ImageStore, view: JobView) -> bytes:
     """The generation's output images in one zip (a derivation's set) with its description."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:  # images are compressed
-        for i, key in enumerate(view.output_keys, start=1):
-            zf.writestr(file_name(view, key, i), store.load(key))
-        description = view.details.get("description")
-        if description:
-            zf.writestr("description.txt", description)
-    return buffer.getvalue()
+    return _zip(store, view, everything=False)
 
 
 def generation_zip(store: ImageStore, view: JobView) -> bytes:
     """Everything of one generation: outputs, inputs (inputs/), description and a
     generation.json with its parameters, models, prompt versions, tokens and timing."""
+    return _zip(store, view, everything=True)
+
+
+def _zip(store: ImageStore, view: JobView, everything: bool) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:  # images are compressed
         for i, key in enumerate(view.output_keys, start=1):
             zf.writestr(file_name(view, key, i), store.load(key))
-        for i, key in enumerate(view.input_keys, start=1):
-            zf.writestr(f"inputs/{file_name(view, key, i, 'input-')}", store.load(key))
+        if everything:
+            for i, key in enumerate(view.input_keys, start=1):
+                zf.writestr(f"inputs/{file_name(view, key, i, 'input-')}", store.load(key))
         description = view.details.get("description")
         if description:
             zf.writestr("description.txt", description)
-        zf.writestr("generation.json", json.dumps(summary(view), indent=2, default=str))
+        if everything:
+            zf.writestr("generation.json", json.dumps(summary(view), indent=2, default=str))
     return buffer.getvalue()
 
 

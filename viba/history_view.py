@@ -222,11 +222,10 @@ def generation_detail(view: jobs.JobView, store: ImageStore, settings: Settings,
         key=f"zip_{view.id}", icon=":material/folder_zip:", on_click="ignore")
     actions[1].button(t("run_again"), key=f"again_{view.id}", icon=":material/replay:",
                       on_click=studio.run_again, args=(settings, db, account, view.id))
-    favorite = history.is_favorite(db, account.id, view.id)
-    label = t("unfavorite") if favorite else t("favorite")
+    label = t("unfavorite") if view.favorite else t("favorite")
     if actions[2].button(label, icon=":material/star:", key=f"fav_{view.id}",
-                         type="primary" if favorite else "secondary"):
-        _set_favorite(db, account, view.id, not favorite)
+                         type="primary" if view.favorite else "secondary"):
+        _set_favorite(db, account, view.id, not view.favorite)
     if actions[3].button(t("delete"), icon=":material/delete:", key=f"delete_{view.id}"):
         st.session_state[CONFIRM_KEY] = str(view.id)
         st.rerun()

@@ -79,6 +79,7 @@ class JobView:
     error_message: str | None
     created_at: Any
     updated_at: Any
+    favorite: bool = False
 
     @property
     def finished(self) -> bool:
@@ -88,7 +89,8 @@ class JobView:
 def view_of(row: GenerationHistory) -> JobView:
     return JobView(row.id, row.user_id, row.type, row.status, dict(row.input_params or {}),
                    list(row.input_keys or []), list(row.output_keys or []),
-                   dict(row.details or {}), row.error_message, row.created_at, row.updated_at)
+                   dict(row.details or {}), row.error_message, row.created_at, row.updated_at,
+                   bool(row.favorite))
 
 
 def find_generation(db: Database, user_id: uuid.UUID, job_id: uuid.UUID) -> JobView | None:
