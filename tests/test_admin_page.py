@@ -87,9 +87,7 @@ def test_generations_section_filters_pages_and_opens_any_generation(db, admin):
     at.multiselect(key="ag_statuses").set_value(["failed"]).run()
     assert table(at).empty
     # Open one: the admin sees someone else's generation, read-only.
-    link = open_page(PAGE, admin)
-    link.query_params["gen"] = str(ids[3])
-    link.run()
+    link = open_page(PAGE, admin, {"gen": str(ids[3])})
     assert not link.exception and not link.error
     assert "scene 3" in [t.value for t in link.text]
     assert owner.email in link.markdown[0].value or any(

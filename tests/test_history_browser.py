@@ -24,9 +24,6 @@ from test_history import add
 from test_studio_browser import open_logged_in
 
 pytestmark = pytest.mark.browser
-shot = screenshot
-
-
 @pytest.fixture()
 def app_store(db, app_env):
     settings = load_settings(storage=app_env.get("VIBA_STORAGE", "db"),
@@ -54,13 +51,13 @@ def test_history_lists_thumbnails_opens_one_and_deletes_it(page: Page, streamlit
     cards = main(page).get_by_role("button", name="Open")
     expect(cards).to_have_count(len(ids))
     expect(main(page).locator('[data-testid="stImage"] img')).to_have_count(len(ids))
-    shot(page, "history")
+    screenshot(page, "history")
     newest = ids[-1]
     cards.first.click()  # the newest
     expect(heading(page, "Outputs")).to_be_visible()
     expect(page).to_have_url(re.compile(f"id={newest}"))
     expect(main(page).get_by_text("Picture number 5")).to_be_visible()
-    shot(page, "history-detail")
+    screenshot(page, "history-detail")
     main(page).get_by_role("button", name="Delete").click()
     main(page).get_by_role("button", name="Yes, delete").click()
     expect(main(page).get_by_role("button", name="Open")).to_have_count(len(ids) - 1)
@@ -73,12 +70,12 @@ def test_admin_browses_generations_and_exports_csv(page: Page, streamlit_server,
     ids = seed(db, app_store, owner, n=3)
     open_logged_in(page, streamlit_server, admin, "Admin")
     expect(heading(page, "Admin")).to_be_visible()
-    shot(page, "admin-users")
+    screenshot(page, "admin-users")
     main(page).get_by_text("Generations", exact=True).click()
     main(page).get_by_label("User email contains").fill(owner.email)
     main(page).get_by_label("User email contains").press("Enter")
     expect(main(page).get_by_text("Rows 1–3 of 3")).to_be_visible()
-    shot(page, "admin-generations")
+    screenshot(page, "admin-generations")
     with page.expect_download() as download:
         main(page).get_by_role("button", name="Export CSV (all matching rows)").click()
     text = download.value.path().read_text(encoding="utf-8-sig")

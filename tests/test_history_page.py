@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from viba import history, ui
+from viba import history
 from viba.config import get_settings
 from viba.models import GenerationHistory
 from viba.storage import ImageStore, make_backend
@@ -35,19 +35,6 @@ def store(db):
 def open_links(at) -> list[str]:
     """The items listed, as id=<uuid> (their Open buttons are keyed open_<uuid>)."""
     return [f"id={b.key[5:]}" for b in at.main.get("button") if (b.key or "").startswith("open_")]
-
-
-def run_history(user, query: dict[str, str] | None = None):
-    from streamlit.testing.v1 import AppTest
-
-    from test_pages import ROOT
-
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
-    at.session_state[ui.SESSION_KEY] = ui.SessionBox(user_id=str(user.id))
-    at.switch_page(PAGE)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    return at.run()
 
 
 def test_pages_of_24_newest_first_with_older_and_newer(db, store, user):
@@ -100,7 +87,7 @@ def test_detail_shows_inputs_outputs_and_details_then_deletes_after_confirmation
     inp = store.save(png_bytes("detail in"), "image/png").key
     outs = [store.save(png_bytes(f"detail out {i}"), "image/png").key for i in range(2)]
     gid = add(db, user, type="derivation", inputs=[inp], outputs=outs, description="A heron.")
-    at = run_history(user, {"id": str(gid)})
+    at = open_page(PAGE, user, {"id": str(gid)})
     assert not at.exception and not at.error
     assert [s.value for s in at.subheader] == ["Inputs", "Outputs", "Details"]
     assert len(at.main.get("image")) == 3
@@ -130,7 +117,7 @@ def test_someone_elses_or_a_bad_id_shows_one_message_and_nothing_of_it(
         db, store, user, admin, wanted):
     secret = store.save(png_bytes("admin's picture"), "image/png").key
     theirs = add(db, admin, outputs=[secret], description="private words")
-    at = run_history(user, {"id": str(theirs) if wanted == "other" else wanted})
+    at = open_page(PAGE, user, {"id": str(theirs) if wanted == "other" else wanted})
     assert not at.exception
     assert [e.value for e in at.error] == ["That generation does not exist, or it is not yours."]
     assert not at.main.get("image") and "private words" not in str(at.main)

@@ -25,12 +25,15 @@ def _env(app_environ):
     return app_environ
 
 
-def open_page(page: str | None = None, account: auth.Account | None = None) -> AppTest:
+def open_page(page: str | None = None, account: auth.Account | None = None,
+              query: dict[str, str] | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
     if account is not None:
         at.session_state[ui.SESSION_KEY] = ui.SessionBox(user_id=str(account.id))
     if page is not None:
         at.switch_page(page)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
     return at.run()
 
 
