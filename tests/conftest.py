@@ -195,9 +195,14 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """`streamlit run Home.py` in a subprocess, as a person or Render would start it."""
+    """`streamlit run Home.py` in a subprocess, as a person or Render would start it.
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    shell_command: a start command as a deployment writes it (render.yaml's, with $PORT),
+    run by bash with exactly `env` plus PORT; without it, the test server's own command with
+    the test session's environment plus `env`."""
+
+    def __init__(self, env: dict[str, str], log_path: Path,
+                 shell_command: str | None = None) -> None:
         import subprocess
         import sys
 
@@ -205,12 +210,17 @@ class StreamlitServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT,
-        )
+        if shell_command is not None:
+            argv = ["bash", "-c", "exec " + shell_command]
+            env = {**env, "PORT": str(self.port)}
+        else:
+            argv = [sys.executable, "-m", "streamlit", "run", "Home.py",
+                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
+                    "--server.headless", "true", "--server.fileWatcherType", "none",
+                    "--browser.gatherUsageStats", "false"]
+            env = {**os.environ, **env}
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
 
     def wait_healthy(self, timeout: float = 60) -> None:
         import time
@@ -222,7 +232,7 @@ class StreamlitServer:
                 break
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
+                    if resp.status == 200 and resp.read() == b"ok":
                         return
             except OSError:
                 time.sleep(0.3)

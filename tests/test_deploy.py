@@ -17,7 +17,13 @@ from playwright.sync_api import Page, expect
 
 from viba.config import Settings
 
-from conftest import PG_ADMIN_URL_DEFAULT, ROOT, create_pg_database, drop_pg_database, free_port
+from conftest import (
+    PG_ADMIN_URL_DEFAULT,
+    ROOT,
+    StreamlitServer,
+    create_pg_database,
+    drop_pg_database,
+)
 from fake_gemini import png_bytes
 from test_browser import wait_until
 
@@ -110,8 +116,7 @@ def production_db():
 @pytest.mark.browser
 def test_production_smoke_started_like_render(page: Page, production_db, fake_gemini_server,
                                               tmp_path):
-    port = free_port()
-    env = _env(PORT=str(port), DATABASE_URL=production_db,
+    env = _env(DATABASE_URL=production_db,
                VIBA_COOKIE_KEY=secrets.token_urlsafe(48), GEMINI_API_KEY="smoke-key-1234567890",
                GEMINI_BASE_URL=fake_gemini_server.base_url, GEMINI_API_VERSION="v1beta",
                VIBA_DATA_DIR=str(tmp_path), VIBA_SECRETS_FILE=str(tmp_path / "none.toml"),
@@ -119,12 +124,10 @@ def test_production_smoke_started_like_render(page: Page, production_db, fake_ge
     migrated = subprocess.run(["bash", "-c", SERVICE["preDeployCommand"]], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
     assert migrated.returncode == 0, migrated.stderr
-    log = open(tmp_path / "server.log", "wb")
-    server = subprocess.Popen(["bash", "-c", "exec " + SERVICE["startCommand"]], cwd=ROOT,
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = StreamlitServer(env, tmp_path / "server.log", shell_command=SERVICE["startCommand"])
     try:
-        _wait_healthy(port, server, tmp_path / "server.log")
-        url = f"http://127.0.0.1:{port}"
+        server.wait_healthy()
+        url = server.url
         page.goto(url)
         page.get_by_role("tab", name="Register").click()
         form = page.locator('[data-testid="stForm"]').filter(
@@ -157,24 +160,7 @@ def test_production_smoke_started_like_render(page: Page, production_db, fake_ge
         expect(page.get_by_test_id("stToolbar").get_by_role("button", name="Deploy")) \
             .to_have_count(0)
     finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
-    text = (tmp_path / "server.log").read_text(errors="replace")
+        server.stop()
+    text = server.log_path.read_text(errors="replace")
     assert "Traceback" not in text, text[-3000:]
 
-
-def _wait_healthy(port: int, server: subprocess.Popen, log_path: Path) -> None:
-    import time
-    import urllib.request
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
-                                        timeout=2) as resp:
-                if resp.status == 200 and resp.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"not healthy:\n{log_path.read_text()[-3000:]}")
