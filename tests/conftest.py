@@ -129,6 +129,18 @@ def user(db: Database, admin, email: str):
     return auth.register(db, email, "Uma User", PASSWORD)
 
 
+@pytest.fixture()
+def clean_prompts(db):
+    """No saved prompt versions before and after the test (the built-in texts are active)."""
+    from viba.models import PromptVersion
+
+    with db.session() as s:
+        s.query(PromptVersion).delete()
+    yield
+    with db.session() as s:
+        s.query(PromptVersion).delete()
+
+
 class SMTPInbox:
     """Messages received by a real SMTP server on loopback (aiosmtpd)."""
 

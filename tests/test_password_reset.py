@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from viba import auth
 from viba.config import load_settings
 

@@ -7,16 +7,7 @@ from sqlalchemy import select, update
 
 from viba import auth, pipelines, preferences, prompt_store, prompts
 from viba.catalog import load_catalog
-from viba.models import PromptVersion, User
-
-
-@pytest.fixture()
-def clean_prompts(db):
-    with db.session() as s:
-        s.query(PromptVersion).delete()
-    yield
-    with db.session() as s:
-        s.query(PromptVersion).delete()
+from viba.models import User
 
 
 def stored_prefs(db, user):

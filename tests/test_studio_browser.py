@@ -155,15 +155,20 @@ def test_a_bad_upload_gets_a_clear_message_and_no_job(page, streamlit_server, db
     assert rows(db, member, "avatar") == []
 
 
+def start_avatar_job(page: Page, server, db, member, name: str) -> None:
+    """Log in on Avatar, submit one photo and wait until its job runs (the fake holds it)."""
+    open_logged_in(page, server, member, "Avatar")
+    upload(page, 0, (name, png_bytes(name)))
+    generate(page)
+    wait_until(lambda: rows(db, member, "avatar")
+               and rows(db, member, "avatar")[-1].status == "processing")
+
+
 def test_job_survives_page_switch_and_reload(page, streamlit_server, db, member, fake_gemini):
     gate = threading.Event()
     fake_gemini.script(fg.gated(gate))
     try:
-        open_logged_in(page, streamlit_server, member, "Avatar")
-        upload(page, 0, ("slow.png", png_bytes("slow")))
-        generate(page)
-        wait_until(lambda: rows(db, member, "avatar")
-                   and rows(db, member, "avatar")[-1].status == "processing")
+        start_avatar_job(page, streamlit_server, db, member, "slow.png")
         go_to(page, "Profile", "Profile")
         page.reload()
         gate.set()
@@ -183,11 +188,7 @@ def test_server_restart_marks_running_jobs_interrupted(browser, app_env, db, mem
     server.wait_healthy()
     page = browser.new_context().new_page()
     try:
-        open_logged_in(page, server, member, "Avatar")
-        upload(page, 0, ("cut.png", png_bytes("cut")))
-        generate(page)
-        wait_until(lambda: rows(db, member, "avatar")
-                   and rows(db, member, "avatar")[-1].status == "processing")
+        start_avatar_job(page, server, db, member, "cut.png")
         server.proc.kill()  # the process dies mid-job
         server.stop()
         again = StreamlitServer(app_env, tmp_path / "second.log")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from viba import prompt_store, prompts, ui
 from viba.catalog import STEPS, load_catalog
-from viba.models import PromptVersion, User
+from viba.models import User
 
 from test_pages import open_page
+from test_prompt_store import stored_prefs
 
 PAGE = "pages/6_System_Prompts.py"
 
@@ -17,20 +18,6 @@ PAGE = "pages/6_System_Prompts.py"
 @pytest.fixture(autouse=True)
 def _env(app_environ):
     return app_environ
-
-
-@pytest.fixture()
-def clean_prompts(db):
-    with db.session() as s:
-        s.query(PromptVersion).delete()
-    yield
-    with db.session() as s:
-        s.query(PromptVersion).delete()
-
-
-def stored_prefs(db, user):
-    with db.session() as s:
-        return s.scalar(select(User.model_preferences).where(User.id == user.id))
 
 
 def test_every_step_shows_its_prompt_and_fitting_models(user, clean_prompts):
