@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from viba.catalog import STEPS, CatalogError, load_catalog, parse_catalog
+from viba.catalog import CatalogError, load_catalog, parse_catalog, steps
 
 SEED_NAMES = ["gemini-3-pro-preview", "gemini-3.1-flash-image-preview", "gemini-2.5-pro",
               "gemini-2.5-pro-image"]
@@ -15,7 +15,7 @@ CURRENT = ["gemini-3.1-flash-image", "gemini-3-pro-image", "gemini-2.5-flash-ima
 def test_catalog_offers_the_seed_and_current_names_with_current_defaults():
     catalog = load_catalog()
     assert set(SEED_NAMES + CURRENT) <= set(catalog.models)
-    for step, capability in STEPS.items():
+    for step, capability in steps().items():
         default = catalog.get(catalog.defaults[step])
         assert default.capability == capability and default.status in ("current", "preview")
         offered = catalog.for_step(step)
@@ -39,14 +39,20 @@ def test_resolve_maps_stored_names(step, stored, expected, note):
 
 
 def test_a_malformed_catalog_is_refused():
-    base = '[defaults]\nderivation_text="t"\nderivation_image="i"\navatar="i"\ntry_on="i"\nswap="i"\n'
+    base = '[defaults]\ntext="t"\nimage="i"\n'
     text = '[[models]]\nid="t"\ncapability="text"\nlabel="T"\nstatus="current"\n'
     image = '[[models]]\nid="i"\ncapability="image"\nlabel="I"\nstatus="current"\n'
     assert parse_catalog(base + text + image).defaults["avatar"] == "i"
     with pytest.raises(CatalogError, match="replacement"):
         parse_catalog(base + text + image + '[[models]]\nid="old"\ncapability="image"\n'
                       'label="O"\nstatus="shut_down"\nreplacement="t"\n')
-    with pytest.raises(CatalogError, match="default for avatar"):
-        parse_catalog(base.replace('avatar="i"', 'avatar="t"') + text + image)
+    assert parse_catalog(base + 'swap="j"\n' + text + image
+                         + image.replace('"i"', '"j"')).defaults["swap"] == "j"
+    with pytest.raises(CatalogError, match="default for avatar"):  # a step's own default
+        parse_catalog(base + 'avatar="t"\n' + text + image)
+    with pytest.raises(CatalogError, match="default for image"):
+        parse_catalog(base.replace('image="i"', '') + text + image)
+    with pytest.raises(CatalogError, match="no feature has a step"):
+        parse_catalog(base + 'avatr="i"\n' + text + image)
     with pytest.raises(CatalogError, match="malformed"):
         parse_catalog(base + '[[models]]\nid="x"\ncolour="blue"\n')

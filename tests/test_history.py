@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from viba import audit, auth, history
+from viba import audit, auth, features, history
 from viba.models import AuditEntry, GenerationHistory, ImageRef
 from viba.storage import ImageStore, make_backend
 
@@ -40,9 +40,8 @@ def other(db, admin):
 def add(db, user, *, type="avatar", status="completed", at=T0, model="gemini-2.5-flash-image",
         description=None, names=("me.png",), inputs=(), outputs=(), favorite=False,
         gid=None) -> uuid.UUID:
-    from viba.jobs import FEATURE_STEPS
 
-    steps = FEATURE_STEPS[type]
+    steps = features.get(type).step_ids
     row = GenerationHistory(
         id=gid or uuid.uuid4(), user_id=user.id, type=type, status=status,
         input_params={"models": {step: model for step in steps}, "options": {},

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from viba import auth, history, jobs, prompt_store
+from viba import auth, features, generations, history, jobs, prompt_store
 from viba.catalog import load_catalog
 from viba.images import prepare_image
 from viba.models import GenerationHistory, ImageRef, ModelUsage, utcnow
@@ -62,9 +62,8 @@ def test_single_image_features_complete_with_a_stored_output(
     r = row(db, job_id)
     assert r.status == "completed", r.error_message
     assert len(r.input_keys) == n and len(r.output_keys) == 1
-    assert r.output_url == r.output_keys[0]
     assert store.load(r.output_keys[0])[:8] == b"\x89PNG\r\n\x1a\n"
-    step = jobs.FEATURE_STEPS[feature][0]
+    step = features.get(feature).step_ids[0]
     assert r.input_params["models"] == {step: models()[step]}
     assert r.input_params["prompt_versions"] == {step: prompt_store.BUILTIN}
     assert r.details["outputs"][r.output_keys[0]]["model"] == models()[step]
@@ -171,7 +170,7 @@ def test_stale_unfinished_jobs_are_marked_interrupted(db, store, member):
     r = jobs.JobRunner(db, store, heartbeat_s=10)  # the sweep runs at start
     r.shutdown()
     assert row(db, ids[0]).status == "failed"
-    assert row(db, ids[0]).error_message == jobs.INTERRUPTED_MESSAGE
+    assert row(db, ids[0]).error_message == generations.INTERRUPTED_MESSAGE
     assert row(db, ids[1]).status == "processing"
 
 
@@ -275,7 +274,7 @@ def test_deleting_an_unreferenced_image_waits_for_a_reference_being_written(db, 
         history.delete_generation(db, store, member.id, gid)
         done.set()
 
-    with db.locked_session(jobs.image_lock(key)) as s:  # a job writing its reference
+    with db.locked_session(generations.image_lock(key)) as s:  # a job writing its reference
         worker = threading.Thread(target=delete_it)
         worker.start()
         assert not done.wait(0.5)  # the delete waits for the lock

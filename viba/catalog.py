@@ -1,5 +1,7 @@
-"""The model catalog (viba/model_catalog.toml): which Gemini models fit which feature step,
-which are retired, and what replaces them."""
+"""The model catalog (viba/model_catalog.toml): which Gemini models there are, what each can do
+(text or image), which are retired and what replaces them, and the default per capability (a
+step may override it). Which steps exist, and what each needs, is the feature registry's
+(viba.features)."""
 
 from __future__ import annotations
 
@@ -9,21 +11,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from viba.errors import UserError
+
 CATALOG_FILE = Path(__file__).with_name("model_catalog.toml")
 
 Capability = Literal["text", "image"]
-STEPS: dict[str, Capability] = {
-    "derivation_text": "text",
-    "derivation_image": "image",
-    "avatar": "image",
-    "try_on": "image",
-    "swap": "image",
-}
+CAPABILITIES: tuple[Capability, ...] = ("text", "image")
 STATUSES = ("current", "preview", "deprecated", "shut_down", "never_existed")
 UNUSABLE = ("shut_down", "never_existed")
 
 
-class CatalogError(ValueError):
+class CatalogError(UserError, ValueError):
     pass
 
 
@@ -49,11 +47,26 @@ class Resolved:
     note: str | None = None
 
 
+def steps() -> dict[str, Capability]:
+    """Every feature step and the capability it needs (from the feature registry)."""
+    from viba import features
+
+    return features.step_capabilities()
+
+
 class Catalog:
     def __init__(self, models: list[ModelInfo], defaults: dict[str, str]) -> None:
         self.models = {m.id: m for m in models}
-        self.defaults = defaults
+        self._defaults = defaults  # per capability, and optionally per step
         self._validate()
+
+    @property
+    def defaults(self) -> dict[str, str]:
+        """The default model of every step."""
+        return {step: self.default_for(step) for step in steps()}
+
+    def default_for(self, step: str) -> str:
+        return self._defaults.get(step) or self._defaults[steps()[step]]
 
     def _validate(self) -> None:
         for m in self.models.values():
@@ -68,17 +81,21 @@ class Catalog:
                                        f"{m.capability} model in the catalog")
             if m.auto_map and m.replacement is None:
                 raise CatalogError(f"{m.id}: auto_map needs a replacement")
-        for step, capability in STEPS.items():
-            model = self.models.get(self.defaults.get(step, ""))
+        known = steps()
+        for key in {*CAPABILITIES, *self._defaults}:
+            capability = key if key in CAPABILITIES else known.get(key)
+            if capability is None:
+                raise CatalogError(f"default for {key}: no feature has a step of that name")
+            model = self.models.get(self._defaults.get(key, ""))
             if model is None or not model.usable or model.capability != capability:
-                raise CatalogError(f"default for {step} must be a usable {capability} model")
+                raise CatalogError(f"default for {key} must be a usable {capability} model")
 
     def get(self, model_id: str) -> ModelInfo | None:
         return self.models.get(model_id)
 
     def for_step(self, step: str) -> list[ModelInfo]:
         """The usable models that fit a step, current ones first."""
-        capability = STEPS[step]
+        capability = steps()[step]
         fits = [m for m in self.models.values() if m.capability == capability and m.usable]
         return sorted(fits, key=lambda m: STATUSES.index(m.status))
 
@@ -88,13 +105,13 @@ class Catalog:
 
     def resolve(self, step: str, model_id: str | None) -> Resolved:
         """The model to use for a step given a choice (possibly stored long ago)."""
-        default = self.defaults[step]
+        default = self.default_for(step)
         if not model_id:
             return Resolved(default)
         info = self.models.get(model_id)
         if info is None:
             return Resolved(default, f"{model_id} is not a known model; using {default}.")
-        if info.capability != STEPS[step]:
+        if info.capability != steps()[step]:
             return Resolved(default, f"{model_id} cannot do this step; using {default}.")
         if info.auto_map and info.replacement:
             why = "never existed" if info.status == "never_existed" else "is retired"
@@ -102,10 +119,6 @@ class Catalog:
         if not info.usable:
             return Resolved(default, f"{model_id} is retired; using {default}.")
         return Resolved(model_id)
-
-    def resolve_preferences(self, preferences: dict[str, str] | None) -> dict[str, Resolved]:
-        preferences = preferences or {}
-        return {step: self.resolve(step, preferences.get(step)) for step in STEPS}
 
 
 def parse_catalog(text: str) -> Catalog:

@@ -26,13 +26,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from viba.errors import UserError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 MIN_COOKIE_KEY_LENGTH = 32
 MIN_COOKIE_KEY_DISTINCT = 12  # "k" * 48 is long but guessable; random keys have ~30 distinct
 
 
-class ConfigError(RuntimeError):
+class ConfigError(UserError, RuntimeError):
     """A setting is missing or wrong; the message says what to set."""
 
 
@@ -59,6 +61,8 @@ class Settings(BaseSettings):
     gemini_retry_initial_delay: float = Field(
         default=1.0, alias="GEMINI_RETRY_INITIAL_DELAY", ge=0
     )
+    # bcrypt cost of new password hashes: 12 (~0.3 s) in use; the tests use the minimum, 4.
+    bcrypt_rounds: int = Field(default=12, alias="VIBA_BCRYPT_ROUNDS", ge=4, le=16)
     max_image_side: int = Field(default=2048, alias="VIBA_MAX_IMAGE_SIDE", ge=256, le=8192)
     # Empty: files under data/images on a laptop, the database in production (a server's disk
     # is usually wiped on deploy). See viba.storage.make_backend for the forms.

@@ -13,18 +13,18 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from viba.config import PROJECT_ROOT, ConfigError
+from viba.errors import UserError
 
 ALEMBIC_DIR = PROJECT_ROOT / "alembic"
 TRANSACTION_POOLER_PORT = 6543
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(UserError, RuntimeError):
     """The database cannot be reached or answered with an error; the message is for people."""
 
 
@@ -44,10 +44,6 @@ def normalise_url(raw: str) -> URL:
             f"DATABASE_URL uses '{url.drivername}'; Viba Studio supports PostgreSQL and SQLite."
         )
     return url
-
-
-def safe_url(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -114,8 +110,9 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
 
 def run_migrations(engine: Engine) -> None:
     """Bring the schema to Alembic's head (idempotent, safe for several processes at once)."""
-    from alembic import command
     from alembic.config import Config
+
+    from alembic import command
 
     cfg = Config()
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))
@@ -178,18 +175,19 @@ class Database:
             with _sqlite_name_lock, self.session() as session:
                 yield session
 
-    def write_lock(self, session: Session) -> None:
-        """SQLite: take the database's write lock now, so what this transaction reads next
-        cannot change before it writes (the driver runs SELECTs outside a transaction and
-        ignores FOR UPDATE). PostgreSQL: nothing; use SELECT ... FOR UPDATE on the rows."""
-        if self.engine.dialect.name == "sqlite":
-            session.execute(text("UPDATE alembic_version SET version_num = version_num"))
-
     def table_names(self) -> list[str]:
         return sorted(inspect(self.engine).get_table_names())
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def sqlite_write_lock(session: Session) -> None:
+    """SQLite: take the database's write lock now, so what this transaction reads next cannot
+    change before it writes (the driver runs SELECTs outside a transaction and ignores FOR
+    UPDATE). PostgreSQL: nothing; use SELECT ... FOR UPDATE on the rows."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
 
 _sqlite_name_lock = threading.RLock()

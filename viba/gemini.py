@@ -20,8 +20,8 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from viba.catalog import load_catalog
 from viba.config import Settings
+from viba.errors import UserError
 from viba.images import PreparedImage
 
 RETRIED_STATUS_CODES = [408, 500, 502, 503, 504]
@@ -40,7 +40,7 @@ BLOCKED_FINISH_REASONS = {
 # --- errors ------------------------------------------------------------------------------
 
 
-class GenerationError(RuntimeError):
+class GenerationError(UserError, RuntimeError):
     """A generation failed; str() is a message for the user."""
 
     kind = "error"
@@ -217,6 +217,8 @@ def translate_api_error(exc: genai_errors.APIError, model: str) -> GenerationErr
     code = exc.code or 0
     message = (exc.message or "").strip()
     if code == 404:
+        from viba.catalog import load_catalog  # the catalog reads the feature registry
+
         replacement = load_catalog().replacement_for(model)
         hint = f" Choose {replacement} instead (System Prompts page)." if replacement else (
             " Choose another model on the System Prompts page.")

@@ -18,17 +18,17 @@ from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select, tuple_, update
 
-from viba import audit
+from viba import audit, features, generations
 from viba.db import Database
-from viba.jobs import FEATURE_STEPS, JobView, find_generation, image_lock
+from viba.errors import UserError
+from viba.generations import GenerationView, image_lock, rowcount
 from viba.models import GenerationHistory, ImageRef, User
 from viba.storage import EXTENSIONS, ImageStore, mime_for
 
 PAGE_SIZE = 24
-ALL_STEPS = tuple(dict.fromkeys(step for steps in FEATURE_STEPS.values() for step in steps))
 
 
-class NotFound(LookupError):
+class NotFound(UserError, LookupError):
     """No such generation for this user (also what another user's id gives)."""
 
 
@@ -55,7 +55,7 @@ class HistoryFilter:
             query = query.where(g.status.in_(self.statuses))
         if self.model:
             query = query.where(or_(*[g.input_params["models"][step].as_string() == self.model
-                                      for step in ALL_STEPS]))
+                                      for step in features.steps()]))
         if self.since is not None:
             query = query.where(g.created_at >= self.since)
         if self.until is not None:
@@ -141,8 +141,8 @@ def page(db: Database, user_id: uuid.UUID, filters: HistoryFilter = HistoryFilte
     return HistoryPage(items, Cursor(items[-1].created_at, items[-1].id) if more else None)
 
 
-def get_generation(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> JobView:
-    view = find_generation(db, user_id, generation_id)
+def get_generation(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> GenerationView:
+    view = generations.find(db, user_id, generation_id)
     if view is None:
         raise NotFound(NOT_YOURS)
     return view
@@ -160,9 +160,9 @@ def is_favorite(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> b
 def set_favorite(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID,
                  value: bool) -> None:
     with db.session() as s:
-        changed = s.execute(update(GenerationHistory).where(
+        changed = rowcount(s.execute(update(GenerationHistory).where(
             GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id)
-            .values(favorite=value)).rowcount
+            .values(favorite=value)))
     if not changed:
         raise NotFound(NOT_YOURS)
 
@@ -197,23 +197,23 @@ def delete_generation(db: Database, store: ImageStore, user_id: uuid.UUID,
     return deleted
 
 
-def file_name(view: JobView, key: str, index: int, role: str = "") -> str:
+def file_name(view: GenerationView, key: str, index: int, role: str = "") -> str:
     ext = EXTENSIONS[mime_for(key)]
     return f"viba-{view.type}-{view.id.hex[:8]}-{role}{index}.{ext}"
 
 
-def outputs_zip(store: ImageStore, view: JobView) -> bytes:
+def outputs_zip(store: ImageStore, view: GenerationView) -> bytes:
     """The generation's output images in one zip (a derivation's set) with its description."""
     return _zip(store, view, everything=False)
 
 
-def generation_zip(store: ImageStore, view: JobView) -> bytes:
+def generation_zip(store: ImageStore, view: GenerationView) -> bytes:
     """Everything of one generation: outputs, inputs (inputs/), description and a
     generation.json with its parameters, models, prompt versions, tokens and timing."""
     return _zip(store, view, everything=True)
 
 
-def _zip(store: ImageStore, view: JobView, everything: bool) -> bytes:
+def _zip(store: ImageStore, view: GenerationView, everything: bool) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:  # images are compressed
         for i, key in enumerate(view.output_keys, start=1):
@@ -235,7 +235,7 @@ def user_zip(db: Database, store: ImageStore, user_id: uuid.UUID,
     return generation_zip(store, get_generation(db, user_id, generation_id))
 
 
-def summary(view: JobView) -> dict[str, Any]:
+def summary(view: GenerationView) -> dict[str, Any]:
     """What a generation was made with and what it cost, for people to read."""
     details = view.details
     params = view.input_params

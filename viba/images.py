@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from viba.errors import UserError
+
 DEFAULT_MAX_SIDE = 2048
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", "HEIF", "AVIF"}
 
 
-class ImageInputError(ValueError):
+class ImageInputError(UserError, ValueError):
     """The upload cannot be used; the message is for the user."""
 
 

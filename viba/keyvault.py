@@ -14,13 +14,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
 
 from viba.db import Database
+from viba.errors import UserError
 from viba.models import User
 
 MIN_KEY_LENGTH = 20
 MAX_KEY_LENGTH = 200
 
 
-class ApiKeyError(ValueError):
+class ApiKeyError(UserError, ValueError):
     """The key cannot be used; the message is for the user."""
 
 

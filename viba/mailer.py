@@ -7,9 +7,10 @@ import ssl
 from email.message import EmailMessage
 
 from viba.config import Settings
+from viba.errors import UserError
 
 
-class MailError(RuntimeError):
+class MailError(UserError, RuntimeError):
     pass
 
 

@@ -28,7 +28,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-GENERATION_TYPES = ("derivation", "avatar", "try_on", "swap")
 GENERATION_STATUSES = ("pending", "processing", "completed", "failed")
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -89,8 +88,8 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The user's own Gemini key when they chose to remember it: Fernet, key from the server
-    # secret (viba.secrets). Never shown back in full.
+    # The user's own Gemini key when they chose to remember it: Fernet, key derived from the
+    # server secret VIBA_COOKIE_KEY (viba.keyvault). Never shown back in full.
     gemini_key_encrypted: Mapped[str | None] = mapped_column(Text)
 
     def __repr__(self) -> str:  # never print the hash
@@ -100,7 +99,6 @@ class User(Base):
 class GenerationHistory(Base):
     __tablename__ = "generation_history"
     __table_args__ = (
-        CheckConstraint(_in("type", GENERATION_TYPES), name="ck_generation_history_type"),
         CheckConstraint(_in("status", GENERATION_STATUSES), name="ck_generation_history_status"),
         # History (a user's rows, newest first, keyset on created_at then id) and the admin
         # browser (all rows by date, or by type/status then date): migration 0004.
@@ -115,18 +113,17 @@ class GenerationHistory(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="CASCADE", name="fk_generation_history_user")
     )
-    type: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(20))  # a feature key (viba.features)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     input_params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     input_keys: Mapped[list[str]] = mapped_column(JSONType, default=list)
     output_keys: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    output_url: Mapped[str | None] = mapped_column(Text)
     error_message: Mapped[str | None] = mapped_column(Text)
     # What the run produced besides images: description, per-output model, tokens, seconds,
-    # failed variants, prompt versions (viba.jobs writes it).
+    # failed variants (viba.generations writes it).
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # The app process running the job; it touches updated_at while it works, so a job whose
-    # process died is found by its age (viba.jobs.fail_interrupted).
+    # process died is found by its age (viba.generations.fail_interrupted).
     worker_id: Mapped[str | None] = mapped_column(String(64))
     favorite: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,6 +1,9 @@
-"""The four generation pipelines. No Streamlit: pages and the job runner call these.
+"""The generation pipelines. No Streamlit: the job runner calls them through the feature
+registry (viba.features), each with one Run: the inputs, options, model and prompt per step,
+and where to report results.
 
-Each takes the model per step as an argument (see viba.catalog for the defaults).
+Two pipelines serve the four features: `derivation` (a text step describes the image, then the
+image step makes the variants at once) and `single_image` (one image step over every input).
 """
 
 from __future__ import annotations
@@ -10,10 +13,18 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from typing import Any
 
 from viba import prompts
-from viba.gemini import GeminiConfig, GenerationError, ImageResult, TextResult, Usage
-from viba.gemini import generate_image, generate_text
+from viba.gemini import (
+    GeminiConfig,
+    GenerationError,
+    ImageResult,
+    TextResult,
+    Usage,
+    generate_image,
+    generate_text,
+)
 from viba.images import PreparedImage
 from viba.prompts import PromptTemplate
 
@@ -25,6 +36,22 @@ MAX_AVATAR_PHOTOS = 3
 
 class InvalidOptions(GenerationError):
     kind = "options"
+
+
+@dataclass
+class Run:
+    """One job as a pipeline sees it. Callbacks run on the pipeline's calling thread."""
+
+    config: GeminiConfig
+    images: list[PreparedImage]
+    options: dict[str, Any]
+    models: dict[str, str]  # step id -> model id
+    prompts: dict[str, PromptTemplate]  # step id -> template in use
+    steps: tuple[str, ...]  # the feature's step ids, in order
+    outputs: int  # how many images the feature makes
+    on_text: Callable[[str, TextResult], None] = lambda step, result: None
+    on_image: Callable[[int, ImageResult], None] = lambda index, result: None  # index from 1
+    on_failure: Callable[[int, GenerationError], None] = lambda index, error: None
 
 
 @dataclass(frozen=True)
@@ -137,7 +164,13 @@ def run_derivation(
 
 
 def avatar_prompt(photo_count: int, template: PromptTemplate = prompts.AVATAR) -> str:
-    return template.render(photo_count=photo_count, aspect_ratio=prompts.ASPECT_RATIO)
+    return template.render(**prompts.render_values(photo_count))
+
+
+def _one_image(config: GeminiConfig, model: str, images: Sequence[PreparedImage],
+               template: PromptTemplate) -> ImageResult:
+    return generate_image(config, model, images, template.render(**prompts.render_values(len(images))),
+                          system=template.system, aspect_ratio=prompts.ASPECT_RATIO)
 
 
 def run_avatar(
@@ -146,28 +179,41 @@ def run_avatar(
 ) -> ImageResult:
     if not 1 <= len(photos) <= MAX_AVATAR_PHOTOS:
         raise InvalidOptions(f"Give 1 to {MAX_AVATAR_PHOTOS} reference photos.")
-    return generate_image(config, model, photos, avatar_prompt(len(photos), template),
-                          system=template.system, aspect_ratio=prompts.ASPECT_RATIO)
-
-
-def _two_images(
-    config: GeminiConfig, first: PreparedImage, second: PreparedImage, model: str,
-    template: PromptTemplate,
-) -> ImageResult:
-    return generate_image(config, model, [first, second],
-                          template.render(aspect_ratio=prompts.ASPECT_RATIO),
-                          system=template.system, aspect_ratio=prompts.ASPECT_RATIO)
+    return _one_image(config, model, photos, template)
 
 
 def run_try_on(
     config: GeminiConfig, person: PreparedImage, garment: PreparedImage, model: str,
     template: PromptTemplate = prompts.TRY_ON,
 ) -> ImageResult:
-    return _two_images(config, person, garment, model, template)
+    return _one_image(config, model, [person, garment], template)
 
 
 def run_swap(
     config: GeminiConfig, person: PreparedImage, scene: PreparedImage, model: str,
     template: PromptTemplate = prompts.SWAP,
 ) -> ImageResult:
-    return _two_images(config, person, scene, model, template)
+    return _one_image(config, model, [person, scene], template)
+
+
+# --- the pipelines the feature registry names ----------------------------------------------
+
+
+def derivation(run: Run) -> None:
+    """Step 1 describes the one input, step 2 makes `run.outputs` variants of it."""
+    text_step, image_step = run.steps
+    run_derivation(
+        run.config, run.images[0], run.models[text_step], run.models[image_step],
+        creativity=run.options.get("creativity", 5), skin_tone=run.options.get("skin_tone"),
+        variants=run.outputs,
+        on_description=lambda text: run.on_text(text_step, text),
+        on_variant=lambda index, image: run.on_image(index + 1, image),
+        on_failure=lambda index, error: run.on_failure(index + 1, error),
+        text_prompt=run.prompts[text_step], image_prompt=run.prompts[image_step],
+    )
+
+
+def single_image(run: Run) -> None:
+    """The feature's one step makes one image from all its inputs."""
+    step = run.steps[-1]
+    run.on_image(1, _one_image(run.config, run.models[step], run.images, run.prompts[step]))

@@ -6,12 +6,13 @@ import uuid
 
 from sqlalchemy import update
 
-from viba.catalog import STEPS, Catalog, load_catalog
+from viba.catalog import Catalog, load_catalog, steps
 from viba.db import Database
+from viba.errors import UserError
 from viba.models import User
 
 
-class PreferenceError(ValueError):
+class PreferenceError(UserError, ValueError):
     pass
 
 
@@ -31,7 +32,7 @@ def load_model_choices(
     choices: dict[str, str] = {}
     notes: list[str] = []
     changed = False
-    for step in STEPS:
+    for step in steps():
         resolved = catalog.resolve(step, stored.get(step))
         choices[step] = resolved.model
         if stored.get(step) and stored[step] != resolved.model:
@@ -47,7 +48,7 @@ def set_model_choice(
     db: Database, user_id: uuid.UUID, step: str, model: str, catalog: Catalog | None = None
 ) -> dict[str, str]:
     catalog = catalog or load_catalog()
-    if step not in STEPS:
+    if step not in steps():
         raise PreferenceError(f"Unknown step {step}.")
     if model not in {m.id for m in catalog.for_step(step)}:
         raise PreferenceError(f"{model} cannot be used for this step.")

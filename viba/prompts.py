@@ -1,4 +1,5 @@
-"""Every prompt the engine sends, in one place (the System Prompts page shows these)."""
+"""The built-in text of every prompt the engine sends (the feature registry, viba.features,
+says which step uses which; the System Prompts page shows them and admins may override them)."""
 
 from __future__ import annotations
 
@@ -109,9 +110,12 @@ SWAP = PromptTemplate(
     ),
 )
 
-PROMPTS: dict[str, PromptTemplate] = {
-    p.step: p for p in (DERIVATION_TEXT, DERIVATION_IMAGE, AVATAR, TRY_ON, SWAP)
-}
+
+
+def render_values(image_count: int) -> dict[str, object]:
+    """What every image prompt may use besides its own step's values ({aspect_ratio},
+    {photo_count}); a template uses the ones it names."""
+    return {"aspect_ratio": ASPECT_RATIO, "photo_count": image_count}
 
 
 def creativity_guidance(creativity: int) -> str:

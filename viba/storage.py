@@ -21,6 +21,7 @@ from PIL import Image
 from sqlalchemy import delete, select
 
 from viba.db import Database
+from viba.errors import UserError
 from viba.models import Blob, utcnow
 
 THUMB_SIDE = 384
@@ -29,7 +30,7 @@ EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 MIME_BY_EXT = {ext: mime for mime, ext in EXTENSIONS.items()}
 
 
-class StorageError(RuntimeError):
+class StorageError(UserError, RuntimeError):
     """A stored image cannot be read or written; the message says what to check."""
 
 

@@ -1,0 +1,234 @@
+"""The generations store: the generation_history row, its view, the queries and writes on it,
+its image references and the locks that keep images and references consistent.
+
+The job runner (viba.jobs) only schedules and runs pipelines and writes through here; History
+and Admin read through here and never touch the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, select, update
+
+from viba.db import Database
+from viba.gemini import ImageResult
+from viba.images import PreparedImage
+from viba.models import GenerationHistory, ImageRef, ModelUsage, utcnow
+from viba.storage import ImageStore, StoredImage, mime_for
+
+log = logging.getLogger(__name__)
+
+UNFINISHED = ("pending", "processing")
+INTERRUPTED_MESSAGE = ("Interrupted: the server restarted while this was running. "
+                       "Use “Run again”.")
+
+
+@dataclass(frozen=True)
+class GenerationView:
+    """A generation row as pages and the runner read it."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    type: str
+    status: str
+    input_params: dict[str, Any]
+    input_keys: list[str]
+    output_keys: list[str]
+    details: dict[str, Any]
+    error_message: str | None
+    created_at: datetime
+    updated_at: datetime
+    favorite: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in UNFINISHED
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.input_params.get("input_names")
+                    or [f"input {i + 1}" for i in range(len(self.input_keys))])
+
+
+def view_of(row: GenerationHistory) -> GenerationView:
+    return GenerationView(row.id, row.user_id, row.type, row.status, dict(row.input_params or {}),
+                          list(row.input_keys or []), list(row.output_keys or []),
+                          dict(row.details or {}), row.error_message, row.created_at,
+                          row.updated_at, bool(row.favorite))
+
+
+def rowcount(result: Any) -> int:
+    """How many rows an UPDATE or DELETE changed."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def find(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> GenerationView | None:
+    """A generation of this user (None for anyone else's or a missing one)."""
+    with db.session() as s:
+        row = s.scalar(select(GenerationHistory).where(GenerationHistory.id == generation_id,
+                                                       GenerationHistory.user_id == user_id))
+        return view_of(row) if row else None
+
+
+def recent(db: Database, user_id: uuid.UUID, feature: str | None = None,
+           limit: int = 5) -> list[GenerationView]:
+    query = select(GenerationHistory).where(GenerationHistory.user_id == user_id)
+    if feature:
+        query = query.where(GenerationHistory.type == feature)
+    query = query.order_by(GenerationHistory.created_at.desc()).limit(limit)
+    with db.session() as s:
+        return [view_of(r) for r in s.scalars(query)]
+
+
+def stored_image(store: ImageStore, key: str, name: str) -> PreparedImage:
+    """A stored image as pipeline input (it was checked and normalised before it was stored)."""
+    return PreparedImage(store.load(key), mime_for(key), 0, 0, name)
+
+
+def load_inputs(store: ImageStore, view: GenerationView) -> list[PreparedImage]:
+    return [stored_image(store, key, name) for key, name in zip(view.input_keys, view.input_names)]
+
+
+# --- images and their references ---------------------------------------------------------
+
+
+def image_lock(key: str) -> str:
+    """The lock name (Database.locked_session) under which an image's references are added
+    and under which an unreferenced image is deleted, so the two never interleave."""
+    return f"viba-image:{key}"
+
+
+def _restore(store: ImageStore, images: Sequence[tuple[StoredImage, bytes]]) -> None:
+    """Under the images' locks, before their references are written: put back any image that
+    a concurrent delete removed after it was saved (it had no reference then)."""
+    for stored, data in images:
+        if not store.exists(stored.key):
+            store.save(data, stored.mime)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def create(db: Database, store: ImageStore, user_id: uuid.UUID, feature: str,
+           images: Sequence[PreparedImage], params: dict[str, Any],
+           worker_id: str) -> uuid.UUID:
+    """Store the inputs and add the pending row with their references. Raises StorageError."""
+    stored = [store.save(img.data, img.mime_type) for img in images]
+    row = GenerationHistory(user_id=user_id, type=feature, status="pending", input_params=params,
+                            input_keys=[x.key for x in stored], output_keys=[], details={},
+                            worker_id=worker_id)
+    with db.locked_session(*(image_lock(x.key) for x in stored)) as s:
+        _restore(store, [(x, img.data) for x, img in zip(stored, images)])
+        s.add(row)
+        s.flush()
+        for key in dict.fromkeys(x.key for x in stored):
+            s.add(ImageRef(generation_id=row.id, key=key, role="input"))
+        return row.id
+
+
+def claim(db: Database, generation_id: uuid.UUID, worker_id: str) -> GenerationView | None:
+    """pending → processing for this worker; None when the row is gone or no longer pending."""
+    with db.session() as s:
+        claimed = rowcount(s.execute(
+            update(GenerationHistory)
+            .where(GenerationHistory.id == generation_id, GenerationHistory.status == "pending")
+            .values(status="processing", worker_id=worker_id, updated_at=utcnow())))
+        row = s.get(GenerationHistory, generation_id) if claimed else None
+        return view_of(row) if row is not None else None
+
+
+def usage_row(view: GenerationView, step: str, model: str, tokens: int,
+              images: int = 0) -> ModelUsage:
+    return ModelUsage(user_id=view.user_id, generation_id=view.id, feature=view.type, step=step,
+                      model=model, tokens=int(tokens or 0), images=images, created_at=utcnow())
+
+
+def add_output(db: Database, store: ImageStore, view: GenerationView, step: str,
+               result: ImageResult, variant: int | None) -> None:
+    """Store an output image and add it to the row, with its usage and reference."""
+    stored = store.save(result.data, result.mime_type)
+    with db.locked_session(image_lock(stored.key)) as s:
+        _restore(store, [(stored, result.data)])
+        s.add(usage_row(view, step, result.model, result.usage.total_tokens, images=1))
+        row = s.scalars(select(GenerationHistory).where(GenerationHistory.id == view.id)
+                        .with_for_update()).one()
+        details = dict(row.details or {})
+        meta = dict(details.get("outputs") or {})
+        meta[stored.key] = {"model": result.model, "seconds": round(result.seconds, 3),
+                            "tokens": result.usage.total_tokens, "variant": variant}
+        details["outputs"] = meta
+        row.output_keys = [*(row.output_keys or []), stored.key]
+        row.details = details
+        row.updated_at = utcnow()
+        if s.get(ImageRef, (view.id, stored.key, "output")) is None:
+            s.add(ImageRef(generation_id=view.id, key=stored.key, role="output"))
+
+
+def merge_details(db: Database, generation_id: uuid.UUID, usage: ModelUsage | None = None,
+                  **values: Any) -> None:
+    with db.session() as s:
+        if usage is not None:
+            s.add(usage)
+        row = s.scalars(select(GenerationHistory).where(GenerationHistory.id == generation_id)
+                        .with_for_update()).one()
+        row.details = {**(row.details or {}), **values}
+        row.updated_at = utcnow()
+
+
+def _end(db: Database, generation_id: uuid.UUID, status: str, details: dict[str, Any],
+         error_message: str | None = None) -> None:
+    with db.session() as s:
+        row = s.get(GenerationHistory, generation_id, with_for_update=True)
+        if row is None:  # deleted meanwhile
+            return
+        row.status = status
+        row.error_message = error_message
+        row.details = {**(row.details or {}), **details}
+        row.updated_at = utcnow()
+
+
+def finish(db: Database, generation_id: uuid.UUID, tokens: int, seconds: float) -> None:
+    _end(db, generation_id, "completed", {"total_tokens": tokens, "seconds": round(seconds, 3)})
+
+
+def fail(db: Database, generation_id: uuid.UUID, message: str,
+         extra: dict[str, Any] | None = None) -> None:
+    _end(db, generation_id, "failed", extra or {}, message)
+
+
+# --- liveness --------------------------------------------------------------------------------
+
+
+def fail_interrupted(db: Database, stale_after: timedelta,
+                     alive: Sequence[uuid.UUID] = ()) -> int:
+    """Mark failed the unfinished generations nobody has touched for stale_after (their process
+    died), except `alive`. Returns how many."""
+    query = (update(GenerationHistory)
+             .where(GenerationHistory.status.in_(UNFINISHED),
+                    GenerationHistory.updated_at < utcnow() - stale_after)
+             .values(status="failed", error_message=INTERRUPTED_MESSAGE, updated_at=utcnow()))
+    if alive:
+        query = query.where(GenerationHistory.id.not_in(list(alive)))
+    with db.session() as s:
+        return rowcount(s.execute(query))
+
+
+def touch(db: Database, generation_ids: Sequence[uuid.UUID]) -> None:
+    """Mark these unfinished generations alive now."""
+    if not generation_ids:
+        return
+    with db.session() as s:
+        s.execute(update(GenerationHistory)
+                  .where(GenerationHistory.id.in_(list(generation_ids)),
+                         GenerationHistory.status.in_(UNFINISHED))
+                  .values(updated_at=utcnow()))
