@@ -2,13 +2,12 @@
 
 import streamlit as st
 
-from viba import ui
+from viba import features, ui
+from viba.i18n import t
 
-account = ui.guard("Home", icon=":material/home:")
-
-st.title(f"Welcome, {account.full_name}")
+ctx = ui.guard("Home", icon=":material/home:")
+st.title(f"Welcome, {ui.md_escape(ctx.account.full_name)}")
 st.write("Pick a tool to start. Every generation is kept in your History.")
-cols = st.columns(4)
-for col, item in zip(cols, ui.STUDIO_PAGES[1:5]):
+for col, feature in zip(st.columns(len(features.all_features())), features.all_features()):
     with col, st.container(border=True):
-        st.page_link(item.path, label=item.label, icon=item.icon)
+        st.page_link(feature.page, label=t(feature.key), icon=feature.icon)

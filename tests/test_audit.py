@@ -63,15 +63,16 @@ def test_entries_filter_and_page_newest_first(db, user):
         with pytest.raises(auth.AuthError):
             auth.authenticate(db, user.email, "wrong-password-1")
     only_mine = audit.AuditFilter(actions=(audit.LOGIN_FAILED,), email=user.email.upper())
-    first, total = audit.entries(db, only_mine, limit=2)
-    assert total == 3 and len(first) == 2
-    rest, _ = audit.entries(db, only_mine, offset=2, limit=2)
-    assert len(rest) == 1
-    times = [r.created_at for r in first + rest]
-    assert times == sorted(times, reverse=True)
     later = audit.AuditFilter(email=user.email, since=utcnow() + timedelta(minutes=1))
-    assert audit.entries(db, later) == ([], 0)
-    assert len(list(audit.iter_entries(db, only_mine))) == 3
+    with db.session() as s:
+        first, total = audit.entries(s, only_mine, limit=2)
+        assert total == 3 and len(first) == 2
+        rest, _ = audit.entries(s, only_mine, offset=2, limit=2)
+        assert len(rest) == 1
+        times = [r.created_at for r in first + rest]
+        assert times == sorted(times, reverse=True)
+        assert audit.entries(s, later) == ([], 0)
+        assert len(list(audit.iter_entries(s, only_mine))) == 3
 
 
 def test_unknown_actions_are_refused(db):

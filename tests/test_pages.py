@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from viba import auth, ui
+from viba import auth, sidebar, websession
 
 from conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_FILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
-ADMIN_PAGES = {item.path for item in ui.STUDIO_PAGES if item.admin_only}
+ADMIN_PAGES = {item.path for item in sidebar.studio_pages() if item.admin_only}
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +29,7 @@ def open_page(page: str | None = None, account: auth.Account | None = None,
               query: dict[str, str] | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
     if account is not None:
-        at.session_state[ui.SESSION_KEY] = ui.SessionBox(user_id=str(account.id))
+        at.session_state[websession.SESSION_KEY] = websession.SessionBox(user_id=str(account.id))
     if page is not None:
         at.switch_page(page)
     for name, value in (query or {}).items():
@@ -71,14 +71,14 @@ def test_nav_items_by_role():
                          is_verified=True, password_changed_at=None)  # type: ignore[arg-type]
     user = auth.Account(id=None, email="u@x.io", full_name="U", is_admin=False,  # type: ignore[arg-type]
                         is_verified=True, password_changed_at=None)  # type: ignore[arg-type]
-    assert [i.label for i in ui.nav_items(None)] == ["Log in or register"]
-    assert "Admin" in [i.label for i in ui.nav_items(admin)]
-    assert "Admin" not in [i.label for i in ui.nav_items(user)]
-    assert len(ui.nav_items(admin)) == len(ui.nav_items(user)) + 1
+    assert [i.label for i in sidebar.nav_items(None)] == ["Log in or register"]
+    assert "Admin" in [i.label for i in sidebar.nav_items(admin)]
+    assert "Admin" not in [i.label for i in sidebar.nav_items(user)]
+    assert len(sidebar.nav_items(admin)) == len(sidebar.nav_items(user)) + 1
 
 
 def test_every_page_file_is_covered():
-    listed = {item.path for item in ui.STUDIO_PAGES} - {"Home.py"}
+    listed = {item.path for item in sidebar.studio_pages()} - {"Home.py"}
     assert set(PAGE_FILES) == listed and len(PAGE_FILES) == 8
 
 
@@ -116,7 +116,7 @@ def test_register_logout_login_and_lockout_through_the_forms(db, admin, email):
     at.button(key="FormSubmitter:register-Register").click().run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Welcome, Rita Register"]
-    assert at.session_state[ui.SESSION_KEY].user_id
+    assert at.session_state[websession.SESSION_KEY].user_id
     # The same run that logged in asked the browser to store the cookie.
     assert cookie_commands(at) == {"init", "set"}
 

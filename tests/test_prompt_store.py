@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from viba import auth, pipelines, preferences, prompt_store, prompts
+from viba import auth, features, pipelines, preferences, prompt_store, prompts
 from viba.catalog import load_catalog
 from viba.models import User
 
@@ -17,7 +17,7 @@ def stored_prefs(db, user):
 
 def test_builtin_prompts_are_active_until_an_admin_saves_a_version(db, admin, clean_prompts):
     active = prompt_store.active_prompts(db)
-    assert {s: a.version for s, a in active.items()} == {s: "builtin" for s in prompts.PROMPTS}
+    assert {s: a.version for s, a in active.items()} == {s: "builtin" for s in features.builtin_prompts()}
     v1 = prompt_store.save_version(db, admin, "avatar", "Be a painter.",
                                    "Paint the {photo_count} photos as {aspect_ratio} art.", "paint")
     v2 = prompt_store.save_version(db, admin, "avatar", "Be a sculptor.",

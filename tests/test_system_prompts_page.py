@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from viba import prompt_store, prompts, ui
-from viba.catalog import STEPS, load_catalog
+from viba import features, prompt_store, prompts, websession
+from viba.catalog import load_catalog, steps
 from viba.models import User
 
 from test_pages import open_page
@@ -24,12 +24,12 @@ def test_every_step_shows_its_prompt_and_fitting_models(user, clean_prompts):
     at = open_page(PAGE, user)
     assert not at.exception
     catalog = load_catalog()
-    for step in STEPS:
+    for step in steps():
         box = at.selectbox(key=f"model_{step}")
         assert box.value == catalog.defaults[step]
         assert box.options == [catalog.get(m.id).label + " · " + m.id for m in catalog.for_step(step)]
     codes = [c.value for c in at.code]
-    for template in prompts.PROMPTS.values():
+    for template in features.builtin_prompts().values():
         assert template.template in codes and template.system in codes
     assert not at.expander  # no editing for users
     assert not [b for b in at.button if b.key and b.key.startswith("restore")]
@@ -39,7 +39,7 @@ def test_select_is_kept_in_session_and_row_and_restored_in_a_new_session(db, use
     at = open_page(PAGE, user)
     at.selectbox(key="model_avatar").select("gemini-3-pro-image").run()
     assert not at.exception
-    assert at.session_state[ui.SESSION_KEY].model_choices["avatar"] == "gemini-3-pro-image"
+    assert at.session_state[websession.SESSION_KEY].model_choices["avatar"] == "gemini-3-pro-image"
     assert stored_prefs(db, user) == {"avatar": "gemini-3-pro-image"}
     assert "Saved: gemini-3-pro-image" in at.toast[0].value
     fresh = open_page(PAGE, user)  # a new session: loaded from the row

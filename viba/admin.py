@@ -1,8 +1,9 @@
 """What admins can see and do: browse users and generations, manage accounts, usage reports.
 
-Every function takes the acting Account and checks the role in the database first (a session's
-Account may be stale: a revoked admin loses these powers at once). Changes to accounts write an
-audit entry in the same transaction.
+Every function takes the acting Account and checks the role in the database, in the same
+transaction as its work (auth.require_admin: a session's Account may be stale, and a revoked
+admin loses these powers at once). Changes to accounts write an audit entry in that transaction
+too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import csv
 import io
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -21,19 +23,22 @@ from sqlalchemy.orm import Session
 from viba import audit, auth
 from viba.auth import Account
 from viba.db import Database
-from viba.jobs import JobView, view_of
+from viba.errors import UserError
+from viba.generations import GenerationView, view_of
 from viba.models import GenerationHistory, ModelUsage, User, utcnow
 
 PAGE_SIZE = 50
 
 
-class NotAllowed(PermissionError):
-    """The message is for the admin."""
+NotAllowed = auth.NotAllowed
 
 
-def require_admin(db: Database, actor: Account) -> None:
-    if not auth.is_admin_now(db, actor.id):
-        raise NotAllowed("Only admins can do this.")
+@contextmanager
+def _admin_session(db: Database, actor: Account) -> Iterator[Session]:
+    """A session whose first act is the role check."""
+    with db.session() as s:
+        auth.require_admin(s, actor.id)
+        yield s
 
 
 def _page(offset: int, limit: int) -> tuple[int, int]:
@@ -112,17 +117,16 @@ def users(db: Database, actor: Account, filters: UserFilter = UserFilter(),
           sort: str = "created", descending: bool = True, offset: int = 0,
           limit: int = PAGE_SIZE) -> tuple[list[UserRow], int]:
     """A page of accounts and how many match."""
-    require_admin(db, actor)
     offset, limit = _page(offset, limit)
-    with db.session() as s:
+    with _admin_session(db, actor) as s:
         total = s.scalar(filters.apply(select(func.count()).select_from(User))) or 0
         rows = s.scalars(_user_query(filters, sort, descending).offset(offset).limit(limit)).all()
         return _user_rows(s, list(rows)), int(total)
 
 
-def _all_users(db: Database, filters: UserFilter, sort: str,
+def _all_users(db: Database, actor: Account, filters: UserFilter, sort: str,
                descending: bool) -> list[UserRow]:
-    with db.session() as s:  # accounts are few (a team), unlike generations
+    with _admin_session(db, actor) as s:  # accounts are few (a team), unlike generations
         return _user_rows(s, list(s.scalars(_user_query(filters, sort, descending))))
 
 
@@ -133,13 +137,12 @@ USER_CSV_COLUMNS = ("id", "email", "full_name", "is_admin", "is_verified", "is_a
 def users_csv(db: Database, actor: Account, filters: UserFilter = UserFilter(),
               sort: str = "created", descending: bool = True) -> bytes:
     """Every matching account (not only the page shown), as CSV."""
-    require_admin(db, actor)
-    return _csv(USER_CSV_COLUMNS, (asdict(r) for r in _all_users(db, filters, sort, descending)))
+    rows = _all_users(db, actor, filters, sort, descending)
+    return _csv(USER_CSV_COLUMNS, (asdict(r) for r in rows))
 
 
 def get_user(db: Database, actor: Account, user_id: uuid.UUID) -> UserRow:
-    require_admin(db, actor)
-    with db.session() as s:
+    with _admin_session(db, actor) as s:
         user = s.get(User, user_id)
         if user is None:
             raise NotAllowed("No such account.")
@@ -151,16 +154,9 @@ def _change_user(db: Database, actor: Account, user_id: uuid.UUID, action: str,
     if refuse_self and user_id == actor.id:
         raise NotAllowed(refuse_self)
     with db.session() as s:
-        # Lock the admin rows (in id order, so two admins acting at once queue instead of
-        # deadlocking) and check the actor is still one of them. Two admins demoting or
-        # deactivating each other at the same moment: the second finds it is no longer an
-        # admin, so there is always an admin left.
-        db.write_lock(s)
-        admins = s.scalars(select(User.id).where(User.is_admin.is_(True),
-                                                 User.is_active.is_(True))
-                           .order_by(User.id).with_for_update()).all()
-        if actor.id not in admins:
-            raise NotAllowed("Only admins can do this.")
+        # Two admins demoting or deactivating each other at the same moment: the second finds
+        # it is no longer an admin, so there is always an admin left.
+        auth.require_admin(s, actor.id, lock_admins=True)
         target = s.scalar(select(User).where(User.id == user_id).with_for_update())
         if target is None:
             raise NotAllowed("No such account.")
@@ -196,8 +192,7 @@ def set_active(db: Database, actor: Account, user_id: uuid.UUID, value: bool) ->
 
 def set_temporary_password(db: Database, actor: Account, user_id: uuid.UUID,
                            password: str) -> None:
-    target = get_user(db, actor, user_id)
-    auth.set_temporary_password(db, actor, target.email, password)
+    auth.set_temporary_password(db, actor, user_id, password)
 
 
 # --- generations --------------------------------------------------------------------------
@@ -272,9 +267,8 @@ def generations(db: Database, actor: Account, filters: GenerationFilter = Genera
                 sort: str = "created", descending: bool = True, offset: int = 0,
                 limit: int = PAGE_SIZE) -> tuple[list[GenerationRow], int]:
     """A page of every user's generations and how many match."""
-    require_admin(db, actor)
     offset, limit = _page(offset, limit)
-    with db.session() as s:
+    with _admin_session(db, actor) as s:
         total = s.scalar(filters.apply(select(func.count()).select_from(GenerationHistory))) or 0
         rows = s.execute(_generation_query(filters, sort, descending)
                          .offset(offset).limit(limit)).all()
@@ -288,10 +282,8 @@ GENERATION_CSV_COLUMNS = ("id", "created_at", "updated_at", "user_email", "type"
 def generations_csv(db: Database, actor: Account, filters: GenerationFilter = GenerationFilter(),
                     sort: str = "created", descending: bool = True) -> bytes:
     """Every matching generation (not only the page shown), as CSV."""
-    require_admin(db, actor)
-
     def rows() -> Iterator[dict[str, Any]]:
-        with db.session() as s:
+        with _admin_session(db, actor) as s:
             query = _generation_query(filters, sort, descending).execution_options(yield_per=1000)
             for r in s.execute(query):
                 yield asdict(_generation_row(r))
@@ -299,10 +291,9 @@ def generations_csv(db: Database, actor: Account, filters: GenerationFilter = Ge
     return _csv(GENERATION_CSV_COLUMNS, rows())
 
 
-def get_generation(db: Database, actor: Account, generation_id: uuid.UUID) -> tuple[JobView, str]:
+def get_generation(db: Database, actor: Account, generation_id: uuid.UUID) -> tuple[GenerationView, str]:
     """Any user's generation, and its owner's email."""
-    require_admin(db, actor)
-    with db.session() as s:
+    with _admin_session(db, actor) as s:
         found = s.execute(select(GenerationHistory, User.email)
                           .join(User, User.id == GenerationHistory.user_id)
                           .where(GenerationHistory.id == generation_id)).first()
@@ -329,11 +320,10 @@ def _day(column: Any, dialect: str) -> Any:
 
 def usage(db: Database, actor: Account, since: datetime, until: datetime) -> Usage:
     """Generations and tokens per user and per model for [since, until)."""
-    require_admin(db, actor)
     u, g = ModelUsage, GenerationHistory
     in_range = and_(u.created_at >= since, u.created_at < until)
     day = _day(u.created_at, db.engine.dialect.name).label("day")
-    with db.session() as s:
+    with _admin_session(db, actor) as s:
         made = dict(s.execute(
             select(g.user_id, func.count()).where(g.created_at >= since, g.created_at < until)
             .group_by(g.user_id)).all())
@@ -372,9 +362,9 @@ def usage(db: Database, actor: Account, since: datetime, until: datetime) -> Usa
 
 def audit_entries(db: Database, actor: Account, filters: audit.AuditFilter = audit.AuditFilter(),
                   offset: int = 0, limit: int = PAGE_SIZE) -> tuple[list[audit.AuditRow], int]:
-    require_admin(db, actor)
     offset, limit = _page(offset, limit)
-    return audit.entries(db, filters, offset, limit)
+    with _admin_session(db, actor) as s:
+        return audit.entries(s, filters, offset, limit)
 
 
 AUDIT_CSV_COLUMNS = ("id", "created_at", "action", "actor_email", "target_user_id",
@@ -383,8 +373,8 @@ AUDIT_CSV_COLUMNS = ("id", "created_at", "action", "actor_email", "target_user_i
 
 def audit_csv(db: Database, actor: Account,
               filters: audit.AuditFilter = audit.AuditFilter()) -> bytes:
-    require_admin(db, actor)
-    return _csv(AUDIT_CSV_COLUMNS, (asdict(r) for r in audit.iter_entries(db, filters)))
+    with _admin_session(db, actor) as s:
+        return _csv(AUDIT_CSV_COLUMNS, (asdict(r) for r in audit.iter_entries(s, filters)))
 
 
 def _csv(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> bytes:

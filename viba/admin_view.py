@@ -10,12 +10,28 @@ from typing import Any
 
 import streamlit as st
 
-from viba import admin, audit, auth, history_view, ui
+from viba import admin, audit, auth, features, history_view
+from viba.history_view import keep_hidden_widgets
 from viba.auth import Account
-from viba.db import Database, DatabaseUnavailable
-from viba.models import GENERATION_STATUSES, GENERATION_TYPES, utcnow
+from viba.db import Database
+from viba.errors import UserError
+from viba.models import GENERATION_STATUSES, utcnow
+from viba.ui import PageContext
+from viba.websession import flash
 
 SECTIONS = ("Users", "Generations", "Usage", "Audit log")
+
+
+def admin_page(ctx: PageContext) -> None:
+    st.title("Admin")
+    wanted = st.query_params.get("gen")
+    if wanted:
+        open_generation(ctx, wanted)
+        keep_hidden_widgets()
+    section = st.radio("Section", SECTIONS, horizontal=True, key="admin_section",
+                       label_visibility="collapsed")
+    {"Users": users_section, "Generations": generations_section, "Usage": usage_section,
+     "Audit log": audit_section}[section](ctx.db, ctx.account)
 
 
 def _offset(name: str, signature: str) -> int:
@@ -103,10 +119,10 @@ def _act(label: str, action: Callable[[], None]) -> None:
     shown after that rerun."""
     try:
         action()
-    except (admin.NotAllowed, auth.AuthError, DatabaseUnavailable) as exc:
-        ui.flash(str(exc))
+    except UserError as exc:
+        flash(str(exc))
     else:
-        ui.flash(label)
+        flash(label)
     st.rerun()
 
 
@@ -150,7 +166,7 @@ def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> Non
             try:
                 admin.set_temporary_password(db, actor, uid, password)
                 st.success(f"Temporary password set for {row.email}.")
-            except (admin.NotAllowed, auth.AuthError, DatabaseUnavailable) as exc:
+            except UserError as exc:
                 st.error(str(exc))
 
 
@@ -160,7 +176,7 @@ def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> Non
 def generations_section(db: Database, actor: Account) -> None:
     a, b, c = st.columns([2, 2, 2])
     user = a.text_input("User email contains", key="ag_user")
-    types = b.multiselect("Type", GENERATION_TYPES, key="ag_types")
+    types = b.multiselect("Type", features.keys(), key="ag_types")
     statuses = c.multiselect("Status", GENERATION_STATUSES, key="ag_statuses")
     dates = _dates("ag")
     if dates is None:
@@ -194,16 +210,15 @@ def generations_section(db: Database, actor: Account) -> None:
             history_view.open_item("gen", chosen.id)
 
 
-def open_generation(db: Database, actor: Account, store: Any, settings: Any,
-                    wanted: str) -> None:
+def open_generation(ctx: PageContext, wanted: str) -> None:
     if st.button("Back to Admin", icon=":material/arrow_back:", key="admin_back"):
         history_view.open_item("gen", None)
     try:
-        view, owner = admin.get_generation(db, actor, uuid.UUID(wanted))
+        view, owner = admin.get_generation(ctx.db, ctx.account, uuid.UUID(wanted))
     except (ValueError, admin.NotAllowed):
         st.error("No such generation.")
         return
-    history_view.generation_detail(view, store, settings, db, actor, owner_email=owner)
+    history_view.generation_detail(ctx, view, owner_email=owner)
 
 
 # --- usage --------------------------------------------------------------------------------

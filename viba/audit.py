@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from viba.db import Database
 from viba.models import AuditEntry, utcnow
 
 LOGIN = "login"
@@ -88,22 +87,20 @@ def _row(e: AuditEntry) -> AuditRow:
                     e.generation_id, dict(e.details or {}))
 
 
-def entries(db: Database, filters: AuditFilter = AuditFilter(), offset: int = 0,
+def entries(s: Session, filters: AuditFilter = AuditFilter(), offset: int = 0,
             limit: int = 50) -> tuple[list[AuditRow], int]:
-    """A page of entries, newest first, and how many match. (Admin-only: the Admin page and
-    viba.admin check the role before calling.)"""
+    """A page of entries, newest first, and how many match, in the caller's session
+    (admins only: viba.admin checks the role in that session first)."""
     query = filters.apply(select(AuditEntry))
-    with db.session() as s:
-        total = s.scalar(filters.apply(select(func.count()).select_from(AuditEntry))) or 0
-        rows = s.scalars(query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-                         .offset(max(0, offset)).limit(limit)).all()
-        return [_row(r) for r in rows], int(total)
+    total = s.scalar(filters.apply(select(func.count()).select_from(AuditEntry))) or 0
+    rows = s.scalars(query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+                     .offset(max(0, offset)).limit(limit)).all()
+    return [_row(r) for r in rows], int(total)
 
 
-def iter_entries(db: Database, filters: AuditFilter) -> Iterator[AuditRow]:
+def iter_entries(s: Session, filters: AuditFilter) -> Iterator[AuditRow]:
     """Every matching entry, newest first, read in batches (CSV export)."""
     query = filters.apply(select(AuditEntry)).order_by(AuditEntry.created_at.desc(),
                                                       AuditEntry.id.desc())
-    with db.session() as s:
-        for entry in s.scalars(query.execution_options(yield_per=1000)):
-            yield _row(entry)
+    for entry in s.scalars(query.execution_options(yield_per=1000)):
+        yield _row(entry)

@@ -12,16 +12,19 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 
 import bcrypt
 import jwt
-from sqlalchemy import case, exists, func, select, update
+from sqlalchemy import case, exists, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from viba import audit
 from viba.config import Settings
-from viba.db import Database
+from viba.db import Database, sqlite_write_lock
+from viba.errors import UserError
 from viba.models import User, utcnow
 
 log = logging.getLogger(__name__)
@@ -37,12 +40,14 @@ PASSWORD_POLICY = (
 )
 GENERIC_LOGIN_ERROR = "Email or password is incorrect."
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Checked against when the email is unknown, so both paths cost one bcrypt verification.
-_DUMMY_HASH = bcrypt.hashpw(b"viba-dummy-password", bcrypt.gensalt(rounds=12)).decode()
 
 
-class AuthError(ValueError):
+class AuthError(UserError, ValueError):
     """A refusal whose message is meant for the user."""
+
+
+class NotAllowed(AuthError):
+    """The actor may not do this (not an admin, or no longer one); the message is for them."""
 
 
 class AccountLocked(AuthError):
@@ -99,8 +104,26 @@ def check_password_policy(password: str) -> None:
         raise AuthError(f"Password is too long (at most {MAX_PASSWORD_BYTES} bytes).")
 
 
+def bcrypt_rounds() -> int:
+    """The bcrypt cost of new hashes (VIBA_BCRYPT_ROUNDS; 12 by default, tests use 4)."""
+    from viba.config import get_settings
+
+    return get_settings().bcrypt_rounds
+
+
 def hash_password(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=bcrypt_rounds())).decode()
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(rounds: int) -> str:
+    return bcrypt.hashpw(b"viba-dummy-password", bcrypt.gensalt(rounds=rounds)).decode()
+
+
+def _check_nobody(password: str) -> None:
+    """Spend what a real password check costs, when there is no account to check against, so
+    that the answer's timing does not tell whether the email has an account."""
+    verify_password(password, _dummy_hash(bcrypt_rounds()))
 
 
 def verify_password(password: str, password_hash: str) -> bool:
@@ -156,14 +179,14 @@ def authenticate(
     try:
         email = normalise_email(email)
     except AuthError:
-        verify_password(password, _DUMMY_HASH)
+        _check_nobody(password)
         raise AuthError(GENERIC_LOGIN_ERROR) from None
     now = utcnow()
     refusal: AuthError | None = None
     with db.session() as s:
         user = s.scalar(select(User).where(User.email == email))
         if user is None or not user.is_active:
-            verify_password(password, _DUMMY_HASH)
+            _check_nobody(password)
             audit.record(s, audit.LOGIN_FAILED, actor_email=email,
                          reason="no account" if user is None else "deactivated")
             refusal = AuthError(GENERIC_LOGIN_ERROR)
@@ -230,25 +253,24 @@ def get_account_by_email(db: Database, email: str) -> Account | None:
         return Account.of(user) if user else None
 
 
+def _write_password(s: Session, user_id: uuid.UUID, new_hash: str, action: str,
+                    actor: Account | None = None, **extra: object) -> None:
+    """Set a password hash in the caller's transaction: it ends every login cookie issued
+    before, unlocks the account, and is in the audit log."""
+    s.execute(update(User).where(User.id == user_id).values(
+        password_hash=new_hash, password_changed_at=utcnow(), failed_logins=0,
+        locked_until=None, **extra))
+    email = s.scalar(select(User.email).where(User.id == user_id))
+    audit.record(s, action, actor_id=actor.id if actor else user_id,
+                 actor_email=actor.email if actor else email, target_user_id=user_id)
+
+
 def _set_password(db: Database, user_id: uuid.UUID, new_password: str, action: str,
-                  actor: Account | None = None, **extra: object) -> None:
+                  **extra: object) -> None:
     check_password_policy(new_password)
     new_hash = hash_password(new_password)
     with db.session() as s:
-        s.execute(
-            update(User)
-            .where(User.id == user_id)
-            .values(
-                password_hash=new_hash,
-                password_changed_at=utcnow(),
-                failed_logins=0,
-                locked_until=None,
-                **extra,
-            )
-        )
-        email = s.scalar(select(User.email).where(User.id == user_id))
-        audit.record(s, action, actor_id=actor.id if actor else user_id,
-                     actor_email=actor.email if actor else email, target_user_id=user_id)
+        _write_password(s, user_id, new_hash, action, **extra)
 
 
 def change_password(
@@ -263,21 +285,46 @@ def change_password(
     _set_password(db, user_id, new_password, audit.PASSWORD_CHANGED)
 
 
-def set_temporary_password(db: Database, admin: Account, email: str, new_password: str) -> None:
-    """An admin sets a password for someone who cannot receive email; it also unlocks them."""
-    if not is_admin_now(db, admin.id):
-        raise AuthError("Only admins can set a password for another account.")
-    target = get_account_by_email(db, email)
-    if target is None:
-        raise AuthError("No active account has that email.")
-    _set_password(db, target.id, new_password, audit.TEMPORARY_PASSWORD, actor=admin)
+def require_admin(s: Session, actor_id: uuid.UUID, *, lock_admins: bool = False) -> None:
+    """Refuse unless the actor is an active admin as the database has it now, read in the
+    caller's transaction (an Account a page holds may be stale: a revoked admin loses these
+    powers at once). lock_admins: lock every admin row first (in id order, so two admins
+    acting at once queue instead of deadlocking) for changes to accounts: two admins demoting
+    each other at the same moment leave one admin."""
+    admin_now = (User.is_admin.is_(True), User.is_active.is_(True))
+    if lock_admins:
+        sqlite_write_lock(s)
+        admins = s.scalars(select(User.id).where(*admin_now).order_by(User.id)
+                           .with_for_update()).all()
+        allowed = actor_id in admins
+    else:
+        allowed = s.scalar(select(User.id).where(User.id == actor_id, *admin_now)) is not None
+    if not allowed:
+        raise NotAllowed("Only admins can do this.")
 
 
-def is_admin_now(db: Database, user_id: uuid.UUID) -> bool:
-    """The role as the database has it now (an Account in a session may be stale)."""
+def set_temporary_password(db: Database, admin: Account, target: str | uuid.UUID,
+                           new_password: str) -> None:
+    """An admin sets a password (target: the account's email or id) for someone who cannot
+    receive email; it also unlocks them. One transaction: the role check, the change and its
+    audit entry."""
+    check_password_policy(new_password)
+    new_hash = hash_password(new_password)
     with db.session() as s:
-        return bool(s.scalar(select(User.id).where(
-            User.id == user_id, User.is_admin.is_(True), User.is_active.is_(True))))
+        require_admin(s, admin.id, lock_admins=True)
+        if isinstance(target, uuid.UUID):
+            where = User.id == target
+        else:
+            try:
+                where = User.email == normalise_email(target)
+            except AuthError:
+                raise AuthError("No active account has that email.") from None
+        user_id = s.scalar(select(User.id).where(where, User.is_active.is_(True))
+                           .with_for_update())
+        if user_id is None:
+            raise AuthError("No active account has that email." if not isinstance(target, uuid.UUID)
+                            else "No such account.")
+        _write_password(s, user_id, new_hash, audit.TEMPORARY_PASSWORD, actor=admin)
 
 
 def update_profile(db: Database, user_id: uuid.UUID, full_name: str) -> Account:
@@ -287,11 +334,6 @@ def update_profile(db: Database, user_id: uuid.UUID, full_name: str) -> Account:
     with db.session() as s:
         s.execute(update(User).where(User.id == user_id).values(full_name=full_name))
         return Account.of(s.get(User, user_id, populate_existing=True))  # type: ignore[arg-type]
-
-
-def count_users(db: Database) -> int:
-    with db.session() as s:
-        return int(s.scalar(select(func.count()).select_from(User)) or 0)
 
 
 # --- password reset tokens ---------------------------------------------------------------

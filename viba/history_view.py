@@ -1,27 +1,53 @@
-"""Streamlit glue for History (and for opening any generation on the Admin page): the filter
-bar, the paged grid of thumbnails, and one generation's detail with its actions. The reading
-and the authorization are viba.history's (and viba.admin's for admins)."""
+"""The History page (and opening any generation on the Admin page): the filter bar, the paged
+grid of thumbnails, and one generation's detail with its actions. The reading and the
+authorization are viba.history's (and viba.admin's for admins)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 import streamlit as st
 
-from viba import history, jobs, studio, ui
-from viba.auth import Account
+from viba import features, history, studio, ui
 from viba.catalog import load_catalog
-from viba.config import Settings
-from viba.db import Database, DatabaseUnavailable
+from viba.generations import GenerationView
 from viba.i18n import t
-from viba.models import GENERATION_STATUSES, GENERATION_TYPES
-from viba.storage import ImageStore, StorageError
+from viba.models import GENERATION_STATUSES
+from viba.storage import StorageError
+from viba.ui import PageContext
+from viba.websession import flash
 
 COLUMNS = 4
 CONFIRM_KEY = "history_confirm_delete"
 PAGES_KEY = "history_pages"
+
+
+def history_page(ctx: PageContext) -> None:
+    st.title(t("History"))
+    wanted = st.query_params.get("id")
+    if not wanted:
+        filters = filter_bar()
+        if filters is not None:
+            history_grid(ctx, filters)
+        return
+    if st.button(t("all_generations"), icon=":material/arrow_back:", key="history_back"):
+        open_item("id", None)
+    try:
+        generation_id = uuid.UUID(wanted)
+    except ValueError:
+        ui.fail(t("not_yours"))
+    live_detail(ctx, generation_id)
+    keep_hidden_widgets()
+
+
+def keep_hidden_widgets() -> NoReturn:
+    """End a run that showed one item instead of the list: a run ended by st.stop() keeps the
+    state of the widgets it did not draw (the filters, the section picked), so Back finds
+    them as they were; a run that ends normally forgets them."""
+    st.stop()
+    raise AssertionError("unreachable: st.stop() raises")
 
 
 def day_range(since: date | None, until: date | None) -> tuple[datetime | None, datetime | None]:
@@ -48,7 +74,7 @@ def filter_bar() -> history.HistoryFilter | None:
     active = any(state.get(k) for k in FILTER_KEYS)
     with st.expander(t("filters"), expanded=active, icon=":material/filter_list:"):
         a, b, c = st.columns(3)
-        types = a.multiselect(t("feature"), GENERATION_TYPES, format_func=t, key="hf_types")
+        types = a.multiselect(t("feature"), features.keys(), format_func=t, key="hf_types")
         statuses = b.multiselect(t("status"), GENERATION_STATUSES, format_func=t,
                                  key="hf_statuses")
         model = c.selectbox(t("model"), ["", *models], key="hf_model",
@@ -80,8 +106,7 @@ def _cursors(filters: history.HistoryFilter) -> list[str]:
     return saved[1]
 
 
-def history_grid(db: Database, store: ImageStore, account: Account,
-                 filters: history.HistoryFilter) -> None:
+def history_grid(ctx: PageContext, filters: history.HistoryFilter) -> None:
     """One page of the user's generations as thumbnails, with Newer/Older."""
     cursors = _cursors(filters)
     try:
@@ -89,11 +114,7 @@ def history_grid(db: Database, store: ImageStore, account: Account,
     except ValueError:
         cursors[:] = [""]
         after = None
-    try:
-        result = history.page(db, account.id, filters, after)
-    except DatabaseUnavailable as exc:
-        st.error(str(exc))
-        return
+    result = history.page(ctx.db, ctx.account.id, filters, after)
     if not result.items:
         st.info(t("no_results") if filters != history.HistoryFilter() or len(cursors) > 1
                 else t("no_history"))
@@ -101,7 +122,7 @@ def history_grid(db: Database, store: ImageStore, account: Account,
         cols = st.columns(COLUMNS)
         for col, item in zip(cols, result.items[start:start + COLUMNS]):
             with col, st.container(border=True):
-                _grid_item(db, store, account, item)
+                _grid_item(ctx, item)
     nav = st.columns([1, 1, 4])
     if nav[0].button(t("newer"), icon=":material/arrow_back:", disabled=len(cursors) <= 1,
                      key="history_newer"):
@@ -114,18 +135,17 @@ def history_grid(db: Database, store: ImageStore, account: Account,
     nav[2].caption(t("page_n").format(n=len(cursors)))
 
 
-def _grid_item(db: Database, store: ImageStore, account: Account,
-               item: history.HistoryItem) -> None:
+def _grid_item(ctx: PageContext, item: history.HistoryItem) -> None:
     if item.thumb_key:
         try:
-            st.image(store.thumbnail(item.thumb_key), width="stretch")
+            st.image(ctx.store.thumbnail(item.thumb_key), width="stretch")
         except StorageError:
             st.caption(t("image_missing"))
     names = ", ".join(item.input_names)
     st.markdown(f"**{t(item.type)}** · {t(item.status)}  \n"
                 f"{item.created_at:%Y-%m-%d %H:%M} UTC")
     if names:
-        st.caption(names)
+        st.caption(ui.md_escape(names))
     left, right = st.columns([3, 1])
     if left.button(t("open"), icon=":material/open_in_full:", key=f"open_{item.id}"):
         open_item("id", item.id)
@@ -133,7 +153,7 @@ def _grid_item(db: Database, store: ImageStore, account: Account,
     tip = t("unfavorite") if item.favorite else t("favorite")
     if right.button("", icon=":material/star:", key=f"fav_{item.id}", help=tip,
                     type="primary" if item.favorite else "secondary"):
-        _set_favorite(db, account, item.id, not item.favorite)
+        _set_favorite(ctx, item.id, not item.favorite)
 
 
 def open_item(param: str, generation_id: uuid.UUID | None) -> None:
@@ -149,19 +169,15 @@ def open_item(param: str, generation_id: uuid.UUID | None) -> None:
     st.rerun()
 
 
-def _set_favorite(db: Database, account: Account, generation_id: uuid.UUID, value: bool) -> None:
-    try:
-        history.set_favorite(db, account.id, generation_id, value)
-    except (history.NotFound, DatabaseUnavailable) as exc:
-        st.error(str(exc))
-        return
+def _set_favorite(ctx: PageContext, generation_id: uuid.UUID, value: bool) -> None:
+    history.set_favorite(ctx.db, ctx.account.id, generation_id, value)
     st.rerun()
 
 
 # --- one generation ---------------------------------------------------------------------
 
 
-def _details_table(view: jobs.JobView) -> None:
+def _details_table(view: GenerationView) -> None:
     summary = history.summary(view)
     rows = [(label, _text(summary[key])) for key, label in (
         ("options", "Options"), ("models", "Models"), ("prompt versions", "Prompt versions"),
@@ -187,13 +203,15 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def generation_detail(view: jobs.JobView, store: ImageStore, settings: Settings, db: Database,
-                      account: Account, owner_email: str | None = None) -> None:
+def generation_detail(ctx: PageContext, view: GenerationView,
+                      owner_email: str | None = None) -> None:
     """Inputs and outputs side by side, what it was made with, and (for its owner) download,
     run again, favourite and delete. owner_email: an admin viewing someone else's."""
-    mine = view.user_id == account.id
-    st.markdown(f"**{t(view.type)}** · {t(view.status)} · {view.created_at:%Y-%m-%d %H:%M} UTC"
-                + (f" · {owner_email}" if owner_email else ""))
+    store = ctx.store
+    mine = view.user_id == ctx.account.id
+    st.markdown(f"**{t(view.type)}** · {t(view.status)} · {view.created_at:%Y-%m-%d %H:%M} UTC")
+    if owner_email:
+        st.text(f"{t('owner')}: {owner_email}")
     studio.job_status(view)
     studio.variant_failures(view)
     left, right = st.columns(2)
@@ -221,31 +239,26 @@ def generation_detail(view: jobs.JobView, store: ImageStore, settings: Settings,
         file_name=f"viba-{view.type}-{view.id.hex[:8]}.zip", mime="application/zip",
         key=f"zip_{view.id}", icon=":material/folder_zip:", on_click="ignore")
     actions[1].button(t("run_again"), key=f"again_{view.id}", icon=":material/replay:",
-                      on_click=studio.run_again, args=(settings, db, account, view.id))
+                      on_click=studio.run_again, args=(ctx, view.id))
     label = t("unfavorite") if view.favorite else t("favorite")
     if actions[2].button(label, icon=":material/star:", key=f"fav_{view.id}",
                          type="primary" if view.favorite else "secondary"):
-        _set_favorite(db, account, view.id, not view.favorite)
+        _set_favorite(ctx, view.id, not view.favorite)
     if actions[3].button(t("delete"), icon=":material/delete:", key=f"delete_{view.id}"):
         st.session_state[CONFIRM_KEY] = str(view.id)
         st.rerun()
     if st.session_state.get(CONFIRM_KEY) == str(view.id):
-        _confirm_delete(db, store, account, view)
+        _confirm_delete(ctx, view)
 
 
-def _confirm_delete(db: Database, store: ImageStore, account: Account,
-                    view: jobs.JobView) -> None:
+def _confirm_delete(ctx: PageContext, view: GenerationView) -> None:
     with st.container(border=True):
         st.warning(t("confirm_delete"), icon=":material/warning:")
         yes, no, _ = st.columns([1, 1, 4])
         if yes.button(t("yes_delete"), type="primary", key=f"yes_delete_{view.id}"):
             st.session_state.pop(CONFIRM_KEY, None)
-            try:
-                removed = history.delete_generation(db, store, account.id, view.id)
-            except (history.NotFound, DatabaseUnavailable, StorageError) as exc:
-                st.error(str(exc))
-                return
-            ui.flash(t("deleted").format(n=removed))
+            removed = history.delete_generation(ctx.db, ctx.store, ctx.account.id, view.id)
+            flash(t("deleted").format(n=removed))
             st.query_params.pop("id", None)
             st.rerun()
         if no.button(t("cancel"), key=f"cancel_delete_{view.id}"):
@@ -253,30 +266,27 @@ def _confirm_delete(db: Database, store: ImageStore, account: Account,
             st.rerun()
 
 
-def live_detail(db: Database, store: ImageStore, settings: Settings, account: Account,
-                generation_id: uuid.UUID) -> None:
+def live_detail(ctx: PageContext, generation_id: uuid.UUID) -> None:
     """The user's own generation; redrawn every couple of seconds while it runs."""
 
-    def draw(view: jobs.JobView | None = None) -> bool:
+    def draw(view: GenerationView | None = None) -> bool:
         try:
-            view = view or history.get_generation(db, account.id, generation_id)
+            view = view or history.get_generation(ctx.db, ctx.account.id, generation_id)
         except history.NotFound:
             st.error(t("not_yours"))
             return True
-        except DatabaseUnavailable as exc:
-            st.error(str(exc))
-            return True
-        generation_detail(view, store, settings, db, account)
+        generation_detail(ctx, view)
         return view.finished
 
     @st.fragment(run_every=studio.POLL_SECONDS)
     def polling() -> None:
-        if draw():
-            st.rerun(scope="app")  # finished: stop polling
+        with ui.boundary():
+            if draw():
+                st.rerun(scope="app")  # finished: stop polling
 
     try:
-        view = history.get_generation(db, account.id, generation_id)
-    except (history.NotFound, DatabaseUnavailable):
+        view = history.get_generation(ctx.db, ctx.account.id, generation_id)
+    except history.NotFound:
         draw()  # shows the reason
         return
     if view.finished:

@@ -29,6 +29,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "Log in or register": {"en": "Log in or register", "zh": "登录或注册"},
     "language": {"en": "Language", "zh": "语言"},
     "log_out": {"en": "Log out", "zh": "退出登录"},
+    "signed_in_as": {"en": "Signed in as", "zh": "当前登录"},
     # studio
     "generate": {"en": "Generate", "zh": "生成"},
     "download": {"en": "Download", "zh": "下载"},
@@ -102,6 +103,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "cancel": {"en": "Cancel", "zh": "取消"},
     "deleted": {"en": "Deleted ({n} image(s) removed).", "zh": "已删除（移除了 {n} 张图片）。"},
     "inputs": {"en": "Inputs", "zh": "输入"},
+    "owner": {"en": "Owner", "zh": "所有者"},
     "outputs": {"en": "Outputs", "zh": "输出"},
     "details": {"en": "Details", "zh": "详情"},
     "no_results": {"en": "No generations match these filters.", "zh": "没有符合筛选条件的记录。"},

@@ -4,23 +4,24 @@ again as the newest version."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from string import Formatter
 
 from sqlalchemy import func, select
 
-from viba.auth import Account, AuthError
+from viba.auth import Account, require_admin
 from viba.db import Database
+from viba.errors import UserError
 from viba.models import PromptVersion, User
-from viba.prompts import PROMPTS, PromptTemplate
+from viba.features import builtin_prompts
+from viba.prompts import PromptTemplate
 
 BUILTIN = "builtin"
 MAX_PROMPT_CHARS = 20_000
 
 
-class PromptError(ValueError):
+class PromptError(UserError, ValueError):
     """The edit cannot be saved; the message says why."""
 
 
@@ -49,7 +50,7 @@ def active_prompts(db: Database) -> dict[str, ActivePrompt]:
         rows = s.scalars(select(PromptVersion).join(newest, PromptVersion.id == newest.c.id)).all()
         by_step = {row.step: row for row in rows}
     active = {}
-    for step, builtin in PROMPTS.items():
+    for step, builtin in builtin_prompts().items():
         row = by_step.get(step)
         if row is None:
             active[step] = ActivePrompt(builtin, BUILTIN)
@@ -61,13 +62,14 @@ def active_prompts(db: Database) -> dict[str, ActivePrompt]:
 
 def check_template(step: str, template: str) -> None:
     """The text must render with the values the engine gives this step."""
-    if step not in PROMPTS:
+    builtins = builtin_prompts()
+    if step not in builtins:
         raise PromptError(f"Unknown step {step}.")
     if not template.strip():
         raise PromptError("The prompt cannot be empty.")
     if len(template) > MAX_PROMPT_CHARS:
         raise PromptError(f"The prompt is too long (at most {MAX_PROMPT_CHARS} characters).")
-    allowed = PROMPTS[step].fields
+    allowed = builtins[step].fields
     try:
         used = {name for _, name, spec, conv in Formatter().parse(template) if name is not None}
     except ValueError as exc:
@@ -86,10 +88,9 @@ def check_template(step: str, template: str) -> None:
 def save_version(
     db: Database, admin: Account, step: str, system: str, template: str, note: str | None = None
 ) -> int:
-    if not admin.is_admin:
-        raise AuthError("Only admins can edit prompts.")
     check_template(step, template)
     with db.session() as s:
+        require_admin(s, admin.id)
         row = PromptVersion(step=step, system=system.strip(), template=template,
                             note=(note or "").strip()[:200] or None, created_by=admin.id)
         s.add(row)
@@ -107,7 +108,9 @@ def restore_version(db: Database, admin: Account, version_id: int) -> int:
 
 
 def restore_builtin(db: Database, admin: Account, step: str) -> int:
-    builtin = PROMPTS[step]
+    builtin = builtin_prompts().get(step)
+    if builtin is None:
+        raise PromptError(f"Unknown step {step}.")
     return save_version(db, admin, step, builtin.system, builtin.template,
                         note="restored the built-in text")
 
@@ -123,11 +126,3 @@ def list_versions(db: Database, step: str, limit: int = 50) -> list[VersionInfo]
         ).all()
         return [VersionInfo(r.id, r.step, r.system, r.template, r.note, email, r.created_at)
                 for r, email in rows]
-
-
-def version_author(db: Database, version: int | str) -> uuid.UUID | None:
-    if version == BUILTIN:
-        return None
-    with db.session() as s:
-        row = s.get(PromptVersion, int(version))
-        return row.created_by if row else None

@@ -1,5 +1,5 @@
-"""Streamlit glue shared by the four studio pages: the process-wide job runner and image store,
-submitting from uploads, and the job cards that poll their generation_history row."""
+"""The studio pages: one form per feature, drawn from its registry entry (viba.features), and
+the job cards of the user's latest generations, which poll their row while it runs."""
 
 from __future__ import annotations
 
@@ -9,52 +9,44 @@ from typing import Any
 
 import streamlit as st
 
-from viba import history, jobs, prompt_store, ui
-from viba.auth import Account
-from viba.config import Settings
-from viba.db import Database, DatabaseUnavailable
-from viba.gemini import GeminiConfig, GenerationError
+from viba import features, generations, history, prompt_store, sidebar, ui
+from viba.errors import UserError
+from viba.features import ChoiceOption, Feature, IntOption, Slot
+from viba.gemini import GeminiConfig, MissingApiKey
+from viba.generations import GenerationView
 from viba.i18n import t
 from viba.images import ImageInputError, PreparedImage
-from viba.storage import ImageStore, StorageError, make_backend
+from viba.jobs import prompts_in_use
+from viba.storage import ImageStore, StorageError
+from viba.ui import PageContext
+from viba.websession import session
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp"]
 POLL_SECONDS = 1.5
-HISTORY_PAGE = "pages/5_History.py"
 
 
-@st.cache_resource(show_spinner=False)
-def _runner(url: str, storage: str, data_dir: str, workers: int, per_user: int,
-            heartbeat: float) -> jobs.JobRunner:
-    from pathlib import Path
-
-    db = ui.boot()[1]
-    store = ImageStore(make_backend(storage, db, Path(data_dir)))
-    return jobs.JobRunner(db, store, workers=workers, per_user=per_user, heartbeat_s=heartbeat)
-
-
-def runner(settings: Settings) -> jobs.JobRunner:
-    """The process-wide runner (made once per server process, on first use)."""
-    try:
-        return _runner(settings.effective_database_url, settings.storage, str(settings.data_dir),
-                       settings.workers, settings.user_concurrency,
-                       settings.job_heartbeat_seconds)
-    except StorageError as exc:
-        ui.fail(str(exc))
-        raise
+def feature_page(ctx: PageContext, key: str) -> None:
+    """A feature's whole page: title, form, and the user's latest jobs of it."""
+    feature = features.get(key)
+    st.title(t(feature.key))
+    st.caption(t(feature.intro_key))
+    config = gemini_config_or_help(ctx)
+    feature_form(ctx, feature, config)
+    st.subheader(t("recent"))
+    recent_jobs(ctx, feature)
 
 
-def gemini_config_or_help(settings: Settings) -> GeminiConfig | None:
+def gemini_config_or_help(ctx: PageContext) -> GeminiConfig | None:
     """The engine config, or None after explaining how to add a key."""
     try:
-        return ui.gemini_config(settings)
-    except GenerationError:
+        return ctx.gemini_config()
+    except MissingApiKey:
         st.warning(t("no_key"), icon=":material/key:")
-        st.page_link("pages/7_Profile.py", label=t("add_key"), icon=":material/key:")
+        st.page_link(sidebar.PROFILE_PAGE, label=t("add_key"), icon=":material/key:")
         return None
 
 
-def prepare(files: Sequence[Any], settings: Settings) -> tuple[list[PreparedImage], list[str]]:
+def prepare(files: Sequence[Any], ctx: PageContext) -> tuple[list[PreparedImage], list[str]]:
     """Uploaded files → checked images, and one message per file that cannot be used (shown
     on the page, and returned)."""
     from viba.images import prepare_image
@@ -62,53 +54,168 @@ def prepare(files: Sequence[Any], settings: Settings) -> tuple[list[PreparedImag
     good, errors = [], []
     for f in files:
         try:
-            good.append(prepare_image(f.getvalue(), f.name, settings.max_image_side))
+            good.append(prepare_image(f.getvalue(), f.name, ctx.settings.max_image_side))
         except ImageInputError as exc:
             errors.append(str(exc))
             st.error(str(exc), icon=":material/broken_image:")
     return good, errors
 
 
-def submit(account: Account, settings: Settings, db: Database, feature: str,
-           images: list[PreparedImage], options: dict[str, Any],
-           config: GeminiConfig) -> uuid.UUID | None:
-    try:
-        in_use = jobs.prompts_in_use(prompt_store.active_prompts(db))
-        return runner(settings).submit(account.id, feature, images, options,
-                                       ui.model_choices(db, account), in_use, config)
-    except (jobs.JobError, GenerationError, DatabaseUnavailable, StorageError) as exc:
-        st.error(str(exc), icon=":material/error:")
+def submit(ctx: PageContext, feature: Feature, images: list[PreparedImage],
+           options: dict[str, Any], config: GeminiConfig) -> uuid.UUID:
+    in_use = prompts_in_use(prompt_store.active_prompts(ctx.db))
+    return ctx.runner.submit(ctx.account.id, feature.key, images, options, ctx.model_choices(),
+                             in_use, config)
+
+
+@ui.action
+def run_again(ctx: PageContext, job_id: uuid.UUID) -> None:
+    in_use = prompts_in_use(prompt_store.active_prompts(ctx.db))
+    ctx.runner.run_again(job_id, ctx.account.id, in_use, ctx.gemini_config(),
+                         models=ctx.model_choices())
+    session().flash = t("queued_again")
+
+
+# --- the form ------------------------------------------------------------------------------
+
+
+def _avatar_choices(ctx: PageContext) -> list[GenerationView]:
+    return [v for v in generations.recent(ctx.db, ctx.account.id, "avatar", limit=12)
+            if v.status == "completed" and v.output_keys]
+
+
+AVATAR_MODE = "avatar"
+
+
+def _avatar_picker(ctx: PageContext, feature: Feature, slot: Slot) -> GenerationView | None:
+    """For a slot that may take one of the user's avatars: the choice between an upload and
+    an avatar. Returns the avatar picked; AVATAR_MODE is in session state while the user
+    chose an avatar (the slot then has no uploader)."""
+    source = st.radio(t("person_source"), ["upload", AVATAR_MODE], horizontal=True,
+                      format_func=lambda v: t("upload") if v == "upload" else t("an_avatar"),
+                      key=_source_key(feature, slot))
+    picker = st.container()  # always there, so the form below never shifts (and remounts)
+    if source != AVATAR_MODE:
         return None
+    options = _avatar_choices(ctx)
+    if not options:
+        picker.info(t("no_avatars"))
+        return None
+    chosen = picker.selectbox(
+        t("pick_avatar"), options, key=f"{feature.key}_avatar",
+        format_func=lambda v: f"{v.created_at:%Y-%m-%d %H:%M} · " + ", ".join(v.input_names))
+    if chosen is not None:
+        picker.image(ctx.store.thumbnail(chosen.output_keys[0]), width=160)
+    return chosen
 
 
-def run_again(settings: Settings, db: Database, account: Account, job_id: uuid.UUID) -> None:
-    box = ui.session()
-    try:
-        config = ui.gemini_config(settings)
-        in_use = jobs.prompts_in_use(prompt_store.active_prompts(db))
-        runner(settings).run_again(job_id, account.id, in_use, config,
-                                   models=ui.model_choices(db, account))
-        box.flash = t("queued_again")
-    except (jobs.JobError, GenerationError, DatabaseUnavailable, StorageError) as exc:
-        box.flash = str(exc)
+def _source_key(feature: Feature, slot: Slot) -> str:
+    return f"{feature.key}_{slot.role}_source"
 
 
-def job_status(view: jobs.JobView) -> None:
+def _from_avatar(feature: Feature, slot: Slot) -> bool:
+    return slot.avatars and st.session_state.get(_source_key(feature, slot)) == AVATAR_MODE
+
+
+def _option_widget(option: IntOption | ChoiceOption, container: Any) -> Any:
+    if isinstance(option, IntOption):
+        return container.slider(t(option.label_key), option.low, option.high, option.default,
+                                help=t(option.help_key) if option.help_key else None)
+    none_label = t(option.none_key)
+    return container.selectbox(t(option.label_key), [None, *option.choices],
+                               format_func=lambda v: none_label if v is None else v)
+
+
+def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None) -> None:
+    """The feature's uploaders (one per input slot) and options; on Generate, one job (or, for
+    a batch slot, one job per file)."""
+    avatars = {slot.role: _avatar_picker(ctx, feature, slot)
+               for slot in feature.slots if slot.avatars}
+    uploads: dict[str, Any] = {}
+    with st.form(feature.key, clear_on_submit=True):
+        columns = st.columns(len(feature.slots)) if len(feature.slots) > 1 else [st.container()]
+        for slot, column in zip(feature.slots, columns):
+            if not _from_avatar(feature, slot):
+                uploads[slot.role] = column.file_uploader(
+                    t(slot.label_key), type=UPLOAD_TYPES, key=f"{feature.key}_{slot.role}",
+                    accept_multiple_files=slot.batch or slot.max > 1)
+        option_columns = st.columns(len(feature.options)) if feature.options else []
+        values = {o.name: _option_widget(o, c) for o, c in zip(feature.options, option_columns)}
+        submitted = st.form_submit_button(t("generate"), type="primary", icon=":material/bolt:",
+                                          disabled=config is None)
+    if not submitted or config is None:
+        return
+    queued = 0
+    for images in _jobs_from(ctx, feature, uploads, avatars):
+        try:
+            submit(ctx, feature, images, values, config)
+            queued += 1
+        except UserError as exc:  # this job is refused; the others of a batch still go
+            st.error(str(exc), icon=":material/error:")
+    if queued:
+        st.toast(t("queued"), icon=":material/schedule:")
+
+
+def _files(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _jobs_from(ctx: PageContext, feature: Feature, uploads: dict[str, Any],
+               avatars: dict[str, GenerationView | None]) -> list[list[PreparedImage]]:
+    """The inputs of each job to submit, in slot order; nothing (after saying why) when the
+    inputs are missing or unusable. A batch slot gives one job per usable file."""
+    per_slot: list[list[PreparedImage]] = []
+    batch_index: int | None = None
+    for slot in feature.slots:
+        if _from_avatar(feature, slot):
+            avatar = avatars.get(slot.role)
+            if avatar is None:
+                st.warning(t("need_files"))
+                return []
+            per_slot.append([generations.stored_image(ctx.store, avatar.output_keys[0],
+                                                      "avatar.png")])
+            continue
+        files = _files(uploads.get(slot.role))
+        if len(files) < slot.min:
+            st.warning(t("need_files"))
+            return []
+        if not slot.batch and len(files) > slot.max:
+            st.error(t("too_many").format(n=slot.max))
+            return []
+        images, errors = prepare(files, ctx)
+        if errors and not slot.batch:
+            return []
+        if slot.batch:
+            batch_index = len(per_slot)
+        per_slot.append(images)
+    if batch_index is None:
+        return [[image for images in per_slot for image in images]]
+    return [[image for i, images in enumerate(per_slot)
+             for image in (images if i != batch_index else [one])]
+            for one in per_slot[batch_index]]
+
+
+# --- job cards -----------------------------------------------------------------------------
+
+
+def job_status(view: GenerationView) -> None:
     """A failed job's error, or an unfinished job's progress."""
     if view.status == "failed":
         st.error(view.error_message or t("failed"), icon=":material/error:")
     elif not view.finished:
-        expected = 4 if view.type == "derivation" else 1
+        expected = features.get(view.type).outputs
         done = len(view.output_keys)
         st.progress(done / expected, text=t("progress").format(done=done, total=expected))
 
 
-def variant_failures(view: jobs.JobView) -> None:
+def variant_failures(view: GenerationView) -> None:
     for failure in view.details.get("failures") or []:
         st.warning(t("variant_failed").format(n=failure["variant"], error=failure["error"]))
 
 
-def image_grid(store: ImageStore, view: jobs.JobView, keys: list[str], columns: int,
+def image_grid(store: ImageStore, view: GenerationView, keys: list[str], columns: int,
                role: str = "") -> None:
     """Stored images of a generation, each with its download button (role: a file name and
     widget key prefix, e.g. "input-")."""
@@ -130,16 +237,18 @@ def image_grid(store: ImageStore, view: jobs.JobView, keys: list[str], columns: 
                                on_click="ignore")
 
 
-def job_card(view: jobs.JobView, store: ImageStore, settings: Settings, db: Database,
-             account: Account) -> None:
+def job_card(ctx: PageContext, view: GenerationView) -> None:
     """One generation: status, description, outputs with downloads, run again, history link."""
+    store = ctx.store
     with st.container(border=True):
         head, link = st.columns([4, 1])
-        names = ", ".join(view.input_params.get("input_names") or [])
         head.markdown(f"**{t(view.type)}** · {t(view.status)} · "
-                      f"{view.created_at:%Y-%m-%d %H:%M} UTC  \n{names}")
-        link.page_link(HISTORY_PAGE, label=t("open_in_history"), icon=":material/history:",
-                       query_params={"id": str(view.id)})
+                      f"{view.created_at:%Y-%m-%d %H:%M} UTC")
+        names = ", ".join(view.input_params.get("input_names") or [])
+        if names:
+            head.text(names)
+        link.page_link(sidebar.HISTORY_PAGE, label=t("open_in_history"),
+                       icon=":material/history:", query_params={"id": str(view.id)})
         job_status(view)
         description = view.details.get("description")
         if description:
@@ -149,100 +258,36 @@ def job_card(view: jobs.JobView, store: ImageStore, settings: Settings, db: Data
         image_grid(store, view, view.output_keys, 4)
         if view.finished:
             actions = st.columns([1, 1, 3])
-            if view.type == "derivation" and len(view.output_keys) > 1:
+            if len(view.output_keys) > 1:
                 actions[0].download_button(
                     t("download_zip"), data=lambda: history.outputs_zip(store, view),
-                    file_name=f"viba-derivation-{view.id.hex[:8]}.zip", mime="application/zip",
+                    file_name=f"viba-{view.type}-{view.id.hex[:8]}.zip", mime="application/zip",
                     key=f"zip_{view.id}", icon=":material/folder_zip:", on_click="ignore")
             actions[1].button(t("run_again"), key=f"again_{view.id}", icon=":material/replay:",
-                              on_click=run_again, args=(settings, db, account, view.id))
+                              on_click=run_again, args=(ctx, view.id))
 
 
-def recent_jobs(account: Account, settings: Settings, db: Database, feature: str,
-                limit: int = 6) -> None:
+def recent_jobs(ctx: PageContext, feature: Feature, limit: int = 6) -> None:
     """This user's latest jobs of a feature; polls while any is unfinished."""
-    run = runner(settings)
 
-    def draw(views: list[jobs.JobView] | None = None) -> bool:
+    def draw(views: list[GenerationView] | None = None) -> bool:
         if views is None:
-            try:
-                views = run.recent(account.id, feature, limit)
-            except DatabaseUnavailable as exc:
-                st.error(str(exc))
-                return False
+            views = generations.recent(ctx.db, ctx.account.id, feature.key, limit)
         if not views:
             st.caption(t("nothing_yet"))
         for view in views:
-            job_card(view, run.store, settings, db, account)
+            job_card(ctx, view)
         return any(not v.finished for v in views)
 
     @st.fragment(run_every=POLL_SECONDS)
     def polling() -> None:
-        if not draw():
-            st.rerun(scope="app")  # all done: stop polling until the next submit
+        with ui.boundary():
+            if not draw():
+                st.rerun(scope="app")  # all done: stop polling until the next submit
 
     # Poll only while something is running, so an idle page costs one query.
-    try:
-        views = run.recent(account.id, feature, limit)
-    except DatabaseUnavailable as exc:
-        st.error(str(exc))
-        return
+    views = generations.recent(ctx.db, ctx.account.id, feature.key, limit)
     if any(not v.finished for v in views):
         polling()
     else:
         draw(views)
-
-
-def _avatar_choices(account: Account, settings: Settings) -> list[jobs.JobView]:
-    return [v for v in runner(settings).recent(account.id, "avatar", limit=12)
-            if v.status == "completed" and v.output_keys]
-
-
-def two_image_form(account: Account, settings: Settings, db: Database,
-                   config: GeminiConfig | None, feature: str, second_label: str,
-                   avatars: bool = False) -> None:
-    """Person + second image (garment or scene). With avatars, the person may be one of the
-    user's finished Avatar results."""
-    run = runner(settings)
-    source = "upload"
-    if avatars:
-        source = st.radio(t("person_source"), ["upload", "avatar"], horizontal=True,
-                          format_func=lambda v: t("upload") if v == "upload" else t("an_avatar"),
-                          key=f"{feature}_person_source")
-    chosen_avatar = None
-    picker = st.container()  # always there, so the form below never shifts (and remounts)
-    if source == "avatar":
-        options = _avatar_choices(account, settings)
-        if not options:
-            picker.info(t("no_avatars"))
-        else:
-            chosen_avatar = picker.selectbox(
-                t("pick_avatar"), options, key=f"{feature}_avatar",
-                format_func=lambda v: f"{v.created_at:%Y-%m-%d %H:%M} · "
-                                      + ", ".join(v.input_params.get("input_names") or []))
-            picker.image(run.store.thumbnail(chosen_avatar.output_keys[0]), width=160)
-    with st.form(feature, clear_on_submit=True):
-        left, right = st.columns(2)
-        person = (left.file_uploader(t("person"), type=UPLOAD_TYPES, key=f"{feature}_person")
-                  if source == "upload" else None)
-        second = right.file_uploader(second_label, type=UPLOAD_TYPES, key=f"{feature}_second")
-        submitted = st.form_submit_button(t("generate"), type="primary", icon=":material/bolt:",
-                                          disabled=config is None)
-    if not submitted or config is None:
-        return
-    files = [f for f in (person, second) if f is not None]
-    images, errors = prepare(files, settings)
-    if errors:
-        return
-    if chosen_avatar is not None:
-        key = chosen_avatar.output_keys[0]
-        try:
-            images.insert(0, jobs.stored_image(run.store, key, "avatar.png"))
-        except StorageError as exc:
-            st.error(str(exc))
-            return
-    if len(images) != 2:
-        st.warning(t("need_files"))
-        return
-    if submit(account, settings, db, feature, images, {}, config):
-        st.toast(t("queued"), icon=":material/schedule:")

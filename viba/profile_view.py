@@ -1,0 +1,103 @@
+"""The Profile page: your name, your password, and your own Gemini API key."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from viba import auth, keyvault, ui
+from viba.errors import UserError
+from viba.i18n import t
+from viba.ui import PageContext
+from viba.websession import flash, session
+
+
+def profile_page(ctx: PageContext) -> None:
+    account = ctx.account
+    st.title(t("Profile"))
+    st.text(account.email + (" · admin" if account.is_admin else "")
+            + (" · email verified" if account.is_verified else ""))
+    _name_form(ctx)
+    _password_form(ctx)
+    _api_key_section(ctx)
+
+
+def _name_form(ctx: PageContext) -> None:
+    with st.form("profile_name"):
+        st.subheader("Name")
+        name = st.text_input("Full name", value=ctx.account.full_name)
+        if st.form_submit_button("Save name"):
+            try:
+                auth.update_profile(ctx.db, ctx.account.id, name)
+            except UserError as exc:
+                st.error(str(exc))
+            else:
+                flash("Name saved.")
+                st.rerun()
+
+
+def _password_form(ctx: PageContext) -> None:
+    with st.form("profile_password", clear_on_submit=True):
+        st.subheader("Change password")
+        current = st.text_input("Current password", type="password")
+        new = st.text_input("New password", type="password", help=auth.PASSWORD_POLICY)
+        repeat = st.text_input("Repeat new password", type="password")
+        st.caption(f"Password: {auth.PASSWORD_POLICY}")
+        if not st.form_submit_button("Change password"):
+            return
+    if new != repeat:
+        st.error("The two new passwords are not the same.")
+        return
+    try:
+        auth.change_password(ctx.db, ctx.account.id, current, new)
+    except UserError as exc:
+        st.error(str(exc))
+    else:
+        st.success("Password changed. Other browsers logged in with the old one are logged out.")
+
+
+@ui.action
+def _forget_key(ctx: PageContext) -> None:
+    box = session()
+    if box.key_remembered or box.key_unreadable:
+        keyvault.forget(ctx.db, ctx.account.id)
+    box.use_key(None, remembered=False)  # nothing remembered any more
+    box.flash = "Your key is forgotten."
+
+
+def _api_key_section(ctx: PageContext) -> None:
+    st.subheader("Gemini API key")
+    box = session()
+    own = ui.user_gemini_key(ctx.db, ctx.settings)
+    if box.key_unreadable:
+        st.warning("Your remembered key can no longer be read (the server's secret changed). "
+                   "Enter it again.")
+    if own:
+        st.write(f"Generations use **your key** {keyvault.mask(own)} "
+                 + ("(remembered on your account, stored encrypted)." if box.key_remembered
+                    else "(for this session only)."))
+    elif ctx.settings.gemini_api_key:
+        st.write("Generations use the **server's key**. You can use your own instead.")
+    else:
+        st.write("No key yet: the server has none, so add yours to generate. Get one at "
+                 "[aistudio.google.com/apikey](https://aistudio.google.com/apikey).")
+    with st.form("profile_api_key", clear_on_submit=True):
+        new_key = st.text_input("Your Gemini API key", type="password",
+                                help="Used instead of the server's key for your generations.")
+        remember = st.checkbox("Remember it on my account (stored encrypted)")
+        if st.form_submit_button("Use this key"):
+            try:
+                cleaned = keyvault.clean_key(new_key)
+                if remember:
+                    keyvault.remember(ctx.db, ctx.settings.resolved_cookie_key(), ctx.account.id,
+                                      cleaned)
+                else:
+                    keyvault.forget(ctx.db, ctx.account.id)
+            except UserError as exc:
+                st.error(str(exc))
+            else:
+                box.use_key(cleaned, remember)
+                flash(f"Key {keyvault.mask(cleaned)} saved"
+                      + (" on your account." if remember else " for this session."))
+                st.rerun()
+    if own or box.key_unreadable:
+        st.button("Forget my key", on_click=_forget_key, args=(ctx,), icon=":material/key_off:")

@@ -1,0 +1,144 @@
+"""The System Prompts page: every feature step's prompt (admins edit it, versions kept) and the
+model each user picks for it (kept in the session and on the account)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from viba import features, preferences, prompt_store, ui
+from viba.catalog import Catalog, load_catalog
+from viba.errors import UserError
+from viba.gemini import list_available_models
+from viba.i18n import t
+from viba.ui import PageContext
+from viba.websession import flash, session
+
+AVAILABLE_KEY = "viba_available_models"
+
+
+@ui.action
+def _save_choice(ctx: PageContext, step: str, choices: dict[str, str]) -> None:
+    box = session()  # first: later session_state access could be cut off by a rerun
+    model = st.session_state[f"model_{step}"]
+    preferences.set_model_choice(ctx.db, ctx.account.id, step, model)
+    box.model_choices = {**choices, step: model}
+    box.flash = f"Saved: {model} for {features.steps()[step].prompt.title}."
+
+
+@ui.action
+def _reset_choices(ctx: PageContext) -> None:
+    box = session()
+    preferences.reset_model_choices(ctx.db, ctx.account.id)
+    box.model_choices = dict(load_catalog().defaults)
+    box.flash = "Models reset to the defaults."
+    for step in features.steps():
+        st.session_state.pop(f"model_{step}", None)
+
+
+@ui.action
+def _check_availability(ctx: PageContext) -> None:
+    try:
+        st.session_state[AVAILABLE_KEY] = list_available_models(ctx.gemini_config())
+    except UserError as exc:
+        st.session_state[AVAILABLE_KEY] = str(exc)
+
+
+@ui.action
+def _restore(ctx: PageContext, version_id: int | None, step: str) -> None:
+    if version_id is None:
+        prompt_store.restore_builtin(ctx.db, ctx.account, step)
+    else:
+        prompt_store.restore_version(ctx.db, ctx.account, version_id)
+    for field in ("system", "template", "note"):  # show the restored text in the editor
+        st.session_state.pop(f"{field}_{step}", None)
+    flash("Restored; it is the active prompt now.")
+
+
+def _availability(catalog: Catalog) -> set[str] | None:
+    available = st.session_state.get(AVAILABLE_KEY)
+    if isinstance(available, str):
+        st.warning(available)
+        return None
+    if available is None:
+        return None
+    usable = [m.id for m in catalog.models.values() if m.usable]
+    missing = [m for m in usable if m not in available]
+    st.info("Your key can use every model offered here." if not missing else
+            "Not available to your key: " + ", ".join(missing) + ". Marked ✗ below.")
+    return set(available)
+
+
+def system_prompts_page(ctx: PageContext) -> None:
+    catalog = load_catalog()
+    choices = ctx.model_choices()
+    active = prompt_store.active_prompts(ctx.db)
+    st.title(t("System Prompts"))
+    st.caption("What each feature step sends to Gemini, and the model it uses. Your model "
+               "choices are saved to your account and used by every feature.")
+    left, right, _ = st.columns([1, 1, 2])
+    left.button("Reset models to defaults", on_click=_reset_choices, args=(ctx,),
+                icon=":material/restart_alt:")
+    right.button("Check availability", on_click=_check_availability, args=(ctx,),
+                 icon=":material/fact_check:", help="Ask Gemini which models your API key can use.")
+    available = _availability(catalog)
+
+    def label(model_id: str) -> str:
+        info = catalog.get(model_id)
+        text = f"{info.label} · {model_id}" if info else model_id
+        if available is not None:
+            text += "  ✓" if model_id in available else "  ✗ not available to your key"
+        return text
+
+    for step in features.steps():
+        prompt = active[step]
+        with st.container(border=True):
+            st.subheader(prompt.template.title)
+            options = [m.id for m in catalog.for_step(step)]
+            st.selectbox("Model", options, index=options.index(choices[step]),
+                         key=f"model_{step}", format_func=label, on_change=_save_choice,
+                         args=(ctx, step, choices))
+            version = ("built-in" if prompt.version == prompt_store.BUILTIN
+                       else f"version {prompt.version}")
+            st.caption(f"Prompt: {version}")
+            st.markdown("**System instruction**")
+            st.code(prompt.template.system, language=None, wrap_lines=True)
+            st.markdown("**Prompt**")
+            st.code(prompt.template.template, language=None, wrap_lines=True)
+            if ctx.account.is_admin:
+                _editor(ctx, step, prompt)
+
+
+def _editor(ctx: PageContext, step: str, prompt: prompt_store.ActivePrompt) -> None:
+    with st.expander("Edit this prompt (admins)"):
+        fields = ", ".join("{" + f + "}" for f in sorted(features.steps()[step].prompt.fields))
+        with st.form(f"edit_{step}"):
+            system = st.text_area("System instruction", value=prompt.template.system,
+                                  key=f"system_{step}")
+            template = st.text_area("Prompt", value=prompt.template.template, height=220,
+                                    key=f"template_{step}",
+                                    help=f"Placeholders: {fields or 'none'}")
+            note = st.text_input("What changed (optional)", key=f"note_{step}")
+            if st.form_submit_button("Save as new version"):
+                try:
+                    new_id = prompt_store.save_version(ctx.db, ctx.account, step, system,
+                                                       template, note)
+                except UserError as exc:
+                    st.error(str(exc))
+                else:
+                    st.session_state.pop(f"note_{step}", None)
+                    flash(f"Saved version {new_id}.")
+                    st.rerun()
+        versions = prompt_store.list_versions(ctx.db, step)
+        if versions:
+            st.markdown("**Versions** (newest is active)")
+        for v in versions:
+            cols = st.columns([4, 1])
+            who = v.author or "a deleted user"
+            cols[0].text(f"v{v.id} · {v.created_at:%Y-%m-%d %H:%M} UTC · {who}"
+                         + (f" · {v.note}" if v.note else ""))
+            if v.id != prompt.version:
+                cols[1].button("Restore", key=f"restore_{v.id}", on_click=_restore,
+                               args=(ctx, v.id, step))
+        if prompt.version != prompt_store.BUILTIN:
+            st.button("Restore the built-in text", key=f"restore_builtin_{step}",
+                      on_click=_restore, args=(ctx, None, step))

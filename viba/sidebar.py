@@ -1,0 +1,69 @@
+"""The role-aware sidebar: page links (the feature pages from the registry), who is signed in,
+Log out and the language switch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from viba import features
+from viba.auth import Account
+from viba.i18n import LANG_KEY, LANGUAGES, t
+from viba.websession import session
+
+
+@dataclass(frozen=True)
+class NavItem:
+    path: str
+    label: str  # an i18n key
+    icon: str
+    admin_only: bool = False
+
+
+HOME = NavItem("Home.py", "Home", ":material/home:")
+LOGIN = NavItem("Home.py", "Log in or register", ":material/login:")
+HISTORY_PAGE = "pages/5_History.py"
+PROFILE_PAGE = "pages/7_Profile.py"
+OTHER_PAGES: tuple[NavItem, ...] = (
+    NavItem(HISTORY_PAGE, "History", ":material/history:"),
+    NavItem("pages/6_System_Prompts.py", "System Prompts", ":material/tune:"),
+    NavItem(PROFILE_PAGE, "Profile", ":material/person:"),
+    NavItem("pages/8_Admin.py", "Admin", ":material/admin_panel_settings:", admin_only=True),
+)
+
+
+def studio_pages() -> tuple[NavItem, ...]:
+    """Every page: Home, one per feature (in registry order), then the others."""
+    return (HOME, *(NavItem(f.page, f.key, f.icon) for f in features.all_features()),
+            *OTHER_PAGES)
+
+
+def nav_items(account: Account | None) -> list[NavItem]:
+    """What the sidebar offers: logged out only the login page; admins also Admin."""
+    if account is None:
+        return [LOGIN]
+    return [item for item in studio_pages() if account.is_admin or not item.admin_only]
+
+
+def _log_out() -> None:
+    """Button callback: forget the user now; the guard deletes the cookie in the runs that
+    follow (a callback cannot draw the cookie component itself)."""
+    session().log_out()
+
+
+def sidebar(account: Account | None) -> None:
+    with st.sidebar:
+        st.markdown("### Viba Studio")
+        for item in nav_items(account):
+            st.page_link(item.path, label=t(item.label), icon=item.icon)
+        if account is not None:
+            st.divider()
+            st.caption(t("signed_in_as"))
+            st.text(account.full_name)
+            st.text(account.email + ("  ·  admin" if account.is_admin else ""))
+            st.button(t("log_out"), key="viba_logout", on_click=_log_out,
+                      icon=":material/logout:")
+        st.segmented_control(t("language"), list(LANGUAGES), key=LANG_KEY, default="en",
+                             format_func=lambda code: LANGUAGES[code],
+                             selection_mode="single")
