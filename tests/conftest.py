@@ -13,38 +13,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from viba.db import Database, normalise_url
+# The cheapest bcrypt cost for every account the tests make (12 in use: 0.3 s a hash). Set
+# before the app's settings are first read; the app servers get it through app_env.
+os.environ.setdefault("VIBA_BCRYPT_ROUNDS", "4")
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+from viba.db import Database
+
+from helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    ROOT,
+    StreamlitServer,
+    create_pg_database,
+    drop_pg_database,
+)
 
 
 def _backend() -> str:
     url = os.environ.get("TEST_DATABASE_URL", "")
     return "postgresql" if url.startswith(("postgres://", "postgresql")) else "sqlite"
-
-
-def create_pg_database(admin_url: str) -> str:
-    """Create an empty database beside admin_url's and return its URL."""
-    url = normalise_url(admin_url)
-    name = f"viba_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_pg_database(db_url: str) -> None:
-    url = make_url(db_url)
-    admin = url.set(database="postgres" if url.database != "postgres" else "template1")
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +78,9 @@ def email() -> str:
 
 
 @pytest.fixture(scope="session")
-def app_env(database_url: str, tmp_path_factory: pytest.TempPathFactory,
-            fake_gemini_server) -> dict[str, str]:
+def app_env(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, fake_gemini_server
+) -> dict[str, str]:
     """Environment for running the app (AppTest in-process, or `streamlit run`): the real SDK
     pointed at the loopback fake Gemini."""
     data_dir = tmp_path_factory.mktemp("data")
@@ -101,6 +91,7 @@ def app_env(database_url: str, tmp_path_factory: pytest.TempPathFactory,
         "GEMINI_TIMEOUT_SECONDS": "10",
         "GEMINI_RETRY_INITIAL_DELAY": "0.01",
         "VIBA_JOB_HEARTBEAT_SECONDS": "0.5",
+        "VIBA_BCRYPT_ROUNDS": os.environ["VIBA_BCRYPT_ROUNDS"],
         "VIBA_STORAGE": "db",  # the browser tests check rows in the blobs table
         "DATABASE_URL": database_url,
         "VIBA_DATA_DIR": str(data_dir),
@@ -109,9 +100,6 @@ def app_env(database_url: str, tmp_path_factory: pytest.TempPathFactory,
         "VIBA_ADMIN_EMAILS": "",
         "VIBA_SECRETS_FILE": str(data_dir / "no-secrets.toml"),
     }
-
-
-PASSWORD = "correct-horse-42"
 
 
 @pytest.fixture(scope="session")
@@ -173,9 +161,9 @@ def smtp_server() -> Iterator[tuple[int, SMTPInbox]]:
 @pytest.fixture(scope="session")
 def app_environ(app_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """The in-process app (AppTest) reads its settings from os.environ."""
-    from viba.config import get_settings
-
     from streamlit import config as st_config
+
+    from viba.config import get_settings
 
     saved = {k: os.environ.get(k) for k in app_env}
     os.environ.update(app_env)
@@ -189,76 +177,6 @@ def app_environ(app_env: dict[str, str]) -> Iterator[dict[str, str]]:
         else:
             os.environ[k] = v
     get_settings.cache_clear()
-
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class StreamlitServer:
-    """`streamlit run Home.py` in a subprocess, as a person or Render would start it.
-
-    shell_command: a start command as a deployment writes it (render.yaml's, with $PORT),
-    run by bash with exactly `env` plus PORT; without it, the test server's own command with
-    the test session's environment plus `env`."""
-
-    def __init__(self, env: dict[str, str], log_path: Path,
-                 shell_command: str | None = None) -> None:
-        import subprocess
-        import sys
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        if shell_command is not None:
-            argv = ["bash", "-c", "exec " + shell_command]
-            env = {**env, "PORT": str(self.port)}
-        else:
-            argv = [sys.executable, "-m", "streamlit", "run", "Home.py",
-                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
-                    "--server.headless", "true", "--server.fileWatcherType", "none",
-                    "--browser.gatherUsageStats", "false"]
-            env = {**os.environ, **env}
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
-
-    def wait_healthy(self, timeout: float = 60) -> None:
-        import time
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200 and resp.read() == b"ok":
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"streamlit did not become healthy:\n{self.log_path.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except Exception:
-                self.proc.kill()
-        self._log.close()
 
 
 @pytest.fixture(scope="session")
@@ -298,23 +216,6 @@ def page(browser, request):
     context.close()
 
 
-def screenshot(page, name: str) -> None:
-    """Keep a screenshot of what a browser test sees: in test-artifacts/, or in
-    $VIBA_SCREENSHOTS_DIR (README's docs/screenshots are made with
-    `VIBA_SCREENSHOTS_DIR=docs/screenshots python -m pytest -m browser`)."""
-    out = Path(os.environ.get("VIBA_SCREENSHOTS_DIR") or ROOT / "test-artifacts")
-    if not out.is_absolute():
-        out = ROOT / out
-    out.mkdir(parents=True, exist_ok=True)
-    # Wait for the app to finish its run and for every image to have loaded.
-    page.get_by_test_id("stStatusWidget").wait_for(state="detached", timeout=15_000)
-    page.wait_for_function(
-        "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
-        timeout=15_000)
-    page.wait_for_timeout(500)  # tables draw on a canvas a moment after their data arrives
-    page.screenshot(path=str(out / f"{name}.png"), full_page=False)
-
-
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     report = yield
@@ -344,6 +245,12 @@ def gemini_config(fake_gemini):
     """The real SDK pointed at the fake: short timeouts and retry delays for tests."""
     from viba.gemini import GeminiConfig
 
-    return GeminiConfig(api_key="test-key-123", base_url=fake_gemini.base_url,
-                        api_version="v1beta", timeout_s=5.0, retry_attempts=3,
-                        retry_initial_delay=0.01, retry_max_delay=0.05)
+    return GeminiConfig(
+        api_key="test-key-123",
+        base_url=fake_gemini.base_url,
+        api_version="v1beta",
+        timeout_s=5.0,
+        retry_attempts=3,
+        retry_initial_delay=0.01,
+        retry_max_delay=0.05,
+    )

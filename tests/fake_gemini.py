@@ -23,12 +23,24 @@ from typing import Any
 from PIL import Image
 
 DEFAULT_MODELS = [
-    "gemini-3.1-flash-image", "gemini-3-pro-image", "gemini-2.5-flash-image",
-    "gemini-3.1-pro-preview", "gemini-3-flash-preview", "gemini-2.5-pro",
+    "gemini-3.1-flash-image",
+    "gemini-3-pro-image",
+    "gemini-2.5-flash-image",
+    "gemini-3.1-pro-preview",
+    "gemini-3-flash-preview",
+    "gemini-2.5-pro",
 ]
-ERROR_STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                408: "DEADLINE_EXCEEDED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
-                502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+ERROR_STATUS = {
+    400: "INVALID_ARGUMENT",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 _PATH = re.compile(r"^/(?P<version>v1\w*)/models/(?P<model>[^/:]+):generateContent$")
 
 
@@ -68,8 +80,10 @@ class Recorded:
     def images(self) -> list[tuple[str, bytes]]:
         """(mime type, bytes) of each inline image. The SDK sends URL-safe base64 and, for
         Part.from_bytes, the snake_case key mime_type (the real API takes both spellings)."""
-        return [(i.get("mimeType") or i["mime_type"], base64.urlsafe_b64decode(i["data"]))
-                for i in self.inline_images]
+        return [
+            (i.get("mimeType") or i["mime_type"], base64.urlsafe_b64decode(i["data"]))
+            for i in self.inline_images
+        ]
 
     @property
     def system(self) -> str:
@@ -88,30 +102,54 @@ class Answer:
 
 
 def error(code: int, message: str = "", details: list | None = None, delay: float = 0.0) -> Answer:
-    body = {"error": {"code": code, "message": message or f"fake error {code}",
-                      "status": ERROR_STATUS.get(code, "UNKNOWN")}}
+    body = {
+        "error": {
+            "code": code,
+            "message": message or f"fake error {code}",
+            "status": ERROR_STATUS.get(code, "UNKNOWN"),
+        }
+    }
     if details:
         body["error"]["details"] = details
     return Answer(code, body, delay)
 
 
 def candidate_answer(parts: list[dict], finish: str = "STOP", delay: float = 0.0) -> Answer:
-    return Answer(200, {
-        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": finish,
-                        "index": 0}],
-        "usageMetadata": {"promptTokenCount": 258, "candidatesTokenCount": 1290,
-                          "totalTokenCount": 1548},
-    }, delay)
+    return Answer(
+        200,
+        {
+            "candidates": [
+                {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": 0}
+            ],
+            "usageMetadata": {
+                "promptTokenCount": 258,
+                "candidatesTokenCount": 1290,
+                "totalTokenCount": 1548,
+            },
+        },
+        delay,
+    )
 
 
 def blocked_prompt(reason: str = "SAFETY") -> Answer:
-    return Answer(200, {"promptFeedback": {"blockReason": reason},
-                        "usageMetadata": {"promptTokenCount": 10, "totalTokenCount": 10}})
+    return Answer(
+        200,
+        {
+            "promptFeedback": {"blockReason": reason},
+            "usageMetadata": {"promptTokenCount": 10, "totalTokenCount": 10},
+        },
+    )
 
 
 def finish(reason: str) -> Answer:
-    return Answer(200, {"candidates": [{"content": {"role": "model", "parts": []},
-                                        "finishReason": reason, "index": 0}]})
+    return Answer(
+        200,
+        {
+            "candidates": [
+                {"content": {"role": "model", "parts": []}, "finishReason": reason, "index": 0}
+            ]
+        },
+    )
 
 
 def text_only(text: str) -> Answer:
@@ -133,8 +171,10 @@ class FakeGemini:
     latency: float = 0.0
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     requests: list[Recorded] = field(default_factory=list)
-    description: str = ("1. Content: a test photo.\n2. Main subject: a red square.\n"
-                        "3. Spatial layout: centred.\n4. Relationships: none.\n5. Visible text: none")
+    description: str = (
+        "1. Content: a test photo.\n2. Main subject: a red square.\n"
+        "3. Spatial layout: centred.\n4. Relationships: none.\n5. Visible text: none"
+    )
 
     # When set, each image request waits here until this many are in flight at once.
     barrier: threading.Barrier | None = None
@@ -165,7 +205,7 @@ class FakeGemini:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}/"
 
-    def start(self) -> "FakeGemini":
+    def start(self) -> FakeGemini:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -192,9 +232,21 @@ class FakeGemini:
             def do_GET(self) -> None:  # noqa: N802
                 fake._record(self, None, {})
                 if re.match(r"^/v1\w*/models(\?.*)?$", self.path):
-                    self._send(Answer(200, {"models": [
-                        {"name": f"models/{m}", "displayName": m,
-                         "supportedActions": ["generateContent"]} for m in fake.models]}))
+                    self._send(
+                        Answer(
+                            200,
+                            {
+                                "models": [
+                                    {
+                                        "name": f"models/{m}",
+                                        "displayName": m,
+                                        "supportedActions": ["generateContent"],
+                                    }
+                                    for m in fake.models
+                                ]
+                            },
+                        )
+                    )
                 else:
                     self._send(error(404, f"no route {self.path}"))
 
@@ -226,16 +278,23 @@ class FakeGemini:
 
     # --- behaviour ------------------------------------------------------------------------
     def _record(self, handler: BaseHTTPRequestHandler, model: str | None, body: dict) -> Recorded:
-        recorded = Recorded(handler.command, handler.path, model, body,
-                            {k.lower(): v for k, v in handler.headers.items()}, time.monotonic())
+        recorded = Recorded(
+            handler.command,
+            handler.path,
+            model,
+            body,
+            {k.lower(): v for k, v in handler.headers.items()},
+            time.monotonic(),
+        )
         with self._lock:
             self.requests.append(recorded)
         return recorded
 
     def _answer(self, request: Recorded) -> Answer:
         with self._lock:
-            queue = next((self._scripts[k] for k in (request.model, None) if self._scripts.get(k)),
-                         None)
+            queue = next(
+                (self._scripts[k] for k in (request.model, None) if self._scripts.get(k)), None
+            )
             scripted = queue.popleft() if queue else None
         if "IMAGE" in request.modalities and self.barrier is not None:
             try:
@@ -248,13 +307,18 @@ class FakeGemini:
             return Answer(scripted.status, scripted.body, delay, gate)
         # The default answer (hang() and gated() only change its timing).
         if request.model not in self.models:
-            return error(404, f"models/{request.model} is not found for API version "
-                              f"{request.path.split('/')[1]}, or is not supported for "
-                              "generateContent.", delay=delay)
+            return error(
+                404,
+                f"models/{request.model} is not found for API version "
+                f"{request.path.split('/')[1]}, or is not supported for "
+                "generateContent.",
+                delay=delay,
+            )
         if "IMAGE" in request.modalities:
             data = png_bytes(request.text + request.model)
-            answer = candidate_answer([{"inlineData": {"mimeType": "image/png",
-                                                       "data": base64.b64encode(data).decode()}}])
+            answer = candidate_answer(
+                [{"inlineData": {"mimeType": "image/png", "data": base64.b64encode(data).decode()}}]
+            )
         else:
             answer = candidate_answer([{"text": self.description}])
         return Answer(200, answer.body, delay, gate)

@@ -15,8 +15,7 @@ from viba import admin as adm
 from viba import audit, auth
 from viba.models import AuditEntry, ModelUsage
 
-from conftest import PASSWORD
-from test_history import T0, add
+from helpers import PASSWORD, T0, add
 
 
 def new_user(db, name="Nia Member"):
@@ -84,19 +83,29 @@ def test_account_management_works_and_is_audited(db, admin, user):
     adm.set_admin(db, admin, user.id, False)
 
     with db.session() as s:
-        entries = s.scalars(select(AuditEntry).where(AuditEntry.target_user_id == user.id,
-                                                     AuditEntry.actor_id == admin.id)
-                            .order_by(AuditEntry.id)).all()
+        entries = s.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.target_user_id == user.id, AuditEntry.actor_id == admin.id)
+            .order_by(AuditEntry.id)
+        ).all()
     assert [e.action for e in entries] == [
-        audit.UNLOCKED, audit.VERIFIED_SET, audit.DEACTIVATED, audit.REACTIVATED,
-        audit.TEMPORARY_PASSWORD, audit.ADMIN_GRANTED, audit.ADMIN_REVOKED]
+        audit.UNLOCKED,
+        audit.VERIFIED_SET,
+        audit.DEACTIVATED,
+        audit.REACTIVATED,
+        audit.TEMPORARY_PASSWORD,
+        audit.ADMIN_GRANTED,
+        audit.ADMIN_REVOKED,
+    ]
     assert entries[0].actor_email == admin.email
     assert entries[0].details["target_email"] == user.email
 
 
 def test_an_admin_cannot_demote_or_deactivate_themselves(db, admin):
-    for call in (lambda: adm.set_admin(db, admin, admin.id, False),
-                 lambda: adm.set_active(db, admin, admin.id, False)):
+    for call in (
+        lambda: adm.set_admin(db, admin, admin.id, False),
+        lambda: adm.set_active(db, admin, admin.id, False),
+    ):
         with pytest.raises(adm.NotAllowed, match="your own"):
             call()
     assert auth.get_account(db, admin.id).is_admin
@@ -117,7 +126,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(db, admin):
         barrier = threading.Barrier(2)
         outcomes: list[str] = []
 
-        def demote(actor, target):
+        def demote(actor, target, barrier=barrier, outcomes=outcomes):
             barrier.wait()
             try:
                 adm.set_admin(db, actor, target.id, False)
@@ -125,8 +134,10 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(db, admin):
             except (adm.NotAllowed, DatabaseUnavailable) as exc:
                 outcomes.append(type(exc).__name__)
 
-        threads = [threading.Thread(target=demote, args=(a, b)),
-                   threading.Thread(target=demote, args=(b, a))]
+        threads = [
+            threading.Thread(target=demote, args=(a, b)),
+            threading.Thread(target=demote, args=(b, a)),
+        ]
         for th in threads:
             th.start()
         for th in threads:
@@ -138,8 +149,9 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(db, admin):
 
 def test_users_filter_sort_page_and_count_generations(db, admin):
     tag = uuid.uuid4().hex[:6]
-    made = [auth.register(db, f"zz-{tag}-{i}@example.com", f"Person {i}", PASSWORD)
-            for i in range(5)]
+    made = [
+        auth.register(db, f"zz-{tag}-{i}@example.com", f"Person {i}", PASSWORD) for i in range(5)
+    ]
     add(db, made[2])
     add(db, made[2])
     mine = adm.UserFilter(text=f"zz-{tag}")
@@ -149,8 +161,10 @@ def test_users_filter_sort_page_and_count_generations(db, admin):
     assert [r.email for r in rows] == [made[2].email, made[3].email]
     assert rows[0].generations == 2 and rows[1].generations == 0
     adm.set_active(db, admin, made[4].id, False)
-    assert [r.email for r in adm.users(db, admin, adm.UserFilter(
-        text=f"zz-{tag}", state="deactivated"))[0]] == [made[4].email]
+    assert [
+        r.email
+        for r in adm.users(db, admin, adm.UserFilter(text=f"zz-{tag}", state="deactivated"))[0]
+    ] == [made[4].email]
     assert adm.users(db, admin, adm.UserFilter(text="PERSON 3"))[1] >= 1  # name, any case
     exported = parse_csv(adm.users_csv(db, admin, mine, sort="email", descending=False))
     assert [r["email"] for r in exported] == [u.email for u in made]
@@ -176,11 +190,19 @@ def test_generations_filter_sort_page_export_and_open_any(db, admin):
     assert listed(user_id=bob.id, types=("avatar",)) == {"b1"}
     assert listed(user_id=ann.id, statuses=("failed",)) == {"a2"}
     assert listed(user_id=bob.id, since=T0 + timedelta(days=1)) == {"b2"}
-    rows, total = adm.generations(db, admin, adm.GenerationFilter(user_id=ann.id),
-                                    sort="created", descending=False, limit=1)
+    rows, total = adm.generations(
+        db, admin, adm.GenerationFilter(user_id=ann.id), sort="created", descending=False, limit=1
+    )
     assert total == 2 and rows[0].id == ids["a1"] and rows[0].user_email == ann.email
-    rows, _ = adm.generations(db, admin, adm.GenerationFilter(user_id=ann.id),
-                                sort="created", descending=False, offset=1, limit=1)
+    rows, _ = adm.generations(
+        db,
+        admin,
+        adm.GenerationFilter(user_id=ann.id),
+        sort="created",
+        descending=False,
+        offset=1,
+        limit=1,
+    )
     assert rows[0].id == ids["a2"] and rows[0].error_message == "Gemini said no."
     exported = parse_csv(adm.generations_csv(db, admin, adm.GenerationFilter(user_id=bob.id)))
     assert [r["id"] for r in exported] == [str(ids["b2"]), str(ids["b1"])]
@@ -208,20 +230,51 @@ def test_usage_per_user_model_and_day(db, admin):
             (bob, "img-m", "avatar", 500, 1, day2),
             (bob, "img-m", "avatar", 7, 1, day2 + timedelta(days=5)),  # outside the range
         ]:
-            s.add(ModelUsage(user_id=user.id, generation_id=gid, feature="x", step=step,
-                             model=model, tokens=tokens, images=images, created_at=at))
+            s.add(
+                ModelUsage(
+                    user_id=user.id,
+                    generation_id=gid,
+                    feature="x",
+                    step=step,
+                    model=model,
+                    tokens=tokens,
+                    images=images,
+                    created_at=at,
+                )
+            )
     report = adm.usage(db, admin, day1 - timedelta(hours=1), day2 + timedelta(days=1))
     assert report.per_user == [
         {"email": ann.email, "generations": 1, "images": 2, "tokens": 2100},
-        {"email": bob.email, "generations": 1, "images": 1, "tokens": 500}]
+        {"email": bob.email, "generations": 1, "images": 1, "tokens": 500},
+    ]
     assert report.per_model == [
-        {"model": "img-m", "step": "derivation_image", "generations": 1, "calls": 2,
-         "images": 2, "tokens": 2000},
-        {"model": "img-m", "step": "avatar", "generations": 1, "calls": 1, "images": 1,
-         "tokens": 500},
-        {"model": "text-m", "step": "derivation_text", "generations": 1, "calls": 1,
-         "images": 0, "tokens": 100}]
+        {
+            "model": "img-m",
+            "step": "derivation_image",
+            "generations": 1,
+            "calls": 2,
+            "images": 2,
+            "tokens": 2000,
+        },
+        {
+            "model": "img-m",
+            "step": "avatar",
+            "generations": 1,
+            "calls": 1,
+            "images": 1,
+            "tokens": 500,
+        },
+        {
+            "model": "text-m",
+            "step": "derivation_text",
+            "generations": 1,
+            "calls": 1,
+            "images": 0,
+            "tokens": 100,
+        },
+    ]
     assert report.per_day == [
         {"day": f"{day1:%Y-%m-%d}", "model": "img-m", "tokens": 2000},
         {"day": f"{day1:%Y-%m-%d}", "model": "text-m", "tokens": 100},
-        {"day": f"{day2:%Y-%m-%d}", "model": "img-m", "tokens": 500}]
+        {"day": f"{day2:%Y-%m-%d}", "model": "img-m", "tokens": 500},
+    ]

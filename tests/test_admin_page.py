@@ -14,9 +14,7 @@ from viba import admin as adm
 from viba import auth
 from viba.models import ModelUsage, utcnow
 
-from conftest import PASSWORD
-from test_history import T0, add
-from test_pages import open_page
+from helpers import PASSWORD, T0, add, open_page
 
 PAGE = "pages/8_Admin.py"
 
@@ -66,8 +64,10 @@ def test_admin_cannot_deactivate_themselves_from_the_page(db, admin):
 
 def test_generations_section_filters_pages_and_opens_any_generation(db, admin):
     owner = auth.register(db, f"g-{uuid.uuid4().hex[:8]}@example.com", "Gail", PASSWORD)
-    ids = [add(db, owner, type="swap", at=T0 + timedelta(minutes=i), description=f"scene {i}")
-           for i in range(55)]
+    ids = [
+        add(db, owner, type="swap", at=T0 + timedelta(minutes=i), description=f"scene {i}")
+        for i in range(55)
+    ]
     at = open_page(PAGE, admin)
     at.radio(key="admin_section").set_value("Generations").run()
     assert not at.exception and not at.error
@@ -106,8 +106,18 @@ def test_usage_and_audit_sections_show_the_figures(db, admin, user):
     assert list(table(at)["action"]) == ["register"]
     gid = add(db, user, at=utcnow())
     with db.session() as s:
-        s.add(ModelUsage(user_id=user.id, generation_id=gid, feature="avatar", step="avatar",
-                         model="img-usage-test", tokens=4321, images=1, created_at=utcnow()))
+        s.add(
+            ModelUsage(
+                user_id=user.id,
+                generation_id=gid,
+                feature="avatar",
+                step="avatar",
+                model="img-usage-test",
+                tokens=4321,
+                images=1,
+                created_at=utcnow(),
+            )
+        )
     at.radio(key="admin_section").set_value("Usage").run()
     assert not at.exception and not at.error
     per_user, per_model = table(at, 0), table(at, 1)

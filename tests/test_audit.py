@@ -12,13 +12,14 @@ from sqlalchemy import select
 from viba import audit, auth
 from viba.models import AuditEntry, utcnow
 
-from conftest import PASSWORD
+from helpers import PASSWORD
 
 
 def actions_for(db, email):
     with db.session() as s:
-        rows = s.scalars(select(AuditEntry).where(AuditEntry.actor_email == email)
-                         .order_by(AuditEntry.id)).all()
+        rows = s.scalars(
+            select(AuditEntry).where(AuditEntry.actor_email == email).order_by(AuditEntry.id)
+        ).all()
     return [(r.action, r.details.get("reason")) for r in rows]
 
 
@@ -50,11 +51,14 @@ def test_password_change_reset_and_temporary_password_are_recorded(db, admin, us
     auth.reset_password_with_token(db, "k" * 40, token, "third-pass-3")
     auth.set_temporary_password(db, admin, user.email, "temporary-4")
     with db.session() as s:
-        rows = s.scalars(select(AuditEntry).where(AuditEntry.target_user_id == user.id)
-                         .order_by(AuditEntry.id)).all()
+        rows = s.scalars(
+            select(AuditEntry).where(AuditEntry.target_user_id == user.id).order_by(AuditEntry.id)
+        ).all()
     assert [(r.action, r.actor_id) for r in rows] == [
-        (audit.PASSWORD_CHANGED, user.id), (audit.PASSWORD_RESET, user.id),
-        (audit.TEMPORARY_PASSWORD, admin.id)]
+        (audit.PASSWORD_CHANGED, user.id),
+        (audit.PASSWORD_RESET, user.id),
+        (audit.TEMPORARY_PASSWORD, admin.id),
+    ]
     assert rows[2].actor_email == admin.email
 
 

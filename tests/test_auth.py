@@ -11,7 +11,7 @@ from viba import auth
 from viba.db import Database
 from viba.models import User, utcnow
 
-from conftest import PASSWORD
+from helpers import PASSWORD
 
 
 def row(db: Database, email: str) -> User:
@@ -37,8 +37,12 @@ def test_duplicate_email_is_refused_whatever_the_case(db, user):
 
 @pytest.mark.parametrize(
     "password, problem",
-    [("short1", "at least 8"), ("onlyletters", "a digit"), ("1234567890", "a letter"),
-     ("a1" + "é" * 40, "too long")],
+    [
+        ("short1", "at least 8"),
+        ("onlyletters", "a digit"),
+        ("1234567890", "a letter"),
+        ("a1" + "é" * 40, "too long"),
+    ],
 )
 def test_password_policy(db, admin, email, password, problem):
     with pytest.raises(auth.AuthError, match=problem):
@@ -74,8 +78,11 @@ def test_register_logout_login_then_five_wrong_passwords_lock_the_account(db, us
 
 def test_lock_expires_and_a_success_resets_the_count(db, user):
     with db.session() as s:
-        s.execute(update(User).where(User.id == user.id).values(
-            failed_logins=5, locked_until=utcnow() - timedelta(seconds=1)))
+        s.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=5, locked_until=utcnow() - timedelta(seconds=1))
+        )
     with pytest.raises(auth.AuthError, match="incorrect"):
         auth.authenticate(db, user.email, "wrong-password-1")
     assert row(db, user.email).failed_logins == 1  # a fresh count after the lock ran out
@@ -97,12 +104,14 @@ def test_first_account_is_admin_and_admin_emails_are_admins(empty_database_url):
     try:
         first = auth.register(db, "first@example.com", "First", PASSWORD)
         second = auth.register(db, "second@example.com", "Second", PASSWORD)
-        listed = auth.register(db, "Boss@Example.com", "Boss", PASSWORD,
-                               admin_emails=frozenset({"boss@example.com"}))
+        listed = auth.register(
+            db, "Boss@Example.com", "Boss", PASSWORD, admin_emails=frozenset({"boss@example.com"})
+        )
         assert (first.is_admin, second.is_admin, listed.is_admin) == (True, False, True)
         # Adding an email to VIBA_ADMIN_EMAILS later promotes the account at its next login.
-        promoted = auth.authenticate(db, "second@example.com", PASSWORD,
-                                     admin_emails=frozenset({"second@example.com"}))
+        promoted = auth.authenticate(
+            db, "second@example.com", PASSWORD, admin_emails=frozenset({"second@example.com"})
+        )
         assert promoted.is_admin and row(db, "second@example.com").is_admin
     finally:
         db.dispose()
@@ -123,8 +132,11 @@ def test_change_password(db, user):
 
 def test_admin_sets_a_temporary_password_and_unlocks(db, admin, user):
     with db.session() as s:
-        s.execute(update(User).where(User.id == user.id).values(
-            failed_logins=5, locked_until=utcnow() + timedelta(minutes=10)))
+        s.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=5, locked_until=utcnow() + timedelta(minutes=10))
+        )
     with pytest.raises(auth.AuthError, match="Only admins"):
         auth.set_temporary_password(db, user, user.email, "temporary-pass-1")
     auth.set_temporary_password(db, admin, user.email, "temporary-pass-1")

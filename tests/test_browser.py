@@ -10,70 +10,9 @@ from playwright.sync_api import Page, expect
 
 from viba import auth
 
-from conftest import PASSWORD
+from helpers import PASSWORD, form, go_to, heading, log_in, main, session_cookies, wait_until
 
 pytestmark = pytest.mark.browser
-
-
-def wait_until(check, timeout: float = 15.0):
-    """Poll check() until it returns something truthy (the app and browser work async)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            assert value, f"gave up waiting for {check}"
-            return value
-        time.sleep(0.1)
-
-
-def session_cookies(page: Page) -> list[str]:
-    return [c["value"] for c in page.context.cookies() if c["name"] == "viba_session"]
-
-
-def main(page: Page):
-    return page.get_by_test_id("stMainBlockContainer")
-
-
-def heading(page: Page, name):
-    return main(page).get_by_role("heading", name=name, exact=isinstance(name, str))
-
-
-def form(page: Page, title: str):
-    return page.locator('[data-testid="stForm"]').filter(
-        has=page.get_by_role("heading", name=title))
-
-
-def log_in(page: Page, email: str, password: str) -> None:
-    login = form(page, "Log in")
-    login.get_by_label("Email").fill(email)
-    login.get_by_label("Password", exact=True).fill(password)
-    login.get_by_role("button", name="Log in").click()
-
-
-def settled(page: Page) -> None:
-    """Wait until the app has no script run going (the status widget shows while one runs)."""
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=15_000)
-
-
-def go_to(page: Page, link: str, title: str) -> None:
-    """Switch page through the sidebar and make sure the app stays there.
-
-    A click that lands while a rerun is drawing can be dropped, and a rerun that a component
-    of the previous page asked for just before the click can take the app back there (its
-    request names the page the browser was on). A person would click again; so does this."""
-    target = main(page).get_by_role("heading", name=title, level=1)
-    for _ in range(3):
-        page.get_by_test_id("stSidebar").get_by_role("link", name=link).click()
-        try:
-            expect(target).to_be_visible(timeout=5000)
-            settled(page)
-            expect(target).to_be_visible(timeout=1000)
-            return
-        except AssertionError:
-            continue
-    expect(target).to_be_visible()
 
 
 def expect_login_panel(page: Page) -> None:
@@ -143,7 +82,7 @@ def test_wrong_password_then_lock_in_the_browser(page: Page, streamlit_server, d
     page.goto(streamlit_server.url)
     for attempt in range(1, auth.MAX_FAILED_LOGINS + 1):
         log_in(page, user.email, "wrong-password-9")
-        wait_until(lambda: failed_logins(db, user) == attempt)
+        wait_until(lambda attempt=attempt: failed_logins(db, user) == attempt)
     expect(page.get_by_text("locked for 15 more minutes")).to_be_visible()
     assert session_cookies(page) == []
 

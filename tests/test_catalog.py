@@ -6,10 +6,19 @@ import pytest
 
 from viba.catalog import CatalogError, load_catalog, parse_catalog, steps
 
-SEED_NAMES = ["gemini-3-pro-preview", "gemini-3.1-flash-image-preview", "gemini-2.5-pro",
-              "gemini-2.5-pro-image"]
-CURRENT = ["gemini-3.1-flash-image", "gemini-3-pro-image", "gemini-2.5-flash-image",
-           "gemini-3.1-pro-preview", "gemini-3-flash-preview"]
+SEED_NAMES = [
+    "gemini-3-pro-preview",
+    "gemini-3.1-flash-image-preview",
+    "gemini-2.5-pro",
+    "gemini-2.5-pro-image",
+]
+CURRENT = [
+    "gemini-3.1-flash-image",
+    "gemini-3-pro-image",
+    "gemini-2.5-flash-image",
+    "gemini-3.1-pro-preview",
+    "gemini-3-flash-preview",
+]
 
 
 def test_catalog_offers_the_seed_and_current_names_with_current_defaults():
@@ -23,15 +32,18 @@ def test_catalog_offers_the_seed_and_current_names_with_current_defaults():
     assert "gemini-3-pro-preview" not in [m.id for m in catalog.for_step("derivation_text")]
 
 
-@pytest.mark.parametrize("step, stored, expected, note", [
-    ("derivation_text", "gemini-3-pro-preview", "gemini-3.1-pro-preview", "retired"),
-    ("derivation_image", "gemini-3.1-flash-image-preview", "gemini-3.1-flash-image", "retired"),
-    ("avatar", "gemini-2.5-pro-image", "gemini-3-pro-image", "never existed"),
-    ("swap", "gemini-1.0-imaginary", "gemini-3.1-flash-image", "not a known model"),
-    ("try_on", "gemini-3.1-pro-preview", "gemini-3.1-flash-image", "cannot do this step"),
-    ("derivation_text", "gemini-2.5-pro", "gemini-2.5-pro", None),
-    ("avatar", None, "gemini-3.1-flash-image", None),
-])
+@pytest.mark.parametrize(
+    "step, stored, expected, note",
+    [
+        ("derivation_text", "gemini-3-pro-preview", "gemini-3.1-pro-preview", "retired"),
+        ("derivation_image", "gemini-3.1-flash-image-preview", "gemini-3.1-flash-image", "retired"),
+        ("avatar", "gemini-2.5-pro-image", "gemini-3-pro-image", "never existed"),
+        ("swap", "gemini-1.0-imaginary", "gemini-3.1-flash-image", "not a known model"),
+        ("try_on", "gemini-3.1-pro-preview", "gemini-3.1-flash-image", "cannot do this step"),
+        ("derivation_text", "gemini-2.5-pro", "gemini-2.5-pro", None),
+        ("avatar", None, "gemini-3.1-flash-image", None),
+    ],
+)
 def test_resolve_maps_stored_names(step, stored, expected, note):
     resolved = load_catalog().resolve(step, stored)
     assert resolved.model == expected
@@ -44,14 +56,20 @@ def test_a_malformed_catalog_is_refused():
     image = '[[models]]\nid="i"\ncapability="image"\nlabel="I"\nstatus="current"\n'
     assert parse_catalog(base + text + image).defaults["avatar"] == "i"
     with pytest.raises(CatalogError, match="replacement"):
-        parse_catalog(base + text + image + '[[models]]\nid="old"\ncapability="image"\n'
-                      'label="O"\nstatus="shut_down"\nreplacement="t"\n')
-    assert parse_catalog(base + 'swap="j"\n' + text + image
-                         + image.replace('"i"', '"j"')).defaults["swap"] == "j"
+        parse_catalog(
+            base + text + image + '[[models]]\nid="old"\ncapability="image"\n'
+            'label="O"\nstatus="shut_down"\nreplacement="t"\n'
+        )
+    assert (
+        parse_catalog(base + 'swap="j"\n' + text + image + image.replace('"i"', '"j"')).defaults[
+            "swap"
+        ]
+        == "j"
+    )
     with pytest.raises(CatalogError, match="default for avatar"):  # a step's own default
         parse_catalog(base + 'avatar="t"\n' + text + image)
     with pytest.raises(CatalogError, match="default for image"):
-        parse_catalog(base.replace('image="i"', '') + text + image)
+        parse_catalog(base.replace('image="i"', "") + text + image)
     with pytest.raises(CatalogError, match="no feature has a step"):
         parse_catalog(base + 'avatr="i"\n' + text + image)
     with pytest.raises(CatalogError, match="malformed"):

@@ -32,7 +32,8 @@ def test_defaults_run_on_a_sqlite_file_in_data_with_a_kept_dev_cookie_key(tmp_pa
 
 def test_environment_wins_over_secrets_toml(tmp_path, monkeypatch):
     (tmp_path / "secrets.toml").write_text(
-        'VIBA_ADMIN_EMAILS = "a@x.io, B@X.io"\nGEMINI_API_KEY = "from-file"\n')
+        'VIBA_ADMIN_EMAILS = "a@x.io, B@X.io"\nGEMINI_API_KEY = "from-file"\n'
+    )
     s = load_settings()
     assert s.admin_emails == {"a@x.io", "b@x.io"} and s.gemini_api_key == "from-file"
     monkeypatch.setenv("GEMINI_API_KEY", "from-env")
@@ -40,11 +41,14 @@ def test_environment_wins_over_secrets_toml(tmp_path, monkeypatch):
     assert "from-env" not in repr(load_settings())
 
 
-@pytest.mark.parametrize("raw, driver", [
-    ("postgres://u:p@db.example.com:5432/postgres?sslmode=require", "postgresql+psycopg2"),
-    ("postgresql://u:p@h/d", "postgresql+psycopg2"),
-    ("sqlite:///x.db", "sqlite"),
-])
+@pytest.mark.parametrize(
+    "raw, driver",
+    [
+        ("postgres://u:p@db.example.com:5432/postgres?sslmode=require", "postgresql+psycopg2"),
+        ("postgresql://u:p@h/d", "postgresql+psycopg2"),
+        ("sqlite:///x.db", "sqlite"),
+    ],
+)
 def test_database_urls_are_normalised(raw, driver):
     url = normalise_url(raw)
     assert url.drivername == driver
@@ -52,11 +56,14 @@ def test_database_urls_are_normalised(raw, driver):
         assert url.query["sslmode"] == "require"
 
 
-@pytest.mark.parametrize("raw, message", [
-    ("postgresql://u:p@h:port/d", "not a valid database URL"),
-    ("not a url", "not a valid database URL"),
-    ("mysql://u@h/d", "supports PostgreSQL and SQLite"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("postgresql://u:p@h:port/d", "not a valid database URL"),
+        ("not a url", "not a valid database URL"),
+        ("mysql://u@h/d", "supports PostgreSQL and SQLite"),
+    ],
+)
 def test_bad_database_url_gives_one_clear_message(raw, message):
     with pytest.raises(ConfigError, match=message):
         normalise_url(raw)
@@ -107,8 +114,15 @@ def test_bad_value_names_the_setting(monkeypatch):
 
 def test_empty_variables_mean_the_defaults(monkeypatch):
     """Render creates `sync: false` variables that were left empty as empty strings."""
-    for name in ("SMTP_PORT", "SMTP_FROM", "VIBA_PUBLIC_URL", "VIBA_STORAGE", "DATABASE_URL",
-                 "GEMINI_API_KEY", "VIBA_WORKERS"):
+    for name in (
+        "SMTP_PORT",
+        "SMTP_FROM",
+        "VIBA_PUBLIC_URL",
+        "VIBA_STORAGE",
+        "DATABASE_URL",
+        "GEMINI_API_KEY",
+        "VIBA_WORKERS",
+    ):
         monkeypatch.setenv(name, "  ")
     settings = load_settings()
     assert settings.smtp_port == 587 and settings.smtp_from.startswith("Viba Studio")

@@ -17,22 +17,29 @@ from playwright.sync_api import Page, expect
 
 from viba.config import Settings
 
-from conftest import (
+from fake_gemini import png_bytes
+from helpers import (
     PG_ADMIN_URL_DEFAULT,
     ROOT,
     StreamlitServer,
     create_pg_database,
     drop_pg_database,
+    wait_until,
 )
-from fake_gemini import png_bytes
-from test_browser import wait_until
 
 BLUEPRINT = yaml.safe_load((ROOT / "render.yaml").read_text())
 SERVICE = BLUEPRINT["services"][0]
 ENV_VARS = {v["key"]: v for v in SERVICE["envVars"]}
 SETTINGS_NAMES = {f.alias for f in Settings.model_fields.values() if f.alias}
-SECRET_NAMES = {"DATABASE_URL", "VIBA_COOKIE_KEY", "GEMINI_API_KEY", "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY", "SMTP_PASSWORD", "SMTP_USER"}
+SECRET_NAMES = {
+    "DATABASE_URL",
+    "VIBA_COOKIE_KEY",
+    "GEMINI_API_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "SMTP_PASSWORD",
+    "SMTP_USER",
+}
 
 
 def test_render_blueprint_starts_the_app_as_documented():
@@ -41,7 +48,8 @@ def test_render_blueprint_starts_the_app_as_documented():
     assert SERVICE["plan"] and ENV_VARS["PYTHON_VERSION"]["value"].startswith("3.11")
     assert SERVICE["buildCommand"] == "pip install -r requirements.txt"
     assert SERVICE["startCommand"] == (
-        "streamlit run Home.py --server.port $PORT --server.address 0.0.0.0")
+        "streamlit run Home.py --server.port $PORT --server.address 0.0.0.0"
+    )
     assert SERVICE["healthCheckPath"] == "/_stcore/health"
     assert SERVICE["preDeployCommand"] == "alembic upgrade head"
     assert ENV_VARS["STREAMLIT_SERVER_FILE_WATCHER_TYPE"]["value"] == "none"
@@ -52,14 +60,25 @@ def test_render_blueprint_sets_every_setting_production_needs_and_no_secret():
     assert ENV_VARS["DATABASE_URL"] == {"key": "DATABASE_URL", "sync": False}
     assert ENV_VARS["VIBA_COOKIE_KEY"] == {"key": "VIBA_COOKIE_KEY", "generateValue": True}
     assert ENV_VARS["GEMINI_API_KEY"]["sync"] is False
-    for name in ("SMTP_HOST", "SMTP_PASSWORD", "VIBA_STORAGE", "VIBA_PUBLIC_URL",
-                 "AWS_SECRET_ACCESS_KEY"):
+    for name in (
+        "SMTP_HOST",
+        "SMTP_PASSWORD",
+        "VIBA_STORAGE",
+        "VIBA_PUBLIC_URL",
+        "AWS_SECRET_ACCESS_KEY",
+    ):
         assert name in ENV_VARS, name
     for name in SECRET_NAMES:  # asked for on Render, or made there; never in the file
         assert "value" not in ENV_VARS[name], name
     # Every variable means something to the app (a typo would be silently ignored).
-    others = {"PYTHON_VERSION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-              "AWS_REGION", "STREAMLIT_SERVER_FILE_WATCHER_TYPE"}
+    others = {
+        "PYTHON_VERSION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "STREAMLIT_SERVER_FILE_WATCHER_TYPE",
+    }
     assert set(ENV_VARS) - SETTINGS_NAMES <= others
     # The settings production refuses to start without are all provided.
     assert {"DATABASE_URL", "VIBA_COOKIE_KEY", "VIBA_ENV"} <= set(ENV_VARS)
@@ -79,22 +98,34 @@ def test_streamlit_config_is_fit_for_production():
 
 def _env(**extra: str) -> dict[str, str]:
     """A clean environment: render.yaml's fixed values, nothing from the test session."""
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("VIBA_", "GEMINI_", "SMTP_", "DATABASE_URL", "STREAMLIT_"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VIBA_", "GEMINI_", "SMTP_", "DATABASE_URL", "STREAMLIT_"))
+    }
     fixed = {k: str(v["value"]) for k, v in ENV_VARS.items() if "value" in v}
     return {**base, **fixed, **extra}
 
 
-@pytest.mark.parametrize("extra, message", [
-    ({"VIBA_COOKIE_KEY": "k" * 48, "DATABASE_URL": "postgresql://u@127.0.0.1:1/x"},
-     "VIBA_COOKIE_KEY"),
-    ({"VIBA_COOKIE_KEY": secrets.token_urlsafe(48)}, "DATABASE_URL set to a PostgreSQL URL"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            {"VIBA_COOKIE_KEY": "k" * 48, "DATABASE_URL": "postgresql://u@127.0.0.1:1/x"},
+            "VIBA_COOKIE_KEY",
+        ),
+        ({"VIBA_COOKIE_KEY": secrets.token_urlsafe(48)}, "DATABASE_URL set to a PostgreSQL URL"),
+    ],
+)
 def test_pre_deploy_step_refuses_what_production_refuses(tmp_path, extra, message):
     result = subprocess.run(
-        ["bash", "-c", SERVICE["preDeployCommand"]], cwd=ROOT, capture_output=True, text=True,
-        env=_env(VIBA_DATA_DIR=str(tmp_path), VIBA_SECRETS_FILE=str(tmp_path / "x.toml"),
-                 **extra), timeout=120)
+        ["bash", "-c", SERVICE["preDeployCommand"]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_env(VIBA_DATA_DIR=str(tmp_path), VIBA_SECRETS_FILE=str(tmp_path / "x.toml"), **extra),
+        timeout=120,
+    )
     assert result.returncode != 0
     assert message in result.stderr
 
@@ -114,15 +145,27 @@ def production_db():
 
 
 @pytest.mark.browser
-def test_production_smoke_started_like_render(page: Page, production_db, fake_gemini_server,
-                                              tmp_path):
-    env = _env(DATABASE_URL=production_db,
-               VIBA_COOKIE_KEY=secrets.token_urlsafe(48), GEMINI_API_KEY="smoke-key-1234567890",
-               GEMINI_BASE_URL=fake_gemini_server.base_url, GEMINI_API_VERSION="v1beta",
-               VIBA_DATA_DIR=str(tmp_path), VIBA_SECRETS_FILE=str(tmp_path / "none.toml"),
-               PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    migrated = subprocess.run(["bash", "-c", SERVICE["preDeployCommand"]], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+def test_production_smoke_started_like_render(
+    page: Page, production_db, fake_gemini_server, tmp_path
+):
+    env = _env(
+        DATABASE_URL=production_db,
+        VIBA_COOKIE_KEY=secrets.token_urlsafe(48),
+        GEMINI_API_KEY="smoke-key-1234567890",
+        GEMINI_BASE_URL=fake_gemini_server.base_url,
+        GEMINI_API_VERSION="v1beta",
+        VIBA_DATA_DIR=str(tmp_path),
+        VIBA_SECRETS_FILE=str(tmp_path / "none.toml"),
+        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    )
+    migrated = subprocess.run(
+        ["bash", "-c", SERVICE["preDeployCommand"]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert migrated.returncode == 0, migrated.stderr
     server = StreamlitServer(env, tmp_path / "server.log", shell_command=SERVICE["startCommand"])
     try:
@@ -131,7 +174,8 @@ def test_production_smoke_started_like_render(page: Page, production_db, fake_ge
         page.goto(url)
         page.get_by_role("tab", name="Register").click()
         form = page.locator('[data-testid="stForm"]').filter(
-            has=page.get_by_role("heading", name="Create an account"))
+            has=page.get_by_role("heading", name="Create an account")
+        )
         form.get_by_label("Email").fill("first@example.com")
         form.get_by_label("Full name").fill("First Admin")
         form.get_by_label("Password", exact=True).fill("smoke-pass-42")
@@ -147,7 +191,8 @@ def test_production_smoke_started_like_render(page: Page, production_db, fake_ge
         expect(main.get_by_role("heading", name="Avatar", level=1)).to_be_visible()
         for _ in range(3):  # re-add if a rerun right after load dropped the pending file
             main.locator('input[type="file"]').first.set_input_files(
-                [{"name": "me.png", "mimeType": "image/png", "buffer": png_bytes("smoke")}])
+                [{"name": "me.png", "mimeType": "image/png", "buffer": png_bytes("smoke")}]
+            )
             try:
                 expect(main.get_by_text("me.png")).to_be_visible(timeout=5000)
                 break
@@ -155,12 +200,13 @@ def test_production_smoke_started_like_render(page: Page, production_db, fake_ge
                 continue
         main.get_by_role("button", name="Generate").click()
         expect(main.get_by_role("button", name="Download", exact=True)).to_have_count(
-            1, timeout=30_000)
+            1, timeout=30_000
+        )
         # Production hides error details and the developer toolbar.
-        expect(page.get_by_test_id("stToolbar").get_by_role("button", name="Deploy")) \
-            .to_have_count(0)
+        expect(page.get_by_test_id("stToolbar").get_by_role("button", name="Deploy")).to_have_count(
+            0
+        )
     finally:
         server.stop()
     text = server.log_path.read_text(errors="replace")
     assert "Traceback" not in text, text[-3000:]
-

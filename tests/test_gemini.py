@@ -9,19 +9,14 @@ import threading
 import pytest
 from PIL import Image
 
-import fake_gemini as fg
 from viba import gemini, pipelines, prompts
 from viba.config import load_settings
-from viba.images import prepare_image
+
+import fake_gemini as fg
+from helpers import photo
 
 TEXT_MODEL = "gemini-3.1-pro-preview"
 IMAGE_MODEL = "gemini-3.1-flash-image"
-
-
-def photo(color: str = "red", size=(60, 80), fmt: str = "JPEG"):
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, format=fmt)
-    return prepare_image(out.getvalue(), f"{color}.{fmt.lower()}")
 
 
 def decode(result: gemini.ImageResult) -> Image.Image:
@@ -35,12 +30,16 @@ def decode(result: gemini.ImageResult) -> Image.Image:
 
 def test_derivation_sends_the_described_requests(fake_gemini, gemini_config):
     ref = photo()
-    result = pipelines.run_derivation(gemini_config, ref, TEXT_MODEL, IMAGE_MODEL,
-                                      creativity=7, skin_tone="East Asian")
+    result = pipelines.run_derivation(
+        gemini_config, ref, TEXT_MODEL, IMAGE_MODEL, creativity=7, skin_tone="East Asian"
+    )
     describe, *variants = fake_gemini.generate_calls()
     # Step 1: the text model sees the image, the structured-description prompt and its system
     # instruction, and is asked for text.
-    assert describe.model == TEXT_MODEL and describe.path == f"/v1beta/models/{TEXT_MODEL}:generateContent"
+    assert (
+        describe.model == TEXT_MODEL
+        and describe.path == f"/v1beta/models/{TEXT_MODEL}:generateContent"
+    )
     assert describe.headers["x-goog-api-key"] == "test-key-123"
     assert describe.images == [("image/jpeg", ref.data)]
     assert describe.text == prompts.DERIVATION_TEXT.render()
@@ -50,7 +49,8 @@ def test_derivation_sends_the_described_requests(fake_gemini, gemini_config):
     assert len(variants) == 4 and {v.model for v in variants} == {IMAGE_MODEL}
     assert sorted(v.text for v in variants) == sorted(
         pipelines.derivation_variant_prompt(fake_gemini.description, 7, "East Asian", i)
-        for i in range(1, 5))
+        for i in range(1, 5)
+    )
     for v in variants:
         assert v.images == [("image/jpeg", ref.data)]
         assert fake_gemini.description in v.text and "Creativity: 7/10" in v.text
@@ -97,21 +97,28 @@ def test_variants_are_delivered_as_each_finishes(fake_gemini, gemini_config):
             gate.set()  # ...until the other three have reached us
 
     config = dataclasses.replace(gemini_config, retry_attempts=1)
-    result = pipelines.run_derivation(config, photo(), TEXT_MODEL, IMAGE_MODEL,
-                                      on_variant=on_variant)
+    result = pipelines.run_derivation(
+        config, photo(), TEXT_MODEL, IMAGE_MODEL, on_variant=on_variant
+    )
     assert len(delivered) == 4 and len(result.images) == 4
 
 
 def test_partial_failure_keeps_the_other_variants(fake_gemini, gemini_config):
     fake_gemini.script(fg.finish("IMAGE_SAFETY"), fg.error(400, "bad part"), model=IMAGE_MODEL)
     failures = []
-    result = pipelines.run_derivation(gemini_config, photo(), TEXT_MODEL, IMAGE_MODEL,
-                                      on_failure=lambda i, e: failures.append(type(e)))
+    result = pipelines.run_derivation(
+        gemini_config,
+        photo(),
+        TEXT_MODEL,
+        IMAGE_MODEL,
+        on_failure=lambda i, e: failures.append(type(e)),
+    )
     assert len(result.images) == 2
     assert sorted(type(f.error).__name__ for f in result.failures) == ["BadRequest", "ImageBlocked"]
     assert sorted(f.__name__ for f in failures) == ["BadRequest", "ImageBlocked"]
     assert [i for i, v in enumerate(result.variants) if v is None] == sorted(
-        f.index for f in result.failures)
+        f.index for f in result.failures
+    )
 
 
 def test_all_variants_failing_raises_the_error(fake_gemini, gemini_config):
@@ -127,12 +134,21 @@ def test_a_failed_description_stops_before_any_image(fake_gemini, gemini_config)
     assert fake_gemini.generate_calls(IMAGE_MODEL) == []
 
 
-@pytest.mark.parametrize("creativity, skin_tone", [(0, None), (11, None), (5, "Green"), (2.5, None)])
-def test_bad_derivation_options_are_refused_before_any_call(fake_gemini, gemini_config,
-                                                            creativity, skin_tone):
+@pytest.mark.parametrize(
+    "creativity, skin_tone", [(0, None), (11, None), (5, "Green"), (2.5, None)]
+)
+def test_bad_derivation_options_are_refused_before_any_call(
+    fake_gemini, gemini_config, creativity, skin_tone
+):
     with pytest.raises(pipelines.InvalidOptions):
-        pipelines.run_derivation(gemini_config, photo(), TEXT_MODEL, IMAGE_MODEL,
-                                 creativity=creativity, skin_tone=skin_tone)
+        pipelines.run_derivation(
+            gemini_config,
+            photo(),
+            TEXT_MODEL,
+            IMAGE_MODEL,
+            creativity=creativity,
+            skin_tone=skin_tone,
+        )
     assert fake_gemini.requests == []
 
 
@@ -147,8 +163,14 @@ def test_avatar_sends_every_photo_and_the_studio_prompt(fake_gemini, gemini_conf
     assert call.images == [(p.mime_type, p.data) for p in photos]
     assert [mime for mime, _ in call.images] == ["image/jpeg", "image/jpeg", "image/png"]
     assert call.text == pipelines.avatar_prompt(3)
-    for words in ("gray-white", "white, fitted yoga outfit", "natural light", "centred",
-                  "exactly", "3:4"):
+    for words in (
+        "gray-white",
+        "white, fitted yoga outfit",
+        "natural light",
+        "centred",
+        "exactly",
+        "3:4",
+    ):
         assert words in call.text
     assert call.parts[-1] == {"text": call.text}  # images first, then the instruction
     assert call.body["generationConfig"]["imageConfig"] == {"aspectRatio": "3:4"}
@@ -162,11 +184,16 @@ def test_avatar_needs_one_to_three_photos(fake_gemini, gemini_config, count):
     assert fake_gemini.requests == []
 
 
-@pytest.mark.parametrize("run, template, words", [
-    (pipelines.run_try_on, prompts.TRY_ON, ["wearing exactly this garment", "pose"]),
-    (pipelines.run_swap, prompts.SWAP, ["into the scene", "shadows"]),
-])
-def test_two_image_pipelines_send_person_then_other(fake_gemini, gemini_config, run, template, words):
+@pytest.mark.parametrize(
+    "run, template, words",
+    [
+        (pipelines.run_try_on, prompts.TRY_ON, ["wearing exactly this garment", "pose"]),
+        (pipelines.run_swap, prompts.SWAP, ["into the scene", "shadows"]),
+    ],
+)
+def test_two_image_pipelines_send_person_then_other(
+    fake_gemini, gemini_config, run, template, words
+):
     person, other = photo("red"), photo("blue")
     result = run(gemini_config, person, other, "gemini-2.5-flash-image")
     (call,) = fake_gemini.generate_calls()
@@ -185,18 +212,35 @@ def avatar(config):
     return pipelines.run_avatar(config, [photo()], IMAGE_MODEL)
 
 
-@pytest.mark.parametrize("answer, error_type, words", [
-    (fg.error(400, "API key not valid. Please pass a valid API key."), gemini.InvalidApiKey, "API key was refused"),
-    (fg.error(403, "Permission denied"), gemini.InvalidApiKey, "API key was refused"),
-    (fg.error(400, "Request contains an invalid argument."), gemini.BadRequest, "invalid argument"),
-    (fg.blocked_prompt("SAFETY"), gemini.PromptBlocked, r"blocked the request \(SAFETY\)"),
-    (fg.finish("IMAGE_SAFETY"), gemini.ImageBlocked, "IMAGE_SAFETY"),
-    (fg.finish("PROHIBITED_CONTENT"), gemini.ImageBlocked, "PROHIBITED_CONTENT"),
-    (fg.text_only("I can't make that image, but here is a poem."), gemini.TextOnlyAnswer, "here is a poem"),
-    (fg.candidate_answer([]), gemini.NoImage, "no image"),
-    (fg.Answer(200, {"candidates": []}), gemini.NoImage, "no image"),
-])
-def test_each_failure_becomes_one_typed_error(fake_gemini, gemini_config, answer, error_type, words):
+@pytest.mark.parametrize(
+    "answer, error_type, words",
+    [
+        (
+            fg.error(400, "API key not valid. Please pass a valid API key."),
+            gemini.InvalidApiKey,
+            "API key was refused",
+        ),
+        (fg.error(403, "Permission denied"), gemini.InvalidApiKey, "API key was refused"),
+        (
+            fg.error(400, "Request contains an invalid argument."),
+            gemini.BadRequest,
+            "invalid argument",
+        ),
+        (fg.blocked_prompt("SAFETY"), gemini.PromptBlocked, r"blocked the request \(SAFETY\)"),
+        (fg.finish("IMAGE_SAFETY"), gemini.ImageBlocked, "IMAGE_SAFETY"),
+        (fg.finish("PROHIBITED_CONTENT"), gemini.ImageBlocked, "PROHIBITED_CONTENT"),
+        (
+            fg.text_only("I can't make that image, but here is a poem."),
+            gemini.TextOnlyAnswer,
+            "here is a poem",
+        ),
+        (fg.candidate_answer([]), gemini.NoImage, "no image"),
+        (fg.Answer(200, {"candidates": []}), gemini.NoImage, "no image"),
+    ],
+)
+def test_each_failure_becomes_one_typed_error(
+    fake_gemini, gemini_config, answer, error_type, words
+):
     fake_gemini.script(answer)
     with pytest.raises(error_type, match=words) as info:
         avatar(gemini_config)
@@ -215,9 +259,16 @@ def test_unknown_model_names_its_replacement(fake_gemini, gemini_config):
 
 
 def test_quota_is_reported_at_once_with_model_and_delay(fake_gemini, gemini_config):
-    fake_gemini.script(fg.error(429, "Resource has been exhausted", details=[
-        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}]))
+    fake_gemini.script(
+        fg.error(
+            429,
+            "Resource has been exhausted",
+            details=[
+                {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"},
+            ],
+        )
+    )
     with pytest.raises(gemini.QuotaExceeded) as info:
         avatar(gemini_config)
     assert info.value.retry_after == 37.0
@@ -271,8 +322,11 @@ def test_unreachable_endpoint_is_a_clear_error(gemini_config):
 
 
 def test_key_choice_user_key_then_server_key_then_a_clear_error(tmp_path):
-    settings = load_settings(GEMINI_API_KEY="server-key", GEMINI_BASE_URL="http://127.0.0.1:9/",
-                             VIBA_SECRETS_FILE=str(tmp_path / "none.toml"))
+    settings = load_settings(
+        GEMINI_API_KEY="server-key",
+        GEMINI_BASE_URL="http://127.0.0.1:9/",
+        VIBA_SECRETS_FILE=str(tmp_path / "none.toml"),
+    )
     assert gemini.GeminiConfig.from_settings(settings, "  user-key ").api_key == "user-key"
     config = gemini.GeminiConfig.from_settings(settings, None)
     assert config.api_key == "server-key" and config.base_url == "http://127.0.0.1:9/"

@@ -7,19 +7,17 @@ import io
 import json
 import uuid
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from viba import audit, auth, features, history
+from viba import audit, auth, history
 from viba.models import AuditEntry, GenerationHistory, ImageRef
 from viba.storage import ImageStore, make_backend
 
-from conftest import PASSWORD
 from fake_gemini import png_bytes
-
-T0 = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)
+from helpers import PASSWORD, T0, add
 
 
 @pytest.fixture()
@@ -37,29 +35,6 @@ def other(db, admin):
     return auth.register(db, f"other-{uuid.uuid4().hex[:8]}@example.com", "Otto Other", PASSWORD)
 
 
-def add(db, user, *, type="avatar", status="completed", at=T0, model="gemini-2.5-flash-image",
-        description=None, names=("me.png",), inputs=(), outputs=(), favorite=False,
-        gid=None) -> uuid.UUID:
-
-    steps = features.get(type).step_ids
-    row = GenerationHistory(
-        id=gid or uuid.uuid4(), user_id=user.id, type=type, status=status,
-        input_params={"models": {step: model for step in steps}, "options": {},
-                      "prompt_versions": {step: "builtin" for step in steps},
-                      "input_names": list(names), "prompt": f"Make a {type} picture."},
-        input_keys=list(inputs), output_keys=list(outputs),
-        details={"description": description} if description else {},
-        favorite=favorite, created_at=at, updated_at=at,
-        error_message="Gemini said no." if status == "failed" else None)
-    with db.session() as s:
-        s.add(row)
-        s.flush()
-        for role, keys in (("input", inputs), ("output", outputs)):
-            for key in dict.fromkeys(keys):
-                s.add(ImageRef(generation_id=row.id, key=key, role=role))
-        return row.id
-
-
 def all_pages(db, user, filters=history.HistoryFilter(), limit=3):
     seen, cursor, pages = [], None, 0
     while True:
@@ -72,7 +47,8 @@ def all_pages(db, user, filters=history.HistoryFilter(), limit=3):
 
 
 def test_pages_are_newest_first_and_keyset_walks_every_row_once_even_with_equal_times(
-        db, owner, other):
+    db, owner, other
+):
     # Three rows share one timestamp: the id breaks the tie, so none is skipped or repeated.
     ids = [add(db, owner, at=T0 + timedelta(minutes=i)) for i in range(5)]
     ids += [add(db, owner, at=T0 + timedelta(minutes=10)) for _ in range(3)]
@@ -81,15 +57,27 @@ def test_pages_are_newest_first_and_keyset_walks_every_row_once_even_with_equal_
     assert sorted(seen) == sorted(ids) and len(seen) == len(set(seen)) == 8
     assert pages == 3
     with db.session() as s:
-        order = s.execute(select(GenerationHistory.id).where(GenerationHistory.user_id == owner.id)
-                          .order_by(GenerationHistory.created_at.desc(),
-                                    GenerationHistory.id.desc())).scalars().all()
+        order = (
+            s.execute(
+                select(GenerationHistory.id)
+                .where(GenerationHistory.user_id == owner.id)
+                .order_by(GenerationHistory.created_at.desc(), GenerationHistory.id.desc())
+            )
+            .scalars()
+            .all()
+        )
     assert seen == order
 
 
 def test_a_page_lists_thumbnail_key_and_names_not_the_details(db, owner):
-    gid = add(db, owner, inputs=["img/in.png"], outputs=["img/out1.png", "img/out2.png"],
-              names=("cat.png",), description="a cat")
+    gid = add(
+        db,
+        owner,
+        inputs=["img/in.png"],
+        outputs=["img/out1.png", "img/out2.png"],
+        names=("cat.png",),
+        description="a cat",
+    )
     item = history.page(db, owner.id).items[0]
     assert item.id == gid and item.thumb_key == "img/out1.png" and item.output_count == 2
     assert item.input_names == ["cat.png"]
@@ -100,12 +88,30 @@ def test_a_page_lists_thumbnail_key_and_names_not_the_details(db, owner):
 
 
 def test_filters_by_type_status_model_dates_text_and_favourites(db, owner):
-    a = add(db, owner, type="derivation", description="A RED bicycle by the sea",
-            model="gemini-2.5-flash", at=T0)
-    b = add(db, owner, type="try_on", status="failed", names=("jacket_100%.png",),
-            at=T0 + timedelta(days=1))
-    c = add(db, owner, type="swap", favorite=True, model="gemini-3-pro-image-preview",
-            at=T0 + timedelta(days=2))
+    a = add(
+        db,
+        owner,
+        type="derivation",
+        description="A RED bicycle by the sea",
+        model="gemini-2.5-flash",
+        at=T0,
+    )
+    b = add(
+        db,
+        owner,
+        type="try_on",
+        status="failed",
+        names=("jacket_100%.png",),
+        at=T0 + timedelta(days=1),
+    )
+    c = add(
+        db,
+        owner,
+        type="swap",
+        favorite=True,
+        model="gemini-3-pro-image-preview",
+        at=T0 + timedelta(days=2),
+    )
 
     def ids(**kw):
         return set(all_pages(db, owner, history.HistoryFilter(**kw))[0])
@@ -163,8 +169,12 @@ def test_delete_removes_the_row_and_only_images_no_other_generation_uses(db, sto
     with pytest.raises(history.NotFound):
         history.get_generation(db, owner.id, gone)
     with db.session() as s:
-        assert s.scalar(select(func.count()).select_from(ImageRef)
-                        .where(ImageRef.generation_id == gone)) == 0
+        assert (
+            s.scalar(
+                select(func.count()).select_from(ImageRef).where(ImageRef.generation_id == gone)
+            )
+            == 0
+        )
         entry = s.scalars(select(AuditEntry).where(AuditEntry.generation_id == gone)).one()
     assert entry.action == audit.GENERATION_DELETED and entry.actor_id == owner.id
     assert entry.actor_email == owner.email and entry.details["type"] == "avatar"
@@ -178,10 +188,15 @@ def test_zip_holds_outputs_inputs_description_and_the_parameters(db, store, owne
     data = history.user_zip(db, store, owner.id, gid)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         names = sorted(zf.namelist())
-        assert names == sorted([f"viba-derivation-{gid.hex[:8]}-1.png",
-                                f"viba-derivation-{gid.hex[:8]}-2.png",
-                                f"inputs/viba-derivation-{gid.hex[:8]}-input-1.png",
-                                "description.txt", "generation.json"])
+        assert names == sorted(
+            [
+                f"viba-derivation-{gid.hex[:8]}-1.png",
+                f"viba-derivation-{gid.hex[:8]}-2.png",
+                f"inputs/viba-derivation-{gid.hex[:8]}-input-1.png",
+                "description.txt",
+                "generation.json",
+            ]
+        )
         assert zf.read(f"viba-derivation-{gid.hex[:8]}-2.png") == store.load(outs[1])
         assert zf.read("description.txt") == b"a fox"
         meta = json.loads(zf.read("generation.json"))

@@ -17,17 +17,17 @@ from viba.config import load_settings
 from viba.models import utcnow
 from viba.storage import ImageStore, make_backend
 
-from conftest import PASSWORD, screenshot
 from fake_gemini import png_bytes
-from test_browser import heading, main
-from test_history import add
-from test_studio_browser import open_logged_in
+from helpers import PASSWORD, add, heading, main, open_logged_in, screenshot
 
 pytestmark = pytest.mark.browser
+
+
 @pytest.fixture()
 def app_store(db, app_env):
-    settings = load_settings(storage=app_env.get("VIBA_STORAGE", "db"),
-                             data_dir=app_env["VIBA_DATA_DIR"])
+    settings = load_settings(
+        storage=app_env.get("VIBA_STORAGE", "db"), data_dir=app_env["VIBA_DATA_DIR"]
+    )
     return ImageStore(make_backend(settings.storage, db, settings.data_dir))
 
 
@@ -35,16 +35,28 @@ def seed(db, store, user, n=6):
     ids = []
     for i in range(n):
         inp = store.save(png_bytes(f"in {uuid.uuid4()}"), "image/png").key
-        outs = [store.save(png_bytes(f"out {uuid.uuid4()}"), "image/png").key
-                for _ in range(4 if i % 2 == 0 else 1)]
-        ids.append(add(db, user, type="derivation" if i % 2 == 0 else "avatar",
-                       at=utcnow() - timedelta(minutes=n - i), inputs=[inp], outputs=outs,
-                       description=f"Picture number {i}", names=(f"photo{i}.png",)))
+        outs = [
+            store.save(png_bytes(f"out {uuid.uuid4()}"), "image/png").key
+            for _ in range(4 if i % 2 == 0 else 1)
+        ]
+        ids.append(
+            add(
+                db,
+                user,
+                type="derivation" if i % 2 == 0 else "avatar",
+                at=utcnow() - timedelta(minutes=n - i),
+                inputs=[inp],
+                outputs=outs,
+                description=f"Picture number {i}",
+                names=(f"photo{i}.png",),
+            )
+        )
     return ids
 
 
-def test_history_lists_thumbnails_opens_one_and_deletes_it(page: Page, streamlit_server, db,
-                                                          user, app_store):
+def test_history_lists_thumbnails_opens_one_and_deletes_it(
+    page: Page, streamlit_server, db, user, app_store
+):
     ids = seed(db, app_store, user)
     open_logged_in(page, streamlit_server, user, "History")
     expect(heading(page, "History")).to_be_visible()
@@ -64,8 +76,9 @@ def test_history_lists_thumbnails_opens_one_and_deletes_it(page: Page, streamlit
     expect(page).not_to_have_url(re.compile(str(newest)))
 
 
-def test_admin_browses_generations_and_exports_csv(page: Page, streamlit_server, db, admin,
-                                                   app_store):
+def test_admin_browses_generations_and_exports_csv(
+    page: Page, streamlit_server, db, admin, app_store
+):
     owner = auth.register(db, f"b-{uuid.uuid4().hex[:8]}@example.com", "Bea", PASSWORD)
     ids = seed(db, app_store, owner, n=3)
     open_logged_in(page, streamlit_server, admin, "Admin")
@@ -83,8 +96,9 @@ def test_admin_browses_generations_and_exports_csv(page: Page, streamlit_server,
     assert [r["id"] for r in rows] == [str(i) for i in reversed(ids)]
 
 
-def test_in_history_link_on_a_studio_page_opens_that_generation(page: Page, streamlit_server,
-                                                                db, user, app_store):
+def test_in_history_link_on_a_studio_page_opens_that_generation(
+    page: Page, streamlit_server, db, user, app_store
+):
     ids = seed(db, app_store, user, n=2)  # the second is an avatar
     open_logged_in(page, streamlit_server, user, "Avatar")  # waits for the login cookie
     main(page).get_by_role("link", name="In history").first.click()

@@ -15,8 +15,7 @@ from viba.models import GenerationHistory
 from viba.storage import ImageStore, make_backend
 
 from fake_gemini import png_bytes
-from test_history import T0, add
-from test_pages import open_page
+from helpers import T0, add, open_page
 
 PAGE = "pages/5_History.py"
 
@@ -82,8 +81,7 @@ def test_filters_narrow_the_list_and_favourites_toggle(db, store, user):
     assert "start day is after the end day" in at.warning[0].value
 
 
-def test_detail_shows_inputs_outputs_and_details_then_deletes_after_confirmation(
-        db, store, user):
+def test_detail_shows_inputs_outputs_and_details_then_deletes_after_confirmation(db, store, user):
     inp = store.save(png_bytes("detail in"), "image/png").key
     outs = [store.save(png_bytes(f"detail out {i}"), "image/png").key for i in range(2)]
     gid = add(db, user, type="derivation", inputs=[inp], outputs=outs, description="A heron.")
@@ -114,7 +112,8 @@ def test_detail_shows_inputs_outputs_and_details_then_deletes_after_confirmation
 
 @pytest.mark.parametrize("wanted", ["other", "not-a-uuid", str(uuid.uuid4())])
 def test_someone_elses_or_a_bad_id_shows_one_message_and_nothing_of_it(
-        db, store, user, admin, wanted):
+    db, store, user, admin, wanted
+):
     secret = store.save(png_bytes("admin's picture"), "image/png").key
     theirs = add(db, admin, outputs=[secret], description="private words")
     at = open_page(PAGE, user, {"id": str(theirs) if wanted == "other" else wanted})

@@ -34,7 +34,10 @@ def test_transparent_png_becomes_rgb_png_on_white():
 
 
 def test_webp_and_palette_images_become_rgb_jpeg():
-    for img, fmt in [(Image.new("RGB", (30, 30), "blue"), "WEBP"), (Image.new("P", (30, 30)), "GIF")]:
+    for img, fmt in [
+        (Image.new("RGB", (30, 30), "blue"), "WEBP"),
+        (Image.new("P", (30, 30)), "GIF"),
+    ]:
         prepared = prepare_image(encode(img, fmt))
         assert prepared.mime_type == "image/jpeg"
         assert Image.open(io.BytesIO(prepared.data)).mode == "RGB"
@@ -47,12 +50,15 @@ def test_long_side_is_capped_keeping_the_aspect_ratio():
     assert (small.width, small.height) == (300, 200)
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "is empty"),
-    (b"just some text, not a picture", "is not an image"),
-    (encode(Image.new("RGB", (200, 200), "red"), "JPEG")[:300], "damaged or incomplete"),
-    (encode(Image.new("RGB", (200, 200), "red"), "PNG")[:-40], "damaged or incomplete"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "is empty"),
+        (b"just some text, not a picture", "is not an image"),
+        (encode(Image.new("RGB", (200, 200), "red"), "JPEG")[:300], "damaged or incomplete"),
+        (encode(Image.new("RGB", (200, 200), "red"), "PNG")[:-40], "damaged or incomplete"),
+    ],
+)
 def test_bad_files_are_refused_with_a_clear_message(data, message):
     with pytest.raises(ImageInputError, match=message) as info:
         prepare_image(data, "upload.bin")
@@ -61,6 +67,9 @@ def test_bad_files_are_refused_with_a_clear_message(data, message):
 
 def test_decompression_bomb_limit_is_kept(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
-    for size in [(40, 40), (100, 100)]:  # over the limit (a warning in Pillow) and over 2x (an error)
+    for size in [
+        (40, 40),
+        (100, 100),
+    ]:  # over the limit (a warning in Pillow) and over 2x (an error)
         with pytest.raises(ImageInputError, match="too many pixels"):
             prepare_image(encode(Image.new("RGB", size), "PNG"))

@@ -18,7 +18,7 @@ from viba.storage import ImageStore, make_backend
 
 import fake_gemini as fg
 from fake_gemini import png_bytes
-from conftest import PASSWORD
+from helpers import PASSWORD, wait_until
 
 
 @pytest.fixture()
@@ -43,8 +43,10 @@ def models():
 
 
 def submit(runner, db, user, feature, n_images, gemini_config, **options):
-    images = [prepare_image(png_bytes(f"{feature}-{i}-{uuid.uuid4()}"), f"in{i}.png")
-              for i in range(n_images)]
+    images = [
+        prepare_image(png_bytes(f"{feature}-{i}-{uuid.uuid4()}"), f"in{i}.png")
+        for i in range(n_images)
+    ]
     in_use = jobs.prompts_in_use(prompt_store.active_prompts(db))
     return runner.submit(user.id, feature, images, options, models(), in_use, gemini_config)
 
@@ -56,7 +58,8 @@ def row(db, job_id):
 
 @pytest.mark.parametrize("feature,n", [("avatar", 2), ("try_on", 2), ("swap", 2)])
 def test_single_image_features_complete_with_a_stored_output(
-        runner, db, store, member, gemini_config, feature, n):
+    runner, db, store, member, gemini_config, feature, n
+):
     job_id = submit(runner, db, member, feature, n, gemini_config)
     runner.wait(job_id)
     r = row(db, job_id)
@@ -70,11 +73,13 @@ def test_single_image_features_complete_with_a_stored_output(
 
 
 def test_derivation_records_description_variants_and_partial_failures(
-        runner, db, store, member, gemini_config, fake_gemini):
+    runner, db, store, member, gemini_config, fake_gemini
+):
     image_model = models()["derivation_image"]
     fake_gemini.script(fg.error(400, "bad variant"), model=image_model)
-    job_id = submit(runner, db, member, "derivation", 1, gemini_config, creativity=8,
-                    skin_tone="East Asian")
+    job_id = submit(
+        runner, db, member, "derivation", 1, gemini_config, creativity=8, skin_tone="East Asian"
+    )
     runner.wait(job_id)
     r = row(db, job_id)
     assert r.status == "completed"
@@ -91,16 +96,20 @@ def test_derivation_records_description_variants_and_partial_failures(
         usage = s.scalars(select(ModelUsage).where(ModelUsage.generation_id == job_id)).all()
     assert sorted((u.step, u.model, u.images) for u in usage) == sorted(
         [("derivation_text", models()["derivation_text"], 0)]
-        + [("derivation_image", image_model, 1)] * 3)
+        + [("derivation_image", image_model, 1)] * 3
+    )
     assert all(u.user_id == member.id and u.feature == "derivation" for u in usage)
     per_output = sum(m["tokens"] for m in r.details["outputs"].values())
     assert sum(u.tokens for u in usage) == per_output + r.details["description_tokens"] > 0
-    assert r.input_params["prompt"] == prompt_store.active_prompts(db)[
-        "derivation_text"].template.render()
+    assert (
+        r.input_params["prompt"]
+        == prompt_store.active_prompts(db)["derivation_text"].template.render()
+    )
 
 
-def test_engine_error_fails_the_job_with_its_message(runner, db, member, gemini_config,
-                                                     fake_gemini):
+def test_engine_error_fails_the_job_with_its_message(
+    runner, db, member, gemini_config, fake_gemini
+):
     fake_gemini.script(fg.error(429, "quota"), model=models()["avatar"])
     job_id = submit(runner, db, member, "avatar", 1, gemini_config)
     runner.wait(job_id)
@@ -110,7 +119,8 @@ def test_engine_error_fails_the_job_with_its_message(runner, db, member, gemini_
 
 
 def test_progress_is_visible_while_running_and_per_user_limit_holds(
-        runner, db, member, gemini_config, fake_gemini):
+    runner, db, member, gemini_config, fake_gemini
+):
     gate = threading.Event()
     fake_gemini.script(*[fg.gated(gate) for _ in range(3)], model=models()["avatar"])
     ids = [submit(runner, db, member, "avatar", 1, gemini_config) for _ in range(3)]
@@ -156,17 +166,34 @@ def test_wrong_image_count_and_options_are_refused(runner, db, member, gemini_co
 
 def test_stale_unfinished_jobs_are_marked_interrupted(db, store, member):
     with db.session() as s:
-        stale = GenerationHistory(user_id=member.id, type="avatar", status="processing",
-                                  input_params={}, input_keys=[], output_keys=[], details={},
-                                  worker_id="dead-process")
-        fresh = GenerationHistory(user_id=member.id, type="avatar", status="processing",
-                                  input_params={}, input_keys=[], output_keys=[], details={},
-                                  worker_id="live-process")
+        stale = GenerationHistory(
+            user_id=member.id,
+            type="avatar",
+            status="processing",
+            input_params={},
+            input_keys=[],
+            output_keys=[],
+            details={},
+            worker_id="dead-process",
+        )
+        fresh = GenerationHistory(
+            user_id=member.id,
+            type="avatar",
+            status="processing",
+            input_params={},
+            input_keys=[],
+            output_keys=[],
+            details={},
+            worker_id="live-process",
+        )
         s.add_all([stale, fresh])
         s.flush()
         ids = stale.id, fresh.id
-        s.execute(update(GenerationHistory).where(GenerationHistory.id == ids[0])
-                  .values(updated_at=utcnow() - timedelta(minutes=5)))
+        s.execute(
+            update(GenerationHistory)
+            .where(GenerationHistory.id == ids[0])
+            .values(updated_at=utcnow() - timedelta(minutes=5))
+        )
     r = jobs.JobRunner(db, store, heartbeat_s=10)  # the sweep runs at start
     r.shutdown()
     assert row(db, ids[0]).status == "failed"
@@ -174,13 +201,30 @@ def test_stale_unfinished_jobs_are_marked_interrupted(db, store, member):
     assert row(db, ids[1]).status == "processing"
 
 
+class SweepCountingRunner(jobs.JobRunner):
+    """A runner that notes when each of its sweeps for interrupted jobs ran."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.sweeps: list = []
+        super().__init__(*args, **kwargs)
+
+    def fail_interrupted(self) -> int:
+        count = super().fail_interrupted()
+        self.sweeps.append(utcnow())
+        return count
+
+
 def test_heartbeat_keeps_a_long_job_alive(db, store, member, gemini_config, fake_gemini):
     gate = threading.Event()
     fake_gemini.script(fg.gated(gate), model=models()["avatar"])
-    r = jobs.JobRunner(db, store, heartbeat_s=0.1, stale_after_s=0.5)
+    stale = timedelta(seconds=0.5)
+    r = SweepCountingRunner(db, store, heartbeat_s=0.1, stale_after_s=stale.total_seconds())
     try:
         job_id = submit(r, db, member, "avatar", 1, gemini_config)
-        time.sleep(1.5)  # three times the stale age: only the heartbeat keeps it alive
+        created = row(db, job_id).created_at
+        # Sweeps have run when the job was three times the stale age: only the heartbeat
+        # keeps it alive.
+        wait_until(lambda: any(t > created + 3 * stale for t in r.sweeps))
         assert row(db, job_id).status == "processing"
         gate.set()
         r.wait(job_id)
@@ -206,8 +250,11 @@ def test_delete_removes_only_unshared_images(runner, db, store, member, gemini_c
     # The output bytes are the same for every swap with the default prompt and model, so
     # other tests' rows may still use it; the inputs were made for this test only.
     with db.session() as s:
-        others = s.scalar(select(ImageRef.key).where(
-            ImageRef.key == b.output_keys[0], ImageRef.generation_id != second).limit(1))
+        others = s.scalar(
+            select(ImageRef.key)
+            .where(ImageRef.key == b.output_keys[0], ImageRef.generation_id != second)
+            .limit(1)
+        )
     assert history.delete_generation(db, store, member.id, second) == (2 if others else 3)
     assert not any(store.exists(k) for k in b.input_keys)
     assert store.exists(b.output_keys[0]) == bool(others)
@@ -242,8 +289,9 @@ class DeletedRightAfterSave(ImageStore):
         return stored
 
 
-def test_an_image_deleted_between_save_and_reference_is_put_back(db, tmp_path, member,
-                                                                 gemini_config):
+def test_an_image_deleted_between_save_and_reference_is_put_back(
+    db, tmp_path, member, gemini_config
+):
     store = DeletedRightAfterSave(make_backend("local", db, tmp_path))
     runner = jobs.JobRunner(db, store, workers=2, per_user=2, heartbeat_s=0.2)
     try:
@@ -261,8 +309,15 @@ def test_deleting_an_unreferenced_image_waits_for_a_reference_being_written(db, 
     which jobs write references: while one is held, the delete waits."""
     key = store.save(png_bytes(f"shared-{uuid.uuid4()}"), "image/png").key
     with db.session() as s:
-        gen = GenerationHistory(user_id=member.id, type="avatar", status="completed",
-                                input_params={}, input_keys=[key], output_keys=[], details={})
+        gen = GenerationHistory(
+            user_id=member.id,
+            type="avatar",
+            status="completed",
+            input_params={},
+            input_keys=[key],
+            output_keys=[],
+            details={},
+        )
         s.add(gen)
         s.flush()
         gid = gen.id
@@ -278,9 +333,18 @@ def test_deleting_an_unreferenced_image_waits_for_a_reference_being_written(db, 
         worker = threading.Thread(target=delete_it)
         worker.start()
         assert not done.wait(0.5)  # the delete waits for the lock
-        s.add(GenerationHistory(id=second, user_id=member.id, type="avatar",
-                                status="pending", input_params={}, input_keys=[key],
-                                output_keys=[], details={}))
+        s.add(
+            GenerationHistory(
+                id=second,
+                user_id=member.id,
+                type="avatar",
+                status="pending",
+                input_params={},
+                input_keys=[key],
+                output_keys=[],
+                details={},
+            )
+        )
         s.flush()
         s.add(ImageRef(generation_id=second, key=key, role="input"))
     worker.join(30)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from viba import auth, keyvault
 from viba.models import User
 
-from conftest import PASSWORD
+from helpers import PASSWORD
 
 SECRET = "server-secret-" + "s" * 40
 KEY = "AIzaSyTestKey-0123456789abcdef"

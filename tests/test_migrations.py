@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -49,9 +51,9 @@ def test_upgrade_builds_exactly_the_models_schema(empty_database_url, backend):
 
 
 def test_upgrade_is_idempotent_and_downgrade_removes_everything(empty_database_url):
-    from alembic import command
     from alembic.config import Config
 
+    from alembic import command
     from viba.db import ALEMBIC_DIR
 
     db = Database(empty_database_url)
@@ -77,13 +79,18 @@ def test_constraints_hold_in_the_database(db, user):
     from sqlalchemy.exc import IntegrityError
 
     with db.engine.connect() as conn:
+        insert = (
+            "INSERT INTO generation_history (id, user_id, type, status, input_params,"
+            " input_keys, output_keys, created_at, updated_at)"
+            " VALUES (:id, {owner}, 'avatar', '{status}', '{{}}', '[]', '[]',"
+            " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        )
         for sql, params in [
-            ("INSERT INTO generation_history (id, user_id, type, status, input_params, input_keys,"
-             " output_keys, created_at, updated_at) VALUES (:id, :uid, 'avatar', 'exploded', '{}',"
-             " '[]', '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)", {}),
-            ("INSERT INTO generation_history (id, user_id, type, status, input_params, input_keys,"
-             " output_keys, created_at, updated_at) VALUES (:id, :other, 'avatar', 'pending', '{}',"
-             " '[]', '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)", {"other": uuid.uuid4()}),
+            (insert.format(owner=":uid", status="exploded"), {}),
+            (
+                insert.format(owner=":other", status="pending"),
+                {"other": uuid.uuid4()},
+            ),
         ]:
             values = {"id": uuid.uuid4(), "uid": user.id, **params}
             if db.engine.dialect.name == "sqlite":
@@ -98,11 +105,19 @@ def test_several_processes_migrating_at_once_all_succeed(empty_database_url):
     import subprocess
     import sys
 
-    code = ("import sys; from viba.db import Database; d = Database(sys.argv[1]); d.migrate(); "
-            "print(d.table_names())")
-    procs = [subprocess.Popen([sys.executable, "-c", code, empty_database_url],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(4)]
+    code = (
+        "import sys; from viba.db import Database; d = Database(sys.argv[1]); d.migrate(); "
+        "print(d.table_names())"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, empty_database_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     results = [p.communicate(timeout=120) for p in procs]
     for proc, (out, err) in zip(procs, results):
         assert proc.returncode == 0, err
@@ -113,11 +128,11 @@ def test_0004_backfills_model_usage_from_rows_made_before_it(empty_database_url)
     """Generations made before usage was recorded show up in the usage report after the
     upgrade, per model and step, with their tokens."""
     import uuid
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from alembic import command
     from alembic.config import Config
 
+    from alembic import command
     from viba.db import ALEMBIC_DIR
 
     db = Database(empty_database_url)
@@ -131,35 +146,77 @@ def test_0004_backfills_model_usage_from_rows_made_before_it(empty_database_url)
         from sqlalchemy.dialects.postgresql import JSONB
 
         J = JSON().with_variant(JSONB(), "postgresql")
-        users = table("users", column("id", Uuid()), column("email"), column("password_hash"),
-                      column("full_name"), column("model_preferences", J),
-                      column("created_at", DateTime(timezone=True)),
-                      column("updated_at", DateTime(timezone=True)),
-                      column("password_changed_at", DateTime(timezone=True)))
-        gens = table("generation_history", column("id", Uuid()), column("user_id", Uuid()),
-                     column("type"), column("status"), column("input_params", J),
-                     column("input_keys", J), column("output_keys", J), column("details", J),
-                     column("created_at", DateTime(timezone=True)),
-                     column("updated_at", DateTime(timezone=True)))
-        now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        users = table(
+            "users",
+            column("id", Uuid()),
+            column("email"),
+            column("password_hash"),
+            column("full_name"),
+            column("model_preferences", J),
+            column("created_at", DateTime(timezone=True)),
+            column("updated_at", DateTime(timezone=True)),
+            column("password_changed_at", DateTime(timezone=True)),
+        )
+        gens = table(
+            "generation_history",
+            column("id", Uuid()),
+            column("user_id", Uuid()),
+            column("type"),
+            column("status"),
+            column("input_params", J),
+            column("input_keys", J),
+            column("output_keys", J),
+            column("details", J),
+            column("created_at", DateTime(timezone=True)),
+            column("updated_at", DateTime(timezone=True)),
+        )
+        now = datetime(2026, 11, 1, tzinfo=UTC)
         uid, gid = uuid.uuid4(), uuid.uuid4()
         with db.engine.begin() as conn:
-            conn.execute(insert(users).values(
-                id=uid, email="old@example.com", password_hash="x", full_name="Old",
-                model_preferences={}, created_at=now, updated_at=now, password_changed_at=now))
-            conn.execute(insert(gens).values(
-                id=gid, user_id=uid, type="derivation", status="completed", input_params={},
-                input_keys=[], output_keys=["img/a.png", "img/b.png"], created_at=now,
-                updated_at=now,
-                details={"description_model": "text-m", "description_tokens": 120,
-                         "outputs": {"img/a.png": {"model": "img-m", "tokens": 1300},
-                                     "img/b.png": {"model": "img-m", "tokens": 1290}}}))
+            conn.execute(
+                insert(users).values(
+                    id=uid,
+                    email="old@example.com",
+                    password_hash="x",
+                    full_name="Old",
+                    model_preferences={},
+                    created_at=now,
+                    updated_at=now,
+                    password_changed_at=now,
+                )
+            )
+            conn.execute(
+                insert(gens).values(
+                    id=gid,
+                    user_id=uid,
+                    type="derivation",
+                    status="completed",
+                    input_params={},
+                    input_keys=[],
+                    output_keys=["img/a.png", "img/b.png"],
+                    created_at=now,
+                    updated_at=now,
+                    details={
+                        "description_model": "text-m",
+                        "description_tokens": 120,
+                        "outputs": {
+                            "img/a.png": {"model": "img-m", "tokens": 1300},
+                            "img/b.png": {"model": "img-m", "tokens": 1290},
+                        },
+                    },
+                )
+            )
         db.migrate()
         with db.engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT step, model, SUM(tokens), SUM(images) FROM model_usage "
-                "GROUP BY step, model ORDER BY step")).all()
-        assert [tuple(r) for r in rows] == [("derivation_image", "img-m", 2590, 2),
-                                            ("derivation_text", "text-m", 120, 0)]
+            rows = conn.execute(
+                text(
+                    "SELECT step, model, SUM(tokens), SUM(images) FROM model_usage "
+                    "GROUP BY step, model ORDER BY step"
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("derivation_image", "img-m", 2590, 2),
+            ("derivation_text", "text-m", 120, 0),
+        ]
     finally:
         db.dispose()

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from viba import auth, sidebar, websession
 
-from conftest import PASSWORD
+from helpers import PASSWORD, main_texts, open_page, sidebar_links
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_FILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
@@ -25,52 +25,56 @@ def _env(app_environ):
     return app_environ
 
 
-def open_page(page: str | None = None, account: auth.Account | None = None,
-              query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
-    if account is not None:
-        at.session_state[websession.SESSION_KEY] = websession.SessionBox(user_id=str(account.id))
-    if page is not None:
-        at.switch_page(page)
-    for name, value in (query or {}).items():
-        at.query_params[name] = value
-    return at.run()
-
-
-def sidebar_links(at: AppTest) -> list[str]:
-    return [link.label for link in at.sidebar.get("page_link")]
-
-
-def main_texts(at: AppTest) -> list[str]:
-    kinds = ("title", "header", "subheader", "markdown", "caption", "info", "error", "success")
-    return [str(el.value) for kind in kinds for el in at.main.get(kind)]
-
-
 def assert_only_login_panel(at: AppTest) -> None:
     assert not at.exception
     assert [t.value for t in at.title] == ["Viba Studio"]
-    assert {f.proto.form.form_id for f in at.main.get("form")} == {"login", "register", "forgot_password"}
+    assert {f.proto.form.form_id for f in at.main.get("form")} == {
+        "login",
+        "register",
+        "forgot_password",
+    }
     assert sidebar_links(at) == ["Log in or register"]
-    assert "Coming next" not in " ".join(main_texts(at))
+    # Nobody is signed in: no Log out, no studio or admin content.
+    assert not at.sidebar.get("button") and "Signed in as" not in str(at.sidebar)
+    assert not at.get("file_uploader") and not at.dataframe
+    assert main_texts(at)[0] == "Viba Studio"
     # Nothing but the cookie-manager components and the login panel was drawn.
     cookie_slot, panel = at.main.children.values()
     assert {getattr(c, "key", None) for c in cookie_slot.children.values()} <= {
-        "init", "set", "delete"}
+        "init",
+        "set",
+        "delete",
+    }
     assert panel.type == "flex_container"
 
 
 def cookie_commands(at: AppTest) -> set[str]:
     """The cookie-manager components drawn in the last run ('set' writes, 'delete' removes)."""
     cookie_slot = next(iter(at.main.children.values()))
-    return {el.key for el in cookie_slot.children.values()
-            if type(el).__name__ == "UnknownElement" and el.key}
+    return {
+        el.key
+        for el in cookie_slot.children.values()
+        if type(el).__name__ == "UnknownElement" and el.key
+    }
 
 
 def test_nav_items_by_role():
-    admin = auth.Account(id=None, email="a@x.io", full_name="A", is_admin=True,  # type: ignore[arg-type]
-                         is_verified=True, password_changed_at=None)  # type: ignore[arg-type]
-    user = auth.Account(id=None, email="u@x.io", full_name="U", is_admin=False,  # type: ignore[arg-type]
-                        is_verified=True, password_changed_at=None)  # type: ignore[arg-type]
+    admin = auth.Account(
+        id=None,
+        email="a@x.io",
+        full_name="A",
+        is_admin=True,  # type: ignore[arg-type]
+        is_verified=True,
+        password_changed_at=None,
+    )  # type: ignore[arg-type]
+    user = auth.Account(
+        id=None,
+        email="u@x.io",
+        full_name="U",
+        is_admin=False,  # type: ignore[arg-type]
+        is_verified=True,
+        password_changed_at=None,
+    )  # type: ignore[arg-type]
     assert [i.label for i in sidebar.nav_items(None)] == ["Log in or register"]
     assert "Admin" in [i.label for i in sidebar.nav_items(admin)]
     assert "Admin" not in [i.label for i in sidebar.nav_items(user)]
@@ -94,8 +98,11 @@ def test_a_user_sees_studio_pages_but_not_admin(page, user):
     assert "Admin" not in sidebar_links(at)
     assert "Profile" in sidebar_links(at)
     if page in ADMIN_PAGES:
-        assert [e.value for e in at.error] == ["This page is for admins. Ask an admin if you need access."]
-        assert not at.main.get("form") and not at.title and not at.get("metric")
+        assert [e.value for e in at.error] == [
+            "This page is for admins. Ask an admin if you need access."
+        ]
+        assert not at.main.get("form") and not at.title and not at.dataframe
+        assert not at.get("radio")  # the Admin sections were never drawn
     else:
         assert at.title and not at.error
 
@@ -219,10 +226,13 @@ def test_deactivated_user_is_logged_out_on_the_next_run(db, user):
     assert_only_login_panel(at)
 
 
-@pytest.mark.parametrize("url, message", [
-    ("postgresql://viba:s3cret@127.0.0.1:1/none", "cannot be reached"),
-    ("postgresql://viba:s3cret@127.0.0.1:port/none", "not a valid database URL"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("postgresql://viba:s3cret@127.0.0.1:1/none", "cannot be reached"),
+        ("postgresql://viba:s3cret@127.0.0.1:port/none", "not a valid database URL"),
+    ],
+)
 def test_bad_database_shows_one_message_not_a_trace(monkeypatch, app_environ, url, message):
     from viba.config import get_settings
 
@@ -277,7 +287,8 @@ def test_profile_key_is_masked_and_remembered_encrypted(db, user, app_environ):
 
     at = open_page("pages/7_Profile.py", user)
     next(w for w in at.text_input if w.label == "Your Gemini API key").input(
-        "AIzaSyProfileKey-0123456789wxyz")
+        "AIzaSyProfileKey-0123456789wxyz"
+    )
     next(c for c in at.checkbox if c.label.startswith("Remember")).check()
     at.button(key="FormSubmitter:profile_api_key-Use this key").click().run()
     assert not at.exception

@@ -10,9 +10,14 @@ from viba.config import load_settings
 
 
 def smtp_settings(port: int, **extra):
-    return load_settings(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_SECURITY="none",
-                         VIBA_COOKIE_KEY="k" * 40, VIBA_PUBLIC_URL="https://viba.example.com",
-                         **extra)
+    return load_settings(
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=port,
+        SMTP_SECURITY="none",
+        VIBA_COOKIE_KEY="k" * 40,
+        VIBA_PUBLIC_URL="https://viba.example.com",
+        **extra,
+    )
 
 
 def test_reset_link_by_email_then_new_password_works(db, user, smtp_server):
@@ -40,7 +45,9 @@ def test_unknown_email_gets_the_same_answer_and_no_mail(db, smtp_server):
 def test_without_smtp_the_user_is_told_to_ask_an_admin(db, user):
     settings = load_settings(SMTP_HOST="", VIBA_COOKIE_KEY="k" * 40)
     assert auth.request_password_reset(db, settings, user.email) == auth.RESET_ASK_ADMIN_MESSAGE
-    assert auth.request_password_reset(db, settings, "x@example.com") == auth.RESET_ASK_ADMIN_MESSAGE
+    assert (
+        auth.request_password_reset(db, settings, "x@example.com") == auth.RESET_ASK_ADMIN_MESSAGE
+    )
 
 
 def test_a_dead_mail_server_does_not_reveal_the_account(db, user):

@@ -18,7 +18,7 @@ from fake_gemini import png_bytes
 def s3_endpoint():
     from moto.server import ThreadedMotoServer
 
-    from conftest import free_port
+    from helpers import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)

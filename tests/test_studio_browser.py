@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 import uuid
 
 import pytest
@@ -17,9 +16,8 @@ from viba import auth
 from viba.models import Blob, GenerationHistory
 
 import fake_gemini as fg
-from conftest import PASSWORD, StreamlitServer, screenshot
 from fake_gemini import png_bytes
-from test_browser import go_to, log_in, main, session_cookies, wait_until
+from helpers import PASSWORD, StreamlitServer, go_to, main, open_logged_in, screenshot, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -29,13 +27,6 @@ def member(db, admin):
     return auth.register(db, f"studio-{uuid.uuid4().hex[:8]}@example.com", "Stu Dio", PASSWORD)
 
 
-def open_logged_in(page: Page, server, user, path: str) -> None:
-    page.goto(f"{server.url}/{path}")
-    log_in(page, user.email, PASSWORD)
-    expect(main(page).get_by_role("heading", level=1)).to_be_visible()
-    wait_until(lambda: len(session_cookies(page)) == 1)
-
-
 def upload(page: Page, index: int, *files: tuple[str, bytes]) -> None:
     """Add files to the index-th uploader. A rerun that redraws the form right then can drop
     the pending files (seen about 1 run in 20 just after login), so they are added again
@@ -43,7 +34,8 @@ def upload(page: Page, index: int, *files: tuple[str, bytes]) -> None:
     inputs = main(page).locator('input[type="file"]')
     for _ in range(3):
         inputs.nth(index).set_input_files(
-            [{"name": n, "mimeType": "image/png", "buffer": b} for n, b in files])
+            [{"name": n, "mimeType": "image/png", "buffer": b} for n, b in files]
+        )
         try:
             for name, _ in files:
                 expect(main(page).get_by_text(name)).to_be_visible(timeout=5000)
@@ -60,9 +52,11 @@ def generate(page: Page) -> None:
 
 def rows(db, user, feature):
     with db.session() as s:
-        return s.scalars(select(GenerationHistory).where(
-            GenerationHistory.user_id == user.id, GenerationHistory.type == feature)
-            .order_by(GenerationHistory.created_at)).all()
+        return s.scalars(
+            select(GenerationHistory)
+            .where(GenerationHistory.user_id == user.id, GenerationHistory.type == feature)
+            .order_by(GenerationHistory.created_at)
+        ).all()
 
 
 def stored(db, keys):
@@ -77,8 +71,13 @@ def download_first(page: Page) -> bytes:
 
 
 def check_done(db, user, feature, outputs: int) -> GenerationHistory:
-    wait_until(lambda: rows(db, user, feature) and rows(db, user, feature)[-1].status
-               in ("completed", "failed"), timeout=30)
+    wait_until(
+        lambda: (
+            rows(db, user, feature)
+            and rows(db, user, feature)[-1].status in ("completed", "failed")
+        ),
+        timeout=30,
+    )
     row = rows(db, user, feature)[-1]
     assert row.status == "completed", row.error_message
     assert len(row.output_keys) == outputs
@@ -93,9 +92,14 @@ def test_derivation_batch_end_to_end(page, streamlit_server, db, member, fake_ge
     upload(page, 0, ("first.png", png_bytes("d1")), ("second.png", png_bytes("d2")))
     generate(page)
     wait_until(lambda: len(rows(db, member, "derivation")) == 2)
-    for row in rows(db, member, "derivation"):
-        wait_until(lambda: rows(db, member, "derivation")[0].status == "completed"
-                   and rows(db, member, "derivation")[1].status == "completed", timeout=30)
+    for _ in rows(db, member, "derivation"):
+        wait_until(
+            lambda: (
+                rows(db, member, "derivation")[0].status == "completed"
+                and rows(db, member, "derivation")[1].status == "completed"
+            ),
+            timeout=30,
+        )
     expect(main(page).get_by_role("img")).to_have_count(8, timeout=20_000)
     screenshot(page, "derivation")
     assert download_first(page)[:8] == b"\x89PNG\r\n\x1a\n"
@@ -112,7 +116,8 @@ def test_avatar_end_to_end(page, streamlit_server, db, member):
     generate(page)
     check_done(db, member, "avatar", 1)
     expect(main(page).get_by_role("button", name="Download", exact=True)).to_have_count(
-        1, timeout=20_000)
+        1, timeout=20_000
+    )
     assert download_first(page)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -123,9 +128,12 @@ def test_try_on_end_to_end(page, streamlit_server, db, member, fake_gemini):
     generate(page)
     row = check_done(db, member, "try_on", 1)
     expect(main(page).get_by_role("button", name="Download", exact=True)).to_have_count(
-        1, timeout=20_000)
+        1, timeout=20_000
+    )
     assert download_first(page)[:8] == b"\x89PNG\r\n\x1a\n"
-    sent = [r for r in fake_gemini.generate_calls() if r.model == row.input_params["models"]["try_on"]]
+    sent = [
+        r for r in fake_gemini.generate_calls() if r.model == row.input_params["models"]["try_on"]
+    ]
     assert len(sent[-1].images) == 2
 
 
@@ -142,7 +150,8 @@ def test_swap_with_a_previous_avatar_as_the_person(page, streamlit_server, db, m
     row = check_done(db, member, "swap", 1)
     assert row.input_keys[0] == avatar.output_keys[0]  # the avatar image, stored once
     expect(main(page).get_by_role("button", name="Download", exact=True)).to_have_count(
-        1, timeout=20_000)
+        1, timeout=20_000
+    )
 
 
 def test_a_bad_upload_gets_a_clear_message_and_no_job(page, streamlit_server, db, member):
@@ -160,8 +169,9 @@ def start_avatar_job(page: Page, server, db, member, name: str) -> None:
     open_logged_in(page, server, member, "Avatar")
     upload(page, 0, (name, png_bytes(name)))
     generate(page)
-    wait_until(lambda: rows(db, member, "avatar")
-               and rows(db, member, "avatar")[-1].status == "processing")
+    wait_until(
+        lambda: rows(db, member, "avatar") and rows(db, member, "avatar")[-1].status == "processing"
+    )
 
 
 def test_job_survives_page_switch_and_reload(page, streamlit_server, db, member, fake_gemini):
@@ -175,13 +185,15 @@ def test_job_survives_page_switch_and_reload(page, streamlit_server, db, member,
         check_done(db, member, "avatar", 1)
         go_to(page, "Avatar", "Avatar")
         expect(main(page).get_by_role("button", name="Download", exact=True)).to_have_count(
-            1, timeout=20_000)
+            1, timeout=20_000
+        )
     finally:
         gate.set()
 
 
-def test_server_restart_marks_running_jobs_interrupted(browser, app_env, db, member,
-                                                       fake_gemini, tmp_path):
+def test_server_restart_marks_running_jobs_interrupted(
+    browser, app_env, db, member, fake_gemini, tmp_path
+):
     gate = threading.Event()
     fake_gemini.script(fg.gated(gate))
     server = StreamlitServer(app_env, tmp_path / "first.log")
@@ -197,11 +209,9 @@ def test_server_restart_marks_running_jobs_interrupted(browser, app_env, db, mem
             page.goto(f"{again.url}/Avatar")  # the cookie logs in; the page starts the runner
             wait_until(lambda: rows(db, member, "avatar")[-1].status == "failed", timeout=20)
             assert "Interrupted" in rows(db, member, "avatar")[-1].error_message
-            expect(main(page).get_by_text(re.compile("Interrupted"))).to_be_visible(
-                timeout=10_000)
+            expect(main(page).get_by_text(re.compile("Interrupted"))).to_be_visible(timeout=10_000)
         finally:
             again.stop()
     finally:
         gate.set()
         page.context.close()
-        time.sleep(0)

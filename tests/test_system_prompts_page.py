@@ -9,8 +9,7 @@ from viba import features, prompt_store, prompts, websession
 from viba.catalog import load_catalog, steps
 from viba.models import User
 
-from test_pages import open_page
-from test_prompt_store import stored_prefs
+from helpers import open_page, stored_prefs
 
 PAGE = "pages/6_System_Prompts.py"
 
@@ -27,7 +26,9 @@ def test_every_step_shows_its_prompt_and_fitting_models(user, clean_prompts):
     for step in steps():
         box = at.selectbox(key=f"model_{step}")
         assert box.value == catalog.defaults[step]
-        assert box.options == [catalog.get(m.id).label + " · " + m.id for m in catalog.for_step(step)]
+        assert box.options == [
+            catalog.get(m.id).label + " · " + m.id for m in catalog.for_step(step)
+        ]
     codes = [c.value for c in at.code]
     for template in features.builtin_prompts().values():
         assert template.template in codes and template.system in codes
@@ -52,8 +53,11 @@ def test_select_is_kept_in_session_and_row_and_restored_in_a_new_session(db, use
 
 def test_retired_names_in_the_row_are_migrated_on_open(db, user):
     with db.session() as s:
-        s.execute(update(User).where(User.id == user.id).values(
-            model_preferences={"derivation_text": "gemini-3-pro-preview"}))
+        s.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(model_preferences={"derivation_text": "gemini-3-pro-preview"})
+        )
     at = open_page(PAGE, user)
     assert at.selectbox(key="model_derivation_text").value == "gemini-3.1-pro-preview"
     assert stored_prefs(db, user) == {"derivation_text": "gemini-3.1-pro-preview"}
