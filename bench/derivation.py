@@ -23,10 +23,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from PIL import Image  # noqa: E402
 
-from fake_gemini import FakeGemini  # noqa: E402
 from viba.gemini import GeminiConfig  # noqa: E402
 from viba.images import prepare_image  # noqa: E402
 from viba.pipelines import run_derivation  # noqa: E402
+
+from fake_gemini import FakeGemini  # noqa: E402
 
 
 def main() -> int:
@@ -66,12 +67,18 @@ def main() -> int:
     bound_single = 1.05 * 2 * args.latency + 0.3
     ratio = together / single
     print(f"latency per call L            : {args.latency:.3f} s")
-    print(f"one derivation (median of {args.runs}) : {single:.3f} s  "
-          f"(runs: {', '.join(f'{s:.3f}' for s in singles)})")
-    print(f"  target <= 1.05 x 2L + 0.3 s  : {bound_single:.3f} s  -> "
-          f"{'OK' if single <= bound_single else 'MISSED'}")
-    print(f"{args.concurrent} derivations at once       : {together:.3f} s  "
-          f"(runs: {', '.join(f'{b:.3f}' for b in batches)})")
+    print(
+        f"one derivation (median of {args.runs}) : {single:.3f} s  "
+        f"(runs: {', '.join(f'{s:.3f}' for s in singles)})"
+    )
+    print(
+        f"  target <= 1.05 x 2L + 0.3 s  : {bound_single:.3f} s  -> "
+        f"{'OK' if single <= bound_single else 'MISSED'}"
+    )
+    print(
+        f"{args.concurrent} derivations at once       : {together:.3f} s  "
+        f"(runs: {', '.join(f'{b:.3f}' for b in batches)})"
+    )
     print(f"  ratio to one (target <= 1.2) : {ratio:.3f}  -> {'OK' if ratio <= 1.2 else 'MISSED'}")
     return 0 if single <= bound_single and ratio <= 1.2 else 1
 

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from viba import audit, auth
 from viba.auth import Account
 from viba.db import Database
-from viba.errors import UserError
 from viba.generations import GenerationView, view_of
 from viba.models import GenerationHistory, ModelUsage, User, utcnow
 
@@ -59,8 +58,12 @@ class UserFilter:
     def apply(self, query: Select) -> Select:
         text = self.text.strip().lower()
         if text:
-            query = query.where(or_(User.email.contains(text, autoescape=True),
-                                    func.lower(User.full_name).contains(text, autoescape=True)))
+            query = query.where(
+                or_(
+                    User.email.contains(text, autoescape=True),
+                    func.lower(User.full_name).contains(text, autoescape=True),
+                )
+            )
         if self.state == "active":
             query = query.where(User.is_active.is_(True))
         elif self.state == "deactivated":
@@ -94,8 +97,12 @@ class UserRow:
 
 
 def _user_query(filters: UserFilter, sort: str, descending: bool) -> Select:
-    column = {"created": User.created_at, "email": User.email, "name": User.full_name,
-              "last login": User.last_login_at}.get(sort, User.created_at)
+    column = {
+        "created": User.created_at,
+        "email": User.email,
+        "name": User.full_name,
+        "last login": User.last_login_at,
+    }.get(sort, User.created_at)
     order = column.desc() if descending else column.asc()
     tie = User.id.desc() if descending else User.id.asc()
     return filters.apply(select(User)).order_by(order.nulls_last(), tie)
@@ -104,18 +111,40 @@ def _user_query(filters: UserFilter, sort: str, descending: bool) -> Select:
 def _user_rows(s: Session, users: list[User]) -> list[UserRow]:
     counts: dict[uuid.UUID, int] = {}
     if users:
-        counts = dict(s.execute(
-            select(GenerationHistory.user_id, func.count())
-            .where(GenerationHistory.user_id.in_([u.id for u in users]))
-            .group_by(GenerationHistory.user_id)).all())
-    return [UserRow(u.id, u.email, u.full_name, u.is_admin, u.is_verified, u.is_active,
-                    u.locked_until, u.failed_logins, u.created_at, u.last_login_at,
-                    int(counts.get(u.id, 0))) for u in users]
+        counts = dict(
+            s.execute(
+                select(GenerationHistory.user_id, func.count())
+                .where(GenerationHistory.user_id.in_([u.id for u in users]))
+                .group_by(GenerationHistory.user_id)
+            ).all()
+        )
+    return [
+        UserRow(
+            u.id,
+            u.email,
+            u.full_name,
+            u.is_admin,
+            u.is_verified,
+            u.is_active,
+            u.locked_until,
+            u.failed_logins,
+            u.created_at,
+            u.last_login_at,
+            int(counts.get(u.id, 0)),
+        )
+        for u in users
+    ]
 
 
-def users(db: Database, actor: Account, filters: UserFilter = UserFilter(),
-          sort: str = "created", descending: bool = True, offset: int = 0,
-          limit: int = PAGE_SIZE) -> tuple[list[UserRow], int]:
+def users(
+    db: Database,
+    actor: Account,
+    filters: UserFilter = UserFilter(),
+    sort: str = "created",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[UserRow], int]:
     """A page of accounts and how many match."""
     offset, limit = _page(offset, limit)
     with _admin_session(db, actor) as s:
@@ -124,18 +153,35 @@ def users(db: Database, actor: Account, filters: UserFilter = UserFilter(),
         return _user_rows(s, list(rows)), int(total)
 
 
-def _all_users(db: Database, actor: Account, filters: UserFilter, sort: str,
-               descending: bool) -> list[UserRow]:
+def _all_users(
+    db: Database, actor: Account, filters: UserFilter, sort: str, descending: bool
+) -> list[UserRow]:
     with _admin_session(db, actor) as s:  # accounts are few (a team), unlike generations
         return _user_rows(s, list(s.scalars(_user_query(filters, sort, descending))))
 
 
-USER_CSV_COLUMNS = ("id", "email", "full_name", "is_admin", "is_verified", "is_active",
-                    "locked_until", "failed_logins", "created_at", "last_login_at", "generations")
+USER_CSV_COLUMNS = (
+    "id",
+    "email",
+    "full_name",
+    "is_admin",
+    "is_verified",
+    "is_active",
+    "locked_until",
+    "failed_logins",
+    "created_at",
+    "last_login_at",
+    "generations",
+)
 
 
-def users_csv(db: Database, actor: Account, filters: UserFilter = UserFilter(),
-              sort: str = "created", descending: bool = True) -> bytes:
+def users_csv(
+    db: Database,
+    actor: Account,
+    filters: UserFilter = UserFilter(),
+    sort: str = "created",
+    descending: bool = True,
+) -> bytes:
     """Every matching account (not only the page shown), as CSV."""
     rows = _all_users(db, actor, filters, sort, descending)
     return _csv(USER_CSV_COLUMNS, (asdict(r) for r in rows))
@@ -149,8 +195,14 @@ def get_user(db: Database, actor: Account, user_id: uuid.UUID) -> UserRow:
         return _user_rows(s, [user])[0]
 
 
-def _change_user(db: Database, actor: Account, user_id: uuid.UUID, action: str,
-                 values: dict[str, Any], refuse_self: str | None = None) -> None:
+def _change_user(
+    db: Database,
+    actor: Account,
+    user_id: uuid.UUID,
+    action: str,
+    values: dict[str, Any],
+    refuse_self: str | None = None,
+) -> None:
     if refuse_self and user_id == actor.id:
         raise NotAllowed(refuse_self)
     with db.session() as s:
@@ -161,16 +213,28 @@ def _change_user(db: Database, actor: Account, user_id: uuid.UUID, action: str,
         if target is None:
             raise NotAllowed("No such account.")
         s.execute(update(User).where(User.id == user_id).values(**values))
-        audit.record(s, action, actor_id=actor.id, actor_email=actor.email,
-                     target_user_id=user_id, target_email=target.email)
+        audit.record(
+            s,
+            action,
+            actor_id=actor.id,
+            actor_email=actor.email,
+            target_user_id=user_id,
+            target_email=target.email,
+        )
 
 
 def set_admin(db: Database, actor: Account, user_id: uuid.UUID, value: bool) -> None:
     if value:
         _change_user(db, actor, user_id, audit.ADMIN_GRANTED, {"is_admin": True})
     else:
-        _change_user(db, actor, user_id, audit.ADMIN_REVOKED, {"is_admin": False},
-                     refuse_self="You cannot remove your own admin role; ask another admin.")
+        _change_user(
+            db,
+            actor,
+            user_id,
+            audit.ADMIN_REVOKED,
+            {"is_admin": False},
+            refuse_self="You cannot remove your own admin role; ask another admin.",
+        )
 
 
 def set_verified(db: Database, actor: Account, user_id: uuid.UUID, value: bool = True) -> None:
@@ -186,12 +250,17 @@ def set_active(db: Database, actor: Account, user_id: uuid.UUID, value: bool) ->
     if value:
         _change_user(db, actor, user_id, audit.REACTIVATED, {"is_active": True})
     else:
-        _change_user(db, actor, user_id, audit.DEACTIVATED, {"is_active": False},
-                     refuse_self="You cannot deactivate your own account.")
+        _change_user(
+            db,
+            actor,
+            user_id,
+            audit.DEACTIVATED,
+            {"is_active": False},
+            refuse_self="You cannot deactivate your own account.",
+        )
 
 
-def set_temporary_password(db: Database, actor: Account, user_id: uuid.UUID,
-                           password: str) -> None:
+def set_temporary_password(db: Database, actor: Account, user_id: uuid.UUID, password: str) -> None:
     auth.set_temporary_password(db, actor, user_id, password)
 
 
@@ -212,8 +281,13 @@ class GenerationFilter:
     def apply(self, query: Select) -> Select:
         g = GenerationHistory
         if self.user.strip():
-            query = query.where(g.user_id.in_(select(User.id).where(
-                User.email.contains(self.user.strip().lower(), autoescape=True))))
+            query = query.where(
+                g.user_id.in_(
+                    select(User.id).where(
+                        User.email.contains(self.user.strip().lower(), autoescape=True)
+                    )
+                )
+            )
         if self.user_id is not None:
             query = query.where(g.user_id == self.user_id)
         if self.types:
@@ -244,44 +318,91 @@ class GenerationRow:
 
 def _generation_query(filters: GenerationFilter, sort: str, descending: bool) -> Select:
     g = GenerationHistory
-    column = {"created": g.created_at, "updated": g.updated_at, "type": g.type,
-              "status": g.status, "user": User.email}.get(sort, g.created_at)
+    column = {
+        "created": g.created_at,
+        "updated": g.updated_at,
+        "type": g.type,
+        "status": g.status,
+        "user": User.email,
+    }.get(sort, g.created_at)
     order = column.desc() if descending else column.asc()
     tie = g.id.desc() if descending else g.id.asc()
-    query = (select(g.id, g.created_at, g.updated_at, User.email, g.type, g.status,
-                    g.output_keys, g.details["total_tokens"].as_integer().label("tokens"),
-                    g.details["seconds"].as_float().label("seconds"),
-                    g.input_params["models"].label("models"), g.error_message)
-             .join(User, User.id == g.user_id))
+    query = select(
+        g.id,
+        g.created_at,
+        g.updated_at,
+        User.email,
+        g.type,
+        g.status,
+        g.output_keys,
+        g.details["total_tokens"].as_integer().label("tokens"),
+        g.details["seconds"].as_float().label("seconds"),
+        g.input_params["models"].label("models"),
+        g.error_message,
+    ).join(User, User.id == g.user_id)
     return filters.apply(query).order_by(order, tie)
 
 
 def _generation_row(r: Any) -> GenerationRow:
     models = r.models or {}
-    return GenerationRow(r.id, r.created_at, r.updated_at, r.email, r.type, r.status,
-                         len(r.output_keys or []), r.tokens, r.seconds,
-                         ", ".join(dict.fromkeys(models.values())), r.error_message)
+    return GenerationRow(
+        r.id,
+        r.created_at,
+        r.updated_at,
+        r.email,
+        r.type,
+        r.status,
+        len(r.output_keys or []),
+        r.tokens,
+        r.seconds,
+        ", ".join(dict.fromkeys(models.values())),
+        r.error_message,
+    )
 
 
-def generations(db: Database, actor: Account, filters: GenerationFilter = GenerationFilter(),
-                sort: str = "created", descending: bool = True, offset: int = 0,
-                limit: int = PAGE_SIZE) -> tuple[list[GenerationRow], int]:
+def generations(
+    db: Database,
+    actor: Account,
+    filters: GenerationFilter = GenerationFilter(),
+    sort: str = "created",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[GenerationRow], int]:
     """A page of every user's generations and how many match."""
     offset, limit = _page(offset, limit)
     with _admin_session(db, actor) as s:
         total = s.scalar(filters.apply(select(func.count()).select_from(GenerationHistory))) or 0
-        rows = s.execute(_generation_query(filters, sort, descending)
-                         .offset(offset).limit(limit)).all()
+        rows = s.execute(
+            _generation_query(filters, sort, descending).offset(offset).limit(limit)
+        ).all()
         return [_generation_row(r) for r in rows], int(total)
 
 
-GENERATION_CSV_COLUMNS = ("id", "created_at", "updated_at", "user_email", "type", "status",
-                          "outputs", "tokens", "seconds", "models", "error_message")
+GENERATION_CSV_COLUMNS = (
+    "id",
+    "created_at",
+    "updated_at",
+    "user_email",
+    "type",
+    "status",
+    "outputs",
+    "tokens",
+    "seconds",
+    "models",
+    "error_message",
+)
 
 
-def generations_csv(db: Database, actor: Account, filters: GenerationFilter = GenerationFilter(),
-                    sort: str = "created", descending: bool = True) -> bytes:
+def generations_csv(
+    db: Database,
+    actor: Account,
+    filters: GenerationFilter = GenerationFilter(),
+    sort: str = "created",
+    descending: bool = True,
+) -> bytes:
     """Every matching generation (not only the page shown), as CSV."""
+
     def rows() -> Iterator[dict[str, Any]]:
         with _admin_session(db, actor) as s:
             query = _generation_query(filters, sort, descending).execution_options(yield_per=1000)
@@ -291,12 +412,16 @@ def generations_csv(db: Database, actor: Account, filters: GenerationFilter = Ge
     return _csv(GENERATION_CSV_COLUMNS, rows())
 
 
-def get_generation(db: Database, actor: Account, generation_id: uuid.UUID) -> tuple[GenerationView, str]:
+def get_generation(
+    db: Database, actor: Account, generation_id: uuid.UUID
+) -> tuple[GenerationView, str]:
     """Any user's generation, and its owner's email."""
     with _admin_session(db, actor) as s:
-        found = s.execute(select(GenerationHistory, User.email)
-                          .join(User, User.id == GenerationHistory.user_id)
-                          .where(GenerationHistory.id == generation_id)).first()
+        found = s.execute(
+            select(GenerationHistory, User.email)
+            .join(User, User.id == GenerationHistory.user_id)
+            .where(GenerationHistory.id == generation_id)
+        ).first()
         if found is None:
             raise NotAllowed("No such generation.")
         return view_of(found[0]), found[1]
@@ -324,55 +449,110 @@ def usage(db: Database, actor: Account, since: datetime, until: datetime) -> Usa
     in_range = and_(u.created_at >= since, u.created_at < until)
     day = _day(u.created_at, db.engine.dialect.name).label("day")
     with _admin_session(db, actor) as s:
-        made = dict(s.execute(
-            select(g.user_id, func.count()).where(g.created_at >= since, g.created_at < until)
-            .group_by(g.user_id)).all())
-        spent = {r.user_id: r for r in s.execute(
-            select(u.user_id, func.sum(u.images).label("images"),
-                   func.sum(u.tokens).label("tokens"))
-            .where(in_range).group_by(u.user_id)).all()}
-        emails = dict(s.execute(select(User.id, User.email).where(
-            User.id.in_(set(made) | set(spent)))).all()) if made or spent else {}
-        per_model = [
-            {"model": r.model, "step": r.step, "generations": int(r.generations),
-             "calls": int(r.calls), "images": int(r.images or 0), "tokens": int(r.tokens or 0)}
+        made = dict(
+            s.execute(
+                select(g.user_id, func.count())
+                .where(g.created_at >= since, g.created_at < until)
+                .group_by(g.user_id)
+            ).all()
+        )
+        spent = {
+            r.user_id: r
             for r in s.execute(
-                select(u.model, u.step,
-                       func.count(u.generation_id.distinct()).label("generations"),
-                       func.count().label("calls"),
-                       func.sum(u.images).label("images"), func.sum(u.tokens).label("tokens"))
-                .where(in_range).group_by(u.model, u.step)
-                .order_by(func.sum(u.tokens).desc(), u.model, u.step))
+                select(
+                    u.user_id,
+                    func.sum(u.images).label("images"),
+                    func.sum(u.tokens).label("tokens"),
+                )
+                .where(in_range)
+                .group_by(u.user_id)
+            ).all()
+        }
+        emails = (
+            dict(
+                s.execute(
+                    select(User.id, User.email).where(User.id.in_(set(made) | set(spent)))
+                ).all()
+            )
+            if made or spent
+            else {}
+        )
+        per_model = [
+            {
+                "model": r.model,
+                "step": r.step,
+                "generations": int(r.generations),
+                "calls": int(r.calls),
+                "images": int(r.images or 0),
+                "tokens": int(r.tokens or 0),
+            }
+            for r in s.execute(
+                select(
+                    u.model,
+                    u.step,
+                    func.count(u.generation_id.distinct()).label("generations"),
+                    func.count().label("calls"),
+                    func.sum(u.images).label("images"),
+                    func.sum(u.tokens).label("tokens"),
+                )
+                .where(in_range)
+                .group_by(u.model, u.step)
+                .order_by(func.sum(u.tokens).desc(), u.model, u.step)
+            )
         ]
-        per_day = [{"day": r.day, "model": r.model, "tokens": int(r.tokens or 0)}
-                   for r in s.execute(select(day, u.model, func.sum(u.tokens).label("tokens"))
-                                      .where(in_range).group_by(day, u.model)
-                                      .order_by(day, u.model))]
-    per_user = sorted(
-        ({"email": emails.get(uid, str(uid)), "generations": int(made.get(uid, 0)),
-          "images": int(spent[uid].images or 0) if uid in spent else 0,
-          "tokens": int(spent[uid].tokens or 0) if uid in spent else 0}
-         for uid in set(made) | set(spent)),
-        key=lambda r: (-r["tokens"], -r["generations"], r["email"]))
+        per_day = [
+            {"day": r.day, "model": r.model, "tokens": int(r.tokens or 0)}
+            for r in s.execute(
+                select(day, u.model, func.sum(u.tokens).label("tokens"))
+                .where(in_range)
+                .group_by(day, u.model)
+                .order_by(day, u.model)
+            )
+        ]
+    per_user: list[dict[str, Any]] = sorted(
+        (
+            {
+                "email": emails.get(uid, str(uid)),
+                "generations": int(made.get(uid, 0)),
+                "images": int(spent[uid].images or 0) if uid in spent else 0,
+                "tokens": int(spent[uid].tokens or 0) if uid in spent else 0,
+            }
+            for uid in set(made) | set(spent)
+        ),
+        key=lambda r: (-r["tokens"], -r["generations"], r["email"]),
+    )
     return Usage(per_user, per_model, per_day)
 
 
 # --- audit log ----------------------------------------------------------------------------
 
 
-def audit_entries(db: Database, actor: Account, filters: audit.AuditFilter = audit.AuditFilter(),
-                  offset: int = 0, limit: int = PAGE_SIZE) -> tuple[list[audit.AuditRow], int]:
+def audit_entries(
+    db: Database,
+    actor: Account,
+    filters: audit.AuditFilter = audit.AuditFilter(),
+    offset: int = 0,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[audit.AuditRow], int]:
     offset, limit = _page(offset, limit)
     with _admin_session(db, actor) as s:
         return audit.entries(s, filters, offset, limit)
 
 
-AUDIT_CSV_COLUMNS = ("id", "created_at", "action", "actor_email", "target_user_id",
-                     "generation_id", "details")
+AUDIT_CSV_COLUMNS = (
+    "id",
+    "created_at",
+    "action",
+    "actor_email",
+    "target_user_id",
+    "generation_id",
+    "details",
+)
 
 
-def audit_csv(db: Database, actor: Account,
-              filters: audit.AuditFilter = audit.AuditFilter()) -> bytes:
+def audit_csv(
+    db: Database, actor: Account, filters: audit.AuditFilter = audit.AuditFilter()
+) -> bytes:
     with _admin_session(db, actor) as s:
         return _csv(AUDIT_CSV_COLUMNS, (asdict(r) for r in audit.iter_entries(s, filters)))
 

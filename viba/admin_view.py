@@ -11,10 +11,10 @@ from typing import Any
 import streamlit as st
 
 from viba import admin, audit, auth, features, history_view
-from viba.history_view import keep_hidden_widgets
 from viba.auth import Account
 from viba.db import Database
 from viba.errors import UserError
+from viba.history_view import keep_hidden_widgets
 from viba.models import GENERATION_STATUSES, utcnow
 from viba.ui import PageContext
 from viba.websession import flash
@@ -28,10 +28,15 @@ def admin_page(ctx: PageContext) -> None:
     if wanted:
         open_generation(ctx, wanted)
         keep_hidden_widgets()
-    section = st.radio("Section", SECTIONS, horizontal=True, key="admin_section",
-                       label_visibility="collapsed")
-    {"Users": users_section, "Generations": generations_section, "Usage": usage_section,
-     "Audit log": audit_section}[section](ctx.db, ctx.account)
+    section = st.radio(
+        "Section", SECTIONS, horizontal=True, key="admin_section", label_visibility="collapsed"
+    )
+    {
+        "Users": users_section,
+        "Generations": generations_section,
+        "Usage": usage_section,
+        "Audit log": audit_section,
+    }[section](ctx.db, ctx.account)
 
 
 def _offset(name: str, signature: str) -> int:
@@ -47,20 +52,26 @@ def _pager(name: str, offset: int, total: int, page_size: int = admin.PAGE_SIZE)
     """Previous/Next under a table of `total` rows."""
     key = f"admin_{name}_offset"
     prev, nxt, info = st.columns([1, 1, 4])
-    if prev.button("Previous", key=f"{key}_prev", disabled=offset == 0,
-                   icon=":material/arrow_back:"):
+    if prev.button(
+        "Previous", key=f"{key}_prev", disabled=offset == 0, icon=":material/arrow_back:"
+    ):
         st.session_state[key] = max(0, offset - page_size)
         st.rerun()
-    if nxt.button("Next", key=f"{key}_next", disabled=offset + page_size >= total,
-                  icon=":material/arrow_forward:"):
+    if nxt.button(
+        "Next",
+        key=f"{key}_next",
+        disabled=offset + page_size >= total,
+        icon=":material/arrow_forward:",
+    ):
         st.session_state[key] = offset + page_size
         st.rerun()
     shown = f"{offset + 1}–{min(total, offset + page_size)}" if total else "0"
     info.caption(f"Rows {shown} of {total}")
 
 
-def _paged(name: str, signature: str,
-           fetch: Callable[[int], tuple[list, int]]) -> tuple[list, int, int]:
+def _paged(
+    name: str, signature: str, fetch: Callable[[int], tuple[list, int]]
+) -> tuple[list, int, int]:
     """Rows of the current page (one count and one page query), the total and the offset."""
     offset = _offset(name, signature)
     rows, total = fetch(offset)
@@ -73,10 +84,14 @@ def _paged(name: str, signature: str,
 def _dates(prefix: str, default_days: int | None = None) -> tuple[Any, Any] | None:
     a, b = st.columns(2)
     today = utcnow().date()
-    since = a.date_input("From (UTC)", key=f"{prefix}_since",
-                         value=today - timedelta(days=default_days) if default_days else None)
-    until = b.date_input("To (UTC, inclusive)", key=f"{prefix}_until",
-                         value=today if default_days else None)
+    since = a.date_input(
+        "From (UTC)",
+        key=f"{prefix}_since",
+        value=today - timedelta(days=default_days) if default_days else None,
+    )
+    until = b.date_input(
+        "To (UTC, inclusive)", key=f"{prefix}_until", value=today if default_days else None
+    )
     if isinstance(since, date) and isinstance(until, date) and since > until:
         st.warning("The start day is after the end day.")
         return None
@@ -84,8 +99,15 @@ def _dates(prefix: str, default_days: int | None = None) -> tuple[Any, Any] | No
 
 
 def _csv_button(label: str, make: Callable[[], bytes], file_name: str, key: str) -> None:
-    st.download_button(label, data=make, file_name=file_name, mime="text/csv", key=key,
-                       icon=":material/download:", on_click="ignore")
+    st.download_button(
+        label,
+        data=make,
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        icon=":material/download:",
+        on_click="ignore",
+    )
 
 
 # --- users --------------------------------------------------------------------------------
@@ -98,18 +120,37 @@ def users_section(db: Database, actor: Account) -> None:
     sort = c.selectbox("Sort by", admin.USER_SORTS, key="au_sort")
     descending = d.toggle("Descending", value=True, key="au_desc")
     filters = admin.UserFilter(text=text, state=state)
-    rows, total, offset = _paged("users", repr((filters, sort, descending)),
-                                 lambda at: admin.users(db, actor, filters, sort, descending, at))
-    st.dataframe([{
-        "email": r.email, "name": r.full_name, "admin": r.is_admin, "verified": r.is_verified,
-        "active": r.is_active, "locked": r.locked, "failed logins": r.failed_logins,
-        "generations": r.generations, "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M}",
-        "last login (UTC)": f"{r.last_login_at:%Y-%m-%d %H:%M}" if r.last_login_at else "",
-    } for r in rows], hide_index=True, width="stretch")
+    rows, total, offset = _paged(
+        "users",
+        repr((filters, sort, descending)),
+        lambda at: admin.users(db, actor, filters, sort, descending, at),
+    )
+    st.dataframe(
+        [
+            {
+                "email": r.email,
+                "name": r.full_name,
+                "admin": r.is_admin,
+                "verified": r.is_verified,
+                "active": r.is_active,
+                "locked": r.locked,
+                "failed logins": r.failed_logins,
+                "generations": r.generations,
+                "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M}",
+                "last login (UTC)": f"{r.last_login_at:%Y-%m-%d %H:%M}" if r.last_login_at else "",
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        width="stretch",
+    )
     _pager("users", offset, total)
-    _csv_button("Export CSV (all matching rows)",
-                lambda: admin.users_csv(db, actor, filters, sort, descending),
-                "viba-users.csv", "au_csv")
+    _csv_button(
+        "Export CSV (all matching rows)",
+        lambda: admin.users_csv(db, actor, filters, sort, descending),
+        "viba-users.csv",
+        "au_csv",
+    )
     if rows:
         _manage_user(db, actor, rows)
 
@@ -128,13 +169,17 @@ def _act(label: str, action: Callable[[], None]) -> None:
 
 def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> None:
     st.subheader("Manage an account")
-    chosen = st.selectbox("Account", rows, key="au_pick",
-                          format_func=lambda r: f"{r.email} ({r.full_name})")
+    chosen = st.selectbox(
+        "Account", rows, key="au_pick", format_func=lambda r: f"{r.email} ({r.full_name})"
+    )
     if chosen is None:
         return
     row = admin.get_user(db, actor, chosen.id)  # fresh, after any change this run
-    flags = [("admin" if row.is_admin else "user"), ("verified" if row.is_verified else
-             "not verified"), ("active" if row.is_active else "deactivated")]
+    flags = [
+        ("admin" if row.is_admin else "user"),
+        ("verified" if row.is_verified else "not verified"),
+        ("active" if row.is_active else "deactivated"),
+    ]
     if row.locked:
         flags.append(f"locked until {row.locked_until:%H:%M} UTC")
     st.caption(" · ".join(flags))
@@ -145,11 +190,13 @@ def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> Non
             _act("Admin role removed.", lambda: admin.set_admin(db, actor, uid, False))
     elif cols[0].button("Make admin", key="au_grant", icon=":material/add_moderator:"):
         _act("Now an admin.", lambda: admin.set_admin(db, actor, uid, True))
-    if cols[1].button("Mark verified", key="au_verify", disabled=row.is_verified,
-                      icon=":material/verified:"):
+    if cols[1].button(
+        "Mark verified", key="au_verify", disabled=row.is_verified, icon=":material/verified:"
+    ):
         _act("Marked verified.", lambda: admin.set_verified(db, actor, uid, True))
-    if cols[2].button("Unlock", key="au_unlock", disabled=not row.locked,
-                      icon=":material/lock_open:"):
+    if cols[2].button(
+        "Unlock", key="au_unlock", disabled=not row.locked, icon=":material/lock_open:"
+    ):
         _act("Unlocked.", lambda: admin.unlock(db, actor, uid))
     if row.is_active:
         if cols[3].button("Deactivate", key="au_deactivate", icon=":material/person_off:"):
@@ -158,10 +205,13 @@ def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> Non
         _act("Reactivated.", lambda: admin.set_active(db, actor, uid, True))
     with st.form("admin_temporary_password", clear_on_submit=True):
         st.markdown("**Set a temporary password**")
-        st.caption("For someone who forgot their password when email is not set up. It also "
-                   "unlocks the account. Tell them to change it on their Profile page.")
-        password = st.text_input("Temporary password", type="password",
-                                 help=auth.PASSWORD_POLICY, key="au_temp_password")
+        st.caption(
+            "For someone who forgot their password when email is not set up. It also "
+            "unlocks the account. Tell them to change it on their Profile page."
+        )
+        password = st.text_input(
+            "Temporary password", type="password", help=auth.PASSWORD_POLICY, key="au_temp_password"
+        )
         if st.form_submit_button("Set password"):
             try:
                 admin.set_temporary_password(db, actor, uid, password)
@@ -184,29 +234,53 @@ def generations_section(db: Database, actor: Account) -> None:
     d, e = st.columns([2, 1])
     sort = d.selectbox("Sort by", admin.GENERATION_SORTS, key="ag_sort")
     descending = e.toggle("Descending", value=True, key="ag_desc")
-    filters = admin.GenerationFilter(user=user, types=tuple(types), statuses=tuple(statuses),
-                                     since=dates[0], until=dates[1])
+    filters = admin.GenerationFilter(
+        user=user, types=tuple(types), statuses=tuple(statuses), since=dates[0], until=dates[1]
+    )
     rows, total, offset = _paged(
-        "generations", repr((filters, sort, descending)),
-        lambda at: admin.generations(db, actor, filters, sort, descending, at))
-    st.dataframe([{
-        "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M:%S}", "user": r.user_email,
-        "type": r.type, "status": r.status, "outputs": r.outputs, "tokens": r.tokens,
-        "seconds": r.seconds, "models": r.models, "error": r.error_message or "",
-        "id": str(r.id),
-    } for r in rows], hide_index=True, width="stretch")
+        "generations",
+        repr((filters, sort, descending)),
+        lambda at: admin.generations(db, actor, filters, sort, descending, at),
+    )
+    st.dataframe(
+        [
+            {
+                "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M:%S}",
+                "user": r.user_email,
+                "type": r.type,
+                "status": r.status,
+                "outputs": r.outputs,
+                "tokens": r.tokens,
+                "seconds": r.seconds,
+                "models": r.models,
+                "error": r.error_message or "",
+                "id": str(r.id),
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        width="stretch",
+    )
     _pager("generations", offset, total)
-    _csv_button("Export CSV (all matching rows)",
-                lambda: admin.generations_csv(db, actor, filters, sort, descending),
-                "viba-generations.csv", "ag_csv")
+    _csv_button(
+        "Export CSV (all matching rows)",
+        lambda: admin.generations_csv(db, actor, filters, sort, descending),
+        "viba-generations.csv",
+        "ag_csv",
+    )
     if rows:
         left, right = st.columns([4, 1], vertical_alignment="bottom")
         chosen = left.selectbox(
-            "Open a generation", rows, key="ag_pick",
-            format_func=lambda r: f"{r.created_at:%Y-%m-%d %H:%M} · {r.user_email} · {r.type} "
-                                  f"· {r.status}")
-        if chosen is not None and right.button("Open", icon=":material/open_in_full:",
-                                                key="ag_open"):
+            "Open a generation",
+            rows,
+            key="ag_pick",
+            format_func=lambda r: (
+                f"{r.created_at:%Y-%m-%d %H:%M} · {r.user_email} · {r.type} · {r.status}"
+            ),
+        )
+        if chosen is not None and right.button(
+            "Open", icon=":material/open_in_full:", key="ag_open"
+        ):
             history_view.open_item("gen", chosen.id)
 
 
@@ -252,11 +326,15 @@ def audit_section(db: Database, actor: Account) -> None:
     dates = _dates("aa")
     if dates is None:
         return
-    filters = audit.AuditFilter(actions=tuple(actions), email=email, since=dates[0],
-                                until=dates[1])
-    rows, total, offset = _paged("audit", repr(filters),
-                                 lambda at: admin.audit_entries(db, actor, filters, at))
+    filters = audit.AuditFilter(actions=tuple(actions), email=email, since=dates[0], until=dates[1])
+    rows, total, offset = _paged(
+        "audit", repr(filters), lambda at: admin.audit_entries(db, actor, filters, at)
+    )
     st.dataframe([r.as_dict() for r in rows], hide_index=True, width="stretch")
     _pager("audit", offset, total)
-    _csv_button("Export CSV (all matching rows)", lambda: admin.audit_csv(db, actor, filters),
-                "viba-audit-log.csv", "aa_csv")
+    _csv_button(
+        "Export CSV (all matching rows)",
+        lambda: admin.audit_csv(db, actor, filters),
+        "viba-audit-log.csv",
+        "aa_csv",
+    )

@@ -30,20 +30,48 @@ DEACTIVATED = "admin_deactivated"
 REACTIVATED = "admin_reactivated"
 GENERATION_DELETED = "generation_deleted"
 
-ACTIONS = (LOGIN, LOGIN_FAILED, ACCOUNT_LOCKED, REGISTER, PASSWORD_CHANGED, PASSWORD_RESET,
-           TEMPORARY_PASSWORD, ADMIN_GRANTED, ADMIN_REVOKED, VERIFIED_SET, UNLOCKED,
-           DEACTIVATED, REACTIVATED, GENERATION_DELETED)
+ACTIONS = (
+    LOGIN,
+    LOGIN_FAILED,
+    ACCOUNT_LOCKED,
+    REGISTER,
+    PASSWORD_CHANGED,
+    PASSWORD_RESET,
+    TEMPORARY_PASSWORD,
+    ADMIN_GRANTED,
+    ADMIN_REVOKED,
+    VERIFIED_SET,
+    UNLOCKED,
+    DEACTIVATED,
+    REACTIVATED,
+    GENERATION_DELETED,
+)
 
 
-def record(s: Session, action: str, *, actor_id: uuid.UUID | None = None,
-           actor_email: str | None = None, target_user_id: uuid.UUID | None = None,
-           generation_id: uuid.UUID | None = None, **details: Any) -> None:
+def record(
+    s: Session,
+    action: str,
+    *,
+    actor_id: uuid.UUID | None = None,
+    actor_email: str | None = None,
+    target_user_id: uuid.UUID | None = None,
+    generation_id: uuid.UUID | None = None,
+    **details: Any,
+) -> None:
     """Add an entry to the caller's transaction."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    s.add(AuditEntry(action=action, actor_id=actor_id, actor_email=actor_email,
-                     target_user_id=target_user_id, generation_id=generation_id,
-                     details=details, created_at=utcnow()))
+    s.add(
+        AuditEntry(
+            action=action,
+            actor_id=actor_id,
+            actor_email=actor_email,
+            target_user_id=target_user_id,
+            generation_id=generation_id,
+            details=details,
+            created_at=utcnow(),
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -57,8 +85,11 @@ class AuditFilter:
         if self.actions:
             query = query.where(AuditEntry.action.in_(self.actions))
         if self.email.strip():
-            query = query.where(func.lower(AuditEntry.actor_email)
-                                .contains(self.email.strip().lower(), autoescape=True))
+            query = query.where(
+                func.lower(AuditEntry.actor_email).contains(
+                    self.email.strip().lower(), autoescape=True
+                )
+            )
         if self.since is not None:
             query = query.where(AuditEntry.created_at >= self.since)
         if self.until is not None:
@@ -77,30 +108,47 @@ class AuditRow:
     details: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"time (UTC)": f"{self.created_at:%Y-%m-%d %H:%M:%S}", "action": self.action,
-                "by": self.actor_email or "", "target user": str(self.target_user_id or ""),
-                "generation": str(self.generation_id or ""), "details": self.details or ""}
+        return {
+            "time (UTC)": f"{self.created_at:%Y-%m-%d %H:%M:%S}",
+            "action": self.action,
+            "by": self.actor_email or "",
+            "target user": str(self.target_user_id or ""),
+            "generation": str(self.generation_id or ""),
+            "details": self.details or "",
+        }
 
 
 def _row(e: AuditEntry) -> AuditRow:
-    return AuditRow(e.id, e.created_at, e.action, e.actor_email, e.target_user_id,
-                    e.generation_id, dict(e.details or {}))
+    return AuditRow(
+        e.id,
+        e.created_at,
+        e.action,
+        e.actor_email,
+        e.target_user_id,
+        e.generation_id,
+        dict(e.details or {}),
+    )
 
 
-def entries(s: Session, filters: AuditFilter = AuditFilter(), offset: int = 0,
-            limit: int = 50) -> tuple[list[AuditRow], int]:
+def entries(
+    s: Session, filters: AuditFilter = AuditFilter(), offset: int = 0, limit: int = 50
+) -> tuple[list[AuditRow], int]:
     """A page of entries, newest first, and how many match, in the caller's session
     (admins only: viba.admin checks the role in that session first)."""
     query = filters.apply(select(AuditEntry))
     total = s.scalar(filters.apply(select(func.count()).select_from(AuditEntry))) or 0
-    rows = s.scalars(query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-                     .offset(max(0, offset)).limit(limit)).all()
+    rows = s.scalars(
+        query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .offset(max(0, offset))
+        .limit(limit)
+    ).all()
     return [_row(r) for r in rows], int(total)
 
 
 def iter_entries(s: Session, filters: AuditFilter) -> Iterator[AuditRow]:
     """Every matching entry, newest first, read in batches (CSV export)."""
-    query = filters.apply(select(AuditEntry)).order_by(AuditEntry.created_at.desc(),
-                                                      AuditEntry.id.desc())
+    query = filters.apply(select(AuditEntry)).order_by(
+        AuditEntry.created_at.desc(), AuditEntry.id.desc()
+    )
     for entry in s.scalars(query.execution_options(yield_per=1000)):
         yield _row(entry)

@@ -12,8 +12,9 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 import bcrypt
 import jwt
@@ -72,7 +73,7 @@ class Account:
     password_changed_at: datetime
 
     @classmethod
-    def of(cls, user: User) -> "Account":
+    def of(cls, user: User) -> Account:
         return cls(
             id=user.id,
             email=user.email,
@@ -166,8 +167,7 @@ def register(
         except IntegrityError:
             s.rollback()
             raise AuthError("An account with this email already exists. Log in instead.") from None
-        audit.record(s, audit.REGISTER, actor_id=user.id, actor_email=email,
-                     admin=user.is_admin)
+        audit.record(s, audit.REGISTER, actor_id=user.id, actor_email=email, admin=user.is_admin)
         return Account.of(user)
 
 
@@ -187,12 +187,17 @@ def authenticate(
         user = s.scalar(select(User).where(User.email == email))
         if user is None or not user.is_active:
             _check_nobody(password)
-            audit.record(s, audit.LOGIN_FAILED, actor_email=email,
-                         reason="no account" if user is None else "deactivated")
+            audit.record(
+                s,
+                audit.LOGIN_FAILED,
+                actor_email=email,
+                reason="no account" if user is None else "deactivated",
+            )
             refusal = AuthError(GENERIC_LOGIN_ERROR)
         elif user.locked_until is not None and user.locked_until > now:
-            audit.record(s, audit.LOGIN_FAILED, actor_id=user.id, actor_email=email,
-                         reason="locked")
+            audit.record(
+                s, audit.LOGIN_FAILED, actor_id=user.id, actor_email=email, reason="locked"
+            )
             refusal = AccountLocked(user.locked_until)
         elif not verify_password(password, user.password_hash):
             # The UPDATE reads the row's current count, so concurrent failures from other
@@ -209,11 +214,22 @@ def authenticate(
                 }
             s.execute(update(User).where(User.id == user.id).values(**values))
             s.refresh(user)
-            audit.record(s, audit.LOGIN_FAILED, actor_id=user.id, actor_email=email,
-                         reason="wrong password", failed_logins=user.failed_logins)
+            audit.record(
+                s,
+                audit.LOGIN_FAILED,
+                actor_id=user.id,
+                actor_email=email,
+                reason="wrong password",
+                failed_logins=user.failed_logins,
+            )
             if user.locked_until is not None and user.locked_until > now:
-                audit.record(s, audit.ACCOUNT_LOCKED, actor_id=user.id, actor_email=email,
-                             until=user.locked_until.isoformat(timespec="seconds"))
+                audit.record(
+                    s,
+                    audit.ACCOUNT_LOCKED,
+                    actor_id=user.id,
+                    actor_email=email,
+                    until=user.locked_until.isoformat(timespec="seconds"),
+                )
                 refusal = AccountLocked(user.locked_until)
             else:
                 refusal = AuthError(GENERIC_LOGIN_ERROR)
@@ -253,20 +269,40 @@ def get_account_by_email(db: Database, email: str) -> Account | None:
         return Account.of(user) if user else None
 
 
-def _write_password(s: Session, user_id: uuid.UUID, new_hash: str, action: str,
-                    actor: Account | None = None, **extra: object) -> None:
+def _write_password(
+    s: Session,
+    user_id: uuid.UUID,
+    new_hash: str,
+    action: str,
+    actor: Account | None = None,
+    **extra: Any,
+) -> None:
     """Set a password hash in the caller's transaction: it ends every login cookie issued
     before, unlocks the account, and is in the audit log."""
-    s.execute(update(User).where(User.id == user_id).values(
-        password_hash=new_hash, password_changed_at=utcnow(), failed_logins=0,
-        locked_until=None, **extra))
+    s.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(
+            password_hash=new_hash,
+            password_changed_at=utcnow(),
+            failed_logins=0,
+            locked_until=None,
+            **extra,
+        )
+    )
     email = s.scalar(select(User.email).where(User.id == user_id))
-    audit.record(s, action, actor_id=actor.id if actor else user_id,
-                 actor_email=actor.email if actor else email, target_user_id=user_id)
+    audit.record(
+        s,
+        action,
+        actor_id=actor.id if actor else user_id,
+        actor_email=actor.email if actor else email,
+        target_user_id=user_id,
+    )
 
 
-def _set_password(db: Database, user_id: uuid.UUID, new_password: str, action: str,
-                  **extra: object) -> None:
+def _set_password(
+    db: Database, user_id: uuid.UUID, new_password: str, action: str, **extra: Any
+) -> None:
     check_password_policy(new_password)
     new_hash = hash_password(new_password)
     with db.session() as s:
@@ -294,8 +330,9 @@ def require_admin(s: Session, actor_id: uuid.UUID, *, lock_admins: bool = False)
     admin_now = (User.is_admin.is_(True), User.is_active.is_(True))
     if lock_admins:
         sqlite_write_lock(s)
-        admins = s.scalars(select(User.id).where(*admin_now).order_by(User.id)
-                           .with_for_update()).all()
+        admins = s.scalars(
+            select(User.id).where(*admin_now).order_by(User.id).with_for_update()
+        ).all()
         allowed = actor_id in admins
     else:
         allowed = s.scalar(select(User.id).where(User.id == actor_id, *admin_now)) is not None
@@ -303,8 +340,9 @@ def require_admin(s: Session, actor_id: uuid.UUID, *, lock_admins: bool = False)
         raise NotAllowed("Only admins can do this.")
 
 
-def set_temporary_password(db: Database, admin: Account, target: str | uuid.UUID,
-                           new_password: str) -> None:
+def set_temporary_password(
+    db: Database, admin: Account, target: str | uuid.UUID, new_password: str
+) -> None:
     """An admin sets a password (target: the account's email or id) for someone who cannot
     receive email; it also unlocks them. One transaction: the role check, the change and its
     audit entry."""
@@ -319,11 +357,13 @@ def set_temporary_password(db: Database, admin: Account, target: str | uuid.UUID
                 where = User.email == normalise_email(target)
             except AuthError:
                 raise AuthError("No active account has that email.") from None
-        user_id = s.scalar(select(User.id).where(where, User.is_active.is_(True))
-                           .with_for_update())
+        user_id = s.scalar(select(User.id).where(where, User.is_active.is_(True)).with_for_update())
         if user_id is None:
-            raise AuthError("No active account has that email." if not isinstance(target, uuid.UUID)
-                            else "No such account.")
+            raise AuthError(
+                "No active account has that email."
+                if not isinstance(target, uuid.UUID)
+                else "No such account."
+            )
         _write_password(s, user_id, new_hash, audit.TEMPORARY_PASSWORD, actor=admin)
 
 
@@ -365,7 +405,9 @@ def make_reset_token(db: Database, secret: str, email: str) -> str | None:
 def reset_password_with_token(db: Database, secret: str, token: str, new_password: str) -> Account:
     invalid = AuthError("This reset link is invalid or has expired. Ask for a new one.")
     try:
-        payload = jwt.decode(token.strip(), secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+        payload = jwt.decode(
+            token.strip(), secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
+        )
     except jwt.PyJWTError:
         raise invalid from None
     if payload.get("purpose") != "password_reset":

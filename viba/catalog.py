@@ -77,8 +77,10 @@ class Catalog:
             if m.replacement is not None:
                 target = self.models.get(m.replacement)
                 if target is None or not target.usable or target.capability != m.capability:
-                    raise CatalogError(f"{m.id}: replacement {m.replacement} is not a usable "
-                                       f"{m.capability} model in the catalog")
+                    raise CatalogError(
+                        f"{m.id}: replacement {m.replacement} is not a usable "
+                        f"{m.capability} model in the catalog"
+                    )
             if m.auto_map and m.replacement is None:
                 raise CatalogError(f"{m.id}: auto_map needs a replacement")
         known = steps()
@@ -115,7 +117,9 @@ class Catalog:
             return Resolved(default, f"{model_id} cannot do this step; using {default}.")
         if info.auto_map and info.replacement:
             why = "never existed" if info.status == "never_existed" else "is retired"
-            return Resolved(info.replacement, f"{model_id} {why}; using {info.replacement} instead.")
+            return Resolved(
+                info.replacement, f"{model_id} {why}; using {info.replacement} instead."
+            )
         if not info.usable:
             return Resolved(default, f"{model_id} is retired; using {default}.")
         return Resolved(model_id)

@@ -10,7 +10,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -58,9 +58,7 @@ class Settings(BaseSettings):
     gemini_api_version: str = Field(default="v1beta", alias="GEMINI_API_VERSION")
     gemini_timeout_seconds: float = Field(default=120.0, alias="GEMINI_TIMEOUT_SECONDS", gt=0)
     gemini_retry_attempts: int = Field(default=3, alias="GEMINI_RETRY_ATTEMPTS", ge=1, le=10)
-    gemini_retry_initial_delay: float = Field(
-        default=1.0, alias="GEMINI_RETRY_INITIAL_DELAY", ge=0
-    )
+    gemini_retry_initial_delay: float = Field(default=1.0, alias="GEMINI_RETRY_INITIAL_DELAY", ge=0)
     # bcrypt cost of new password hashes: 12 (~0.3 s) in use; the tests use the minimum, 4.
     bcrypt_rounds: int = Field(default=12, alias="VIBA_BCRYPT_ROUNDS", ge=4, le=16)
     max_image_side: int = Field(default=2048, alias="VIBA_MAX_IMAGE_SIDE", ge=256, le=8192)
@@ -100,8 +98,14 @@ class Settings(BaseSettings):
         return data
 
     @field_validator(
-        "database_url", "cookie_key", "gemini_api_key", "gemini_base_url", "smtp_host",
-        "smtp_user", "smtp_password", mode="before",
+        "database_url",
+        "cookie_key",
+        "gemini_api_key",
+        "gemini_base_url",
+        "smtp_host",
+        "smtp_user",
+        "smtp_password",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -122,9 +126,7 @@ class Settings(BaseSettings):
 
     @property
     def admin_emails(self) -> frozenset[str]:
-        return frozenset(
-            e.strip().lower() for e in self.admin_emails_raw.split(",") if e.strip()
-        )
+        return frozenset(e.strip().lower() for e in self.admin_emails_raw.split(",") if e.strip())
 
     @property
     def effective_database_url(self) -> str:
@@ -140,8 +142,11 @@ class Settings(BaseSettings):
         """Refuse a production start that would be insecure; say exactly what to set."""
         if not self.is_production:
             return
-        if (not self.cookie_key or len(self.cookie_key) < MIN_COOKIE_KEY_LENGTH
-                or len(set(self.cookie_key)) < MIN_COOKIE_KEY_DISTINCT):
+        if (
+            not self.cookie_key
+            or len(self.cookie_key) < MIN_COOKIE_KEY_LENGTH
+            or len(set(self.cookie_key)) < MIN_COOKIE_KEY_DISTINCT
+        ):
             raise ConfigError(
                 "VIBA_ENV=production needs VIBA_COOKIE_KEY set to a random secret of at least "
                 f"{MIN_COOKIE_KEY_LENGTH} characters, not a repeated or made-up word (for "
@@ -175,7 +180,7 @@ class Settings(BaseSettings):
         return key
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build Settings, turning pydantic's report into one readable ConfigError."""
     try:
         return Settings(**overrides)

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
@@ -46,7 +47,7 @@ def normalise_url(raw: str) -> URL:
     return url
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -168,8 +169,9 @@ class Database:
         if self.engine.dialect.name == "postgresql":
             with self.session() as session:
                 for name in sorted(set(names)):
-                    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"),
-                                    {"n": name})
+                    session.execute(
+                        text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": name}
+                    )
                 yield session
         else:
             with _sqlite_name_lock, self.session() as session:

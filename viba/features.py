@@ -55,9 +55,14 @@ class IntOption:
     help_key: str | None = None
 
     def check(self, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
-            raise InputError(f"{self.name.capitalize()} must be a whole number from {self.low} "
-                             f"to {self.high}.")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not self.low <= value <= self.high
+        ):
+            raise InputError(
+                f"{self.name.capitalize()} must be a whole number from {self.low} to {self.high}."
+            )
         return value
 
 
@@ -75,8 +80,10 @@ class ChoiceOption:
         if value in (None, ""):
             return None
         if value not in self.choices:
-            raise InputError(f"{self.name.replace('_', ' ').capitalize()} must be one of "
-                             f"{', '.join(self.choices)}.")
+            raise InputError(
+                f"{self.name.replace('_', ' ').capitalize()} must be one of "
+                f"{', '.join(self.choices)}."
+            )
         return str(value)
 
 
@@ -107,14 +114,19 @@ class Feature:
     @property
     def input_range(self) -> tuple[int, int]:
         """How many input images one job takes (a batch slot gives one per job)."""
-        return (sum(slot.min for slot in self.slots),
-                sum(1 if slot.batch else slot.max for slot in self.slots))
+        return (
+            sum(slot.min for slot in self.slots),
+            sum(1 if slot.batch else slot.max for slot in self.slots),
+        )
 
     def check_inputs(self, count: int) -> None:
         low, high = self.input_range
         if not low <= count <= high:
-            raise InputError(f"This needs {low} to {high} images." if low != high
-                             else f"This needs {low} image{'s' if low > 1 else ''}.")
+            raise InputError(
+                f"This needs {low} to {high} images."
+                if low != high
+                else f"This needs {low} image{'s' if low > 1 else ''}."
+            )
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """The options to store: each known one checked (or its default); others dropped."""
@@ -127,33 +139,51 @@ class Feature:
 
 
 _DERIVATION = Feature(
-    key="derivation", page="pages/1_Derivation.py", icon=":material/auto_awesome:",
+    key="derivation",
+    page="pages/1_Derivation.py",
+    icon=":material/auto_awesome:",
     intro_key="derivation_intro",
-    steps=(Step("derivation_text", "text", prompts.DERIVATION_TEXT),
-           Step("derivation_image", "image", prompts.DERIVATION_IMAGE)),
+    steps=(
+        Step("derivation_text", "text", prompts.DERIVATION_TEXT),
+        Step("derivation_image", "image", prompts.DERIVATION_IMAGE),
+    ),
     slots=(Slot("image", "images_to_derive", batch=True),),
     outputs=pipelines.DERIVATION_VARIANTS,
-    options=(IntOption("creativity", "creativity", 1, 10, 5, "creativity_help"),
-             ChoiceOption("skin_tone", "skin_tone", prompts.SKIN_TONES, "keep_skin")),
+    options=(
+        IntOption("creativity", "creativity", 1, 10, 5, "creativity_help"),
+        ChoiceOption("skin_tone", "skin_tone", prompts.SKIN_TONES, "keep_skin"),
+    ),
     pipeline=pipelines.derivation,
 )
 _AVATAR = Feature(
-    key="avatar", page="pages/2_Avatar.py", icon=":material/face:", intro_key="avatar_intro",
+    key="avatar",
+    page="pages/2_Avatar.py",
+    icon=":material/face:",
+    intro_key="avatar_intro",
     steps=(Step("avatar", "image", prompts.AVATAR),),
     slots=(Slot("photo", "reference_photos", 1, pipelines.MAX_AVATAR_PHOTOS),),
-    outputs=1, pipeline=pipelines.single_image,
+    outputs=1,
+    pipeline=pipelines.single_image,
 )
 _TRY_ON = Feature(
-    key="try_on", page="pages/3_Try_On.py", icon=":material/checkroom:", intro_key="try_on_intro",
+    key="try_on",
+    page="pages/3_Try_On.py",
+    icon=":material/checkroom:",
+    intro_key="try_on_intro",
     steps=(Step("try_on", "image", prompts.TRY_ON),),
     slots=(Slot("person", "person"), Slot("garment", "garment")),
-    outputs=1, pipeline=pipelines.single_image,
+    outputs=1,
+    pipeline=pipelines.single_image,
 )
 _SWAP = Feature(
-    key="swap", page="pages/4_Swap.py", icon=":material/swap_horiz:", intro_key="swap_intro",
+    key="swap",
+    page="pages/4_Swap.py",
+    icon=":material/swap_horiz:",
+    intro_key="swap_intro",
     steps=(Step("swap", "image", prompts.SWAP),),
     slots=(Slot("person", "person", avatars=True), Slot("scene", "scene")),
-    outputs=1, pipeline=pipelines.single_image,
+    outputs=1,
+    pipeline=pipelines.single_image,
 )
 
 _registry: dict[str, Feature] = {f.key: f for f in (_DERIVATION, _AVATAR, _TRY_ON, _SWAP)}
@@ -189,10 +219,6 @@ def builtin_prompts() -> dict[str, PromptTemplate]:
     return {step_id: step.prompt for step_id, step in steps().items()}
 
 
-def feature_of_step(step_id: str) -> Feature | None:
-    return next((f for f in _registry.values() if step_id in f.step_ids), None)
-
-
 def register(feature: Feature) -> None:
     """Add a feature (the built-in ones are registered above; tests add throwaway ones)."""
     with _lock:
@@ -208,4 +234,3 @@ def register(feature: Feature) -> None:
 def unregister(key: str) -> None:
     with _lock:
         _registry.pop(key, None)
-

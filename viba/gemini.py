@@ -27,13 +27,24 @@ from viba.images import PreparedImage
 RETRIED_STATUS_CODES = [408, 500, 502, 503, 504]
 
 # The SDK sends through httpx2 (a fork of httpx under its own name) or httpx; catch either.
-_HTTP_LIBS = [m for m in (importlib.util.find_spec(n) and importlib.import_module(n)
-                          for n in ("httpx2", "httpx")) if m]
+_HTTP_LIBS = [
+    m
+    for m in (
+        importlib.util.find_spec(n) and importlib.import_module(n) for n in ("httpx2", "httpx")
+    )
+    if m
+]
 _TIMEOUT_ERRORS = tuple(m.TimeoutException for m in _HTTP_LIBS)
 _TRANSPORT_ERRORS = tuple(m.HTTPError for m in _HTTP_LIBS)
 BLOCKED_FINISH_REASONS = {
-    "SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST",
-    "SPII", "RECITATION", "IMAGE_RECITATION",
+    "SAFETY",
+    "IMAGE_SAFETY",
+    "PROHIBITED_CONTENT",
+    "IMAGE_PROHIBITED_CONTENT",
+    "BLOCKLIST",
+    "SPII",
+    "RECITATION",
+    "IMAGE_RECITATION",
 }
 
 
@@ -124,7 +135,7 @@ class GeminiConfig:
     retry_max_delay: float = 20.0
 
     @classmethod
-    def from_settings(cls, settings: Settings, user_api_key: str | None = None) -> "GeminiConfig":
+    def from_settings(cls, settings: Settings, user_api_key: str | None = None) -> GeminiConfig:
         """The user's own key if they gave one, else the server's GEMINI_API_KEY."""
         key = (user_api_key or "").strip() or settings.gemini_api_key
         if not key:
@@ -148,10 +159,12 @@ class Usage:
     output_tokens: int = 0
     total_tokens: int = 0
 
-    def __add__(self, other: "Usage") -> "Usage":
-        return Usage(self.prompt_tokens + other.prompt_tokens,
-                     self.output_tokens + other.output_tokens,
-                     self.total_tokens + other.total_tokens)
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.output_tokens + other.output_tokens,
+            self.total_tokens + other.total_tokens,
+        )
 
 
 @dataclass(frozen=True)
@@ -194,7 +207,9 @@ def get_client(config: GeminiConfig) -> genai.Client:
                 timeout=int(config.timeout_s * 1000),  # the SDK takes milliseconds
                 retry_options=retry,
             )
-            client = _clients[config] = genai.Client(api_key=config.api_key, http_options=http_options)
+            client = _clients[config] = genai.Client(
+                api_key=config.api_key, http_options=http_options
+            )
         return client
 
 
@@ -220,27 +235,42 @@ def translate_api_error(exc: genai_errors.APIError, model: str) -> GenerationErr
         from viba.catalog import load_catalog  # the catalog reads the feature registry
 
         replacement = load_catalog().replacement_for(model)
-        hint = f" Choose {replacement} instead (System Prompts page)." if replacement else (
-            " Choose another model on the System Prompts page.")
-        return ModelNotFound(f"The model {model} is not available to this API key or no longer "
-                             f"exists.{hint}", model, replacement)
+        hint = (
+            f" Choose {replacement} instead (System Prompts page)."
+            if replacement
+            else (" Choose another model on the System Prompts page.")
+        )
+        return ModelNotFound(
+            f"The model {model} is not available to this API key or no longer exists.{hint}",
+            model,
+            replacement,
+        )
     if code == 429:
         delay = _retry_delay(exc.details)
         when = f" Try again in {delay:g} seconds." if delay is not None else " Try again later."
         return QuotaExceeded(f"Gemini quota exhausted for {model}.{when}", model, delay)
-    if code in (401, 403) or (code == 400 and ("API key" in message or exc.status == "UNAUTHENTICATED")):
-        return InvalidApiKey("The Gemini API key was refused (invalid, expired or without "
-                             "access). Check the key on your Profile page.", model)
+    if code in (401, 403) or (
+        code == 400 and ("API key" in message or exc.status == "UNAUTHENTICATED")
+    ):
+        return InvalidApiKey(
+            "The Gemini API key was refused (invalid, expired or without "
+            "access). Check the key on your Profile page.",
+            model,
+        )
     if code in (408, 504):
         return GenerationTimeout(f"Gemini ({model}) took too long to answer. Try again.", model)
     if code >= 500:
-        return ServerUnavailable(f"Gemini ({model}) is having trouble right now (error {code}). "
-                                 "Try again in a minute.", model)
+        return ServerUnavailable(
+            f"Gemini ({model}) is having trouble right now (error {code}). Try again in a minute.",
+            model,
+        )
     detail = f": {message}" if message else ""
     return BadRequest(f"Gemini refused the request for {model} (error {code}){detail}", model)
 
 
-def _call(config: GeminiConfig, model: str, contents: list, gen_config: types.GenerateContentConfig):
+def _call(
+    config: GeminiConfig, model: str, contents: list, gen_config: types.GenerateContentConfig
+):
     client = get_client(config)
     started = time.perf_counter()
     try:
@@ -248,11 +278,16 @@ def _call(config: GeminiConfig, model: str, contents: list, gen_config: types.Ge
     except genai_errors.APIError as exc:
         raise translate_api_error(exc, model) from exc
     except _TIMEOUT_ERRORS as exc:
-        raise GenerationTimeout(f"Gemini ({model}) did not answer within "
-                                f"{config.timeout_s:g} seconds. Try again.", model) from exc
+        raise GenerationTimeout(
+            f"Gemini ({model}) did not answer within {config.timeout_s:g} seconds. Try again.",
+            model,
+        ) from exc
     except _TRANSPORT_ERRORS as exc:
-        raise ServerUnavailable(f"Gemini could not be reached ({type(exc).__name__}). Check the "
-                                "network or GEMINI_BASE_URL.", model) from exc
+        raise ServerUnavailable(
+            f"Gemini could not be reached ({type(exc).__name__}). Check the "
+            "network or GEMINI_BASE_URL.",
+            model,
+        ) from exc
     return response, time.perf_counter() - started
 
 
@@ -260,23 +295,30 @@ def _usage(response: types.GenerateContentResponse) -> Usage:
     meta = response.usage_metadata
     if meta is None:
         return Usage()
-    return Usage(meta.prompt_token_count or 0, meta.candidates_token_count or 0,
-                 meta.total_token_count or 0)
+    return Usage(
+        meta.prompt_token_count or 0, meta.candidates_token_count or 0, meta.total_token_count or 0
+    )
 
 
 def _check_blocked(response: types.GenerateContentResponse, model: str) -> types.Candidate | None:
     feedback = response.prompt_feedback
     if feedback is not None and feedback.block_reason:
         reason = _enum_name(feedback.block_reason)
-        raise PromptBlocked(f"Gemini blocked the request ({reason}). Change the images or the "
-                            "options and try again.", model)
+        raise PromptBlocked(
+            f"Gemini blocked the request ({reason}). Change the images or the "
+            "options and try again.",
+            model,
+        )
     if not response.candidates:
         return None
     candidate = response.candidates[0]
     reason = _enum_name(candidate.finish_reason) if candidate.finish_reason else ""
     if reason in BLOCKED_FINISH_REASONS:
-        raise ImageBlocked(f"Gemini would not produce this image ({reason}). Try other inputs "
-                           "or a lower creativity.", model)
+        raise ImageBlocked(
+            f"Gemini would not produce this image ({reason}). Try other inputs "
+            "or a lower creativity.",
+            model,
+        )
     return candidate
 
 
@@ -291,15 +333,23 @@ def _parts(images: Sequence[PreparedImage], text: str) -> list[types.Part]:
 
 
 def generate_text(
-    config: GeminiConfig, model: str, images: Sequence[PreparedImage], prompt: str,
-    system: str | None = None, temperature: float | None = None,
+    config: GeminiConfig,
+    model: str,
+    images: Sequence[PreparedImage],
+    prompt: str,
+    system: str | None = None,
+    temperature: float | None = None,
 ) -> TextResult:
     gen_config = types.GenerateContentConfig(
-        system_instruction=system, temperature=temperature, response_modalities=["TEXT"],
+        system_instruction=system,
+        temperature=temperature,
+        response_modalities=["TEXT"],
     )
     response, seconds = _call(config, model, _parts(images, prompt), gen_config)
     candidate = _check_blocked(response, model)
-    texts = [p.text for p in (candidate.content.parts or [])] if candidate and candidate.content else []
+    texts = (
+        [p.text for p in (candidate.content.parts or [])] if candidate and candidate.content else []
+    )
     text = "\n".join(t for t in texts if t).strip()
     if not text:
         raise EmptyAnswer(f"Gemini ({model}) returned no text. Try again.", model)
@@ -307,8 +357,13 @@ def generate_text(
 
 
 def generate_image(
-    config: GeminiConfig, model: str, images: Sequence[PreparedImage], prompt: str,
-    system: str | None = None, temperature: float | None = None, aspect_ratio: str = "3:4",
+    config: GeminiConfig,
+    model: str,
+    images: Sequence[PreparedImage],
+    prompt: str,
+    system: str | None = None,
+    temperature: float | None = None,
+    aspect_ratio: str = "3:4",
 ) -> ImageResult:
     gen_config = types.GenerateContentConfig(
         system_instruction=system,
@@ -323,11 +378,14 @@ def generate_image(
         blob = part.inline_data
         if blob is not None and blob.data and (blob.mime_type or "").startswith("image/"):
             data = blob.data if isinstance(blob.data, bytes) else base64.b64decode(blob.data)
-            return ImageResult(data, blob.mime_type or "image/png", model, _usage(response), seconds)
+            return ImageResult(
+                data, blob.mime_type or "image/png", model, _usage(response), seconds
+            )
     text = " ".join(p.text for p in parts if p.text).strip()
     if text:
-        raise TextOnlyAnswer(f"Gemini ({model}) answered with text instead of an image: "
-                             f"“{text[:200]}”", model, text)
+        raise TextOnlyAnswer(
+            f"Gemini ({model}) answered with text instead of an image: “{text[:200]}”", model, text
+        )
     raise NoImage(f"Gemini ({model}) returned no image. Try again.", model)
 
 

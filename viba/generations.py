@@ -25,8 +25,7 @@ from viba.storage import ImageStore, StoredImage, mime_for
 log = logging.getLogger(__name__)
 
 UNFINISHED = ("pending", "processing")
-INTERRUPTED_MESSAGE = ("Interrupted: the server restarted while this was running. "
-                       "Use “Run again”.")
+INTERRUPTED_MESSAGE = "Interrupted: the server restarted while this was running. Use “Run again”."
 
 
 @dataclass(frozen=True)
@@ -52,15 +51,27 @@ class GenerationView:
 
     @property
     def input_names(self) -> list[str]:
-        return list(self.input_params.get("input_names")
-                    or [f"input {i + 1}" for i in range(len(self.input_keys))])
+        return list(
+            self.input_params.get("input_names")
+            or [f"input {i + 1}" for i in range(len(self.input_keys))]
+        )
 
 
 def view_of(row: GenerationHistory) -> GenerationView:
-    return GenerationView(row.id, row.user_id, row.type, row.status, dict(row.input_params or {}),
-                          list(row.input_keys or []), list(row.output_keys or []),
-                          dict(row.details or {}), row.error_message, row.created_at,
-                          row.updated_at, bool(row.favorite))
+    return GenerationView(
+        row.id,
+        row.user_id,
+        row.type,
+        row.status,
+        dict(row.input_params or {}),
+        list(row.input_keys or []),
+        list(row.output_keys or []),
+        dict(row.details or {}),
+        row.error_message,
+        row.created_at,
+        row.updated_at,
+        bool(row.favorite),
+    )
 
 
 def rowcount(result: Any) -> int:
@@ -75,13 +86,17 @@ def rowcount(result: Any) -> int:
 def find(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> GenerationView | None:
     """A generation of this user (None for anyone else's or a missing one)."""
     with db.session() as s:
-        row = s.scalar(select(GenerationHistory).where(GenerationHistory.id == generation_id,
-                                                       GenerationHistory.user_id == user_id))
+        row = s.scalar(
+            select(GenerationHistory).where(
+                GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id
+            )
+        )
         return view_of(row) if row else None
 
 
-def recent(db: Database, user_id: uuid.UUID, feature: str | None = None,
-           limit: int = 5) -> list[GenerationView]:
+def recent(
+    db: Database, user_id: uuid.UUID, feature: str | None = None, limit: int = 5
+) -> list[GenerationView]:
     query = select(GenerationHistory).where(GenerationHistory.user_id == user_id)
     if feature:
         query = query.where(GenerationHistory.type == feature)
@@ -119,14 +134,27 @@ def _restore(store: ImageStore, images: Sequence[tuple[StoredImage, bytes]]) -> 
 # --- writing ---------------------------------------------------------------------------------
 
 
-def create(db: Database, store: ImageStore, user_id: uuid.UUID, feature: str,
-           images: Sequence[PreparedImage], params: dict[str, Any],
-           worker_id: str) -> uuid.UUID:
+def create(
+    db: Database,
+    store: ImageStore,
+    user_id: uuid.UUID,
+    feature: str,
+    images: Sequence[PreparedImage],
+    params: dict[str, Any],
+    worker_id: str,
+) -> uuid.UUID:
     """Store the inputs and add the pending row with their references. Raises StorageError."""
     stored = [store.save(img.data, img.mime_type) for img in images]
-    row = GenerationHistory(user_id=user_id, type=feature, status="pending", input_params=params,
-                            input_keys=[x.key for x in stored], output_keys=[], details={},
-                            worker_id=worker_id)
+    row = GenerationHistory(
+        user_id=user_id,
+        type=feature,
+        status="pending",
+        input_params=params,
+        input_keys=[x.key for x in stored],
+        output_keys=[],
+        details={},
+        worker_id=worker_id,
+    )
     with db.locked_session(*(image_lock(x.key) for x in stored)) as s:
         _restore(store, [(x, img.data) for x, img in zip(stored, images)])
         s.add(row)
@@ -139,33 +167,56 @@ def create(db: Database, store: ImageStore, user_id: uuid.UUID, feature: str,
 def claim(db: Database, generation_id: uuid.UUID, worker_id: str) -> GenerationView | None:
     """pending → processing for this worker; None when the row is gone or no longer pending."""
     with db.session() as s:
-        claimed = rowcount(s.execute(
-            update(GenerationHistory)
-            .where(GenerationHistory.id == generation_id, GenerationHistory.status == "pending")
-            .values(status="processing", worker_id=worker_id, updated_at=utcnow())))
+        claimed = rowcount(
+            s.execute(
+                update(GenerationHistory)
+                .where(GenerationHistory.id == generation_id, GenerationHistory.status == "pending")
+                .values(status="processing", worker_id=worker_id, updated_at=utcnow())
+            )
+        )
         row = s.get(GenerationHistory, generation_id) if claimed else None
         return view_of(row) if row is not None else None
 
 
-def usage_row(view: GenerationView, step: str, model: str, tokens: int,
-              images: int = 0) -> ModelUsage:
-    return ModelUsage(user_id=view.user_id, generation_id=view.id, feature=view.type, step=step,
-                      model=model, tokens=int(tokens or 0), images=images, created_at=utcnow())
+def usage_row(
+    view: GenerationView, step: str, model: str, tokens: int, images: int = 0
+) -> ModelUsage:
+    return ModelUsage(
+        user_id=view.user_id,
+        generation_id=view.id,
+        feature=view.type,
+        step=step,
+        model=model,
+        tokens=int(tokens or 0),
+        images=images,
+        created_at=utcnow(),
+    )
 
 
-def add_output(db: Database, store: ImageStore, view: GenerationView, step: str,
-               result: ImageResult, variant: int | None) -> None:
+def add_output(
+    db: Database,
+    store: ImageStore,
+    view: GenerationView,
+    step: str,
+    result: ImageResult,
+    variant: int | None,
+) -> None:
     """Store an output image and add it to the row, with its usage and reference."""
     stored = store.save(result.data, result.mime_type)
     with db.locked_session(image_lock(stored.key)) as s:
         _restore(store, [(stored, result.data)])
         s.add(usage_row(view, step, result.model, result.usage.total_tokens, images=1))
-        row = s.scalars(select(GenerationHistory).where(GenerationHistory.id == view.id)
-                        .with_for_update()).one()
+        row = s.scalars(
+            select(GenerationHistory).where(GenerationHistory.id == view.id).with_for_update()
+        ).one()
         details = dict(row.details or {})
         meta = dict(details.get("outputs") or {})
-        meta[stored.key] = {"model": result.model, "seconds": round(result.seconds, 3),
-                            "tokens": result.usage.total_tokens, "variant": variant}
+        meta[stored.key] = {
+            "model": result.model,
+            "seconds": round(result.seconds, 3),
+            "tokens": result.usage.total_tokens,
+            "variant": variant,
+        }
         details["outputs"] = meta
         row.output_keys = [*(row.output_keys or []), stored.key]
         row.details = details
@@ -174,19 +225,26 @@ def add_output(db: Database, store: ImageStore, view: GenerationView, step: str,
             s.add(ImageRef(generation_id=view.id, key=stored.key, role="output"))
 
 
-def merge_details(db: Database, generation_id: uuid.UUID, usage: ModelUsage | None = None,
-                  **values: Any) -> None:
+def merge_details(
+    db: Database, generation_id: uuid.UUID, usage: ModelUsage | None = None, **values: Any
+) -> None:
     with db.session() as s:
         if usage is not None:
             s.add(usage)
-        row = s.scalars(select(GenerationHistory).where(GenerationHistory.id == generation_id)
-                        .with_for_update()).one()
+        row = s.scalars(
+            select(GenerationHistory).where(GenerationHistory.id == generation_id).with_for_update()
+        ).one()
         row.details = {**(row.details or {}), **values}
         row.updated_at = utcnow()
 
 
-def _end(db: Database, generation_id: uuid.UUID, status: str, details: dict[str, Any],
-         error_message: str | None = None) -> None:
+def _end(
+    db: Database,
+    generation_id: uuid.UUID,
+    status: str,
+    details: dict[str, Any],
+    error_message: str | None = None,
+) -> None:
     with db.session() as s:
         row = s.get(GenerationHistory, generation_id, with_for_update=True)
         if row is None:  # deleted meanwhile
@@ -201,22 +259,26 @@ def finish(db: Database, generation_id: uuid.UUID, tokens: int, seconds: float) 
     _end(db, generation_id, "completed", {"total_tokens": tokens, "seconds": round(seconds, 3)})
 
 
-def fail(db: Database, generation_id: uuid.UUID, message: str,
-         extra: dict[str, Any] | None = None) -> None:
+def fail(
+    db: Database, generation_id: uuid.UUID, message: str, extra: dict[str, Any] | None = None
+) -> None:
     _end(db, generation_id, "failed", extra or {}, message)
 
 
 # --- liveness --------------------------------------------------------------------------------
 
 
-def fail_interrupted(db: Database, stale_after: timedelta,
-                     alive: Sequence[uuid.UUID] = ()) -> int:
+def fail_interrupted(db: Database, stale_after: timedelta, alive: Sequence[uuid.UUID] = ()) -> int:
     """Mark failed the unfinished generations nobody has touched for stale_after (their process
     died), except `alive`. Returns how many."""
-    query = (update(GenerationHistory)
-             .where(GenerationHistory.status.in_(UNFINISHED),
-                    GenerationHistory.updated_at < utcnow() - stale_after)
-             .values(status="failed", error_message=INTERRUPTED_MESSAGE, updated_at=utcnow()))
+    query = (
+        update(GenerationHistory)
+        .where(
+            GenerationHistory.status.in_(UNFINISHED),
+            GenerationHistory.updated_at < utcnow() - stale_after,
+        )
+        .values(status="failed", error_message=INTERRUPTED_MESSAGE, updated_at=utcnow())
+    )
     if alive:
         query = query.where(GenerationHistory.id.not_in(list(alive)))
     with db.session() as s:
@@ -228,7 +290,11 @@ def touch(db: Database, generation_ids: Sequence[uuid.UUID]) -> None:
     if not generation_ids:
         return
     with db.session() as s:
-        s.execute(update(GenerationHistory)
-                  .where(GenerationHistory.id.in_(list(generation_ids)),
-                         GenerationHistory.status.in_(UNFINISHED))
-                  .values(updated_at=utcnow()))
+        s.execute(
+            update(GenerationHistory)
+            .where(
+                GenerationHistory.id.in_(list(generation_ids)),
+                GenerationHistory.status.in_(UNFINISHED),
+            )
+            .values(updated_at=utcnow())
+        )

@@ -54,8 +54,14 @@ class HistoryFilter:
         if self.statuses:
             query = query.where(g.status.in_(self.statuses))
         if self.model:
-            query = query.where(or_(*[g.input_params["models"][step].as_string() == self.model
-                                      for step in features.steps()]))
+            query = query.where(
+                or_(
+                    *[
+                        g.input_params["models"][step].as_string() == self.model
+                        for step in features.steps()
+                    ]
+                )
+            )
         if self.since is not None:
             query = query.where(g.created_at >= self.since)
         if self.until is not None:
@@ -64,13 +70,18 @@ class HistoryFilter:
             query = query.where(g.favorite.is_(True))
         text = self.text.strip().lower()
         if text:
-            query = query.where(or_(*[
-                func.lower(column).contains(text, autoescape=True) for column in (
-                    g.details["description"].as_string(),
-                    g.input_params["prompt"].as_string(),
-                    g.input_params["input_names"].as_string(),
+            query = query.where(
+                or_(
+                    *[
+                        func.lower(column).contains(text, autoescape=True)
+                        for column in (
+                            g.details["description"].as_string(),
+                            g.input_params["prompt"].as_string(),
+                            g.input_params["input_names"].as_string(),
+                        )
+                    ]
                 )
-            ]))
+            )
         return query
 
 
@@ -86,7 +97,7 @@ class Cursor:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str) -> "Cursor":
+    def decode(cls, token: str) -> Cursor:
         """Raises ValueError for anything that is not a cursor this module made."""
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
@@ -120,13 +131,26 @@ class HistoryPage:
     next_cursor: Cursor | None = None  # None: this is the last page
 
 
-def page(db: Database, user_id: uuid.UUID, filters: HistoryFilter = HistoryFilter(),
-         after: Cursor | None = None, limit: int = PAGE_SIZE) -> HistoryPage:
+def page(
+    db: Database,
+    user_id: uuid.UUID,
+    filters: HistoryFilter = HistoryFilter(),
+    after: Cursor | None = None,
+    limit: int = PAGE_SIZE,
+) -> HistoryPage:
     """One page of the user's generations, newest first, starting after `after`."""
     g = GenerationHistory
-    query = select(g.id, g.type, g.status, g.created_at, g.favorite, g.input_keys,
-                   g.output_keys, g.input_params["input_names"].label("names"),
-                   g.error_message).where(g.user_id == user_id)
+    query = select(
+        g.id,
+        g.type,
+        g.status,
+        g.created_at,
+        g.favorite,
+        g.input_keys,
+        g.output_keys,
+        g.input_params["input_names"].label("names"),
+        g.error_message,
+    ).where(g.user_id == user_id)
     query = filters.apply(query)
     if after is not None:
         # A row-value comparison, which both databases answer from the index directly.
@@ -134,9 +158,20 @@ def page(db: Database, user_id: uuid.UUID, filters: HistoryFilter = HistoryFilte
     query = query.order_by(g.created_at.desc(), g.id.desc()).limit(limit + 1)
     with db.session() as s:
         rows = s.execute(query).all()
-    items = [HistoryItem(r.id, r.type, r.status, r.created_at, bool(r.favorite),
-                         (r.output_keys or r.input_keys or [None])[0], len(r.output_keys or []),
-                         list(r.names or []), r.error_message) for r in rows[:limit]]
+    items = [
+        HistoryItem(
+            r.id,
+            r.type,
+            r.status,
+            r.created_at,
+            bool(r.favorite),
+            (r.output_keys or r.input_keys or [None])[0],
+            len(r.output_keys or []),
+            list(r.names or []),
+            r.error_message,
+        )
+        for r in rows[:limit]
+    ]
     more = len(rows) > limit
     return HistoryPage(items, Cursor(items[-1].created_at, items[-1].id) if more else None)
 
@@ -150,40 +185,55 @@ def get_generation(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -
 
 def is_favorite(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> bool:
     with db.session() as s:
-        value = s.scalar(select(GenerationHistory.favorite).where(
-            GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id))
+        value = s.scalar(
+            select(GenerationHistory.favorite).where(
+                GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id
+            )
+        )
     if value is None:
         raise NotFound(NOT_YOURS)
     return bool(value)
 
 
-def set_favorite(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID,
-                 value: bool) -> None:
+def set_favorite(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID, value: bool) -> None:
     with db.session() as s:
-        changed = rowcount(s.execute(update(GenerationHistory).where(
-            GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id)
-            .values(favorite=value)))
+        changed = rowcount(
+            s.execute(
+                update(GenerationHistory)
+                .where(GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id)
+                .values(favorite=value)
+            )
+        )
     if not changed:
         raise NotFound(NOT_YOURS)
 
 
-def delete_generation(db: Database, store: ImageStore, user_id: uuid.UUID,
-                      generation_id: uuid.UUID) -> int:
+def delete_generation(
+    db: Database, store: ImageStore, user_id: uuid.UUID, generation_id: uuid.UUID
+) -> int:
     """Delete the row, then every image it used that no other row refers to. Returns how many
     images were deleted. The row goes first, so a failure half-way leaves at worst an orphan
     blob, never a row pointing at a missing image."""
     with db.session() as s:
-        row = s.scalar(select(GenerationHistory).where(
-            GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id)
-            .with_for_update())
+        row = s.scalar(
+            select(GenerationHistory)
+            .where(GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id)
+            .with_for_update()
+        )
         if row is None:
             raise NotFound(NOT_YOURS)
         keys = set(row.input_keys or []) | set(row.output_keys or [])
         s.execute(delete(ImageRef).where(ImageRef.generation_id == generation_id))
-        audit.record(s, audit.GENERATION_DELETED, actor_id=user_id,
-                     actor_email=s.scalar(select(User.email).where(User.id == user_id)),
-                     generation_id=generation_id, type=row.type, status=row.status,
-                     created_at=row.created_at.isoformat(timespec="seconds"))
+        audit.record(
+            s,
+            audit.GENERATION_DELETED,
+            actor_id=user_id,
+            actor_email=s.scalar(select(User.email).where(User.id == user_id)),
+            generation_id=generation_id,
+            type=row.type,
+            status=row.status,
+            created_at=row.created_at.isoformat(timespec="seconds"),
+        )
         s.delete(row)
     deleted = 0
     for key in sorted(keys):
@@ -229,8 +279,9 @@ def _zip(store: ImageStore, view: GenerationView, everything: bool) -> bytes:
     return buffer.getvalue()
 
 
-def user_zip(db: Database, store: ImageStore, user_id: uuid.UUID,
-             generation_id: uuid.UUID) -> bytes:
+def user_zip(
+    db: Database, store: ImageStore, user_id: uuid.UUID, generation_id: uuid.UUID
+) -> bytes:
     """generation_zip for the owner only."""
     return generation_zip(store, get_generation(db, user_id, generation_id))
 

@@ -5,7 +5,7 @@ authorization are viba.history's (and viba.admin's for admins)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NoReturn
 
 import streamlit as st
@@ -52,14 +52,20 @@ def keep_hidden_widgets() -> NoReturn:
 
 def day_range(since: date | None, until: date | None) -> tuple[datetime | None, datetime | None]:
     """Days picked in the UI (UTC) → [since 00:00, the day after `until` 00:00)."""
-    start = datetime.combine(since, time.min, tzinfo=timezone.utc) if since else None
-    end = (datetime.combine(until + timedelta(days=1), time.min, tzinfo=timezone.utc)
-           if until else None)
+    start = datetime.combine(since, time.min, tzinfo=UTC) if since else None
+    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC) if until else None
     return start, end
 
 
-FILTER_KEYS = ("hf_types", "hf_statuses", "hf_model", "hf_since", "hf_until", "hf_text",
-               "hf_favorites")
+FILTER_KEYS = (
+    "hf_types",
+    "hf_statuses",
+    "hf_model",
+    "hf_since",
+    "hf_until",
+    "hf_text",
+    "hf_favorites",
+)
 
 
 def _clear_filters() -> None:
@@ -75,25 +81,35 @@ def filter_bar() -> history.HistoryFilter | None:
     with st.expander(t("filters"), expanded=active, icon=":material/filter_list:"):
         a, b, c = st.columns(3)
         types = a.multiselect(t("feature"), features.keys(), format_func=t, key="hf_types")
-        statuses = b.multiselect(t("status"), GENERATION_STATUSES, format_func=t,
-                                 key="hf_statuses")
-        model = c.selectbox(t("model"), ["", *models], key="hf_model",
-                            format_func=lambda m: m or t("any_model"))
+        statuses = b.multiselect(t("status"), GENERATION_STATUSES, format_func=t, key="hf_statuses")
+        model = c.selectbox(
+            t("model"), ["", *models], key="hf_model", format_func=lambda m: m or t("any_model")
+        )
         d, e, f = st.columns(3)
         since = d.date_input(t("from_day"), value=None, key="hf_since")
         until = e.date_input(t("to_day"), value=None, key="hf_until")
         text = f.text_input(t("search_text"), key="hf_text", max_chars=200)
         g, h = st.columns([3, 1])
         favorites = g.toggle(t("favorites_only"), key="hf_favorites")
-        h.button(t("clear_filters"), on_click=_clear_filters, icon=":material/close:",
-                 disabled=not active)
+        h.button(
+            t("clear_filters"),
+            on_click=_clear_filters,
+            icon=":material/close:",
+            disabled=not active,
+        )
     if since and until and since > until:
         st.warning(t("bad_dates"))
         return None
     start, end = day_range(since, until)
-    return history.HistoryFilter(types=tuple(types), statuses=tuple(statuses), model=model or "",
-                                 since=start, until=end, text=text or "",
-                                 favorites=bool(favorites))
+    return history.HistoryFilter(
+        types=tuple(types),
+        statuses=tuple(statuses),
+        model=model or "",
+        since=start,
+        until=end,
+        text=text or "",
+        favorites=bool(favorites),
+    )
 
 
 def _cursors(filters: history.HistoryFilter) -> list[str]:
@@ -116,20 +132,28 @@ def history_grid(ctx: PageContext, filters: history.HistoryFilter) -> None:
         after = None
     result = history.page(ctx.db, ctx.account.id, filters, after)
     if not result.items:
-        st.info(t("no_results") if filters != history.HistoryFilter() or len(cursors) > 1
-                else t("no_history"))
+        st.info(
+            t("no_results")
+            if filters != history.HistoryFilter() or len(cursors) > 1
+            else t("no_history")
+        )
     for start in range(0, len(result.items), COLUMNS):
         cols = st.columns(COLUMNS)
-        for col, item in zip(cols, result.items[start:start + COLUMNS]):
+        for col, item in zip(cols, result.items[start : start + COLUMNS]):
             with col, st.container(border=True):
                 _grid_item(ctx, item)
     nav = st.columns([1, 1, 4])
-    if nav[0].button(t("newer"), icon=":material/arrow_back:", disabled=len(cursors) <= 1,
-                     key="history_newer"):
+    if nav[0].button(
+        t("newer"), icon=":material/arrow_back:", disabled=len(cursors) <= 1, key="history_newer"
+    ):
         cursors.pop()
         st.rerun()
-    if nav[1].button(t("older"), icon=":material/arrow_forward:",
-                     disabled=result.next_cursor is None, key="history_older"):
+    if nav[1].button(
+        t("older"),
+        icon=":material/arrow_forward:",
+        disabled=result.next_cursor is None,
+        key="history_older",
+    ):
         cursors.append(result.next_cursor.encode())  # type: ignore[union-attr]
         st.rerun()
     nav[2].caption(t("page_n").format(n=len(cursors)))
@@ -142,8 +166,7 @@ def _grid_item(ctx: PageContext, item: history.HistoryItem) -> None:
         except StorageError:
             st.caption(t("image_missing"))
     names = ", ".join(item.input_names)
-    st.markdown(f"**{t(item.type)}** · {t(item.status)}  \n"
-                f"{item.created_at:%Y-%m-%d %H:%M} UTC")
+    st.markdown(f"**{t(item.type)}** · {t(item.status)}  \n{item.created_at:%Y-%m-%d %H:%M} UTC")
     if names:
         st.caption(ui.md_escape(names))
     left, right = st.columns([3, 1])
@@ -151,8 +174,13 @@ def _grid_item(ctx: PageContext, item: history.HistoryItem) -> None:
         open_item("id", item.id)
     # Icon only; a favourite's star is the filled (primary) button.
     tip = t("unfavorite") if item.favorite else t("favorite")
-    if right.button("", icon=":material/star:", key=f"fav_{item.id}", help=tip,
-                    type="primary" if item.favorite else "secondary"):
+    if right.button(
+        "",
+        icon=":material/star:",
+        key=f"fav_{item.id}",
+        help=tip,
+        type="primary" if item.favorite else "secondary",
+    ):
         _set_favorite(ctx, item.id, not item.favorite)
 
 
@@ -179,20 +207,41 @@ def _set_favorite(ctx: PageContext, generation_id: uuid.UUID, value: bool) -> No
 
 def _details_table(view: GenerationView) -> None:
     summary = history.summary(view)
-    rows = [(label, _text(summary[key])) for key, label in (
-        ("options", "Options"), ("models", "Models"), ("prompt versions", "Prompt versions"),
-        ("inputs", "Inputs"), ("tokens", "Tokens (total)"), ("seconds", "Seconds (total)"),
-        ("description tokens", "Description tokens"), ("error", "Error"),
-    ) if summary[key] not in (None, {}, [], "")]
+    rows = [
+        (label, _text(summary[key]))
+        for key, label in (
+            ("options", "Options"),
+            ("models", "Models"),
+            ("prompt versions", "Prompt versions"),
+            ("inputs", "Inputs"),
+            ("tokens", "Tokens (total)"),
+            ("seconds", "Seconds (total)"),
+            ("description tokens", "Description tokens"),
+            ("error", "Error"),
+        )
+        if summary[key] not in (None, {}, [], "")
+    ]
     rows.insert(0, ("Id", str(view.id)))
-    st.dataframe({"field": [r[0] for r in rows], "value": [r[1] for r in rows]},
-                 hide_index=True, width="stretch")
+    st.dataframe(
+        {"field": [r[0] for r in rows], "value": [r[1] for r in rows]},
+        hide_index=True,
+        width="stretch",
+    )
     per_output = summary["per output"]
     if per_output:
-        st.dataframe([{"#": meta.get("variant") or i + 1, "model": meta.get("model"),
-                       "tokens": meta.get("tokens"), "seconds": meta.get("seconds")}
-                      for i, meta in enumerate(per_output.values())],
-                     hide_index=True, width="stretch")
+        st.dataframe(
+            [
+                {
+                    "#": meta.get("variant") or i + 1,
+                    "model": meta.get("model"),
+                    "tokens": meta.get("tokens"),
+                    "seconds": meta.get("seconds"),
+                }
+                for i, meta in enumerate(per_output.values())
+            ],
+            hide_index=True,
+            width="stretch",
+        )
 
 
 def _text(value: Any) -> str:
@@ -203,8 +252,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def generation_detail(ctx: PageContext, view: GenerationView,
-                      owner_email: str | None = None) -> None:
+def generation_detail(
+    ctx: PageContext, view: GenerationView, owner_email: str | None = None
+) -> None:
     """Inputs and outputs side by side, what it was made with, and (for its owner) download,
     run again, favourite and delete. owner_email: an admin viewing someone else's."""
     store = ctx.store
@@ -235,14 +285,28 @@ def generation_detail(ctx: PageContext, view: GenerationView,
         return
     actions = st.columns([1.3, 1, 1, 1, 2])
     actions[0].download_button(
-        t("download_set"), data=lambda: history.generation_zip(store, view),
-        file_name=f"viba-{view.type}-{view.id.hex[:8]}.zip", mime="application/zip",
-        key=f"zip_{view.id}", icon=":material/folder_zip:", on_click="ignore")
-    actions[1].button(t("run_again"), key=f"again_{view.id}", icon=":material/replay:",
-                      on_click=studio.run_again, args=(ctx, view.id))
+        t("download_set"),
+        data=lambda: history.generation_zip(store, view),
+        file_name=f"viba-{view.type}-{view.id.hex[:8]}.zip",
+        mime="application/zip",
+        key=f"zip_{view.id}",
+        icon=":material/folder_zip:",
+        on_click="ignore",
+    )
+    actions[1].button(
+        t("run_again"),
+        key=f"again_{view.id}",
+        icon=":material/replay:",
+        on_click=studio.run_again,
+        args=(ctx, view.id),
+    )
     label = t("unfavorite") if view.favorite else t("favorite")
-    if actions[2].button(label, icon=":material/star:", key=f"fav_{view.id}",
-                         type="primary" if view.favorite else "secondary"):
+    if actions[2].button(
+        label,
+        icon=":material/star:",
+        key=f"fav_{view.id}",
+        type="primary" if view.favorite else "secondary",
+    ):
         _set_favorite(ctx, view.id, not view.favorite)
     if actions[3].button(t("delete"), icon=":material/delete:", key=f"delete_{view.id}"):
         st.session_state[CONFIRM_KEY] = str(view.id)

@@ -40,32 +40,48 @@ TEXTS: dict[str, dict[str, str]] = {
     "progress": {"en": "{done} of {total} images", "zh": "已完成 {done}/{total} 张"},
     "variant_failed": {"en": "Variant {n} failed: {error}", "zh": "变体 {n} 失败：{error}"},
     "nothing_yet": {"en": "Nothing generated here yet.", "zh": "这里还没有生成记录。"},
-    "queued": {"en": "Queued: it runs in the background, you can leave this page.",
-               "zh": "已加入队列：在后台运行，可以离开此页面。"},
-    "queued_again": {"en": "Queued again with the same inputs.",
-                     "zh": "已用相同输入重新加入队列。"},
+    "queued": {
+        "en": "Queued: it runs in the background, you can leave this page.",
+        "zh": "已加入队列：在后台运行，可以离开此页面。",
+    },
+    "queued_again": {
+        "en": "Queued again with the same inputs.",
+        "zh": "已用相同输入重新加入队列。",
+    },
     "recent": {"en": "Your latest", "zh": "最近生成"},
-    "no_key": {"en": "No Gemini API key yet: add your own on Profile, or ask an admin to set "
-                     "GEMINI_API_KEY on the server.",
-               "zh": "还没有 Gemini API 密钥：请在个人资料中添加，或请管理员在服务器上设置 "
-                     "GEMINI_API_KEY。"},
+    "no_key": {
+        "en": "No Gemini API key yet: add your own on Profile, or ask an admin to set "
+        "GEMINI_API_KEY on the server.",
+        "zh": "还没有 Gemini API 密钥：请在个人资料中添加，或请管理员在服务器上设置 "
+        "GEMINI_API_KEY。",
+    },
     "add_key": {"en": "Add your API key", "zh": "添加 API 密钥"},
     "images_to_derive": {"en": "Images (one job per image)", "zh": "图片（每张一个任务）"},
     "creativity": {"en": "Creativity", "zh": "创意程度"},
-    "creativity_help": {"en": "1 stays very close to the image, 10 takes the most freedom.",
-                        "zh": "1 最贴近原图，10 最自由。"},
+    "creativity_help": {
+        "en": "1 stays very close to the image, 10 takes the most freedom.",
+        "zh": "1 最贴近原图，10 最自由。",
+    },
     "skin_tone": {"en": "Skin tone", "zh": "肤色"},
     "keep_skin": {"en": "Keep as in the image", "zh": "保持原样"},
-    "derivation_intro": {"en": "Upload images: each is described by a text model, then an image "
-                               "model makes 4 variants.",
-                         "zh": "上传图片：先由文本模型描述，再由图像模型生成 4 个变体。"},
-    "avatar_intro": {"en": "1 to 3 photos of one person → a studio portrait.",
-                     "zh": "同一人的 1 到 3 张照片 → 一张影棚形象照。"},
+    "derivation_intro": {
+        "en": "Upload images: each is described by a text model, then an image "
+        "model makes 4 variants.",
+        "zh": "上传图片：先由文本模型描述，再由图像模型生成 4 个变体。",
+    },
+    "avatar_intro": {
+        "en": "1 to 3 photos of one person → a studio portrait.",
+        "zh": "同一人的 1 到 3 张照片 → 一张影棚形象照。",
+    },
     "reference_photos": {"en": "Reference photos (1 to 3)", "zh": "参考照片（1 到 3 张）"},
-    "try_on_intro": {"en": "A person and a garment → the person wearing it.",
-                     "zh": "人物 + 服装 → 人物穿上该服装。"},
-    "swap_intro": {"en": "A person and a scene → the person placed in the scene.",
-                   "zh": "人物 + 场景 → 把人物合成进场景。"},
+    "try_on_intro": {
+        "en": "A person and a garment → the person wearing it.",
+        "zh": "人物 + 服装 → 人物穿上该服装。",
+    },
+    "swap_intro": {
+        "en": "A person and a scene → the person placed in the scene.",
+        "zh": "人物 + 场景 → 把人物合成进场景。",
+    },
     "person": {"en": "Person", "zh": "人物"},
     "garment": {"en": "Garment", "zh": "服装"},
     "scene": {"en": "Scene", "zh": "场景"},
@@ -73,8 +89,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "upload": {"en": "An upload", "zh": "上传图片"},
     "an_avatar": {"en": "One of my avatars", "zh": "我的形象照"},
     "pick_avatar": {"en": "Avatar", "zh": "形象照"},
-    "no_avatars": {"en": "No finished avatars yet: make one on the Avatar page.",
-                   "zh": "还没有完成的形象照：请先在形象照页面生成。"},
+    "no_avatars": {
+        "en": "No finished avatars yet: make one on the Avatar page.",
+        "zh": "还没有完成的形象照：请先在形象照页面生成。",
+    },
     "need_files": {"en": "Add the images first.", "zh": "请先添加图片。"},
     "too_many": {"en": "At most {n} photos.", "zh": "最多 {n} 张照片。"},
     # history
@@ -85,8 +103,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "any_model": {"en": "Any model", "zh": "任意模型"},
     "from_day": {"en": "From (UTC)", "zh": "开始日期 (UTC)"},
     "to_day": {"en": "To (UTC, inclusive)", "zh": "结束日期 (UTC，含)"},
-    "search_text": {"en": "Text in the description, prompt or file name",
-                    "zh": "描述、提示词或文件名中的文字"},
+    "search_text": {
+        "en": "Text in the description, prompt or file name",
+        "zh": "描述、提示词或文件名中的文字",
+    },
     "favorites_only": {"en": "Favourites only", "zh": "仅收藏"},
     "apply": {"en": "Apply", "zh": "应用"},
     "clear_filters": {"en": "Clear", "zh": "清除"},
@@ -97,8 +117,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "favorite": {"en": "Favourite", "zh": "收藏"},
     "unfavorite": {"en": "Unfavourite", "zh": "取消收藏"},
     "delete": {"en": "Delete", "zh": "删除"},
-    "confirm_delete": {"en": "Delete this generation and its images? This cannot be undone.",
-                       "zh": "删除此记录及其图片？此操作无法撤销。"},
+    "confirm_delete": {
+        "en": "Delete this generation and its images? This cannot be undone.",
+        "zh": "删除此记录及其图片？此操作无法撤销。",
+    },
     "yes_delete": {"en": "Yes, delete", "zh": "确认删除"},
     "cancel": {"en": "Cancel", "zh": "取消"},
     "deleted": {"en": "Deleted ({n} image(s) removed).", "zh": "已删除（移除了 {n} 张图片）。"},
@@ -107,11 +129,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "outputs": {"en": "Outputs", "zh": "输出"},
     "details": {"en": "Details", "zh": "详情"},
     "no_results": {"en": "No generations match these filters.", "zh": "没有符合筛选条件的记录。"},
-    "no_history": {"en": "Nothing here yet: your generations will be listed here.",
-                   "zh": "还没有记录：你的生成记录会显示在这里。"},
+    "no_history": {
+        "en": "Nothing here yet: your generations will be listed here.",
+        "zh": "还没有记录：你的生成记录会显示在这里。",
+    },
     "all_generations": {"en": "All generations", "zh": "全部记录"},
-    "not_yours": {"en": "That generation does not exist, or it is not yours.",
-                  "zh": "该记录不存在，或不属于你。"},
+    "not_yours": {
+        "en": "That generation does not exist, or it is not yours.",
+        "zh": "该记录不存在，或不属于你。",
+    },
     "image_missing": {"en": "Image missing", "zh": "图片丢失"},
     "download_set": {"en": "Download set (zip)", "zh": "下载整组 (zip)"},
     "bad_dates": {"en": "The start day is after the end day.", "zh": "开始日期晚于结束日期。"},

@@ -32,7 +32,9 @@ class PreparedImage:
     name: str = "image"
 
 
-def prepare_image(data: bytes, name: str = "image", max_side: int = DEFAULT_MAX_SIDE) -> PreparedImage:
+def prepare_image(
+    data: bytes, name: str = "image", max_side: int = DEFAULT_MAX_SIDE
+) -> PreparedImage:
     label = f"“{name}”"
     if not data:
         raise ImageInputError(f"{label} is empty (0 bytes). Choose another file.")
@@ -43,10 +45,9 @@ def prepare_image(data: bytes, name: str = "image", max_side: int = DEFAULT_MAX_
             with Image.open(io.BytesIO(data)) as probe:
                 fmt = probe.format or ""
                 probe.verify()
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()
-                img = ImageOps.exif_transpose(img)
-                rgb = _to_rgb(img)
+            with Image.open(io.BytesIO(data)) as opened:
+                opened.load()
+                rgb = _to_rgb(ImageOps.exif_transpose(opened))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageInputError(f"{label} has too many pixels to be processed safely.") from None
     except UnidentifiedImageError:

@@ -57,15 +57,21 @@ class JobRunner:
     """The process-wide pool. `workers` jobs run at once in all; `per_user` at once per user
     (the rest wait in order)."""
 
-    def __init__(self, db: Database, store: ImageStore, workers: int = 4, per_user: int = 2,
-                 heartbeat_s: float = 10.0, stale_after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: ImageStore,
+        workers: int = 4,
+        per_user: int = 2,
+        heartbeat_s: float = 10.0,
+        stale_after_s: float | None = None,
+    ) -> None:
         self.db = db
         self.store = store
         self.per_user = max(1, per_user)
         self.heartbeat_s = heartbeat_s
         self.stale_after = timedelta(seconds=stale_after_s or 3 * heartbeat_s)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
-                                        thread_name_prefix="viba-job")
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="viba-job")
         self._lock = threading.Lock()
         self._waiting: dict[uuid.UUID, deque[_Job]] = defaultdict(deque)
         self._running: dict[uuid.UUID, int] = defaultdict(int)
@@ -73,15 +79,21 @@ class JobRunner:
         self._done = threading.Condition(self._lock)
         self._stop = threading.Event()
         self.fail_interrupted()
-        self._beat = threading.Thread(target=self._heartbeat_loop, name="viba-job-heartbeat",
-                                      daemon=True)
+        self._beat = threading.Thread(
+            target=self._heartbeat_loop, name="viba-job-heartbeat", daemon=True
+        )
         self._beat.start()
 
     # --- submitting --------------------------------------------------------------------
 
     def submit(
-        self, user_id: uuid.UUID, feature: str, images: Sequence[PreparedImage],
-        options: dict[str, Any], models: dict[str, str], prompts_in_use: dict[str, Any],
+        self,
+        user_id: uuid.UUID,
+        feature: str,
+        images: Sequence[PreparedImage],
+        options: dict[str, Any],
+        models: dict[str, str],
+        prompts_in_use: dict[str, Any],
         config: GeminiConfig,
     ) -> uuid.UUID:
         """Store the inputs, create the pending row and queue the job. `models` maps step →
@@ -102,15 +114,22 @@ class JobRunner:
             "prompt": spec.first_prompt(templates, len(images)),
         }
         try:
-            job_id = generations.create(self.db, self.store, user_id, feature, images, params,
-                                        WORKER_ID)
+            job_id = generations.create(
+                self.db, self.store, user_id, feature, images, params, WORKER_ID
+            )
         except StorageError as exc:
             raise JobError(str(exc)) from exc
         self._enqueue(_Job(job_id, user_id, config, templates))
         return job_id
 
-    def run_again(self, job_id: uuid.UUID, user_id: uuid.UUID, prompts_in_use: dict[str, Any],
-                  config: GeminiConfig, models: dict[str, str] | None = None) -> uuid.UUID:
+    def run_again(
+        self,
+        job_id: uuid.UUID,
+        user_id: uuid.UUID,
+        prompts_in_use: dict[str, Any],
+        config: GeminiConfig,
+        models: dict[str, str] | None = None,
+    ) -> uuid.UUID:
         """The same inputs and options as an earlier generation of this user (models: the
         user's current choice when given, else the ones used then)."""
         old = generations.find(self.db, user_id, job_id)
@@ -121,8 +140,15 @@ class JobRunner:
         except StorageError as exc:
             raise JobError(f"The inputs of that generation are gone: {exc}") from exc
         used = dict(old.input_params.get("models") or {})
-        return self.submit(user_id, old.type, images, old.input_params.get("options") or {},
-                           {**used, **(models or {})}, prompts_in_use, config)
+        return self.submit(
+            user_id,
+            old.type,
+            images,
+            old.input_params.get("options") or {},
+            {**used, **(models or {})},
+            prompts_in_use,
+            config,
+        )
 
     def _enqueue(self, job: _Job) -> None:
         with self._lock:
@@ -157,8 +183,9 @@ class JobRunner:
                 return  # deleted, or failed by a sweep meanwhile
             self._run_pipeline(job, view, generations.load_inputs(self.store, view))
         except GenerationError as exc:
-            generations.fail(self.db, job.id, str(exc),
-                             {"error_kind": exc.kind, "error_model": exc.model})
+            generations.fail(
+                self.db, job.id, str(exc), {"error_kind": exc.kind, "error_model": exc.model}
+            )
         except (StorageError, DatabaseUnavailable) as exc:
             log.warning("job %s: %s", job.id, exc)
             self._fail_quietly(job.id, str(exc))
@@ -182,27 +209,47 @@ class JobRunner:
             nonlocal tokens
             tokens += text.usage.total_tokens
             generations.merge_details(
-                self.db, job.id,
+                self.db,
+                job.id,
                 generations.usage_row(view, step, text.model, text.usage.total_tokens),
-                description=text.text, description_model=text.model,
+                description=text.text,
+                description_model=text.model,
                 description_tokens=text.usage.total_tokens,
-                description_seconds=round(text.seconds, 3))
+                description_seconds=round(text.seconds, 3),
+            )
 
         def on_image(index: int, image: ImageResult) -> None:
             nonlocal tokens
             tokens += image.usage.total_tokens
-            generations.add_output(self.db, self.store, view, spec.image_step, image,
-                                   index if spec.outputs > 1 else None)
+            generations.add_output(
+                self.db,
+                self.store,
+                view,
+                spec.image_step,
+                image,
+                index if spec.outputs > 1 else None,
+            )
 
         def on_failure(index: int, exc: GenerationError) -> None:
             failures.append({"variant": index, "error": str(exc), "kind": exc.kind})
-            generations.merge_details(self.db, job.id,
-                                      failures=sorted(failures, key=lambda f: f["variant"]))
+            generations.merge_details(
+                self.db, job.id, failures=sorted(failures, key=lambda f: f["variant"])
+            )
 
-        spec.pipeline(Run(
-            config=job.config, images=images, options=view.input_params.get("options") or {},
-            models=view.input_params["models"], prompts=job.templates, steps=spec.step_ids,
-            outputs=spec.outputs, on_text=on_text, on_image=on_image, on_failure=on_failure))
+        spec.pipeline(
+            Run(
+                config=job.config,
+                images=images,
+                options=view.input_params.get("options") or {},
+                models=view.input_params["models"],
+                prompts=job.templates,
+                steps=spec.step_ids,
+                outputs=spec.outputs,
+                on_text=on_text,
+                on_image=on_image,
+                on_failure=on_failure,
+            )
+        )
         generations.finish(self.db, job.id, tokens, time.perf_counter() - started)
 
     # --- waiting and liveness ----------------------------------------------------------

@@ -26,16 +26,19 @@ class ApiKeyError(UserError, ValueError):
 
 
 def _fernet(server_secret: str) -> Fernet:
-    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"viba-studio",
-               info=b"user gemini api key v1").derive(server_secret.encode())
+    raw = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"viba-studio", info=b"user gemini api key v1"
+    ).derive(server_secret.encode())
     return Fernet(base64.urlsafe_b64encode(raw))
 
 
 def clean_key(api_key: str) -> str:
     key = (api_key or "").strip()
     if not MIN_KEY_LENGTH <= len(key) <= MAX_KEY_LENGTH or any(c.isspace() for c in key):
-        raise ApiKeyError("That does not look like a Gemini API key (one line, no spaces, "
-                        "from aistudio.google.com/apikey).")
+        raise ApiKeyError(
+            "That does not look like a Gemini API key (one line, no spaces, "
+            "from aistudio.google.com/apikey)."
+        )
     return key
 
 

@@ -61,14 +61,19 @@ def _submit_login(db: Database, settings: Settings) -> None:
 
 def _submit_register(db: Database, settings: Settings) -> None:
     box = session()
-    values = {k: st.session_state.get(f"register_{k}", "")
-              for k in ("email", "name", "password", "repeat")}
+    values = {
+        k: st.session_state.get(f"register_{k}", "")
+        for k in ("email", "name", "password", "repeat")
+    }
 
     def act() -> None:
         if values["password"] != values["repeat"]:
             raise auth.AuthError("The two passwords are not the same.")
-        box.log_in(auth.register(db, values["email"], values["name"], values["password"],
-                                 settings.admin_emails))
+        box.log_in(
+            auth.register(
+                db, values["email"], values["name"], values["password"], settings.admin_emails
+            )
+        )
 
     if run_action("register", act):
         st.session_state["register_password"] = st.session_state["register_repeat"] = ""
@@ -79,8 +84,11 @@ def _submit_forgot(db: Database, settings: Settings) -> None:
     email = st.session_state.get("forgot_email", "")
 
     def act() -> None:
-        box.form_message = ("forgot_password", "info",
-                            auth.request_password_reset(db, settings, email))
+        box.form_message = (
+            "forgot_password",
+            "info",
+            auth.request_password_reset(db, settings, email),
+        )
 
     run_action("forgot_password", act)
 
@@ -106,8 +114,7 @@ def _login_form(db: Database, settings: Settings) -> None:
         st.subheader("Log in")
         st.text_input("Email", key="login_email", autocomplete="email")
         st.text_input("Password", type="password", key="login_password")
-        st.form_submit_button("Log in", type="primary", on_click=_submit_login,
-                              args=(db, settings))
+        st.form_submit_button("Log in", type="primary", on_click=_submit_login, args=(db, settings))
     show_form_message("login")
 
 
@@ -116,12 +123,14 @@ def _register_form(db: Database, settings: Settings) -> None:
         st.subheader("Create an account")
         st.text_input("Email", key="register_email", autocomplete="email")
         st.text_input("Full name", key="register_name", autocomplete="name")
-        st.text_input("Password", type="password", key="register_password",
-                      help=auth.PASSWORD_POLICY)
+        st.text_input(
+            "Password", type="password", key="register_password", help=auth.PASSWORD_POLICY
+        )
         st.text_input("Repeat password", type="password", key="register_repeat")
         st.caption(f"Password: {auth.PASSWORD_POLICY}")
-        st.form_submit_button("Register", type="primary", on_click=_submit_register,
-                              args=(db, settings))
+        st.form_submit_button(
+            "Register", type="primary", on_click=_submit_register, args=(db, settings)
+        )
     show_form_message("register")
 
 
@@ -129,8 +138,7 @@ def _forgot_form(db: Database, settings: Settings) -> None:
     with st.form("forgot_password"):
         st.subheader("Forgot your password?")
         st.text_input("Email of your account", key="forgot_email")
-        st.form_submit_button("Send me a reset link", on_click=_submit_forgot,
-                              args=(db, settings))
+        st.form_submit_button("Send me a reset link", on_click=_submit_forgot, args=(db, settings))
     show_form_message("forgot_password")
 
 
@@ -140,11 +148,13 @@ def _reset_form(db: Database, settings: Settings, token: str = "") -> None:
         if token and not st.session_state.get("reset_code"):
             st.session_state["reset_code"] = token
         st.text_input("Reset code (from the email)", key="reset_code")
-        st.text_input("New password", type="password", key="reset_new_password",
-                      help=auth.PASSWORD_POLICY)
+        st.text_input(
+            "New password", type="password", key="reset_new_password", help=auth.PASSWORD_POLICY
+        )
         st.text_input("Repeat new password", type="password", key="reset_repeat")
-        st.form_submit_button("Set new password", type="primary", on_click=_submit_reset,
-                              args=(db, settings))
+        st.form_submit_button(
+            "Set new password", type="primary", on_click=_submit_reset, args=(db, settings)
+        )
     show_form_message("reset_password")
 
 

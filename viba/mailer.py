@@ -25,7 +25,9 @@ def send_email(settings: Settings, to: str, subject: str, body: str) -> None:
     try:
         if settings.smtp_security == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
-                settings.smtp_host, settings.smtp_port, timeout=20,
+                settings.smtp_host,
+                settings.smtp_port,
+                timeout=20,
                 context=ssl.create_default_context(),
             )
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -34,7 +34,7 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -48,15 +48,15 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; use viba.models.utcnow()")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -171,8 +171,9 @@ class ImageRef(Base):
     )
 
     generation_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("generation_history.id", ondelete="CASCADE",
-                         name="fk_image_refs_generation"))
+        Uuid,
+        ForeignKey("generation_history.id", ondelete="CASCADE", name="fk_image_refs_generation"),
+    )
     key: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(10))
 
@@ -193,7 +194,8 @@ class ModelUsage(Base):
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     user_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("users.id", ondelete="CASCADE", name="fk_model_usage_user"))
+        Uuid, ForeignKey("users.id", ondelete="CASCADE", name="fk_model_usage_user")
+    )
     generation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     feature: Mapped[str] = mapped_column(String(20))
     step: Mapped[str] = mapped_column(String(40))
@@ -215,11 +217,13 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     action: Mapped[str] = mapped_column(String(40))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_audit_log_actor"))
+        Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_audit_log_actor")
+    )
     # Kept as text: the email tried in a failed login may have no account.
     actor_email: Mapped[str | None] = mapped_column(String(320))
     target_user_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_audit_log_target"))
+        Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_audit_log_target")
+    )
     generation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

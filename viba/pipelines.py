@@ -87,11 +87,18 @@ def check_derivation_options(creativity: int, skin_tone: str | None) -> None:
 
 
 def derivation_variant_prompt(
-    description: str, creativity: int, skin_tone: str | None, variant: int,
-    variants: int = DERIVATION_VARIANTS, template: PromptTemplate = prompts.DERIVATION_IMAGE,
+    description: str,
+    creativity: int,
+    skin_tone: str | None,
+    variant: int,
+    variants: int = DERIVATION_VARIANTS,
+    template: PromptTemplate = prompts.DERIVATION_IMAGE,
 ) -> str:
     return template.render(
-        variant=variant, variants=variants, description=description, creativity=creativity,
+        variant=variant,
+        variants=variants,
+        description=description,
+        creativity=creativity,
         creativity_guidance=prompts.creativity_guidance(creativity),
         skin_tone_instruction=prompts.skin_tone_instruction(skin_tone),
         aspect_ratio=prompts.ASPECT_RATIO,
@@ -120,7 +127,11 @@ def run_derivation(
     check_derivation_options(creativity, skin_tone)
     started = time.perf_counter()
     description = generate_text(
-        config, text_model, [image], text_prompt.render(), system=text_prompt.system,
+        config,
+        text_model,
+        [image],
+        text_prompt.render(),
+        system=text_prompt.system,
     )
     if on_description:
         on_description(description)
@@ -129,10 +140,16 @@ def run_derivation(
     with ThreadPoolExecutor(max_workers=variants, thread_name_prefix="viba-variant") as pool:
         futures = {
             pool.submit(
-                generate_image, config, image_model, [image],
-                derivation_variant_prompt(description.text, creativity, skin_tone, i + 1,
-                                          variants, image_prompt),
-                image_prompt.system, temperature, prompts.ASPECT_RATIO,
+                generate_image,
+                config,
+                image_model,
+                [image],
+                derivation_variant_prompt(
+                    description.text, creativity, skin_tone, i + 1, variants, image_prompt
+                ),
+                image_prompt.system,
+                temperature,
+                prompts.ASPECT_RATIO,
             ): i
             for i in range(variants)
         }
@@ -167,14 +184,23 @@ def avatar_prompt(photo_count: int, template: PromptTemplate = prompts.AVATAR) -
     return template.render(**prompts.render_values(photo_count))
 
 
-def _one_image(config: GeminiConfig, model: str, images: Sequence[PreparedImage],
-               template: PromptTemplate) -> ImageResult:
-    return generate_image(config, model, images, template.render(**prompts.render_values(len(images))),
-                          system=template.system, aspect_ratio=prompts.ASPECT_RATIO)
+def _one_image(
+    config: GeminiConfig, model: str, images: Sequence[PreparedImage], template: PromptTemplate
+) -> ImageResult:
+    return generate_image(
+        config,
+        model,
+        images,
+        template.render(**prompts.render_values(len(images))),
+        system=template.system,
+        aspect_ratio=prompts.ASPECT_RATIO,
+    )
 
 
 def run_avatar(
-    config: GeminiConfig, photos: Sequence[PreparedImage], model: str,
+    config: GeminiConfig,
+    photos: Sequence[PreparedImage],
+    model: str,
     template: PromptTemplate = prompts.AVATAR,
 ) -> ImageResult:
     if not 1 <= len(photos) <= MAX_AVATAR_PHOTOS:
@@ -183,14 +209,20 @@ def run_avatar(
 
 
 def run_try_on(
-    config: GeminiConfig, person: PreparedImage, garment: PreparedImage, model: str,
+    config: GeminiConfig,
+    person: PreparedImage,
+    garment: PreparedImage,
+    model: str,
     template: PromptTemplate = prompts.TRY_ON,
 ) -> ImageResult:
     return _one_image(config, model, [person, garment], template)
 
 
 def run_swap(
-    config: GeminiConfig, person: PreparedImage, scene: PreparedImage, model: str,
+    config: GeminiConfig,
+    person: PreparedImage,
+    scene: PreparedImage,
+    model: str,
     template: PromptTemplate = prompts.SWAP,
 ) -> ImageResult:
     return _one_image(config, model, [person, scene], template)
@@ -203,13 +235,18 @@ def derivation(run: Run) -> None:
     """Step 1 describes the one input, step 2 makes `run.outputs` variants of it."""
     text_step, image_step = run.steps
     run_derivation(
-        run.config, run.images[0], run.models[text_step], run.models[image_step],
-        creativity=run.options.get("creativity", 5), skin_tone=run.options.get("skin_tone"),
+        run.config,
+        run.images[0],
+        run.models[text_step],
+        run.models[image_step],
+        creativity=run.options.get("creativity", 5),
+        skin_tone=run.options.get("skin_tone"),
         variants=run.outputs,
         on_description=lambda text: run.on_text(text_step, text),
         on_variant=lambda index, image: run.on_image(index + 1, image),
         on_failure=lambda index, error: run.on_failure(index + 1, error),
-        text_prompt=run.prompts[text_step], image_prompt=run.prompts[image_step],
+        text_prompt=run.prompts[text_step],
+        image_prompt=run.prompts[image_step],
     )
 
 

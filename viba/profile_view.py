@@ -14,8 +14,11 @@ from viba.websession import flash, session
 def profile_page(ctx: PageContext) -> None:
     account = ctx.account
     st.title(t("Profile"))
-    st.text(account.email + (" · admin" if account.is_admin else "")
-            + (" · email verified" if account.is_verified else ""))
+    st.text(
+        account.email
+        + (" · admin" if account.is_admin else "")
+        + (" · email verified" if account.is_verified else "")
+    )
     _name_form(ctx)
     _password_form(ctx)
     _api_key_section(ctx)
@@ -69,35 +72,50 @@ def _api_key_section(ctx: PageContext) -> None:
     box = session()
     own = ui.user_gemini_key(ctx.db, ctx.settings)
     if box.key_unreadable:
-        st.warning("Your remembered key can no longer be read (the server's secret changed). "
-                   "Enter it again.")
+        st.warning(
+            "Your remembered key can no longer be read (the server's secret changed). "
+            "Enter it again."
+        )
     if own:
-        st.write(f"Generations use **your key** {keyvault.mask(own)} "
-                 + ("(remembered on your account, stored encrypted)." if box.key_remembered
-                    else "(for this session only)."))
+        st.write(
+            f"Generations use **your key** {keyvault.mask(own)} "
+            + (
+                "(remembered on your account, stored encrypted)."
+                if box.key_remembered
+                else "(for this session only)."
+            )
+        )
     elif ctx.settings.gemini_api_key:
         st.write("Generations use the **server's key**. You can use your own instead.")
     else:
-        st.write("No key yet: the server has none, so add yours to generate. Get one at "
-                 "[aistudio.google.com/apikey](https://aistudio.google.com/apikey).")
+        st.write(
+            "No key yet: the server has none, so add yours to generate. Get one at "
+            "[aistudio.google.com/apikey](https://aistudio.google.com/apikey)."
+        )
     with st.form("profile_api_key", clear_on_submit=True):
-        new_key = st.text_input("Your Gemini API key", type="password",
-                                help="Used instead of the server's key for your generations.")
+        new_key = st.text_input(
+            "Your Gemini API key",
+            type="password",
+            help="Used instead of the server's key for your generations.",
+        )
         remember = st.checkbox("Remember it on my account (stored encrypted)")
         if st.form_submit_button("Use this key"):
             try:
                 cleaned = keyvault.clean_key(new_key)
                 if remember:
-                    keyvault.remember(ctx.db, ctx.settings.resolved_cookie_key(), ctx.account.id,
-                                      cleaned)
+                    keyvault.remember(
+                        ctx.db, ctx.settings.resolved_cookie_key(), ctx.account.id, cleaned
+                    )
                 else:
                     keyvault.forget(ctx.db, ctx.account.id)
             except UserError as exc:
                 st.error(str(exc))
             else:
                 box.use_key(cleaned, remember)
-                flash(f"Key {keyvault.mask(cleaned)} saved"
-                      + (" on your account." if remember else " for this session."))
+                flash(
+                    f"Key {keyvault.mask(cleaned)} saved"
+                    + (" on your account." if remember else " for this session.")
+                )
                 st.rerun()
     if own or box.key_unreadable:
         st.button("Forget my key", on_click=_forget_key, args=(ctx,), icon=":material/key_off:")

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from viba.auth import Account, require_admin
 from viba.db import Database
 from viba.errors import UserError
-from viba.models import PromptVersion, User
 from viba.features import builtin_prompts
+from viba.models import PromptVersion, User
 from viba.prompts import PromptTemplate
 
 BUILTIN = "builtin"
@@ -44,8 +44,11 @@ class VersionInfo:
 
 def active_prompts(db: Database) -> dict[str, ActivePrompt]:
     """Every step's active prompt, in one query."""
-    newest = (select(PromptVersion.step, func.max(PromptVersion.id).label("id"))
-              .group_by(PromptVersion.step).subquery())
+    newest = (
+        select(PromptVersion.step, func.max(PromptVersion.id).label("id"))
+        .group_by(PromptVersion.step)
+        .subquery()
+    )
     with db.session() as s:
         rows = s.scalars(select(PromptVersion).join(newest, PromptVersion.id == newest.c.id)).all()
         by_step = {row.step: row for row in rows}
@@ -55,8 +58,9 @@ def active_prompts(db: Database) -> dict[str, ActivePrompt]:
         if row is None:
             active[step] = ActivePrompt(builtin, BUILTIN)
         else:
-            active[step] = ActivePrompt(replace(builtin, system=row.system, template=row.template),
-                                        row.id)
+            active[step] = ActivePrompt(
+                replace(builtin, system=row.system, template=row.template), row.id
+            )
     return active
 
 
@@ -73,16 +77,19 @@ def check_template(step: str, template: str) -> None:
     try:
         used = {name for _, name, spec, conv in Formatter().parse(template) if name is not None}
     except ValueError as exc:
-        raise PromptError(f"The prompt has a stray brace ({exc}); write {{{{ and }}}} for "
-                          "literal braces.") from None
+        raise PromptError(
+            f"The prompt has a stray brace ({exc}); write {{{{ and }}}} for literal braces."
+        ) from None
     unknown = used - allowed
     if unknown:
         names = ", ".join("{" + n + "}" for n in sorted(unknown))
         offered = ", ".join("{" + n + "}" for n in sorted(allowed)) or "none"
         raise PromptError(f"Unknown placeholder {names}. This step offers: {offered}.")
     if "description" in allowed and "description" not in used:
-        raise PromptError("This step's prompt must contain {description}: it is how the "
-                          "image model gets step 1's description.")
+        raise PromptError(
+            "This step's prompt must contain {description}: it is how the "
+            "image model gets step 1's description."
+        )
 
 
 def save_version(
@@ -91,8 +98,13 @@ def save_version(
     check_template(step, template)
     with db.session() as s:
         require_admin(s, admin.id)
-        row = PromptVersion(step=step, system=system.strip(), template=template,
-                            note=(note or "").strip()[:200] or None, created_by=admin.id)
+        row = PromptVersion(
+            step=step,
+            system=system.strip(),
+            template=template,
+            note=(note or "").strip()[:200] or None,
+            created_by=admin.id,
+        )
         s.add(row)
         s.flush()
         return row.id
@@ -111,8 +123,9 @@ def restore_builtin(db: Database, admin: Account, step: str) -> int:
     builtin = builtin_prompts().get(step)
     if builtin is None:
         raise PromptError(f"Unknown step {step}.")
-    return save_version(db, admin, step, builtin.system, builtin.template,
-                        note="restored the built-in text")
+    return save_version(
+        db, admin, step, builtin.system, builtin.template, note="restored the built-in text"
+    )
 
 
 def list_versions(db: Database, step: str, limit: int = 50) -> list[VersionInfo]:
@@ -124,5 +137,7 @@ def list_versions(db: Database, step: str, limit: int = 50) -> list[VersionInfo]
             .order_by(PromptVersion.id.desc())
             .limit(limit)
         ).all()
-        return [VersionInfo(r.id, r.step, r.system, r.template, r.note, email, r.created_at)
-                for r, email in rows]
+        return [
+            VersionInfo(r.id, r.step, r.system, r.template, r.note, email, r.created_at)
+            for r, email in rows
+        ]

@@ -53,9 +53,7 @@ DERIVATION_TEXT = PromptTemplate(
 DERIVATION_IMAGE = PromptTemplate(
     step="derivation_image",
     title="Derivation, step 2: make a variant",
-    system=(
-        "You are an image generation model that makes faithful variants of a reference image."
-    ),
+    system=("You are an image generation model that makes faithful variants of a reference image."),
     template=(
         "Create variant {variant} of {variants} of the reference image.\n"
         "Description of the reference:\n{description}\n\n"
@@ -111,7 +109,6 @@ SWAP = PromptTemplate(
 )
 
 
-
 def render_values(image_count: int) -> dict[str, object]:
     """What every image prompt may use besides its own step's values ({aspect_ratio},
     {photo_count}); a template uses the ones it names."""
@@ -129,8 +126,10 @@ def creativity_guidance(creativity: int) -> str:
 def skin_tone_instruction(skin_tone: str | None) -> str:
     if not skin_tone:
         return ""
-    return (f"Change only the skin tone of the people to {skin_tone}; keep their features, "
-            "hair, clothing and everything else unchanged.\n")
+    return (
+        f"Change only the skin tone of the people to {skin_tone}; keep their features, "
+        "hair, clothing and everything else unchanged.\n"
+    )
 
 
 def creativity_temperature(creativity: int) -> float:

@@ -63,8 +63,11 @@ def _availability(catalog: Catalog) -> set[str] | None:
         return None
     usable = [m.id for m in catalog.models.values() if m.usable]
     missing = [m for m in usable if m not in available]
-    st.info("Your key can use every model offered here." if not missing else
-            "Not available to your key: " + ", ".join(missing) + ". Marked ✗ below.")
+    st.info(
+        "Your key can use every model offered here."
+        if not missing
+        else "Not available to your key: " + ", ".join(missing) + ". Marked ✗ below."
+    )
     return set(available)
 
 
@@ -73,13 +76,24 @@ def system_prompts_page(ctx: PageContext) -> None:
     choices = ctx.model_choices()
     active = prompt_store.active_prompts(ctx.db)
     st.title(t("System Prompts"))
-    st.caption("What each feature step sends to Gemini, and the model it uses. Your model "
-               "choices are saved to your account and used by every feature.")
+    st.caption(
+        "What each feature step sends to Gemini, and the model it uses. Your model "
+        "choices are saved to your account and used by every feature."
+    )
     left, right, _ = st.columns([1, 1, 2])
-    left.button("Reset models to defaults", on_click=_reset_choices, args=(ctx,),
-                icon=":material/restart_alt:")
-    right.button("Check availability", on_click=_check_availability, args=(ctx,),
-                 icon=":material/fact_check:", help="Ask Gemini which models your API key can use.")
+    left.button(
+        "Reset models to defaults",
+        on_click=_reset_choices,
+        args=(ctx,),
+        icon=":material/restart_alt:",
+    )
+    right.button(
+        "Check availability",
+        on_click=_check_availability,
+        args=(ctx,),
+        icon=":material/fact_check:",
+        help="Ask Gemini which models your API key can use.",
+    )
     available = _availability(catalog)
 
     def label(model_id: str) -> str:
@@ -94,11 +108,20 @@ def system_prompts_page(ctx: PageContext) -> None:
         with st.container(border=True):
             st.subheader(prompt.template.title)
             options = [m.id for m in catalog.for_step(step)]
-            st.selectbox("Model", options, index=options.index(choices[step]),
-                         key=f"model_{step}", format_func=label, on_change=_save_choice,
-                         args=(ctx, step, choices))
-            version = ("built-in" if prompt.version == prompt_store.BUILTIN
-                       else f"version {prompt.version}")
+            st.selectbox(
+                "Model",
+                options,
+                index=options.index(choices[step]),
+                key=f"model_{step}",
+                format_func=label,
+                on_change=_save_choice,
+                args=(ctx, step, choices),
+            )
+            version = (
+                "built-in"
+                if prompt.version == prompt_store.BUILTIN
+                else f"version {prompt.version}"
+            )
             st.caption(f"Prompt: {version}")
             st.markdown("**System instruction**")
             st.code(prompt.template.system, language=None, wrap_lines=True)
@@ -112,16 +135,22 @@ def _editor(ctx: PageContext, step: str, prompt: prompt_store.ActivePrompt) -> N
     with st.expander("Edit this prompt (admins)"):
         fields = ", ".join("{" + f + "}" for f in sorted(features.steps()[step].prompt.fields))
         with st.form(f"edit_{step}"):
-            system = st.text_area("System instruction", value=prompt.template.system,
-                                  key=f"system_{step}")
-            template = st.text_area("Prompt", value=prompt.template.template, height=220,
-                                    key=f"template_{step}",
-                                    help=f"Placeholders: {fields or 'none'}")
+            system = st.text_area(
+                "System instruction", value=prompt.template.system, key=f"system_{step}"
+            )
+            template = st.text_area(
+                "Prompt",
+                value=prompt.template.template,
+                height=220,
+                key=f"template_{step}",
+                help=f"Placeholders: {fields or 'none'}",
+            )
             note = st.text_input("What changed (optional)", key=f"note_{step}")
             if st.form_submit_button("Save as new version"):
                 try:
-                    new_id = prompt_store.save_version(ctx.db, ctx.account, step, system,
-                                                       template, note)
+                    new_id = prompt_store.save_version(
+                        ctx.db, ctx.account, step, system, template, note
+                    )
                 except UserError as exc:
                     st.error(str(exc))
                 else:
@@ -134,11 +163,18 @@ def _editor(ctx: PageContext, step: str, prompt: prompt_store.ActivePrompt) -> N
         for v in versions:
             cols = st.columns([4, 1])
             who = v.author or "a deleted user"
-            cols[0].text(f"v{v.id} · {v.created_at:%Y-%m-%d %H:%M} UTC · {who}"
-                         + (f" · {v.note}" if v.note else ""))
+            cols[0].text(
+                f"v{v.id} · {v.created_at:%Y-%m-%d %H:%M} UTC · {who}"
+                + (f" · {v.note}" if v.note else "")
+            )
             if v.id != prompt.version:
-                cols[1].button("Restore", key=f"restore_{v.id}", on_click=_restore,
-                               args=(ctx, v.id, step))
+                cols[1].button(
+                    "Restore", key=f"restore_{v.id}", on_click=_restore, args=(ctx, v.id, step)
+                )
         if prompt.version != prompt_store.BUILTIN:
-            st.button("Restore the built-in text", key=f"restore_builtin_{step}",
-                      on_click=_restore, args=(ctx, None, step))
+            st.button(
+                "Restore the built-in text",
+                key=f"restore_builtin_{step}",
+                on_click=_restore,
+                args=(ctx, None, step),
+            )

@@ -35,8 +35,7 @@ OTHER_PAGES: tuple[NavItem, ...] = (
 
 def studio_pages() -> tuple[NavItem, ...]:
     """Every page: Home, one per feature (in registry order), then the others."""
-    return (HOME, *(NavItem(f.page, f.key, f.icon) for f in features.all_features()),
-            *OTHER_PAGES)
+    return (HOME, *(NavItem(f.page, f.key, f.icon) for f in features.all_features()), *OTHER_PAGES)
 
 
 def nav_items(account: Account | None) -> list[NavItem]:
@@ -62,8 +61,12 @@ def sidebar(account: Account | None) -> None:
             st.caption(t("signed_in_as"))
             st.text(account.full_name)
             st.text(account.email + ("  ·  admin" if account.is_admin else ""))
-            st.button(t("log_out"), key="viba_logout", on_click=_log_out,
-                      icon=":material/logout:")
-        st.segmented_control(t("language"), list(LANGUAGES), key=LANG_KEY, default="en",
-                             format_func=lambda code: LANGUAGES[code],
-                             selection_mode="single")
+            st.button(t("log_out"), key="viba_logout", on_click=_log_out, icon=":material/logout:")
+        st.segmented_control(
+            t("language"),
+            list(LANGUAGES),
+            key=LANG_KEY,
+            default="en",
+            format_func=lambda code: LANGUAGES[code],
+            selection_mode="single",
+        )

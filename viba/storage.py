@@ -68,12 +68,14 @@ class DbBackend:
 
     def put(self, key: str, data: bytes, mime: str) -> None:
         # Two jobs may store the same image at once: the second insert is a no-op.
-        if self.db.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(Blob).values(key=check_key(key), mime=mime, size=len(data), data=data,
-                                        created_at=utcnow()).on_conflict_do_nothing()
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect = postgresql if self.db.engine.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(Blob)
+            .values(key=check_key(key), mime=mime, size=len(data), data=data, created_at=utcnow())
+            .on_conflict_do_nothing()
+        )
         with self.db.session() as s:
             s.execute(statement)
 
@@ -146,22 +148,32 @@ class S3Backend:
 
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.client = boto3.client("s3", config=Config(
-            retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5, read_timeout=30))
+        self.client = boto3.client(
+            "s3",
+            config=Config(
+                retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5, read_timeout=30
+            ),
+        )
 
     def _name(self, key: str) -> str:
         return self.prefix + check_key(key)
 
     def _fail(self, exc: Exception, key: str) -> StorageError:
-        return StorageError(f"The image store s3://{self.bucket}/{self.prefix} failed on {key}: "
-                            f"{exc}")
+        return StorageError(
+            f"The image store s3://{self.bucket}/{self.prefix} failed on {key}: {exc}"
+        )
 
     def put(self, key: str, data: bytes, mime: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data,
-                                   ContentType=mime, CacheControl="max-age=31536000, immutable")
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._name(key),
+                Body=data,
+                ContentType=mime,
+                CacheControl="max-age=31536000, immutable",
+            )
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(exc, key) from exc
 
@@ -214,8 +226,9 @@ def make_backend(spec: str, db: Database, data_dir: Path) -> Backend:
         if not bucket:
             raise StorageError("VIBA_STORAGE=s3://... needs a bucket name: s3://bucket/prefix.")
         return S3Backend(bucket, prefix)
-    raise StorageError(f"VIBA_STORAGE={spec!r} is not understood: use db, local:<folder> or "
-                       "s3://bucket/prefix.")
+    raise StorageError(
+        f"VIBA_STORAGE={spec!r} is not understood: use db, local:<folder> or s3://bucket/prefix."
+    )
 
 
 @dataclass(frozen=True)
@@ -235,8 +248,9 @@ def mime_for(key: str) -> str:
 
 
 def make_thumbnail(data: bytes, side: int = THUMB_SIDE) -> bytes:
-    with Image.open(io.BytesIO(data)) as img:
-        img.thumbnail((side, side))
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.thumbnail((side, side))
+        img: Image.Image = opened
         if img.mode not in ("RGB", "RGBA"):
             img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
         out = io.BytesIO()

@@ -61,18 +61,25 @@ def prepare(files: Sequence[Any], ctx: PageContext) -> tuple[list[PreparedImage]
     return good, errors
 
 
-def submit(ctx: PageContext, feature: Feature, images: list[PreparedImage],
-           options: dict[str, Any], config: GeminiConfig) -> uuid.UUID:
+def submit(
+    ctx: PageContext,
+    feature: Feature,
+    images: list[PreparedImage],
+    options: dict[str, Any],
+    config: GeminiConfig,
+) -> uuid.UUID:
     in_use = prompts_in_use(prompt_store.active_prompts(ctx.db))
-    return ctx.runner.submit(ctx.account.id, feature.key, images, options, ctx.model_choices(),
-                             in_use, config)
+    return ctx.runner.submit(
+        ctx.account.id, feature.key, images, options, ctx.model_choices(), in_use, config
+    )
 
 
 @ui.action
 def run_again(ctx: PageContext, job_id: uuid.UUID) -> None:
     in_use = prompts_in_use(prompt_store.active_prompts(ctx.db))
-    ctx.runner.run_again(job_id, ctx.account.id, in_use, ctx.gemini_config(),
-                         models=ctx.model_choices())
+    ctx.runner.run_again(
+        job_id, ctx.account.id, in_use, ctx.gemini_config(), models=ctx.model_choices()
+    )
     session().flash = t("queued_again")
 
 
@@ -80,8 +87,11 @@ def run_again(ctx: PageContext, job_id: uuid.UUID) -> None:
 
 
 def _avatar_choices(ctx: PageContext) -> list[GenerationView]:
-    return [v for v in generations.recent(ctx.db, ctx.account.id, "avatar", limit=12)
-            if v.status == "completed" and v.output_keys]
+    return [
+        v
+        for v in generations.recent(ctx.db, ctx.account.id, "avatar", limit=12)
+        if v.status == "completed" and v.output_keys
+    ]
 
 
 AVATAR_MODE = "avatar"
@@ -91,9 +101,13 @@ def _avatar_picker(ctx: PageContext, feature: Feature, slot: Slot) -> Generation
     """For a slot that may take one of the user's avatars: the choice between an upload and
     an avatar. Returns the avatar picked; AVATAR_MODE is in session state while the user
     chose an avatar (the slot then has no uploader)."""
-    source = st.radio(t("person_source"), ["upload", AVATAR_MODE], horizontal=True,
-                      format_func=lambda v: t("upload") if v == "upload" else t("an_avatar"),
-                      key=_source_key(feature, slot))
+    source = st.radio(
+        t("person_source"),
+        ["upload", AVATAR_MODE],
+        horizontal=True,
+        format_func=lambda v: t("upload") if v == "upload" else t("an_avatar"),
+        key=_source_key(feature, slot),
+    )
     picker = st.container()  # always there, so the form below never shifts (and remounts)
     if source != AVATAR_MODE:
         return None
@@ -102,8 +116,11 @@ def _avatar_picker(ctx: PageContext, feature: Feature, slot: Slot) -> Generation
         picker.info(t("no_avatars"))
         return None
     chosen = picker.selectbox(
-        t("pick_avatar"), options, key=f"{feature.key}_avatar",
-        format_func=lambda v: f"{v.created_at:%Y-%m-%d %H:%M} · " + ", ".join(v.input_names))
+        t("pick_avatar"),
+        options,
+        key=f"{feature.key}_avatar",
+        format_func=lambda v: f"{v.created_at:%Y-%m-%d %H:%M} · " + ", ".join(v.input_names),
+    )
     if chosen is not None:
         picker.image(ctx.store.thumbnail(chosen.output_keys[0]), width=160)
     return chosen
@@ -119,30 +136,43 @@ def _from_avatar(feature: Feature, slot: Slot) -> bool:
 
 def _option_widget(option: IntOption | ChoiceOption, container: Any) -> Any:
     if isinstance(option, IntOption):
-        return container.slider(t(option.label_key), option.low, option.high, option.default,
-                                help=t(option.help_key) if option.help_key else None)
+        return container.slider(
+            t(option.label_key),
+            option.low,
+            option.high,
+            option.default,
+            help=t(option.help_key) if option.help_key else None,
+        )
     none_label = t(option.none_key)
-    return container.selectbox(t(option.label_key), [None, *option.choices],
-                               format_func=lambda v: none_label if v is None else v)
+    return container.selectbox(
+        t(option.label_key),
+        [None, *option.choices],
+        format_func=lambda v: none_label if v is None else v,
+    )
 
 
 def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None) -> None:
     """The feature's uploaders (one per input slot) and options; on Generate, one job (or, for
     a batch slot, one job per file)."""
-    avatars = {slot.role: _avatar_picker(ctx, feature, slot)
-               for slot in feature.slots if slot.avatars}
+    avatars = {
+        slot.role: _avatar_picker(ctx, feature, slot) for slot in feature.slots if slot.avatars
+    }
     uploads: dict[str, Any] = {}
     with st.form(feature.key, clear_on_submit=True):
         columns = st.columns(len(feature.slots)) if len(feature.slots) > 1 else [st.container()]
         for slot, column in zip(feature.slots, columns):
             if not _from_avatar(feature, slot):
                 uploads[slot.role] = column.file_uploader(
-                    t(slot.label_key), type=UPLOAD_TYPES, key=f"{feature.key}_{slot.role}",
-                    accept_multiple_files=slot.batch or slot.max > 1)
+                    t(slot.label_key),
+                    type=UPLOAD_TYPES,
+                    key=f"{feature.key}_{slot.role}",
+                    accept_multiple_files=slot.batch or slot.max > 1,
+                )
         option_columns = st.columns(len(feature.options)) if feature.options else []
         values = {o.name: _option_widget(o, c) for o, c in zip(feature.options, option_columns)}
-        submitted = st.form_submit_button(t("generate"), type="primary", icon=":material/bolt:",
-                                          disabled=config is None)
+        submitted = st.form_submit_button(
+            t("generate"), type="primary", icon=":material/bolt:", disabled=config is None
+        )
     if not submitted or config is None:
         return
     queued = 0
@@ -162,8 +192,12 @@ def _files(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _jobs_from(ctx: PageContext, feature: Feature, uploads: dict[str, Any],
-               avatars: dict[str, GenerationView | None]) -> list[list[PreparedImage]]:
+def _jobs_from(
+    ctx: PageContext,
+    feature: Feature,
+    uploads: dict[str, Any],
+    avatars: dict[str, GenerationView | None],
+) -> list[list[PreparedImage]]:
     """The inputs of each job to submit, in slot order; nothing (after saying why) when the
     inputs are missing or unusable. A batch slot gives one job per usable file."""
     per_slot: list[list[PreparedImage]] = []
@@ -174,8 +208,9 @@ def _jobs_from(ctx: PageContext, feature: Feature, uploads: dict[str, Any],
             if avatar is None:
                 st.warning(t("need_files"))
                 return []
-            per_slot.append([generations.stored_image(ctx.store, avatar.output_keys[0],
-                                                      "avatar.png")])
+            per_slot.append(
+                [generations.stored_image(ctx.store, avatar.output_keys[0], "avatar.png")]
+            )
             continue
         files = _files(uploads.get(slot.role))
         if len(files) < slot.min:
@@ -192,9 +227,14 @@ def _jobs_from(ctx: PageContext, feature: Feature, uploads: dict[str, Any],
         per_slot.append(images)
     if batch_index is None:
         return [[image for images in per_slot for image in images]]
-    return [[image for i, images in enumerate(per_slot)
-             for image in (images if i != batch_index else [one])]
-            for one in per_slot[batch_index]]
+    return [
+        [
+            image
+            for i, images in enumerate(per_slot)
+            for image in (images if i != batch_index else [one])
+        ]
+        for one in per_slot[batch_index]
+    ]
 
 
 # --- job cards -----------------------------------------------------------------------------
@@ -215,8 +255,9 @@ def variant_failures(view: GenerationView) -> None:
         st.warning(t("variant_failed").format(n=failure["variant"], error=failure["error"]))
 
 
-def image_grid(store: ImageStore, view: GenerationView, keys: list[str], columns: int,
-               role: str = "") -> None:
+def image_grid(
+    store: ImageStore, view: GenerationView, keys: list[str], columns: int, role: str = ""
+) -> None:
     """Stored images of a generation, each with its download button (role: a file name and
     widget key prefix, e.g. "input-")."""
     if not keys:
@@ -230,11 +271,15 @@ def image_grid(store: ImageStore, view: GenerationView, keys: list[str], columns
                 st.warning(str(exc))
                 continue
             st.image(data, width="stretch")
-            st.download_button(t("download"), data,
-                               file_name=history.file_name(view, key, i + 1, role),
-                               mime="image/png" if key.endswith(".png") else None,
-                               key=f"dl_{role}{view.id}_{i}", icon=":material/download:",
-                               on_click="ignore")
+            st.download_button(
+                t("download"),
+                data,
+                file_name=history.file_name(view, key, i + 1, role),
+                mime="image/png" if key.endswith(".png") else None,
+                key=f"dl_{role}{view.id}_{i}",
+                icon=":material/download:",
+                on_click="ignore",
+            )
 
 
 def job_card(ctx: PageContext, view: GenerationView) -> None:
@@ -242,13 +287,18 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
     store = ctx.store
     with st.container(border=True):
         head, link = st.columns([4, 1])
-        head.markdown(f"**{t(view.type)}** · {t(view.status)} · "
-                      f"{view.created_at:%Y-%m-%d %H:%M} UTC")
+        head.markdown(
+            f"**{t(view.type)}** · {t(view.status)} · {view.created_at:%Y-%m-%d %H:%M} UTC"
+        )
         names = ", ".join(view.input_params.get("input_names") or [])
         if names:
             head.text(names)
-        link.page_link(sidebar.HISTORY_PAGE, label=t("open_in_history"),
-                       icon=":material/history:", query_params={"id": str(view.id)})
+        link.page_link(
+            sidebar.HISTORY_PAGE,
+            label=t("open_in_history"),
+            icon=":material/history:",
+            query_params={"id": str(view.id)},
+        )
         job_status(view)
         description = view.details.get("description")
         if description:
@@ -260,11 +310,21 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
             actions = st.columns([1, 1, 3])
             if len(view.output_keys) > 1:
                 actions[0].download_button(
-                    t("download_zip"), data=lambda: history.outputs_zip(store, view),
-                    file_name=f"viba-{view.type}-{view.id.hex[:8]}.zip", mime="application/zip",
-                    key=f"zip_{view.id}", icon=":material/folder_zip:", on_click="ignore")
-            actions[1].button(t("run_again"), key=f"again_{view.id}", icon=":material/replay:",
-                              on_click=run_again, args=(ctx, view.id))
+                    t("download_zip"),
+                    data=lambda: history.outputs_zip(store, view),
+                    file_name=f"viba-{view.type}-{view.id.hex[:8]}.zip",
+                    mime="application/zip",
+                    key=f"zip_{view.id}",
+                    icon=":material/folder_zip:",
+                    on_click="ignore",
+                )
+            actions[1].button(
+                t("run_again"),
+                key=f"again_{view.id}",
+                icon=":material/replay:",
+                on_click=run_again,
+                args=(ctx, view.id),
+            )
 
 
 def recent_jobs(ctx: PageContext, feature: Feature, limit: int = 6) -> None:

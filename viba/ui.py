@@ -99,12 +99,18 @@ def _image_store(url: str, storage: str, data_dir: str) -> ImageStore:
 
 
 @st.cache_resource(show_spinner=False)
-def _runner(url: str, storage: str, data_dir: str, workers: int, per_user: int,
-            heartbeat: float) -> JobRunner:
+def _runner(
+    url: str, storage: str, data_dir: str, workers: int, per_user: int, heartbeat: float
+) -> JobRunner:
     from viba.jobs import JobRunner
 
-    return JobRunner(_database(url), _image_store(url, storage, data_dir), workers=workers,
-                     per_user=per_user, heartbeat_s=heartbeat)
+    return JobRunner(
+        _database(url),
+        _image_store(url, storage, data_dir),
+        workers=workers,
+        per_user=per_user,
+        heartbeat_s=heartbeat,
+    )
 
 
 def boot() -> tuple[Settings, Database]:
@@ -137,8 +143,14 @@ class PageContext:
     def runner(self) -> JobRunner:
         """The process-wide job runner, started on first use (studio pages only)."""
         s = self.settings
-        return _runner(s.effective_database_url, s.storage, str(s.data_dir), s.workers,
-                       s.user_concurrency, s.job_heartbeat_seconds)
+        return _runner(
+            s.effective_database_url,
+            s.storage,
+            str(s.data_dir),
+            s.workers,
+            s.user_concurrency,
+            s.job_heartbeat_seconds,
+        )
 
     def gemini_config(self) -> GeminiConfig:
         """The engine configuration for this session (the user's own key first); raises
