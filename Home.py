@@ -4,9 +4,10 @@ import streamlit as st
 
 from viba import features, ui
 from viba.i18n import t
+from viba.text import md_escape
 
 ctx = ui.guard("Home", icon=":material/home:")
-st.title(f"Welcome, {ui.md_escape(ctx.account.full_name)}")
+st.title(f"Welcome, {md_escape(ctx.account.full_name)}")
 st.write("Pick a tool to start. Every generation is kept in your History.")
 for col, feature in zip(st.columns(len(features.all_features())), features.all_features()):
     with col, st.container(border=True):

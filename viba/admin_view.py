@@ -16,6 +16,7 @@ from viba.db import Database
 from viba.errors import UserError
 from viba.history_view import keep_hidden_widgets
 from viba.models import GENERATION_STATUSES, utcnow
+from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import flash
 
@@ -217,7 +218,7 @@ def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> Non
                 admin.set_temporary_password(db, actor, uid, password)
                 st.success(f"Temporary password set for {row.email}.")
             except UserError as exc:
-                st.error(str(exc))
+                st.error(md_escape(str(exc)))
 
 
 # --- generations --------------------------------------------------------------------------

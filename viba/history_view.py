@@ -16,6 +16,7 @@ from viba.generations import GenerationView
 from viba.i18n import t
 from viba.models import GENERATION_STATUSES
 from viba.storage import StorageError
+from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import flash
 
@@ -168,7 +169,7 @@ def _grid_item(ctx: PageContext, item: history.HistoryItem) -> None:
     names = ", ".join(item.input_names)
     st.markdown(f"**{t(item.type)}** · {t(item.status)}  \n{item.created_at:%Y-%m-%d %H:%M} UTC")
     if names:
-        st.caption(ui.md_escape(names))
+        st.caption(md_escape(names))
     left, right = st.columns([3, 1])
     if left.button(t("open"), icon=":material/open_in_full:", key=f"open_{item.id}"):
         open_item("id", item.id)

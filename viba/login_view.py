@@ -16,6 +16,7 @@ from viba import auth
 from viba.config import Settings
 from viba.db import Database
 from viba.errors import UNEXPECTED, UserError
+from viba.text import md_escape
 from viba.websession import session
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def show_form_message(form: str) -> None:
     message = box.form_message
     if message and message[0] == form:
         box.form_message = None
-        getattr(st, message[1])(message[2])
+        getattr(st, message[1])(md_escape(message[2]))
 
 
 def run_action(form: str, action: Callable[[], str | None]) -> bool:

@@ -7,6 +7,7 @@ import streamlit as st
 from viba import auth, keyvault, ui
 from viba.errors import UserError
 from viba.i18n import t
+from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import flash, session
 
@@ -32,7 +33,7 @@ def _name_form(ctx: PageContext) -> None:
             try:
                 auth.update_profile(ctx.db, ctx.account.id, name)
             except UserError as exc:
-                st.error(str(exc))
+                st.error(md_escape(str(exc)))
             else:
                 flash("Name saved.")
                 st.rerun()
@@ -53,7 +54,7 @@ def _password_form(ctx: PageContext) -> None:
     try:
         auth.change_password(ctx.db, ctx.account.id, current, new)
     except UserError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc)))
     else:
         st.success("Password changed. Other browsers logged in with the old one are logged out.")
 
@@ -109,7 +110,7 @@ def _api_key_section(ctx: PageContext) -> None:
                 else:
                     keyvault.forget(ctx.db, ctx.account.id)
             except UserError as exc:
-                st.error(str(exc))
+                st.error(md_escape(str(exc)))
             else:
                 box.use_key(cleaned, remember)
                 flash(

@@ -10,6 +10,7 @@ from viba.catalog import Catalog, load_catalog
 from viba.errors import UserError
 from viba.gemini import list_available_models
 from viba.i18n import t
+from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import flash, session
 
@@ -152,7 +153,7 @@ def _editor(ctx: PageContext, step: str, prompt: prompt_store.ActivePrompt) -> N
                         ctx.db, ctx.account, step, system, template, note
                     )
                 except UserError as exc:
-                    st.error(str(exc))
+                    st.error(md_escape(str(exc)))
                 else:
                     st.session_state.pop(f"note_{step}", None)
                     flash(f"Saved version {new_id}.")

@@ -18,6 +18,7 @@ from viba.i18n import t
 from viba.images import ImageInputError, PreparedImage
 from viba.jobs import prompts_in_use
 from viba.storage import ImageStore, StorageError
+from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import session
 
@@ -57,7 +58,7 @@ def prepare(files: Sequence[Any], ctx: PageContext) -> tuple[list[PreparedImage]
             good.append(prepare_image(f.getvalue(), f.name, ctx.settings.max_image_side))
         except ImageInputError as exc:
             errors.append(str(exc))
-            st.error(str(exc), icon=":material/broken_image:")
+            st.error(md_escape(str(exc)), icon=":material/broken_image:")
     return good, errors
 
 
@@ -181,7 +182,7 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
             submit(ctx, feature, images, values, config)
             queued += 1
         except UserError as exc:  # this job is refused; the others of a batch still go
-            st.error(str(exc), icon=":material/error:")
+            st.error(md_escape(str(exc)), icon=":material/error:")
     if queued:
         st.toast(t("queued"), icon=":material/schedule:")
 
@@ -243,7 +244,7 @@ def _jobs_from(
 def job_status(view: GenerationView) -> None:
     """A failed job's error, or an unfinished job's progress."""
     if view.status == "failed":
-        st.error(view.error_message or t("failed"), icon=":material/error:")
+        st.error(md_escape(view.error_message or t("failed")), icon=":material/error:")
     elif not view.finished:
         expected = features.get(view.type).outputs
         done = len(view.output_keys)
@@ -252,7 +253,9 @@ def job_status(view: GenerationView) -> None:
 
 def variant_failures(view: GenerationView) -> None:
     for failure in view.details.get("failures") or []:
-        st.warning(t("variant_failed").format(n=failure["variant"], error=failure["error"]))
+        st.warning(
+            t("variant_failed").format(n=failure["variant"], error=md_escape(failure["error"]))
+        )
 
 
 def image_grid(
@@ -268,7 +271,7 @@ def image_grid(
             try:
                 data = store.load(key)
             except StorageError as exc:
-                st.warning(str(exc))
+                st.warning(md_escape(str(exc)))
                 continue
             st.image(data, width="stretch")
             st.download_button(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from viba.db import Database, get_database
 from viba.errors import UNEXPECTED, UserError
 from viba.i18n import current_language
 from viba.storage import ImageStore, make_backend
+from viba.text import md_escape
 from viba.websession import session
 
 if TYPE_CHECKING:
@@ -36,15 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
-
-
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&])")
-
-
-def md_escape(text: str) -> str:
-    """Text from a user or the model, made safe to put inside markdown: shown as written, no
-    links, images, HTML or formatting."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
 def fail(message: str) -> NoReturn:
@@ -61,7 +52,7 @@ def boundary() -> Iterator[None]:
     try:
         yield
     except UserError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md_escape(str(exc)), icon=":material/error:")
     except Exception:
         log.exception("a page failed")
         st.error(UNEXPECTED, icon=":material/error:")
@@ -239,7 +230,7 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
     box = session()
     if box.flash:
         message, box.flash = box.flash, None
-        st.toast(message)
+        st.toast(md_escape(message))
     return PageContext(settings, db, account, current_language())
 
 
