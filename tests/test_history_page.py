@@ -122,3 +122,29 @@ def test_someone_elses_or_a_bad_id_shows_one_message_and_nothing_of_it(
     assert not at.main.get("image") and "private words" not in str(at.main)
     with db.session() as s:
         assert s.scalar(select(GenerationHistory.id).where(GenerationHistory.id == theirs))
+
+
+def test_history_and_admin_start_no_job_runner(db, store, admin, monkeypatch):
+    """Reading generations needs the store, not the scheduler: with no runner made yet and
+    any attempt to make one failing, History (list and detail) and Admin still work."""
+    from viba import jobs, ui
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a job runner was started")
+
+    ui._runner.clear()
+    monkeypatch.setattr(jobs.JobRunner, "__init__", refuse)
+    key = store.save(png_bytes("no runner"), "image/png").key
+    gid = add(db, admin, outputs=[key], description="no worker here")
+    try:
+        for page, query in [
+            (PAGE, None),
+            (PAGE, {"id": str(gid)}),
+            ("pages/8_Admin.py", None),
+            ("pages/8_Admin.py", {"gen": str(gid)}),
+        ]:
+            at = open_page(page, admin, query)
+            assert not at.exception and not at.error, (page, query)
+        assert "no worker here" in [t.value for t in at.text]
+    finally:
+        ui._runner.clear()

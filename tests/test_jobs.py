@@ -47,7 +47,7 @@ def submit(runner, db, user, feature, n_images, gemini_config, **options):
         prepare_image(png_bytes(f"{feature}-{i}-{uuid.uuid4()}"), f"in{i}.png")
         for i in range(n_images)
     ]
-    in_use = jobs.prompts_in_use(prompt_store.active_prompts(db))
+    in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))
     return runner.submit(user.id, feature, images, options, models(), in_use, gemini_config)
 
 
@@ -140,7 +140,7 @@ def test_progress_is_visible_while_running_and_per_user_limit_holds(
 def test_run_again_uses_the_same_inputs(runner, db, member, gemini_config):
     first = submit(runner, db, member, "swap", 2, gemini_config)
     runner.wait(first)
-    in_use = jobs.prompts_in_use(prompt_store.active_prompts(db))
+    in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))
     second = runner.run_again(first, member.id, in_use, gemini_config)
     runner.wait(second)
     assert row(db, second).input_keys == row(db, first).input_keys
@@ -237,7 +237,7 @@ def test_heartbeat_keeps_a_long_job_alive(db, store, member, gemini_config, fake
 def test_delete_removes_only_unshared_images(runner, db, store, member, gemini_config):
     first = submit(runner, db, member, "swap", 2, gemini_config)
     runner.wait(first)
-    in_use = jobs.prompts_in_use(prompt_store.active_prompts(db))
+    in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))
     second = runner.run_again(first, member.id, in_use, gemini_config)  # shares the inputs
     runner.wait(second)
     a, b = row(db, first), row(db, second)

@@ -291,8 +291,3 @@ class JobRunner:
     def shutdown(self, wait: bool = True) -> None:
         self._stop.set()
         self._pool.shutdown(wait=wait, cancel_futures=True)
-
-
-def prompts_in_use(active: dict[str, Any]) -> dict[str, tuple[PromptTemplate, Any]]:
-    """step → (template, version) from prompt_store.active_prompts()."""
-    return {step: (p.template, p.version) for step, p in active.items()}

@@ -141,3 +141,8 @@ def list_versions(db: Database, step: str, limit: int = 50) -> list[VersionInfo]
             VersionInfo(r.id, r.step, r.system, r.template, r.note, email, r.created_at)
             for r, email in rows
         ]
+
+
+def prompts_in_use(active: dict[str, ActivePrompt]) -> dict[str, tuple[PromptTemplate, int | str]]:
+    """step → (template, version), as JobRunner.submit takes them, from active_prompts()."""
+    return {step: (p.template, p.version) for step, p in active.items()}

@@ -16,7 +16,6 @@ from viba.gemini import GeminiConfig, MissingApiKey
 from viba.generations import GenerationView
 from viba.i18n import t
 from viba.images import ImageInputError, PreparedImage
-from viba.jobs import prompts_in_use
 from viba.storage import ImageStore, StorageError
 from viba.text import md_escape
 from viba.ui import PageContext
@@ -69,7 +68,7 @@ def submit(
     options: dict[str, Any],
     config: GeminiConfig,
 ) -> uuid.UUID:
-    in_use = prompts_in_use(prompt_store.active_prompts(ctx.db))
+    in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(ctx.db))
     return ctx.runner.submit(
         ctx.account.id, feature.key, images, options, ctx.model_choices(), in_use, config
     )
@@ -77,7 +76,7 @@ def submit(
 
 @ui.action
 def run_again(ctx: PageContext, job_id: uuid.UUID) -> None:
-    in_use = prompts_in_use(prompt_store.active_prompts(ctx.db))
+    in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(ctx.db))
     ctx.runner.run_again(
         job_id, ctx.account.id, in_use, ctx.gemini_config(), models=ctx.model_choices()
     )
