@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from viba import auth
 from viba.db import Database
@@ -30,6 +31,12 @@ def test_register_stores_a_bcrypt_hash_and_lowercased_email(db, admin, email):
     assert stored.created_at.tzinfo is not None
 
 
+@pytest.mark.parametrize("name", ["Eve\nAdmin", "Eve\x00", "Eve\u202eevil"])
+def test_names_with_control_characters_are_refused(db, name):
+    with pytest.raises(auth.AuthError, match="control characters"):
+        auth.register(db, f"n-{uuid.uuid4().hex[:8]}@example.com", name, PASSWORD)
+
+
 def test_duplicate_email_is_refused_whatever_the_case(db, user):
     with pytest.raises(auth.AuthError, match="already exists"):
         auth.register(db, user.email.upper(), "Other", PASSWORD)
@@ -51,7 +58,22 @@ def test_password_policy(db, admin, email, password, problem):
         assert s.scalar(select(User).where(User.email == email)) is None
 
 
-@pytest.mark.parametrize("bad", ["", "not-an-email", "a@b", "two@@example.com"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "not-an-email",
+        "a@b",
+        "two@@example.com",
+        "a b@example.com",
+        "x@-bad.com",
+        "[relogin](http://host/phish)![x](http://host/x.gif)@ex.com",
+        "<b>x</b>@ex.com",
+        "x@ex.com\nBcc: y@ex.com",
+        "x@ex..com",
+        "x:y@ex.com",
+    ],
+)
 def test_bad_email_is_refused(db, bad):
     with pytest.raises(auth.AuthError, match="valid email"):
         auth.register(db, bad, "Uma", PASSWORD)
@@ -65,7 +87,7 @@ def test_register_logout_login_then_five_wrong_passwords_lock_the_account(db, us
             auth.authenticate(db, user.email, "wrong-password-1")
         assert not isinstance(info.value, auth.AccountLocked)
         assert row(db, user.email).failed_logins == attempt
-    with pytest.raises(auth.AccountLocked, match="locked for 15 more minutes"):
+    with pytest.raises(auth.AccountLocked, match="locked for 15 minutes"):
         auth.authenticate(db, user.email, "wrong-password-1")
     locked = row(db, user.email)
     assert locked.failed_logins == 5
@@ -91,12 +113,89 @@ def test_lock_expires_and_a_success_resets_the_count(db, user):
     assert stored.failed_logins == 0 and stored.locked_until is None
 
 
-def test_unknown_email_and_wrong_password_get_the_same_answer(db, user):
-    with pytest.raises(auth.AuthError) as unknown:
-        auth.authenticate(db, "nobody@example.com", PASSWORD)
-    with pytest.raises(auth.AuthError) as wrong:
-        auth.authenticate(db, user.email, "wrong-password-1")
-    assert str(unknown.value) == str(wrong.value) == auth.GENERIC_LOGIN_ERROR
+def test_unknown_email_wrong_password_and_locked_account_get_the_same_answer(db, user):
+    answers = []
+    for email, password in (
+        [("nobody@example.com", PASSWORD)] * 7
+        + [(user.email, "wrong-password-1")] * 6
+        + [(user.email, PASSWORD)]
+    ):
+        with pytest.raises(auth.AuthError) as refused:
+            auth.authenticate(db, email, password)
+        answers.append(str(refused.value))
+    assert row(db, user.email).locked_until is not None  # the last ones met a lock
+    assert set(answers) == {auth.GENERIC_LOGIN_ERROR}
+
+
+@pytest.mark.parametrize("right_at", [0, 4, 5, 17, 29])
+def test_a_burst_of_guesses_gets_at_most_five_passwords_checked(db, user, monkeypatch, right_at):
+    """30 logins at once, one of them with the right password: the lock holds whatever the
+    concurrency (each attempt is reserved before its password is checked)."""
+    import threading
+
+    stored_hash = row(db, user.email).password_hash
+    checked: list[str] = []
+    real_verify = auth.verify_password
+
+    def counting_verify(password, password_hash):
+        if password_hash == stored_hash:
+            checked.append(password)
+        return real_verify(password, password_hash)
+
+    monkeypatch.setattr(auth, "verify_password", counting_verify)
+    passwords = ["wrong-password-1"] * 30
+    passwords[right_at] = PASSWORD
+    barrier = threading.Barrier(len(passwords))
+    outcomes: dict[int, str] = {}
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        try:
+            auth.authenticate(db, user.email, passwords[i])
+            outcomes[i] = "in"
+        except auth.AuthError:
+            outcomes[i] = "refused"
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(passwords))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 30 and list(outcomes.values()).count("in") <= 1
+    if PASSWORD in checked:  # among the first five checked: in (a success resets the count)
+        assert checked.index(PASSWORD) < auth.MAX_FAILED_LOGINS
+        assert outcomes[right_at] == "in"
+    else:  # five wrong ones locked the account before it was checked
+        assert len(checked) == auth.MAX_FAILED_LOGINS
+        assert outcomes[right_at] == "refused"
+        assert row(db, user.email).locked_until is not None
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_simultaneous_first_registrations_make_exactly_one_admin(empty_database_url, round_):
+    import threading
+
+    db = Database(empty_database_url)
+    try:
+        db.migrate()
+        barrier = threading.Barrier(8)
+        made: list = []
+
+        def sign_up(i: int) -> None:
+            barrier.wait()
+            made.append(auth.register(db, f"first-{i}@example.com", f"F{i}", PASSWORD))
+
+        threads = [threading.Thread(target=sign_up, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(made) == 8
+        assert sum(a.is_admin for a in made) == 1
+        with db.session() as s:
+            assert s.scalar(select(func.count()).where(User.is_admin.is_(True))) == 1
+    finally:
+        db.dispose()
 
 
 def test_first_account_is_admin_and_admin_emails_are_admins(empty_database_url):

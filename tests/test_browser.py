@@ -83,7 +83,7 @@ def test_wrong_password_then_lock_in_the_browser(page: Page, streamlit_server, d
     for attempt in range(1, auth.MAX_FAILED_LOGINS + 1):
         log_in(page, user.email, "wrong-password-9")
         wait_until(lambda attempt=attempt: failed_logins(db, user) == attempt)
-    expect(page.get_by_text("locked for 15 more minutes")).to_be_visible()
+    expect(page.get_by_text("locked for 15 minutes")).to_be_visible()
     assert session_cookies(page) == []
 
 

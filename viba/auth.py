@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,13 +19,13 @@ from typing import Any
 
 import bcrypt
 import jwt
-from sqlalchemy import case, exists, select, update
+from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from viba import audit
 from viba.config import Settings
-from viba.db import Database, sqlite_write_lock
+from viba.db import Database, rowcount, serialize, sqlite_write_lock
 from viba.errors import UserError
 from viba.models import User, utcnow
 
@@ -39,8 +40,17 @@ PASSWORD_POLICY = (
     f"At least {MIN_PASSWORD_LENGTH} characters with at least one letter and one digit "
     f"(at most {MAX_PASSWORD_BYTES} bytes)."
 )
-GENERIC_LOGIN_ERROR = "Email or password is incorrect."
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The one answer to every refused login: it does not tell whether the email has an account or
+# whether that account is locked.
+GENERIC_LOGIN_ERROR = (
+    "Email or password is incorrect. After 5 wrong tries in a row an account is locked for "
+    "15 minutes; an admin can unlock it sooner."
+)
+# A plain address: letters, digits and . _ % + ' - before the @, a dotted domain name after it
+# (no brackets, parentheses, colons, spaces or markup can hide in one).
+_EMAIL_RE = re.compile(
+    r"^[a-z0-9._%+'-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
 
 
 class AuthError(UserError, ValueError):
@@ -52,13 +62,11 @@ class NotAllowed(AuthError):
 
 
 class AccountLocked(AuthError):
-    def __init__(self, until: datetime) -> None:
-        minutes = max(1, int((until - utcnow()).total_seconds() // 60) + 1)
-        super().__init__(
-            f"Too many failed logins: this account is locked for {minutes} more minute"
-            f"{'s' if minutes != 1 else ''}. Try again later or ask an admin to unlock it."
-        )
-        self.until = until
+    """A login refused because the account is locked (or this attempt locked it). Its message
+    is the generic one: only the audit log tells the two apart."""
+
+    def __init__(self) -> None:
+        super().__init__(GENERIC_LOGIN_ERROR)
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,15 @@ def normalise_email(email: str) -> str:
     if not _EMAIL_RE.match(email) or len(email) > 320:
         raise AuthError("Enter a valid email address.")
     return email
+
+
+def clean_name(full_name: str) -> str:
+    """A person's name as given, without surrounding spaces; control characters (newlines, NUL,
+    bidi overrides) are refused."""
+    full_name = (full_name or "").strip()
+    if any(unicodedata.category(c).startswith("C") for c in full_name):
+        raise AuthError("A name cannot contain control characters or line breaks.")
+    return full_name
 
 
 def check_password_policy(password: str) -> None:
@@ -143,7 +160,7 @@ def register(
 ) -> Account:
     """Create an account. Admin when listed in VIBA_ADMIN_EMAILS or when no admin exists yet."""
     email = normalise_email(email)
-    full_name = (full_name or "").strip()
+    full_name = clean_name(full_name)
     if not full_name:
         raise AuthError("Enter your name.")
     if len(full_name) > 200:
@@ -151,6 +168,9 @@ def register(
     check_password_policy(password)
     password_hash = hash_password(password)
     with db.session() as s:
+        # One registration at a time decides "no admin yet" and adds its row, so several
+        # first registrations at once make exactly one admin.
+        serialize(s, "viba-register")
         if s.scalar(select(exists().where(User.email == email))):
             raise AuthError("An account with this email already exists. Log in instead.")
         no_admin_yet = not s.scalar(select(exists().where(User.is_admin.is_(True))))
@@ -175,45 +195,59 @@ def authenticate(
     db: Database, email: str, password: str, admin_emails: frozenset[str] = frozenset()
 ) -> Account:
     """Check a password. Five failures in a row lock the account for 15 minutes (in the row).
-    Every attempt with a well-formed email is in the audit log."""
+
+    Each attempt is first reserved: one atomic UPDATE counts it as a failure, and only while
+    the account is not locked, before the slow password check. So no more than five passwords
+    are ever checked per lock window, however many attempts arrive at once; a right password
+    then resets the count. Every refusal has the same message and costs one password check,
+    whether the email has an account, is locked or not. Every attempt with a well-formed email
+    is in the audit log."""
     try:
         email = normalise_email(email)
     except AuthError:
         _check_nobody(password)
         raise AuthError(GENERIC_LOGIN_ERROR) from None
     now = utcnow()
-    refusal: AuthError | None = None
     with db.session() as s:
         user = s.scalar(select(User).where(User.email == email))
         if user is None or not user.is_active:
-            _check_nobody(password)
-            audit.record(
-                s,
-                audit.LOGIN_FAILED,
-                actor_email=email,
-                reason="no account" if user is None else "deactivated",
+            reason = "no account" if user is None else "deactivated"
+            audit.record(s, audit.LOGIN_FAILED, actor_email=email, reason=reason)
+            reserved = False
+        else:
+            lock_ran_out = and_(User.locked_until.is_not(None), User.locked_until <= now)
+            count = case((lock_ran_out, 1), else_=User.failed_logins + 1)
+            reserved = bool(
+                rowcount(
+                    s.execute(
+                        update(User)
+                        .where(
+                            User.id == user.id,
+                            or_(User.locked_until.is_(None), User.locked_until <= now),
+                        )
+                        .values(
+                            failed_logins=count,
+                            locked_until=case(
+                                (count >= MAX_FAILED_LOGINS, now + LOCK_DURATION), else_=None
+                            ),
+                        )
+                    )
+                )
             )
-            refusal = AuthError(GENERIC_LOGIN_ERROR)
-        elif user.locked_until is not None and user.locked_until > now:
-            audit.record(
-                s, audit.LOGIN_FAILED, actor_id=user.id, actor_email=email, reason="locked"
-            )
-            refusal = AccountLocked(user.locked_until)
-        elif not verify_password(password, user.password_hash):
-            # The UPDATE reads the row's current count, so concurrent failures from other
-            # sessions and processes all count.
-            if user.locked_until is not None:  # an expired lock: this failure is the first
-                values: dict[str, object] = {"failed_logins": 1, "locked_until": None}
+            if not reserved:
+                audit.record(
+                    s, audit.LOGIN_FAILED, actor_id=user.id, actor_email=email, reason="locked"
+                )
             else:
-                values = {
-                    "failed_logins": User.failed_logins + 1,
-                    "locked_until": case(
-                        (User.failed_logins + 1 >= MAX_FAILED_LOGINS, now + LOCK_DURATION),
-                        else_=None,
-                    ),
-                }
-            s.execute(update(User).where(User.id == user.id).values(**values))
-            s.refresh(user)
+                s.refresh(user)
+    # The reservation (or the refusal's audit entry) is committed before the password check.
+    if user is None or not reserved:
+        _check_nobody(password)
+        if user is not None and user.is_active:
+            raise AccountLocked()
+        raise AuthError(GENERIC_LOGIN_ERROR)
+    if not verify_password(password, user.password_hash):
+        with db.session() as s:
             audit.record(
                 s,
                 audit.LOGIN_FAILED,
@@ -222,7 +256,7 @@ def authenticate(
                 reason="wrong password",
                 failed_logins=user.failed_logins,
             )
-            if user.locked_until is not None and user.locked_until > now:
+            if user.locked_until is not None:
                 audit.record(
                     s,
                     audit.ACCOUNT_LOCKED,
@@ -230,15 +264,9 @@ def authenticate(
                     actor_email=email,
                     until=user.locked_until.isoformat(timespec="seconds"),
                 )
-                refusal = AccountLocked(user.locked_until)
-            else:
-                refusal = AuthError(GENERIC_LOGIN_ERROR)
-    # The failure and its audit entry are committed before we raise.
-    if refusal is not None:
-        raise refusal
-    assert user is not None
+        raise AccountLocked() if user.locked_until is not None else AuthError(GENERIC_LOGIN_ERROR)
     with db.session() as s:
-        values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+        values: dict[str, Any] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
         if email in admin_emails and not user.is_admin:
             values["is_admin"] = True
         s.execute(update(User).where(User.id == user.id).values(**values))
@@ -368,7 +396,7 @@ def set_temporary_password(
 
 
 def update_profile(db: Database, user_id: uuid.UUID, full_name: str) -> Account:
-    full_name = (full_name or "").strip()
+    full_name = clean_name(full_name)
     if not full_name or len(full_name) > 200:
         raise AuthError("Enter a name of 1 to 200 characters.")
     with db.session() as s:

@@ -6,6 +6,7 @@ VIBA_COOKIE_KEY, ...). A bad value raises ConfigError with one sentence a person
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from functools import lru_cache
@@ -30,8 +31,46 @@ from viba.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
-MIN_COOKIE_KEY_LENGTH = 32
-MIN_COOKIE_KEY_DISTINCT = 12  # "k" * 48 is long but guessable; random keys have ~30 distinct
+MIN_COOKIE_KEY_LENGTH = 32  # what the development key file must hold to be reused
+MIN_COOKIE_KEY_BITS = 128
+_MIN_REPEAT = 3
+
+
+def estimated_entropy_bits(secret: str) -> float:
+    """A cautious estimate of the randomness in a secret, in bits: log2 of its alphabet (the
+    character classes it uses) for each character that is new information. A repeat of three
+    or more characters seen before counts as one character, and a character that continues a
+    run (abc, 321, 2468) counts as none; so "changeme-changeme-1234x" or "0123456789ab" * 4
+    score far below a random key of the same length."""
+    classes = [
+        any(c.islower() for c in secret) * 26,
+        any(c.isupper() for c in secret) * 26,
+        any(c.isdigit() for c in secret) * 10,
+        any(not c.isalnum() for c in secret) * 33,
+    ]
+    pool = sum(classes)
+    if pool < 2:
+        return 0.0
+    new, i = 0, 0
+    while i < len(secret):
+        repeat = 0
+        for start in range(i):  # the longest earlier match (overlap allowed, as in LZ77)
+            length = 0
+            while i + length < len(secret) and secret[start + length] == secret[i + length]:
+                length += 1
+            repeat = max(repeat, length)
+        if repeat >= _MIN_REPEAT:
+            new += 1
+            i += repeat
+            continue
+        if i >= 2:
+            step = ord(secret[i]) - ord(secret[i - 1])
+            if step == ord(secret[i - 1]) - ord(secret[i - 2]) and abs(step) <= 2:
+                i += 1  # continues a run
+                continue
+        new += 1
+        i += 1
+    return new * math.log2(pool)
 
 
 class ConfigError(UserError, RuntimeError):
@@ -142,16 +181,14 @@ class Settings(BaseSettings):
         """Refuse a production start that would be insecure; say exactly what to set."""
         if not self.is_production:
             return
-        if (
-            not self.cookie_key
-            or len(self.cookie_key) < MIN_COOKIE_KEY_LENGTH
-            or len(set(self.cookie_key)) < MIN_COOKIE_KEY_DISTINCT
-        ):
+        bits = estimated_entropy_bits(self.cookie_key or "")
+        if bits < MIN_COOKIE_KEY_BITS:
+            held = f"this one holds about {bits:.0f}" if self.cookie_key else "it is not set"
             raise ConfigError(
                 "VIBA_ENV=production needs VIBA_COOKIE_KEY set to a random secret of at least "
-                f"{MIN_COOKIE_KEY_LENGTH} characters, not a repeated or made-up word (for "
-                "example the output of "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+                f"{MIN_COOKIE_KEY_BITS} bits, not a repeated or made-up word ({held}). Make "
+                "one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'` "
+                "(Render's generateValue makes one for you)."
             )
         if self.effective_database_url.startswith("sqlite") and not self.allow_sqlite_in_production:
             raise ConfigError(

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import CursorResult, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -184,12 +184,28 @@ class Database:
         self.engine.dispose()
 
 
+def rowcount(result: Any) -> int:
+    """How many rows an UPDATE or DELETE changed (Session.execute types it as a plain Result)."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
 def sqlite_write_lock(session: Session) -> None:
     """SQLite: take the database's write lock now, so what this transaction reads next cannot
     change before it writes (the driver runs SELECTs outside a transaction and ignores FOR
     UPDATE). PostgreSQL: nothing; use SELECT ... FOR UPDATE on the rows."""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("UPDATE alembic_version SET version_num = version_num"))
+
+
+def serialize(session: Session, name: str) -> None:
+    """Make the rest of this transaction run one at a time with every other transaction that
+    serializes on the same name, across processes: PostgreSQL takes an advisory transaction
+    lock on the name, SQLite the database's write lock (held to commit on either)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": name})
+    else:
+        sqlite_write_lock(session)
 
 
 _sqlite_name_lock = threading.RLock()

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 
-from viba.db import Database
+from viba.db import Database, rowcount
 from viba.gemini import ImageResult
 from viba.images import PreparedImage
 from viba.models import GenerationHistory, ImageRef, ModelUsage, utcnow
@@ -72,12 +72,6 @@ def view_of(row: GenerationHistory) -> GenerationView:
         row.updated_at,
         bool(row.favorite),
     )
-
-
-def rowcount(result: Any) -> int:
-    """How many rows an UPDATE or DELETE changed."""
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
 
 
 # --- reading ---------------------------------------------------------------------------------

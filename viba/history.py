@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import Select, delete, func, or_, select, tuple_, update
 
 from viba import audit, features, generations
-from viba.db import Database
+from viba.db import Database, rowcount
 from viba.errors import UserError
-from viba.generations import GenerationView, image_lock, rowcount
+from viba.generations import GenerationView, image_lock
 from viba.models import GenerationHistory, ImageRef, User
 from viba.storage import EXTENSIONS, ImageStore, mime_for
 
