@@ -275,6 +275,19 @@ def add(
         return row.id
 
 
+def logged_in_box(account: auth.Account) -> websession.SessionBox:
+    """A browser session logged in as the account, with a live server-side session."""
+    from datetime import timedelta
+
+    from viba import sessions
+    from viba.db import get_database
+
+    session_id, expires = sessions.start(get_database(), account.id, timedelta(days=1))
+    box = websession.SessionBox()
+    box.log_in(account, session_id, expires, write_cookie=False)
+    return box
+
+
 def open_page(
     page: str | None = None,
     account: auth.Account | None = None,
@@ -282,7 +295,7 @@ def open_page(
 ) -> AppTest:
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
     if account is not None:
-        at.session_state[websession.SESSION_KEY] = websession.SessionBox(user_id=str(account.id))
+        at.session_state[websession.SESSION_KEY] = logged_in_box(account)
     if page is not None:
         at.switch_page(page)
     for name, value in (query or {}).items():

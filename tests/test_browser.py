@@ -139,3 +139,80 @@ def test_model_choice_survives_logout_and_a_new_browser(browser, page, streamlit
     log_in(other, user.email, PASSWORD)
     expect(model_box(other, 2)).to_have_value(re.compile(r"· gemini-3-pro-image$"))
     other.context.close()
+
+
+def test_a_cookie_copied_before_logout_logs_nobody_in_after_it(
+    browser, page: Page, streamlit_server, user
+):
+    page.goto(streamlit_server.url)
+    log_in(page, user.email, PASSWORD)
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+    wait_until(lambda: len(session_cookies(page)) == 1)
+    copied = [c for c in page.context.cookies() if c["name"] == "viba_session"]
+    page.get_by_role("button", name="Log out").click()
+    expect_login_panel(page)
+    wait_until(lambda: session_cookies(page) == [])
+    thief = browser.new_context()
+    try:
+        thief.add_cookies(copied)
+        stolen = thief.new_page()
+        stolen.goto(f"{streamlit_server.url}/Profile")
+        expect_login_panel(stolen)
+    finally:
+        thief.close()
+
+
+def test_log_out_and_in_again_in_the_same_tab_keeps_the_login(page: Page, streamlit_server, user):
+    page.goto(streamlit_server.url)
+    log_in(page, user.email, PASSWORD)
+    wait_until(lambda: len(session_cookies(page)) == 1)
+    first = session_cookies(page)[0]
+    page.get_by_role("button", name="Log out").click()
+    expect_login_panel(page)
+    wait_until(lambda: session_cookies(page) == [])
+    log_in(page, user.email, PASSWORD)  # no reload in between
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+    wait_until(lambda: session_cookies(page) not in ([], [first]))
+    page.reload()
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+
+
+@pytest.mark.parametrize("kind", ["alg-none", "garbage", "other-key"])
+def test_a_forged_cookie_shows_the_login_panel_and_is_cleared(
+    page: Page, streamlit_server, db, user, kind
+):
+    import base64
+    import json
+    import time
+    import uuid
+
+    import jwt
+    from sqlalchemy import func, select
+
+    from viba import audit
+    from viba.models import AuditEntry
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    claims = {"sid": str(uuid.uuid4()), "exp": int(time.time()) + 3600}
+    token = {
+        "alg-none": f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.",
+        "garbage": "not-a-token",
+        "other-key": jwt.encode(claims, "someone-elses-key-" + "y" * 30, algorithm="HS256"),
+    }[kind]
+
+    def bad_cookie_entries() -> int:
+        with db.session() as s:
+            return s.scalar(select(func.count()).where(AuditEntry.action == audit.BAD_COOKIE))
+
+    before = bad_cookie_entries()
+    page.context.add_cookies(
+        [{"name": "viba_session", "value": token, "url": streamlit_server.url}]
+    )
+    page.goto(f"{streamlit_server.url}/Profile")
+    expect_login_panel(page)
+    wait_until(lambda: session_cookies(page) == [])
+    assert bad_cookie_entries() > before
+    log_in(page, user.email, PASSWORD)  # and logging in works as usual
+    expect(heading(page, "Profile")).to_be_visible()

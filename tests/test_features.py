@@ -17,7 +17,7 @@ from viba.models import GenerationHistory, ModelUsage
 from viba.prompts import PromptTemplate
 
 from fake_gemini import png_bytes
-from helpers import ROOT, wait_until
+from helpers import ROOT, logged_in_box, wait_until
 
 SKETCH_PROMPT = PromptTemplate(
     step="sketch",
@@ -95,7 +95,7 @@ def test_a_new_feature_is_one_entry_one_prompt_one_page(
 ):
     model = load_catalog().defaults["sketch"]  # the image default serves the new step
     at = AppTest.from_file(str(app_copy / "Home.py"), default_timeout=30)
-    at.session_state[websession.SESSION_KEY] = websession.SessionBox(user_id=str(user.id))
+    at.session_state[websession.SESSION_KEY] = logged_in_box(user)
     at.switch_page("pages/9_Sketch.py").run()
     assert not at.exception, at.exception
     assert "sketch" in [link.label for link in at.sidebar.get("page_link")]

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from viba import audit, auth
+from viba import audit, auth, sessions
 from viba.auth import Account
 from viba.db import Database
 from viba.generations import GenerationView, view_of
@@ -212,7 +212,10 @@ def _change_user(
         target = s.scalar(select(User).where(User.id == user_id).with_for_update())
         if target is None:
             raise NotAllowed("No such account.")
-        s.execute(update(User).where(User.id == user_id).values(**values))
+        if values:
+            s.execute(update(User).where(User.id == user_id).values(**values))
+        if values.get("is_active") is False or action == audit.SESSIONS_ENDED:
+            sessions.end_all(s, user_id, action)
         audit.record(
             s,
             action,
@@ -243,6 +246,11 @@ def set_verified(db: Database, actor: Account, user_id: uuid.UUID, value: bool =
 
 def unlock(db: Database, actor: Account, user_id: uuid.UUID) -> None:
     _change_user(db, actor, user_id, audit.UNLOCKED, {"failed_logins": 0, "locked_until": None})
+
+
+def end_sessions(db: Database, actor: Account, user_id: uuid.UUID) -> None:
+    """Log a user out of every browser (their next page shows the login form)."""
+    _change_user(db, actor, user_id, audit.SESSIONS_ENDED, {})
 
 
 def set_active(db: Database, actor: Account, user_id: uuid.UUID, value: bool) -> None:

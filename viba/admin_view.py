@@ -184,7 +184,7 @@ def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> Non
     if row.locked:
         flags.append(f"locked until {row.locked_until:%H:%M} UTC")
     st.caption(" · ".join(flags))
-    cols = st.columns(4)
+    cols = st.columns(5)
     uid = row.id
     if row.is_admin:
         if cols[0].button("Revoke admin", key="au_revoke", icon=":material/remove_moderator:"):
@@ -204,6 +204,13 @@ def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> Non
             _act("Deactivated.", lambda: admin.set_active(db, actor, uid, False))
     elif cols[3].button("Reactivate", key="au_reactivate", icon=":material/person:"):
         _act("Reactivated.", lambda: admin.set_active(db, actor, uid, True))
+    if cols[4].button(
+        "End sessions",
+        key="au_end_sessions",
+        icon=":material/logout:",
+        help="Log this account out of every browser.",
+    ):
+        _act("Logged out everywhere.", lambda: admin.end_sessions(db, actor, uid))
     with st.form("admin_temporary_password", clear_on_submit=True):
         st.markdown("**Set a temporary password**")
         st.caption(

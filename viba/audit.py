@@ -29,6 +29,9 @@ UNLOCKED = "admin_unlocked"
 DEACTIVATED = "admin_deactivated"
 REACTIVATED = "admin_reactivated"
 GENERATION_DELETED = "generation_deleted"
+LOGOUT = "logout"
+SESSIONS_ENDED = "sessions_ended"
+BAD_COOKIE = "bad_cookie"
 
 ACTIONS = (
     LOGIN,
@@ -45,6 +48,9 @@ ACTIONS = (
     DEACTIVATED,
     REACTIVATED,
     GENERATION_DELETED,
+    LOGOUT,
+    SESSIONS_ENDED,
+    BAD_COOKIE,
 )
 
 

@@ -303,10 +303,15 @@ def _write_password(
     new_hash: str,
     action: str,
     actor: Account | None = None,
+    keep_session: uuid.UUID | None = None,
     **extra: Any,
 ) -> None:
-    """Set a password hash in the caller's transaction: it ends every login cookie issued
-    before, unlocks the account, and is in the audit log."""
+    """Set a password hash in the caller's transaction: it ends every login session of the
+    account (but keep_session, the browser that changed it), unlocks the account, and is in
+    the audit log."""
+    from viba import sessions
+
+    sessions.end_all(s, user_id, action, keep=keep_session)
     s.execute(
         update(User)
         .where(User.id == user_id)
@@ -338,15 +343,20 @@ def _set_password(
 
 
 def change_password(
-    db: Database, user_id: uuid.UUID, current_password: str, new_password: str
+    db: Database,
+    user_id: uuid.UUID,
+    current_password: str,
+    new_password: str,
+    keep_session: uuid.UUID | None = None,
 ) -> None:
+    """Change your own password; every other browser logged in as you is logged out."""
     with db.session() as s:
         user = s.get(User, user_id)
         if user is None or not verify_password(current_password, user.password_hash):
             raise AuthError("The current password is not correct.")
     if current_password == new_password:
         raise AuthError("The new password must be different from the current one.")
-    _set_password(db, user_id, new_password, audit.PASSWORD_CHANGED)
+    _set_password(db, user_id, new_password, audit.PASSWORD_CHANGED, keep_session=keep_session)
 
 
 def require_admin(s: Session, actor_id: uuid.UUID, *, lock_admins: bool = False) -> None:

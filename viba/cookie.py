@@ -1,9 +1,13 @@
 """The login cookie: the only module that touches streamlit-authenticator.
 
-The library (0.4.2) signs and verifies the re-login cookie (its CookieModel: a JWT signed with
-VIBA_COOKIE_KEY, read server-side from st.context.cookies) and writes and deletes it in the
-browser through its cookie-manager component. Login, registration, lockout and password reset
-are viba.auth's: the library keeps credentials in an in-memory dict.
+The cookie holds one JWT (HS256, signed with VIBA_COOKIE_KEY) that names a server-side session
+(viba.sessions) and when it expires; the session row decides whether it still logs anyone in.
+The browser stores and deletes it through the cookie-manager component that the library's
+Authenticate draws (key "init"), which we drive directly: the library's own token signs a
+username, which cannot be revoked. The request's cookie is read from st.context.cookies.
+
+A cookie set by JavaScript cannot be HttpOnly. It is SameSite=Strict, and Secure whenever the
+page is served over https (Render's proxy says so in X-Forwarded-Proto).
 
 Make one SessionCookie per script run (it draws the component, whose key must be unique), in a
 fixed container, so the 'set' / 'delete' components coming and going do not shift the page.
@@ -11,22 +15,28 @@ fixed container, so the 'set' / 'delete' components coming and going do not shif
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import jwt
 import streamlit as st
 
-from viba.auth import Account
 from viba.config import Settings
+
+ALGORITHM = "HS256"
 
 
 @dataclass(frozen=True)
 class CookieLogin:
-    """What a valid login cookie says."""
+    """What a valid login cookie says: the session it names."""
 
-    email: str
-    issued_at: float  # Unix time
+    session_id: uuid.UUID
+
+
+class BadCookie(Exception):
+    """A login cookie is there but is not one of ours (forged, tampered, another key)."""
 
 
 class SessionCookie:
@@ -34,56 +44,79 @@ class SessionCookie:
         import streamlit_authenticator as stauth
 
         self._settings = settings
-        self._auth = stauth.Authenticate(
+        auth = stauth.Authenticate(
             {"usernames": {}},
             cookie_name=settings.cookie_name,
             cookie_key=settings.resolved_cookie_key(),
             cookie_expiry_days=settings.cookie_expiry_days,
             auto_hash=False,
         )
+        self._manager: Any = auth.cookie_controller.cookie_model.cookie_manager
+
+    def _decode(self, token: str) -> CookieLogin | None:
+        """None for an expired token; BadCookie for anything we did not sign."""
+        try:
+            payload = jwt.decode(
+                token,
+                self._settings.resolved_cookie_key(),
+                algorithms=[ALGORITHM],
+                options={"require": ["exp", "sid"]},
+            )
+            return CookieLogin(uuid.UUID(str(payload["sid"])))
+        except jwt.ExpiredSignatureError:
+            return None
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise BadCookie(type(exc).__name__) from None
 
     def read(self) -> CookieLogin | None:
-        """The login the request's cookie carries (None: none, or not valid)."""
-        st.session_state["logout"] = False  # the library's get_cookie() checks it
-        token = self._auth.cookie_controller.get_cookie()
-        if not isinstance(token, dict) or "username" not in token or "exp_date" not in token:
+        """The session the request's cookie names (None: no cookie, or an expired one).
+        Raises BadCookie for a cookie that is there but not valid."""
+        token = st.context.cookies.get(self._settings.cookie_name)
+        if not token:
             return None
-        issued_at = float(token["exp_date"]) - self._settings.cookie_expiry_days * 86400
-        return CookieLogin(str(token["username"]), issued_at)
+        return self._decode(token)
 
-    def browser_email(self) -> str | None:
-        """Whose login cookie the browser holds now, as the component last reported it (None
-        until it has reported, or when there is no valid cookie)."""
-        reported: Any = self._auth.cookie_controller.cookie_model.cookie_manager.cookies
-        token = reported.get(self._settings.cookie_name) if isinstance(reported, dict) else None
+    def browser_session(self) -> uuid.UUID | None:
+        """The session the browser's cookie names now, as the component last reported it
+        (None until it has reported, or when there is no valid cookie)."""
+        token = self._reported()
         if not token:
             return None
         try:
-            payload = jwt.decode(token, self._settings.resolved_cookie_key(), algorithms=["HS256"])
-            return str(payload["username"])
-        except (jwt.PyJWTError, KeyError):
+            login = self._decode(token)
+        except BadCookie:
             return None
+        return login.session_id if login else None
 
-    def write(self, account: Account) -> None:
-        """Ask the browser to store a fresh cookie for this account."""
-        _library_session(account)
-        self._auth.cookie_controller.set_cookie()
+    def browser_has_cookie(self) -> bool:
+        return bool(self._reported())
+
+    def _reported(self) -> str | None:
+        reported = self._manager.cookies
+        token = reported.get(self._settings.cookie_name) if isinstance(reported, dict) else None
+        return str(token) if token else None
+
+    def write(self, session_id: uuid.UUID, expires_at: datetime) -> None:
+        """Ask the browser to store the cookie for this session."""
+        token = jwt.encode(
+            {"sid": str(session_id), "exp": expires_at},
+            self._settings.resolved_cookie_key(),
+            algorithm=ALGORITHM,
+        )
+        self._manager.set(
+            self._settings.cookie_name,
+            token,
+            key="set",
+            expires_at=expires_at,  # aware: its ISO text carries +00:00
+            secure=served_over_https(),
+            same_site="strict",
+        )
 
     def delete(self) -> None:
-        _library_session(None)
-        self._auth.cookie_controller.delete_cookie()
-
-    def forget(self) -> None:
-        """Tell the library nobody is logged in (it reads st.session_state)."""
-        _library_session(None)
+        self._manager.delete(self._settings.cookie_name, key="delete")
 
 
-def _library_session(account: Account | None) -> None:
-    """The st.session_state keys the library's cookie model reads (it signs "username")."""
-    state = st.session_state
-    state["username"] = account.email if account else None
-    state["name"] = account.full_name if account else None
-    state["email"] = account.email if account else None
-    state["roles"] = (["admin"] if account.is_admin else ["user"]) if account else None
-    state["authentication_status"] = True if account else None
-    state["logout"] = account is None
+def served_over_https() -> bool:
+    headers = st.context.headers
+    proto = (headers.get("X-Forwarded-Proto") or "").split(",")[0].strip().lower()
+    return proto == "https" or (st.context.url or "").startswith("https://")

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 import streamlit as st
 
-from viba import auth
+from viba import auth, sessions
 from viba.config import Settings
 from viba.db import Database
 from viba.errors import UNEXPECTED, UserError
 from viba.text import md_escape
-from viba.websession import session
+from viba.websession import SessionBox, session
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,29 @@ def run_action(form: str, action: Callable[[], str | None]) -> bool:
     return True
 
 
+def start_session(db: Database, settings: Settings, box: SessionBox, account: auth.Account) -> None:
+    """This browser is now logged in as the account: a new server-side session, whose cookie
+    the guard writes in the runs that follow."""
+    headers = st.context.headers
+    session_id, expires = sessions.start(
+        db,
+        account.id,
+        timedelta(days=settings.cookie_expiry_days),
+        user_agent=headers.get("User-Agent"),
+        ip_address=st.context.ip_address,
+    )
+    box.log_in(account, session_id, expires)
+
+
 def _submit_login(db: Database, settings: Settings) -> None:
     box = session()
     email = st.session_state.get("login_email", "")
     password = st.session_state.get("login_password", "")
 
     def act() -> None:
-        box.log_in(auth.authenticate(db, email, password, settings.admin_emails))
+        start_session(
+            db, settings, box, auth.authenticate(db, email, password, settings.admin_emails)
+        )
 
     if run_action("login", act):
         st.session_state["login_password"] = ""
@@ -70,10 +87,13 @@ def _submit_register(db: Database, settings: Settings) -> None:
     def act() -> None:
         if values["password"] != values["repeat"]:
             raise auth.AuthError("The two passwords are not the same.")
-        box.log_in(
+        start_session(
+            db,
+            settings,
+            box,
             auth.register(
                 db, values["email"], values["name"], values["password"], settings.admin_emails
-            )
+            ),
         )
 
     if run_action("register", act):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viba import auth, keyvault, ui
+from viba import audit, auth, keyvault, sessions, ui
 from viba.errors import UserError
 from viba.i18n import t
 from viba.text import md_escape
@@ -22,6 +22,7 @@ def profile_page(ctx: PageContext) -> None:
     )
     _name_form(ctx)
     _password_form(ctx)
+    _sessions_section(ctx)
     _api_key_section(ctx)
 
 
@@ -52,11 +53,57 @@ def _password_form(ctx: PageContext) -> None:
         st.error("The two new passwords are not the same.")
         return
     try:
-        auth.change_password(ctx.db, ctx.account.id, current, new)
+        auth.change_password(
+            ctx.db, ctx.account.id, current, new, keep_session=session().session_id
+        )
     except UserError as exc:
         st.error(md_escape(str(exc)))
     else:
         st.success("Password changed. Other browsers logged in with the old one are logged out.")
+
+
+@ui.action
+def _log_out_everywhere(ctx: PageContext) -> None:
+    box = session()
+    with ctx.db.session() as s:
+        ended = sessions.end_all(s, ctx.account.id, audit.SESSIONS_ENDED)
+        audit.record(
+            s,
+            audit.SESSIONS_ENDED,
+            actor_id=ctx.account.id,
+            actor_email=ctx.account.email,
+            target_user_id=ctx.account.id,
+            ended=ended,
+        )
+    box.log_out()
+
+
+def _sessions_section(ctx: PageContext) -> None:
+    st.subheader("Where you are logged in")
+    current = session().session_id
+    live = sessions.live(ctx.db, ctx.account.id)
+    st.dataframe(
+        [
+            {
+                "this browser": "✓" if s.id == current else "",
+                "logged in (UTC)": f"{s.created_at:%Y-%m-%d %H:%M}",
+                "last seen (UTC)": f"{s.last_seen_at:%Y-%m-%d %H:%M}",
+                "browser": s.user_agent or "",
+                "address": s.ip_address or "",
+            }
+            for s in live
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    st.button(
+        "Log out everywhere",
+        on_click=_log_out_everywhere,
+        args=(ctx,),
+        icon=":material/logout:",
+        key="logout_everywhere",
+        help="Ends every session of your account, this one too.",
+    )
 
 
 @ui.action

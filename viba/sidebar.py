@@ -3,14 +3,20 @@ Log out and the language switch."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import dataclass
 
 import streamlit as st
 
-from viba import features
+from viba import audit, features, sessions
 from viba.auth import Account
+from viba.db import Database
+from viba.errors import UserError
 from viba.i18n import LANG_KEY, LANGUAGES, t
 from viba.websession import session
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,13 +51,22 @@ def nav_items(account: Account | None) -> list[NavItem]:
     return [item for item in studio_pages() if account.is_admin or not item.admin_only]
 
 
-def _log_out() -> None:
-    """Button callback: forget the user now; the guard deletes the cookie in the runs that
-    follow (a callback cannot draw the cookie component itself)."""
-    session().log_out()
+def _log_out(db: Database) -> None:
+    """Button callback: end the session on the server and forget the user now; the guard
+    deletes the cookie in the runs that follow (a callback cannot draw the component)."""
+    box = session()
+    session_id, user_id = box.session_id, box.user_id
+    box.log_out()
+    try:
+        if session_id is not None:
+            sessions.end(db, session_id)
+        with db.session() as s:
+            audit.record(s, audit.LOGOUT, actor_id=uuid.UUID(user_id) if user_id else None)
+    except UserError:  # logged out here anyway; the session row expires on its own
+        log.warning("logout: the session could not be ended in the database")
 
 
-def sidebar(account: Account | None) -> None:
+def sidebar(account: Account | None, db: Database) -> None:
     with st.sidebar:
         st.markdown("### Viba Studio")
         for item in nav_items(account):
@@ -61,7 +76,13 @@ def sidebar(account: Account | None) -> None:
             st.caption(t("signed_in_as"))
             st.text(account.full_name)
             st.text(account.email + ("  ·  admin" if account.is_admin else ""))
-            st.button(t("log_out"), key="viba_logout", on_click=_log_out, icon=":material/logout:")
+            st.button(
+                t("log_out"),
+                key="viba_logout",
+                on_click=_log_out,
+                args=(db,),
+                icon=":material/logout:",
+            )
         st.segmented_control(
             t("language"),
             list(LANGUAGES),

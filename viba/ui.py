@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec
 
 import streamlit as st
 
-from viba import auth, login_view, sidebar
+from viba import audit, auth, login_view, sessions, sidebar
 from viba.config import Settings, get_settings
-from viba.cookie import SessionCookie
+from viba.cookie import BadCookie, SessionCookie
 from viba.db import Database, get_database
 from viba.errors import UNEXPECTED, UserError
 from viba.i18n import current_language
@@ -157,24 +157,36 @@ class PageContext:
 # --- who is logged in ----------------------------------------------------------------------
 
 
+SESSION_ENDED = (
+    "Your session has ended (you logged out elsewhere, or your password changed). Log in again."
+)
+
+
 def current_account(db: Database, cookie: SessionCookie) -> auth.Account | None:
-    """The logged-in account: this session's, else the cookie's (re-login on reload)."""
+    """The logged-in account: this browser session's server-side session, else the one its
+    cookie names (re-login on reload). Both are checked against the sessions table on every
+    run, so a session ended anywhere logs this browser out at its next click."""
     box = session()
-    if box.user_id:
-        account = auth.get_account(db, box.user_id)
-        if account is None:  # deleted or deactivated meanwhile
+    if box.session_id is not None:
+        account = sessions.check(db, box.session_id)
+        if account is None:  # ended elsewhere, expired, or the account deactivated
             box.log_out()
+            box.form_message = ("login", "info", SESSION_ENDED)
         return account
     if box.logged_out:
         return None
-    login = cookie.read()
+    try:
+        login = cookie.read()
+    except BadCookie as exc:
+        with db.session() as s:
+            audit.record(s, audit.BAD_COOKIE, reason=str(exc))
+        box.log_out()  # the runs that follow delete it from the browser
+        return None
     if login is None:
         return None
-    account = auth.get_account_by_email(db, login.email)
-    # A password change (or reset) ends every cookie issued before it.
-    if account is None or login.issued_at < account.password_changed_at.timestamp():
-        return None
-    box.user_id = str(account.id)
+    account = sessions.check(db, login.session_id)
+    if account is not None:
+        box.log_in(account, login.session_id, None, write_cookie=False)
     return account
 
 
@@ -183,22 +195,19 @@ def _sync_cookie(cookie: SessionCookie, account: auth.Account | None) -> None:
 
     The cookie is written and deleted by a component in the page, which only acts once the
     browser has mounted it; a page switch right after login can unmount it first. So the
-    write is repeated on each run until the browser reports the cookie back, and a logged-out
-    session deletes any cookie the browser still reports.
+    write is repeated on each run until the browser reports this session's cookie back, and a
+    logged-out session deletes any cookie the browser still reports.
     """
     box = session()
-    in_browser = cookie.browser_email()
     if account is not None:
-        if not box.cookie_pending:
+        if not box.cookie_pending or box.session_id is None or box.session_expires is None:
             return
-        if in_browser == account.email:
+        if cookie.browser_session() == box.session_id:
             box.cookie_pending = False
         else:
-            cookie.write(account)
-    elif box.logged_out:
-        cookie.forget()
-        if in_browser is not None:
-            cookie.delete()
+            cookie.write(box.session_id, box.session_expires)
+    elif box.logged_out and cookie.browser_has_cookie():
+        cookie.delete()
 
 
 def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False) -> PageContext:
@@ -221,7 +230,7 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
         fail(str(exc))
     with cookie_slot:
         _sync_cookie(cookie, account)
-    sidebar.sidebar(account)
+    sidebar.sidebar(account, db)
     if account is None:
         st.stop()
         raise AssertionError("unreachable: st.stop() raises")

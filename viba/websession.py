@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import streamlit as st
 
@@ -23,6 +25,8 @@ class SessionBox:
     """
 
     user_id: str | None = None
+    session_id: uuid.UUID | None = None  # the server-side session (viba.sessions)
+    session_expires: datetime | None = None
     logged_out: bool = False  # logged out in this session: ignore the cookie
     cookie_pending: bool = False  # the browser has not yet reported the new cookie back
     form_message: tuple[str, str, str] | None = None  # (form, kind, text)
@@ -33,12 +37,21 @@ class SessionBox:
     key_remembered: bool = False
     key_unreadable: bool = False  # a remembered key no longer decrypts (server secret changed)
 
-    def log_in(self, account: Account) -> None:
+    def log_in(
+        self,
+        account: Account,
+        session_id: uuid.UUID,
+        expires: datetime | None,
+        write_cookie: bool = True,
+    ) -> None:
+        """This browser is now logged in to that session (write_cookie: ask the browser to
+        store its cookie; False when the cookie is what logged it in)."""
         self.model_choices = None
         self.forget_key()
         self.user_id = str(account.id)
+        self.session_id, self.session_expires = session_id, expires
         self.logged_out = False
-        self.cookie_pending = True
+        self.cookie_pending = write_cookie
 
     def forget_key(self) -> None:
         self.gemini_key = None
@@ -50,6 +63,7 @@ class SessionBox:
 
     def log_out(self) -> None:
         self.user_id = None
+        self.session_id = self.session_expires = None
         self.model_choices = None
         self.forget_key()
         self.logged_out = True
