@@ -73,3 +73,45 @@ def test_decompression_bomb_limit_is_kept(monkeypatch):
     ]:  # over the limit (a warning in Pillow) and over 2x (an error)
         with pytest.raises(ImageInputError, match="too many pixels"):
             prepare_image(encode(Image.new("RGB", size), "PNG"))
+
+
+def _modes():
+    grey16 = Image.new("I;16", (8, 8), 32768)
+    grey16.putpixel((0, 0), 0)
+    grey16.putpixel((7, 7), 65535)
+    palette = Image.new("P", (8, 8), 1)
+    palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    return [
+        # (image, format, save options, pixel (x, y), expected RGB, tolerance)
+        (grey16, "PNG", {}, (3, 3), (128, 128, 128), 0),
+        (grey16, "PNG", {}, (0, 0), (0, 0, 0), 0),
+        (grey16, "PNG", {}, (7, 7), (255, 255, 255), 0),
+        (Image.new("I", (8, 8), 40000), "TIFF", {}, (3, 3), (156, 156, 156), 2),
+        (Image.new("F", (8, 8), 0.5), "TIFF", {}, (3, 3), (128, 128, 128), 2),
+        (Image.new("LA", (8, 8), (100, 0)), "PNG", {}, (3, 3), (255, 255, 255), 0),
+        (Image.new("LA", (8, 8), (100, 255)), "PNG", {}, (3, 3), (100, 100, 100), 0),
+        (palette, "PNG", {"transparency": 1}, (3, 3), (255, 255, 255), 0),
+        (palette, "PNG", {}, (3, 3), (255, 0, 0), 0),
+        (Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG", {}, (3, 3), (255, 0, 0), 3),
+        (
+            Image.new("RGB", (8, 8), (0, 0, 255)).convert("YCbCr"),
+            "JPEG",
+            {},
+            (3, 3),
+            (0, 0, 255),
+            3,
+        ),
+        (Image.new("1", (8, 8), 1), "PNG", {}, (3, 3), (255, 255, 255), 0),
+    ]
+
+
+@pytest.mark.parametrize("img, fmt, options, where, expected, tolerance", _modes())
+def test_every_upload_mode_keeps_its_tones(img, fmt, options, where, expected, tolerance):
+    out = io.BytesIO()
+    img.save(out, format=fmt, **options)
+    prepared = prepare_image(out.getvalue(), f"{img.mode}.{fmt.lower()}")
+    with Image.open(io.BytesIO(prepared.data)) as got:
+        got.load()
+        assert got.mode == "RGB"
+        pixel = got.getpixel(where)
+    assert all(abs(a - b) <= tolerance for a, b in zip(pixel, expected, strict=True)), pixel

@@ -350,3 +350,53 @@ def test_deleting_an_unreferenced_image_waits_for_a_reference_being_written(db, 
     worker.join(30)
     assert done.is_set()
     assert store.exists(key)  # the new reference was seen: the shared image was kept
+
+
+def test_a_variant_whose_bytes_are_not_an_image_is_one_failed_variant(
+    runner, db, store, member, gemini_config, fake_gemini
+):
+    import base64
+    import hashlib
+
+    from viba.models import Blob
+
+    junk = b"\x89PNG but not really an image" * 10
+    fake_gemini.script(
+        fg.candidate_answer(
+            [{"inlineData": {"mimeType": "image/png", "data": base64.b64encode(junk).decode()}}]
+        ),
+        model=models()["derivation_image"],
+    )
+    job_id = submit(runner, db, member, "derivation", 1, gemini_config)
+    runner.wait(job_id)
+    r = row(db, job_id)
+    assert r.status == "completed" and len(r.output_keys) == 3
+    assert [f["kind"] for f in r.details["failures"]] == ["bad_image"]
+    assert "could not be read" in r.details["failures"][0]["error"]
+    digest = hashlib.sha256(junk).hexdigest()
+    with db.session() as s:
+        assert not s.scalars(select(Blob.key).where(Blob.key.contains(digest))).all()
+
+
+def test_an_output_that_cannot_be_kept_fails_that_variant_only(gemini_config):
+    from viba import pipelines
+    from viba.storage import StorageError
+
+    kept, failed = [], []
+
+    def keep(index, image):
+        if index == 2:
+            raise StorageError("The image store is full.")
+        kept.append(index)
+
+    image = prepare_image(png_bytes("keep-me"), "in.png")
+    result = pipelines.run_derivation(
+        gemini_config,
+        image,
+        models()["derivation_text"],
+        models()["derivation_image"],
+        on_variant=keep,
+        on_failure=lambda index, error: failed.append((index, str(error))),
+    )
+    assert sorted(kept) == [0, 1, 3] and len(result.images) == 3
+    assert failed == [(2, "This variant could not be kept (The image store is full.).")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import importlib
 import importlib.util
+import io
 import re
 import threading
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
+from PIL import Image
 
 from viba.config import Settings
 from viba.errors import UserError
@@ -119,6 +121,32 @@ class NoImage(GenerationError):
 
 class EmptyAnswer(GenerationError):
     kind = "empty"
+
+
+class BadImage(GenerationError):
+    kind = "bad_image"
+
+
+_STORABLE = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+
+
+def _readable_image(data: bytes, model: str) -> tuple[bytes, str]:
+    """The image's bytes and real type (never the declared one): one that does not decode is
+    one failed output, not stored; another format is kept as PNG."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            fmt = probe.format or ""
+            probe.verify()
+        if fmt in _STORABLE:
+            return data, _STORABLE[fmt]
+        with Image.open(io.BytesIO(data)) as img:
+            out = io.BytesIO()
+            img.save(out, format="PNG")
+            return out.getvalue(), "image/png"
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise BadImage(
+            f"Gemini ({model}) sent an image that could not be read. Try again.", model
+        ) from None
 
 
 # --- configuration and results ------------------------------------------------------------
@@ -378,9 +406,8 @@ def generate_image(
         blob = part.inline_data
         if blob is not None and blob.data and (blob.mime_type or "").startswith("image/"):
             data = blob.data if isinstance(blob.data, bytes) else base64.b64decode(blob.data)
-            return ImageResult(
-                data, blob.mime_type or "image/png", model, _usage(response), seconds
-            )
+            data, mime = _readable_image(data, model)
+            return ImageResult(data, mime, model, _usage(response), seconds)
     text = " ".join(p.text for p in parts if p.text).strip()
     if text:
         raise TextOnlyAnswer(

@@ -69,11 +69,28 @@ def prepare_image(
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
+    """Any mode a user can upload, as 8-bit RGB with its real tones: 16- and 32-bit greys are
+    scaled (not clipped to white), float images by their range, transparency laid on white."""
     if img.mode == "RGB":
         return img.copy()
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        grey = img if img.mode == "I" else img.convert("I")
+        high = grey.getextrema()[1]
+        scale = 1 / 256 if isinstance(high, int) and high > 255 else 1.0
+        if isinstance(high, int) and high > 65535:
+            scale = 255 / high
+        return grey.point(lambda v: v * scale).convert("L").convert("RGB")
+    if img.mode == "F":
+        low, high = img.getextrema()
+        if 0 <= low and high <= 1:  # a 0..1 image
+            low, high = 0.0, 1.0
+        span = (high - low) or 1.0
+        return img.point(lambda v: (v - low) * 255 / span).convert("L").convert("RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        img.mode == "P" and "transparency" in img.info
+    ):
         rgba = img.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    return img.convert("RGB")
+    return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV

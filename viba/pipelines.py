@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from viba import prompts
+from viba.errors import UserError
 from viba.gemini import (
     GeminiConfig,
     GenerationError,
@@ -170,9 +171,19 @@ def run_derivation(
                 if on_failure:
                     on_failure(index, error)
                 continue
+            try:
+                if on_variant:
+                    on_variant(index, variant)
+            except Exception as exc:  # it could not be kept: one failed variant, not the job
+                log.warning("variant %s could not be kept: %s", index, exc)
+                reason = str(exc) if isinstance(exc, UserError) else "an error on our side"
+                error = GenerationError(f"This variant could not be kept ({reason}).", image_model)
+                error.__cause__ = exc
+                result.failures.append(VariantFailure(index, error))
+                if on_failure:
+                    on_failure(index, error)
+                continue
             result.variants[index] = variant
-            if on_variant:
-                on_variant(index, variant)
     result.failures.sort(key=lambda f: f.index)
     result.seconds = time.perf_counter() - started
     if not result.images:

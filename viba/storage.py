@@ -270,10 +270,16 @@ class ImageStore:
         digest = hashlib.sha256(data).hexdigest()
         key = f"img/{digest}.{EXTENSIONS[mime]}"
         thumb = thumb_key_for(key)
+        if self.backend.exists(key) and self.backend.exists(thumb):
+            return StoredImage(key, thumb, mime)
+        try:  # first, so that bytes that are not an image are never stored
+            small = make_thumbnail(data)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise StorageError("That is not an image that can be stored.") from exc
         if not self.backend.exists(key):
             self.backend.put(key, data, mime)
         if not self.backend.exists(thumb):
-            self.backend.put(thumb, make_thumbnail(data), "image/webp")
+            self.backend.put(thumb, small, "image/webp")
         return StoredImage(key, thumb, mime)
 
     def load(self, key: str) -> bytes:
