@@ -99,6 +99,7 @@ class Answer:
     body: dict[str, Any]
     delay: float = 0.0
     gate: threading.Event | None = None  # hold the answer until the test sets this
+    raw: bytes | None = None  # sent instead of the JSON body (a broken answer)
 
 
 def error(code: int, message: str = "", details: list | None = None, delay: float = 0.0) -> Answer:
@@ -129,6 +130,11 @@ def candidate_answer(parts: list[dict], finish: str = "STOP", delay: float = 0.0
         },
         delay,
     )
+
+
+def broken(raw: bytes) -> Answer:
+    """A 200 answer whose body is not the JSON the API sends (cut off, or not JSON at all)."""
+    return Answer(200, {}, raw=raw)
 
 
 def blocked_prompt(reason: str = "SAFETY") -> Answer:
@@ -219,7 +225,7 @@ class FakeGemini:
                     answer = error(500, "fake: the test never opened the gate")
                 if answer.delay:
                     time.sleep(answer.delay)
-                payload = json.dumps(answer.body).encode()
+                payload = answer.raw if answer.raw is not None else json.dumps(answer.body).encode()
                 try:
                     self.send_response(answer.status)
                     self.send_header("Content-Type", "application/json; charset=UTF-8")
@@ -303,8 +309,8 @@ class FakeGemini:
                 return error(500, "fake: the image requests did not run concurrently")
         delay = self.latency + (scripted.delay if scripted else 0.0)
         gate = scripted.gate if scripted else None
-        if scripted is not None and scripted.body:  # a scripted answer, sent as it is
-            return Answer(scripted.status, scripted.body, delay, gate)
+        if scripted is not None and (scripted.body or scripted.raw is not None):
+            return Answer(scripted.status, scripted.body, delay, gate, scripted.raw)  # as it is
         # The default answer (hang() and gated() only change its timing).
         if request.model not in self.models:
             return error(

@@ -25,6 +25,7 @@ from viba.auth import Account
 from viba.db import Database
 from viba.generations import GenerationView, view_of
 from viba.models import GenerationHistory, ModelUsage, User, utcnow
+from viba.text import search_text
 
 PAGE_SIZE = 50
 
@@ -54,6 +55,9 @@ USER_SORTS = ("created", "email", "name", "last login")
 class UserFilter:
     text: str = ""  # part of the email or the name
     state: str = "all"
+
+    def __post_init__(self) -> None:
+        search_text(self.text)
 
     def apply(self, query: Select) -> Select:
         text = self.text.strip().lower()
@@ -285,6 +289,9 @@ class GenerationFilter:
     statuses: tuple[str, ...] = ()
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
+
+    def __post_init__(self) -> None:
+        search_text(self.user)
 
     def apply(self, query: Select) -> Select:
         g = GenerationHistory

@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from viba.models import AuditEntry, utcnow
+from viba.text import search_text
 
 LOGIN = "login"
 LOGIN_FAILED = "login_failed"
@@ -86,6 +87,9 @@ class AuditFilter:
     email: str = ""  # part of the actor's email
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
+
+    def __post_init__(self) -> None:
+        search_text(self.email)
 
     def apply(self, query: Select) -> Select:
         if self.actions:

@@ -11,6 +11,7 @@ import base64
 import importlib
 import importlib.util
 import io
+import logging
 import re
 import threading
 import time
@@ -25,6 +26,8 @@ from PIL import Image
 from viba.config import Settings
 from viba.errors import UserError
 from viba.images import PreparedImage
+
+log = logging.getLogger(__name__)
 
 RETRIED_STATUS_CODES = [408, 500, 502, 503, 504]
 
@@ -125,6 +128,10 @@ class EmptyAnswer(GenerationError):
 
 class BadImage(GenerationError):
     kind = "bad_image"
+
+
+class BadAnswer(GenerationError):
+    kind = "bad_answer"
 
 
 _STORABLE = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
@@ -310,6 +317,11 @@ def _call(
             f"Gemini ({model}) did not answer within {config.timeout_s:g} seconds. Try again.",
             model,
         ) from exc
+    except ValueError as exc:  # JSON that does not parse, or not in the API's shape
+        log.warning("Gemini (%s) sent an answer that could not be read: %s", model, exc)
+        raise BadAnswer(
+            f"Gemini ({model}) sent an answer that could not be read. Try again.", model
+        ) from exc
     except _TRANSPORT_ERRORS as exc:
         raise ServerUnavailable(
             f"Gemini could not be reached ({type(exc).__name__}). Check the "
@@ -423,5 +435,8 @@ def list_available_models(config: GeminiConfig) -> set[str]:
         return {m.name.removeprefix("models/") for m in client.models.list() if m.name}
     except genai_errors.APIError as exc:
         raise translate_api_error(exc, "models.list") from exc
+    except ValueError as exc:  # JSON that does not parse, or not in the API's shape
+        log.warning("Gemini's model list could not be read: %s", exc)
+        raise BadAnswer("Gemini sent a model list that could not be read. Try again.") from exc
     except _TRANSPORT_ERRORS as exc:
         raise ServerUnavailable(f"Gemini could not be reached ({type(exc).__name__}).") from exc

@@ -24,6 +24,7 @@ from viba.errors import UserError
 from viba.generations import GenerationView, image_lock
 from viba.models import GenerationHistory, ImageRef, User
 from viba.storage import EXTENSIONS, ImageStore, mime_for
+from viba.text import search_text
 
 PAGE_SIZE = 24
 
@@ -46,6 +47,10 @@ class HistoryFilter:
     until: datetime | None = None  # exclusive
     text: str = ""  # in the description, the prompt or the input file names
     favorites: bool = False
+
+    def __post_init__(self) -> None:
+        search_text(self.text)
+        search_text(self.model)
 
     def apply(self, query: Select) -> Select:
         g = GenerationHistory

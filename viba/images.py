@@ -81,7 +81,8 @@ def _to_rgb(img: Image.Image) -> Image.Image:
             scale = 255 / high
         return grey.point(lambda v: v * scale).convert("L").convert("RGB")
     if img.mode == "F":
-        low, high = img.getextrema()
+        extrema = img.getextrema()
+        low, high = float(extrema[0]), float(extrema[1])  # type: ignore[arg-type]
         if 0 <= low and high <= 1:  # a 0..1 image
             low, high = 0.0, 1.0
         span = (high - low) or 1.0

@@ -110,16 +110,25 @@ class LocalBackend:
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
+    def _fail(self, exc: OSError, doing: str) -> StorageError:
+        why = exc.strerror or type(exc).__name__
+        return StorageError(f"The image folder {self.root} cannot {doing} images ({why}).")
+
     def put(self, key: str, data: bytes, mime: str) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        except OSError as exc:  # read-only, full, or not a folder
+            raise self._fail(exc, "store") from exc
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise self._fail(exc, "store") from exc
             raise
 
     def get(self, key: str) -> bytes:
@@ -127,12 +136,20 @@ class LocalBackend:
             return self._path(key).read_bytes()
         except FileNotFoundError as exc:
             raise BlobMissing(f"The image {key} is missing from {self.root}.") from exc
+        except OSError as exc:
+            raise self._fail(exc, "read") from exc
 
     def exists(self, key: str) -> bool:
-        return self._path(key).exists()
+        try:
+            return self._path(key).is_file()
+        except OSError as exc:
+            raise self._fail(exc, "read") from exc
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._fail(exc, "delete") from exc
 
 
 class S3Backend:
