@@ -115,3 +115,53 @@ def test_every_upload_mode_keeps_its_tones(img, fmt, options, where, expected, t
         assert got.mode == "RGB"
         pixel = got.getpixel(where)
     assert all(abs(a - b) <= tolerance for a, b in zip(pixel, expected, strict=True)), pixel
+
+
+def test_a_tiny_file_with_too_many_pixels_is_refused_before_decoding():
+    out = io.BytesIO()
+    Image.new("1", (9400, 9400)).save(out, format="PNG")  # 10 KB, 88 megapixels
+    assert len(out.getvalue()) < 20_000
+    with pytest.raises(ImageInputError, match="9400×9400 pixels; the most this studio takes"):
+        prepare_image(out.getvalue(), "bomb.png")
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_within_the_budget():
+    out = io.BytesIO()
+    Image.new("RGB", (7000, 5000), (10, 200, 30)).save(out, format="JPEG", quality=80)
+    prepared = prepare_image(out.getvalue(), "big.jpg", max_side=2048, max_pixels=30_000_000)
+    assert (prepared.width, prepared.height) == (2048, 1463)  # 35 MP drafted to 1/2 first
+    with pytest.raises(ImageInputError, match="megapixels"):
+        prepare_image(out.getvalue(), "big.jpg", max_side=8000, max_pixels=30_000_000)
+
+
+def test_no_more_decodes_run_at_once_than_the_setting(monkeypatch):
+    import threading
+
+    from viba import images
+
+    running, most = [0], [0]
+    lock = threading.Condition()
+    real = images._normalised
+
+    def counted(img, max_side):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            lock.notify_all()
+            # Hold this decode until more than the limit run at once (which must not happen)
+            # or a short while has passed.
+            lock.wait_for(lambda: running[0] > images.DEFAULT_DECODES_AT_ONCE, timeout=0.3)
+        try:
+            return real(img, max_side)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(images, "_normalised", counted)
+    data = encode(Image.new("RGB", (1500, 1500), "red"), "PNG")
+    threads = [threading.Thread(target=prepare_image, args=(data,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert 1 <= most[0] <= images.DEFAULT_DECODES_AT_ONCE

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     gemini_retry_initial_delay: float = Field(default=1.0, alias="GEMINI_RETRY_INITIAL_DELAY", ge=0)
     # bcrypt cost of new password hashes: 12 (~0.3 s) in use; the tests use the minimum, 4.
     bcrypt_rounds: int = Field(default=12, alias="VIBA_BCRYPT_ROUNDS", ge=4, le=16)
+    max_input_pixels: int = Field(
+        default=30_000_000, alias="VIBA_MAX_INPUT_PIXELS", ge=1_000_000, le=180_000_000
+    )
+    decodes_at_once: int = Field(default=2, alias="VIBA_DECODES_AT_ONCE", ge=1, le=16)
     max_image_side: int = Field(default=2048, alias="VIBA_MAX_IMAGE_SIDE", ge=256, le=8192)
     # Empty: files under data/images on a laptop, the database in production (a server's disk
     # is usually wiped on deploy). See viba.storage.make_backend for the forms.

@@ -1,15 +1,18 @@
 """Input images: checked and normalised before any Gemini call.
 
 EXIF orientation applied, converted to RGB, long side capped, re-encoded as JPEG (PNG stays
-PNG). Pillow's decompression-bomb limit stays in force. Anything else is refused with a message
-a person understands.
+PNG). Memory is bounded: a pixel budget read from the header before decoding (Pillow's own
+bomb limit, ~179 MP, is far too high for a 512 MB server), JPEG decoded at a reduced scale, a
+bound on decodes at once. Anything else is refused with a message a person understands.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -32,9 +35,29 @@ class PreparedImage:
     name: str = "image"
 
 
+DEFAULT_MAX_PIXELS = 30_000_000  # decoded; a 12 MP photo is 12,000,000
+DEFAULT_DECODES_AT_ONCE = 2
+_RESIZE_FIRST = {"RGB", "RGBA", "L", "LA", "CMYK", "YCbCr"}  # modes thumbnail() handles as is
+
+
+@lru_cache(maxsize=1)
+def _decode_slots() -> threading.BoundedSemaphore:
+    """How many uploads are decoded at once in this process (VIBA_DECODES_AT_ONCE): a decode
+    holds the whole picture in memory, so a burst waits here instead of adding up."""
+    from viba.config import get_settings
+
+    return threading.BoundedSemaphore(get_settings().decodes_at_once)
+
+
 def prepare_image(
-    data: bytes, name: str = "image", max_side: int = DEFAULT_MAX_SIDE
+    data: bytes,
+    name: str = "image",
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> PreparedImage:
+    """Check and normalise one upload, with bounded memory: the size is read from the header
+    and refused above max_pixels before anything is decoded, a JPEG is decoded at a reduced
+    scale when that still covers max_side, and one decode holds one copy at a time."""
     label = f"“{name}”"
     if not data:
         raise ImageInputError(f"{label} is empty (0 bytes). Choose another file.")
@@ -44,20 +67,28 @@ def prepare_image(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as probe:
                 fmt = probe.format or ""
+                if fmt not in ACCEPTED_FORMATS:
+                    raise ImageInputError(
+                        f"{label} is a {fmt or 'unknown'} file; use PNG, JPEG or WEBP."
+                    )
                 probe.verify()
-            with Image.open(io.BytesIO(data)) as opened:
-                opened.load()
-                rgb = _to_rgb(ImageOps.exif_transpose(opened))
+            with _decode_slots(), Image.open(io.BytesIO(data)) as opened:
+                if opened.format == "JPEG":
+                    opened.draft(opened.mode, _covering(opened.size, max_side))
+                if opened.size[0] * opened.size[1] > max_pixels:
+                    raise ImageInputError(
+                        f"{label} is {opened.size[0]}×{opened.size[1]} pixels; the most this "
+                        f"studio takes is {max_pixels // 1_000_000} megapixels."
+                    )
+                rgb = _normalised(opened, max_side)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageInputError(f"{label} has too many pixels to be processed safely.") from None
     except UnidentifiedImageError:
         raise ImageInputError(f"{label} is not an image (PNG, JPEG or WEBP expected).") from None
-    except (OSError, SyntaxError, ValueError):
+    except (OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, ImageInputError):
+            raise
         raise ImageInputError(f"{label} is damaged or incomplete; upload it again.") from None
-    if fmt not in ACCEPTED_FORMATS:
-        raise ImageInputError(f"{label} is a {fmt or 'unknown'} file; use PNG, JPEG or WEBP.")
-    if max(rgb.size) > max_side:
-        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     if fmt == "PNG":
         rgb.save(out, format="PNG", optimize=False)
@@ -66,6 +97,26 @@ def prepare_image(
         rgb.save(out, format="JPEG", quality=92)
         mime = "image/jpeg"
     return PreparedImage(out.getvalue(), mime, rgb.width, rgb.height, name)
+
+
+def _covering(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """The smallest size with the image's aspect whose long side still reaches max_side."""
+    width, height = size
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def _normalised(img: Image.Image, max_side: int) -> Image.Image:
+    """Decoded, made small, turned upright and converted, keeping one copy at a time."""
+    img.load()
+    if img.mode in _RESIZE_FIRST and max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # in place
+    upright = ImageOps.exif_transpose(img)
+    rgb = _to_rgb(upright)
+    del upright
+    if max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return rgb
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -54,7 +54,11 @@ def prepare(files: Sequence[Any], ctx: PageContext) -> tuple[list[PreparedImage]
     good, errors = [], []
     for f in files:
         try:
-            good.append(prepare_image(f.getvalue(), f.name, ctx.settings.max_image_side))
+            good.append(
+                prepare_image(
+                    f.getvalue(), f.name, ctx.settings.max_image_side, ctx.settings.max_input_pixels
+                )
+            )
         except ImageInputError as exc:
             errors.append(str(exc))
             st.error(md_escape(str(exc)), icon=":material/broken_image:")
