@@ -100,6 +100,7 @@ class Answer:
     delay: float = 0.0
     gate: threading.Event | None = None  # hold the answer until the test sets this
     raw: bytes | None = None  # sent instead of the JSON body (a broken answer)
+    drip: float = 0.0  # send the body one byte every `drip` seconds (a stalling network)
 
 
 def error(code: int, message: str = "", details: list | None = None, delay: float = 0.0) -> Answer:
@@ -130,6 +131,11 @@ def candidate_answer(parts: list[dict], finish: str = "STOP", delay: float = 0.0
         },
         delay,
     )
+
+
+def dripping(every: float) -> Answer:
+    """The default image answer, sent one byte every `every` seconds."""
+    return Answer(200, {}, drip=every)
 
 
 def broken(raw: bytes) -> Answer:
@@ -184,6 +190,8 @@ class FakeGemini:
 
     # When set, each image request waits here until this many are in flight at once.
     barrier: threading.Barrier | None = None
+    drips_finished: int = 0  # dripping answers sent to the end
+    drips_aborted: int = 0  # dripping answers the client hung up on
 
     def __post_init__(self) -> None:
         self._scripts: dict[str | None, deque[Answer]] = defaultdict(deque)
@@ -202,6 +210,7 @@ class FakeGemini:
             self.requests.clear()
             self.latency = 0.0
             self.barrier = None
+            self.drips_finished = self.drips_aborted = 0
 
     def generate_calls(self, model: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if r.model and (model is None or r.model == model)]
@@ -231,9 +240,17 @@ class FakeGemini:
                     self.send_header("Content-Type", "application/json; charset=UTF-8")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if not answer.drip:
+                        self.wfile.write(payload)
+                        return
+                    for i in range(len(payload)):
+                        self.wfile.write(payload[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(answer.drip)
+                    fake.drips_finished += 1
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout)
+                    if answer.drip:
+                        fake.drips_aborted += 1  # the client hung up mid-answer
 
             def do_GET(self) -> None:  # noqa: N802
                 fake._record(self, None, {})
@@ -310,7 +327,9 @@ class FakeGemini:
         delay = self.latency + (scripted.delay if scripted else 0.0)
         gate = scripted.gate if scripted else None
         if scripted is not None and (scripted.body or scripted.raw is not None):
-            return Answer(scripted.status, scripted.body, delay, gate, scripted.raw)  # as it is
+            return Answer(
+                scripted.status, scripted.body, delay, gate, scripted.raw, scripted.drip
+            )  # as it is
         # The default answer (hang() and gated() only change its timing).
         if request.model not in self.models:
             return error(
@@ -327,4 +346,4 @@ class FakeGemini:
             )
         else:
             answer = candidate_answer([{"text": self.description}])
-        return Answer(200, answer.body, delay, gate)
+        return Answer(200, answer.body, delay, gate, drip=scripted.drip if scripted else 0.0)

@@ -136,3 +136,18 @@ def test_a_hostile_name_and_file_name_are_never_markdown(db, admin, app_environ)
         assert not [text for text in shown if unescaped_link.search(text)], (page, shown)
         plain = [str(el.value) for el in at.get("text")]
         assert any("relogin" in text for text in plain + shown), page  # it is shown, as text
+
+
+def test_an_answer_that_drips_in_is_cut_off_at_the_call_deadline(fake_gemini, gemini_config):
+    """The SDK's timeout is per read: a byte every 0.2 s never trips a 5 s timeout, and the
+    whole answer would take minutes. One deadline covers the call, retries included."""
+    import dataclasses
+
+    config = dataclasses.replace(gemini_config, deadline_s=1.0)
+    fake_gemini.script(fg.dripping(0.2))
+    with pytest.raises(gemini.GenerationTimeout, match="did not finish within 1 seconds"):
+        gemini.generate_image(config, "gemini-3.1-flash-image", [photo()], "Draw.")
+    from helpers import wait_until
+
+    wait_until(lambda: fake_gemini.drips_aborted == 1)  # the connection was closed
+    assert fake_gemini.drips_finished == 0

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     gemini_base_url: str | None = Field(default=None, alias="GEMINI_BASE_URL")
     gemini_api_version: str = Field(default="v1beta", alias="GEMINI_API_VERSION")
     gemini_timeout_seconds: float = Field(default=120.0, alias="GEMINI_TIMEOUT_SECONDS", gt=0)
+    # One deadline for a whole Gemini call, retries included (the timeout above is per read).
+    gemini_deadline_seconds: float = Field(default=150.0, alias="GEMINI_DEADLINE_SECONDS", gt=0)
     gemini_retry_attempts: int = Field(default=3, alias="GEMINI_RETRY_ATTEMPTS", ge=1, le=10)
     gemini_retry_initial_delay: float = Field(default=1.0, alias="GEMINI_RETRY_INITIAL_DELAY", ge=0)
     # bcrypt cost of new password hashes: 12 (~0.3 s) in use; the tests use the minimum, 4.

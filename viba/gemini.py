@@ -7,6 +7,7 @@ Every failure becomes one GenerationError subclass whose message is meant for th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib
 import importlib.util
@@ -164,10 +165,11 @@ class GeminiConfig:
     api_key: str = field(repr=False)
     base_url: str | None = None
     api_version: str = "v1beta"
-    timeout_s: float = 120.0
+    timeout_s: float = 120.0  # per read (the SDK's)
     retry_attempts: int = 3
     retry_initial_delay: float = 1.0
     retry_max_delay: float = 20.0
+    deadline_s: float = 150.0  # the whole call, retries included (ours)
 
     @classmethod
     def from_settings(cls, settings: Settings, user_api_key: str | None = None) -> GeminiConfig:
@@ -185,6 +187,7 @@ class GeminiConfig:
             timeout_s=settings.gemini_timeout_seconds,
             retry_attempts=settings.gemini_retry_attempts,
             retry_initial_delay=settings.gemini_retry_initial_delay,
+            deadline_s=settings.gemini_deadline_seconds,
         )
 
 
@@ -239,7 +242,8 @@ def get_client(config: GeminiConfig) -> genai.Client:
             http_options = types.HttpOptions(
                 api_version=config.api_version,
                 base_url=config.base_url,
-                timeout=int(config.timeout_s * 1000),  # the SDK takes milliseconds
+                # The SDK takes milliseconds, per read; the whole call has config.deadline_s.
+                timeout=int(min(config.timeout_s, config.deadline_s) * 1000),
                 retry_options=retry,
             )
             client = _clients[config] = genai.Client(
@@ -303,15 +307,45 @@ def translate_api_error(exc: genai_errors.APIError, model: str) -> GenerationErr
     return BadRequest(f"Gemini refused the request for {model} (error {code}){detail}", model)
 
 
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _io_loop() -> asyncio.AbstractEventLoop:
+    """The process's one event loop for Gemini calls, on a thread of its own: a call that
+    waits costs no thread there, and asyncio.wait_for can cancel it at its deadline."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="viba-gemini-io", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
 def _call(
     config: GeminiConfig, model: str, contents: list, gen_config: types.GenerateContentConfig
 ):
     client = get_client(config)
     started = time.perf_counter()
+
+    async def call() -> types.GenerateContentResponse:
+        request = client.aio.models.generate_content(
+            model=model, contents=contents, config=gen_config
+        )
+        return await asyncio.wait_for(request, timeout=config.deadline_s)
+
     try:
-        response = client.models.generate_content(model=model, contents=contents, config=gen_config)
+        # On the I/O loop: at the deadline the request is cancelled and its connection closed,
+        # however slowly the answer drips in and however many retries were under way.
+        response = asyncio.run_coroutine_threadsafe(call(), _io_loop()).result()
     except genai_errors.APIError as exc:
         raise translate_api_error(exc, model) from exc
+    except TimeoutError as exc:
+        raise GenerationTimeout(
+            f"Gemini ({model}) did not finish within {config.deadline_s:g} seconds. Try again.",
+            model,
+        ) from exc
     except _TIMEOUT_ERRORS as exc:
         raise GenerationTimeout(
             f"Gemini ({model}) did not answer within {config.timeout_s:g} seconds. Try again.",
