@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     storage: str = Field(default="", alias="VIBA_STORAGE", validate_default=True)
     workers: int = Field(default=4, alias="VIBA_WORKERS", ge=1, le=64)
     user_concurrency: int = Field(default=2, alias="VIBA_USER_CONCURRENCY", ge=1, le=16)
+    # How long a running job keeps retrying its writes through a database outage.
+    db_retry_seconds: float = Field(default=60.0, alias="VIBA_DB_RETRY_SECONDS", ge=0)
     job_heartbeat_seconds: float = Field(default=10.0, alias="VIBA_JOB_HEARTBEAT_SECONDS", gt=0)
     smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
     smtp_port: int = Field(default=587, alias="SMTP_PORT")

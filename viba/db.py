@@ -6,11 +6,13 @@ session is handed out; the schema is never created or altered any other way.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
@@ -23,6 +25,8 @@ from viba.errors import UserError
 
 ALEMBIC_DIR = PROJECT_ROOT / "alembic"
 TRANSACTION_POOLER_PORT = 6543
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class DatabaseUnavailable(UserError, RuntimeError):
@@ -176,6 +180,22 @@ class Database:
         else:
             with _sqlite_name_lock, self.session() as session:
                 yield session
+
+    def retrying(self, work: Callable[[], T], seconds: float) -> T:
+        """Run a unit of work, again and again while the database cannot be reached, for up to
+        `seconds` (then its DatabaseUnavailable is raised). For writes that must not be lost
+        to a short outage, such as a generated image's row."""
+        deadline = time.monotonic() + seconds
+        pause = 0.25
+        while True:
+            try:
+                return work()
+            except DatabaseUnavailable:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("database unavailable; trying again in %.2f s", pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def table_names(self) -> list[str]:
         return sorted(inspect(self.engine).get_table_names())

@@ -16,16 +16,19 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from viba.db import Database, rowcount
+from viba.db import Database, DatabaseUnavailable, rowcount
 from viba.gemini import ImageResult
 from viba.images import PreparedImage
 from viba.models import GenerationHistory, ImageRef, ModelUsage, utcnow
-from viba.storage import ImageStore, StoredImage, mime_for
+from viba.storage import ImageStore, StorageError, StoredImage, mime_for
 
 log = logging.getLogger(__name__)
 
 UNFINISHED = ("pending", "processing")
-INTERRUPTED_MESSAGE = "Interrupted: the server restarted while this was running. Use “Run again”."
+INTERRUPTED_MESSAGE = (
+    "Interrupted: the server restarted (or lost its database for too long) while this was "
+    "running. Use “Run again”."
+)
 
 
 @dataclass(frozen=True)
@@ -194,9 +197,36 @@ def add_output(
     step: str,
     result: ImageResult,
     variant: int | None,
+    retry_s: float = 0.0,
 ) -> None:
-    """Store an output image and add it to the row, with its usage and reference."""
-    stored = store.save(result.data, result.mime_type)
+    """Store an output image and add it to the row, with its usage and reference. The row is
+    written again and again through a database outage of up to retry_s; if it still cannot
+    be written, an image this call stored is deleted again (never left unreferenced)."""
+    # The store may be the database too (VIBA_STORAGE=db): saving waits out an outage as well.
+    stored = db.retrying(lambda: store.save(result.data, result.mime_type), retry_s)
+    try:
+        db.retrying(lambda: _record_output(db, store, view, step, result, stored, variant), retry_s)
+    except DatabaseUnavailable as exc:
+        if stored.created:
+            try:
+                store.delete(stored.key)
+            except StorageError:
+                log.exception("an unsaved output could not be deleted: %s", stored.key)
+        raise DatabaseUnavailable(
+            f"The database could not be reached for {retry_s:g} seconds while this result was "
+            "being saved, so it was not kept."
+        ) from exc
+
+
+def _record_output(
+    db: Database,
+    store: ImageStore,
+    view: GenerationView,
+    step: str,
+    result: ImageResult,
+    stored: StoredImage,
+    variant: int | None,
+) -> None:
     with db.locked_session(image_lock(stored.key)) as s:
         _restore(store, [(stored, result.data)])
         s.add(usage_row(view, step, result.model, result.usage.total_tokens, images=1))

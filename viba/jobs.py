@@ -19,11 +19,11 @@ import threading
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from viba import features, generations
 from viba.db import Database, DatabaseUnavailable
@@ -38,6 +38,7 @@ from viba.storage import ImageStore, StorageError
 log = logging.getLogger(__name__)
 
 WORKER_ID = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+T = TypeVar("T")
 UNEXPECTED_MESSAGE = "Something went wrong on our side while generating. Try again."
 
 
@@ -65,11 +66,13 @@ class JobRunner:
         per_user: int = 2,
         heartbeat_s: float = 10.0,
         stale_after_s: float | None = None,
+        db_retry_s: float = 60.0,
     ) -> None:
         self.db = db
         self.store = store
         self.per_user = max(1, per_user)
         self.heartbeat_s = heartbeat_s
+        self.db_retry_s = db_retry_s
         self.stale_after = timedelta(seconds=stale_after_s or 3 * heartbeat_s)
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="viba-job")
         self._lock = threading.Lock()
@@ -178,14 +181,13 @@ class JobRunner:
 
     def _run(self, job: _Job) -> None:
         try:
-            view = generations.claim(self.db, job.id, WORKER_ID)
+            view = self._write(lambda: generations.claim(self.db, job.id, WORKER_ID))
             if view is None:
                 return  # deleted, or failed by a sweep meanwhile
             self._run_pipeline(job, view, generations.load_inputs(self.store, view))
         except GenerationError as exc:
-            generations.fail(
-                self.db, job.id, str(exc), {"error_kind": exc.kind, "error_model": exc.model}
-            )
+            extra = {"error_kind": exc.kind, "error_model": exc.model}
+            self._fail_quietly(job.id, str(exc), extra)
         except (StorageError, DatabaseUnavailable) as exc:
             log.warning("job %s: %s", job.id, exc)
             self._fail_quietly(job.id, str(exc))
@@ -193,9 +195,15 @@ class JobRunner:
             log.exception("job %s failed unexpectedly", job.id)
             self._fail_quietly(job.id, UNEXPECTED_MESSAGE)
 
-    def _fail_quietly(self, job_id: uuid.UUID, message: str) -> None:
+    def _write(self, work: Callable[[], T]) -> T:
+        """A write of a running job: retried through a database outage of up to db_retry_s."""
+        return self.db.retrying(work, self.db_retry_s)
+
+    def _fail_quietly(
+        self, job_id: uuid.UUID, message: str, extra: dict[str, Any] | None = None
+    ) -> None:
         try:
-            generations.fail(self.db, job_id, message)
+            self._write(lambda: generations.fail(self.db, job_id, message, extra))
         except DatabaseUnavailable:
             log.exception("job %s: could not record its failure", job_id)
 
@@ -208,14 +216,16 @@ class JobRunner:
         def on_text(step: str, text: TextResult) -> None:
             nonlocal tokens
             tokens += text.usage.total_tokens
-            generations.merge_details(
-                self.db,
-                job.id,
-                generations.usage_row(view, step, text.model, text.usage.total_tokens),
-                description=text.text,
-                description_model=text.model,
-                description_tokens=text.usage.total_tokens,
-                description_seconds=round(text.seconds, 3),
+            self._write(
+                lambda: generations.merge_details(
+                    self.db,
+                    job.id,
+                    generations.usage_row(view, step, text.model, text.usage.total_tokens),
+                    description=text.text,
+                    description_model=text.model,
+                    description_tokens=text.usage.total_tokens,
+                    description_seconds=round(text.seconds, 3),
+                )
             )
 
         def on_image(index: int, image: ImageResult) -> None:
@@ -228,13 +238,13 @@ class JobRunner:
                 spec.image_step,
                 image,
                 index if spec.outputs > 1 else None,
+                retry_s=self.db_retry_s,
             )
 
         def on_failure(index: int, exc: GenerationError) -> None:
             failures.append({"variant": index, "error": str(exc), "kind": exc.kind})
-            generations.merge_details(
-                self.db, job.id, failures=sorted(failures, key=lambda f: f["variant"])
-            )
+            ordered = sorted(failures, key=lambda f: f["variant"])
+            self._write(lambda: generations.merge_details(self.db, job.id, failures=ordered))
 
         spec.pipeline(
             Run(
@@ -250,7 +260,8 @@ class JobRunner:
                 on_failure=on_failure,
             )
         )
-        generations.finish(self.db, job.id, tokens, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self._write(lambda: generations.finish(self.db, job.id, tokens, seconds))
 
     # --- waiting and liveness ----------------------------------------------------------
 

@@ -13,7 +13,7 @@ import io
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -253,6 +253,8 @@ class StoredImage:
     key: str
     thumb_key: str
     mime: str
+    # This save stored the image (nobody had these bytes before); not part of its identity.
+    created: bool = field(default=False, compare=False)
 
 
 def thumb_key_for(key: str) -> str:
@@ -293,11 +295,12 @@ class ImageStore:
             small = make_thumbnail(data)
         except (OSError, SyntaxError, ValueError) as exc:
             raise StorageError("That is not an image that can be stored.") from exc
-        if not self.backend.exists(key):
+        created = not self.backend.exists(key)
+        if created:
             self.backend.put(key, data, mime)
         if not self.backend.exists(thumb):
             self.backend.put(thumb, small, "image/webp")
-        return StoredImage(key, thumb, mime)
+        return StoredImage(key, thumb, mime, created)
 
     def load(self, key: str) -> bytes:
         return self.backend.get(check_key(key))

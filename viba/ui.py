@@ -101,6 +101,7 @@ def _runner(
         workers=workers,
         per_user=per_user,
         heartbeat_s=heartbeat,
+        db_retry_s=get_settings().db_retry_seconds,
     )
 
 
