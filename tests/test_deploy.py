@@ -53,6 +53,7 @@ def test_render_blueprint_starts_the_app_as_documented():
     assert SERVICE["healthCheckPath"] == "/_stcore/health"
     assert SERVICE["preDeployCommand"] == "alembic upgrade head"
     assert ENV_VARS["STREAMLIT_SERVER_FILE_WATCHER_TYPE"]["value"] == "none"
+    assert ENV_VARS["MALLOC_ARENA_MAX"]["value"] == "2"  # see bench/memory.py
 
 
 def test_render_blueprint_sets_every_setting_production_needs_and_no_secret():
@@ -78,6 +79,7 @@ def test_render_blueprint_sets_every_setting_production_needs_and_no_secret():
         "AWS_SECRET_ACCESS_KEY",
         "AWS_REGION",
         "STREAMLIT_SERVER_FILE_WATCHER_TYPE",
+        "MALLOC_ARENA_MAX",
     }
     assert set(ENV_VARS) - SETTINGS_NAMES <= others
     # The settings production refuses to start without are all provided.

@@ -13,6 +13,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -50,7 +51,7 @@ def _decode_slots() -> threading.BoundedSemaphore:
 
 
 def prepare_image(
-    data: bytes,
+    data: bytes | BinaryIO,
     name: str = "image",
     max_side: int = DEFAULT_MAX_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -59,20 +60,21 @@ def prepare_image(
     and refused above max_pixels before anything is decoded, a JPEG is decoded at a reduced
     scale when that still covers max_side, and one decode holds one copy at a time."""
     label = f"“{name}”"
-    if not data:
+    source = _Source(data)
+    if not source.size:
         raise ImageInputError(f"{label} is empty (0 bytes). Choose another file.")
     try:
         with warnings.catch_warnings():
             # Over Pillow's pixel limit is a warning up to 2x and an error beyond: refuse both.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
+            with Image.open(source.open()) as probe:
                 fmt = probe.format or ""
                 if fmt not in ACCEPTED_FORMATS:
                     raise ImageInputError(
                         f"{label} is a {fmt or 'unknown'} file; use PNG, JPEG or WEBP."
                     )
                 probe.verify()
-            with _decode_slots(), Image.open(io.BytesIO(data)) as opened:
+            with _decode_slots(), Image.open(source.open()) as opened:
                 if opened.format == "JPEG":
                     opened.draft(opened.mode, _covering(opened.size, max_side))
                 if opened.size[0] * opened.size[1] > max_pixels:
@@ -99,10 +101,32 @@ def prepare_image(
     return PreparedImage(out.getvalue(), mime, rgb.width, rgb.height, name)
 
 
+DRAFT_SLACK = 0.9  # a JPEG may be decoded down to 90% of max_side (4000 px -> 2000, not 2048)
+
+
+class _Source:
+    """The upload's bytes, or its file object read in place (no copy of a large upload)."""
+
+    def __init__(self, data: bytes | BinaryIO) -> None:
+        self.data = data
+        if isinstance(data, bytes | bytearray):
+            self.size = len(data)
+        else:
+            self.size = data.seek(0, io.SEEK_END)
+
+    def open(self) -> BinaryIO:
+        if isinstance(self.data, bytes | bytearray):
+            return io.BytesIO(self.data)
+        self.data.seek(0)
+        return self.data
+
+
 def _covering(size: tuple[int, int], max_side: int) -> tuple[int, int]:
-    """The smallest size with the image's aspect whose long side still reaches max_side."""
+    """The smallest size, with the image's aspect, that a reduced JPEG decode may give: its
+    long side at least DRAFT_SLACK x max_side. (A 12 MP photo then decodes at half scale,
+    a quarter of the memory, and comes out 2000 px long instead of 2048.)"""
     width, height = size
-    scale = min(1.0, max_side / max(width, height))
+    scale = min(1.0, DRAFT_SLACK * max_side / max(width, height))
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 

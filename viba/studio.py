@@ -55,8 +55,8 @@ def prepare(files: Sequence[Any], ctx: PageContext) -> tuple[list[PreparedImage]
     for f in files:
         try:
             good.append(
-                prepare_image(
-                    f.getvalue(), f.name, ctx.settings.max_image_side, ctx.settings.max_input_pixels
+                prepare_image(  # the upload is read in place: no copy of its bytes
+                    f, f.name, ctx.settings.max_image_side, ctx.settings.max_input_pixels
                 )
             )
         except ImageInputError as exc:
