@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from viba import admin as adm
-from viba import auth
+from viba import auth, sessions
 from viba.models import ModelUsage, utcnow
 
 from helpers import PASSWORD, T0, add, open_page
@@ -33,7 +33,9 @@ def test_users_section_finds_a_user_and_every_action_changes_the_row(db, admin, 
     assert not at.exception and not at.error
     at.text_input(key="au_text").input(user.email).run()
     assert list(table(at)["email"]) == [user.email]
+    sessions.start(db, user.id, timedelta(days=1))
     for button, check in [
+        ("au_end_sessions", lambda: sessions.live(db, user.id) == []),
         ("au_grant", lambda: auth.get_account(db, user.id).is_admin),
         ("au_revoke", lambda: not auth.get_account(db, user.id).is_admin),
         ("au_verify", lambda: auth.get_account(db, user.id).is_verified),
