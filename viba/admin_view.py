@@ -223,7 +223,7 @@ def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> Non
         if st.form_submit_button("Set password"):
             try:
                 admin.set_temporary_password(db, actor, uid, password)
-                st.success(f"Temporary password set for {row.email}.")
+                st.success(f"Temporary password set for {md_escape(row.email)}.")
             except UserError as exc:
                 st.error(md_escape(str(exc)))
 

@@ -285,22 +285,10 @@ def generation_detail(
     if not mine or not view.finished:
         return
     actions = st.columns([1.3, 1, 1, 1, 2])
-    actions[0].download_button(
-        t("download_set"),
-        data=lambda: history.generation_zip(store, view),
-        file_name=f"viba-{view.type}-{view.id.hex[:8]}.zip",
-        mime="application/zip",
-        key=f"zip_{view.id}",
-        icon=":material/folder_zip:",
-        on_click="ignore",
+    studio.zip_button(
+        actions[0], t("download_set"), view, lambda: history.generation_zip(store, view)
     )
-    actions[1].button(
-        t("run_again"),
-        key=f"again_{view.id}",
-        icon=":material/replay:",
-        on_click=studio.run_again,
-        args=(ctx, view.id),
-    )
+    studio.run_again_button(actions[1], ctx, view)
     label = t("unfavorite") if view.favorite else t("favorite")
     if actions[2].button(
         label,

@@ -4,7 +4,7 @@ the job cards of the user's latest generations, which poll their row while it ru
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
@@ -288,6 +288,29 @@ def image_grid(
             )
 
 
+def zip_button(container: Any, label: str, view: GenerationView, make: Callable[[], bytes]) -> None:
+    """Download a generation's images as one zip (made only when clicked)."""
+    container.download_button(
+        label,
+        data=make,
+        file_name=f"viba-{view.type}-{view.id.hex[:8]}.zip",
+        mime="application/zip",
+        key=f"zip_{view.id}",
+        icon=":material/folder_zip:",
+        on_click="ignore",
+    )
+
+
+def run_again_button(container: Any, ctx: PageContext, view: GenerationView) -> None:
+    container.button(
+        t("run_again"),
+        key=f"again_{view.id}",
+        icon=":material/replay:",
+        on_click=run_again,
+        args=(ctx, view.id),
+    )
+
+
 def job_card(ctx: PageContext, view: GenerationView) -> None:
     """One generation: status, description, outputs with downloads, run again, history link."""
     store = ctx.store
@@ -315,22 +338,10 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
         if view.finished:
             actions = st.columns([1, 1, 3])
             if len(view.output_keys) > 1:
-                actions[0].download_button(
-                    t("download_zip"),
-                    data=lambda: history.outputs_zip(store, view),
-                    file_name=f"viba-{view.type}-{view.id.hex[:8]}.zip",
-                    mime="application/zip",
-                    key=f"zip_{view.id}",
-                    icon=":material/folder_zip:",
-                    on_click="ignore",
+                zip_button(
+                    actions[0], t("download_zip"), view, lambda: history.outputs_zip(store, view)
                 )
-            actions[1].button(
-                t("run_again"),
-                key=f"again_{view.id}",
-                icon=":material/replay:",
-                on_click=run_again,
-                args=(ctx, view.id),
-            )
+            run_again_button(actions[1], ctx, view)
 
 
 def recent_jobs(ctx: PageContext, feature: Feature, limit: int = 6) -> None:
