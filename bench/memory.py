@@ -75,10 +75,13 @@ def bomb_png() -> bytes:
 
 
 def photo_jpeg(seed: int) -> bytes:
-    """A photo-like 12 MP JPEG (noise compresses like a real photo: several MB)."""
-    noise = Image.effect_noise((4000, 3000), 40 + seed).convert("RGB")
+    """A 12 MP JPEG about the size of a phone photo (4.5 MB): a tinted gradient with grain."""
+    base = Image.linear_gradient("L").resize((4000, 3000)).convert("RGB")
+    tint = Image.new("RGB", (4000, 3000), (60 + seed * 20, 120, 90))
+    grain = Image.effect_noise((4000, 3000), 30).convert("RGB")
+    photo = Image.blend(Image.blend(base, tint, 0.4), grain, 0.3)
     out = io.BytesIO()
-    noise.save(out, format="JPEG", quality=90)
+    photo.save(out, format="JPEG", quality=92)
     return out.getvalue()
 
 
