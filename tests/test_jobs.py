@@ -400,3 +400,50 @@ def test_an_output_that_cannot_be_kept_fails_that_variant_only(gemini_config):
     )
     assert sorted(kept) == [0, 1, 3] and len(result.images) == 3
     assert failed == [(2, "This variant could not be kept (The image store is full.).")]
+
+
+@pytest.mark.parametrize("n", [4])
+def test_n_submits_at_once_never_need_more_than_a_pool_of_n(
+    database_url, member, gemini_config, tmp_path, n
+):
+    """Every submit holds a connection inside its image lock while the image store (here the
+    database itself) checks and stores the inputs: with a second connection each, N submits
+    on a pool of N waited for an N+1th until the pool timed out."""
+    from viba.db import Database
+
+    small = Database(database_url, pool_size=n, max_overflow=0, pool_timeout=5)
+    store = ImageStore(make_backend("db", small, tmp_path))
+    r = jobs.JobRunner(small, store, workers=1, per_user=1, heartbeat_s=30)
+    barrier = threading.Barrier(n)
+    outcomes: list = []
+
+    def one(i: int) -> None:
+        image = prepare_image(png_bytes(f"pool-{i}-{uuid.uuid4()}"), f"p{i}.png")
+        barrier.wait()
+        try:
+            outcomes.append(
+                r.submit(
+                    member.id,
+                    "avatar",
+                    [image],
+                    {},
+                    models(),
+                    prompt_store.prompts_in_use(prompt_store.active_prompts(small)),
+                    gemini_config,
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test checks
+            outcomes.append(exc)
+
+    try:
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(outcomes) == n and all(isinstance(o, uuid.UUID) for o in outcomes), outcomes
+        for job_id in outcomes:
+            r.wait(job_id)
+    finally:
+        r.shutdown()
+        small.dispose()

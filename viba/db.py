@@ -59,12 +59,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(raw_url: str) -> Engine:
+def make_engine(
+    raw_url: str, pool_size: int = 5, max_overflow: int = 5, pool_timeout: float = 30.0
+) -> Engine:
     url = normalise_url(raw_url)
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.drivername == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        in_memory = url.database in (None, "", ":memory:")  # one connection, no pool to size
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **({} if in_memory else pool),
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {"connect_timeout": 10, "application_name": "viba-studio"}
@@ -73,12 +81,7 @@ def make_engine(raw_url: str) -> Engine:
         # a client-side pool on top of it only holds connections the pooler wants back.
         return create_engine(url, poolclass=NullPool, pool_pre_ping=True, connect_args=connect_args)
     return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
-        pool_recycle=300,
-        connect_args=connect_args,
+        url, pool_pre_ping=True, pool_recycle=300, connect_args=connect_args, **pool
     )
 
 
@@ -129,12 +132,14 @@ def run_migrations(engine: Engine) -> None:
 class Database:
     """An engine, its session factory, and the migration run that precedes first use."""
 
-    def __init__(self, raw_url: str) -> None:
+    def __init__(self, raw_url: str, **pool: Any) -> None:
+        """pool: pool_size, max_overflow, pool_timeout for make_engine."""
         self.url = normalise_url(raw_url)
-        self.engine = make_engine(raw_url)
+        self.engine = make_engine(raw_url, **pool)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._migrated = False
         self._lock = threading.Lock()
+        self._open = threading.local()  # this thread's open session, if any
 
     def migrate(self) -> None:
         with self._lock:
@@ -148,9 +153,19 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: committed on success, rolled back on any error."""
+        """A unit of work: committed on success, rolled back on any error.
+
+        Opened while this thread already has one open (e.g. the image store's own session
+        inside a locked_session), it is that same session: the outer one commits or rolls back
+        the whole. So no code path ever holds two pooled connections at once, and N threads
+        never deadlock on a pool of N waiting for an N+1th."""
+        outer = getattr(self._open, "session", None)
+        if outer is not None:
+            yield outer
+            return
         self.migrate()
         session = self._sessions()
+        self._open.session = session
         try:
             yield session
             session.commit()
@@ -161,6 +176,7 @@ class Database:
             session.rollback()
             raise
         finally:
+            self._open.session = None
             session.close()
 
     @contextmanager
