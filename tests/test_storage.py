@@ -104,3 +104,12 @@ def test_local_default_folder_is_under_the_data_dir(db, tmp_path):
 def test_only_png_jpeg_webp_are_stored(db, tmp_path):
     with pytest.raises(StorageError, match="png, jpeg or webp"):
         ImageStore(make_backend("db", db, tmp_path)).save(b"GIF89a", "image/gif")
+
+
+def test_thumbnails_of_several_images_in_one_read(backend):
+    store = ImageStore(backend)
+    keys = [store.save(png_bytes(f"many-{i}"), "image/png").key for i in range(3)]
+    missing = "img/" + "0" * 64 + ".png"
+    thumbs = store.thumbnails([*keys, missing])
+    assert set(thumbs) == set(keys)
+    assert all(thumbs[k] == store.thumbnail(k) and thumbs[k][8:12] == b"WEBP" for k in keys)

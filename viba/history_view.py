@@ -15,7 +15,6 @@ from viba.catalog import load_catalog
 from viba.generations import GenerationView
 from viba.i18n import t
 from viba.models import GENERATION_STATUSES
-from viba.storage import StorageError
 from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import flash
@@ -138,11 +137,13 @@ def history_grid(ctx: PageContext, filters: history.HistoryFilter) -> None:
             if filters != history.HistoryFilter() or len(cursors) > 1
             else t("no_history")
         )
+    # The page's thumbnails in one read (one query on the database backend, not 24).
+    thumbs = ctx.store.thumbnails([item.thumb_key for item in result.items if item.thumb_key])
     for start in range(0, len(result.items), COLUMNS):
         cols = st.columns(COLUMNS)
         for col, item in zip(cols, result.items[start : start + COLUMNS]):
             with col, st.container(border=True):
-                _grid_item(ctx, item)
+                _grid_item(ctx, item, thumbs)
     nav = st.columns([1, 1, 4])
     if nav[0].button(
         t("newer"), icon=":material/arrow_back:", disabled=len(cursors) <= 1, key="history_newer"
@@ -160,11 +161,11 @@ def history_grid(ctx: PageContext, filters: history.HistoryFilter) -> None:
     nav[2].caption(t("page_n").format(n=len(cursors)))
 
 
-def _grid_item(ctx: PageContext, item: history.HistoryItem) -> None:
+def _grid_item(ctx: PageContext, item: history.HistoryItem, thumbs: dict[str, bytes]) -> None:
     if item.thumb_key:
-        try:
-            st.image(ctx.store.thumbnail(item.thumb_key), width="stretch")
-        except StorageError:
+        if item.thumb_key in thumbs:
+            st.image(thumbs[item.thumb_key], width="stretch")
+        else:
             st.caption(t("image_missing"))
     names = ", ".join(item.input_names)
     st.markdown(f"**{t(item.type)}** · {t(item.status)}  \n{item.created_at:%Y-%m-%d %H:%M} UTC")
@@ -268,10 +269,10 @@ def generation_detail(
     left, right = st.columns(2)
     with left:
         st.subheader(t("inputs"))
-        studio.image_grid(store, view, view.input_keys, 2, "input-")
+        studio.image_grid(store, view, view.input_keys, 2, "input-", preview=False)
     with right:
         st.subheader(t("outputs"))
-        studio.image_grid(store, view, view.output_keys, 2)
+        studio.image_grid(store, view, view.output_keys, 2, preview=False)
     description = view.details.get("description")
     if description:
         with st.expander(t("description"), expanded=True):

@@ -90,6 +90,11 @@ class DbBackend:
         with self.db.session() as s:
             return s.scalar(select(Blob.key).where(Blob.key == key)) is not None
 
+    def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        with self.db.session() as s:
+            rows = s.execute(select(Blob.key, Blob.data).where(Blob.key.in_(keys))).all()
+        return {key: bytes(data) for key, data in rows}
+
     def delete(self, key: str) -> None:
         with self.db.session() as s:
             s.execute(delete(Blob).where(Blob.key == key))
@@ -307,6 +312,21 @@ class ImageStore:
 
     def thumbnail(self, key: str) -> bytes:
         return self.backend.get(thumb_key_for(key))
+
+    def thumbnails(self, keys: list[str]) -> dict[str, bytes]:
+        """The thumbnails of several images (image key -> WEBP bytes; a missing one is left
+        out), in one query on the database backend."""
+        by_thumb = {thumb_key_for(key): key for key in keys}
+        many = getattr(self.backend, "get_many", None)
+        if many is not None:
+            return {by_thumb[t]: data for t, data in many(list(by_thumb)).items()}
+        found = {}
+        for thumb, key in by_thumb.items():
+            try:
+                found[key] = self.backend.get(thumb)
+            except BlobMissing:
+                continue
+        return found
 
     def delete(self, key: str) -> None:
         """Delete an image and its thumbnail (the caller checked nothing refers to it)."""

@@ -3,6 +3,7 @@ the job cards of the user's latest generations, which poll their row while it ru
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,7 +17,7 @@ from viba.gemini import GeminiConfig, MissingApiKey
 from viba.generations import GenerationView
 from viba.i18n import t
 from viba.images import ImageInputError, PreparedImage
-from viba.storage import ImageStore, StorageError
+from viba.storage import ImageStore, StorageError, mime_for
 from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import session
@@ -262,26 +263,35 @@ def variant_failures(view: GenerationView) -> None:
 
 
 def image_grid(
-    store: ImageStore, view: GenerationView, keys: list[str], columns: int, role: str = ""
+    store: ImageStore,
+    view: GenerationView,
+    keys: list[str],
+    columns: int,
+    role: str = "",
+    preview: bool = True,
 ) -> None:
     """Stored images of a generation, each with its download button (role: a file name and
-    widget key prefix, e.g. "input-")."""
+    widget key prefix, e.g. "input-"). preview: show the stored thumbnails (all in one read),
+    and load a full-size image only when its download is clicked; else show full size."""
     if not keys:
         return
+    shown = store.thumbnails(keys) if preview else {}
     cols = st.columns(min(columns, len(keys)))
     for i, key in enumerate(keys):
         with cols[i % len(cols)]:
             try:
-                data = store.load(key)
+                image = shown.get(key) if preview else store.load(key)
+                if image is None:
+                    raise StorageError(t("image_missing"))
             except StorageError as exc:
                 st.warning(md_escape(str(exc)))
                 continue
-            st.image(data, width="stretch")
+            st.image(image, width="stretch")
             st.download_button(
                 t("download"),
-                data,
+                data=functools.partial(store.load, key) if preview else image,
                 file_name=history.file_name(view, key, i + 1, role),
-                mime="image/png" if key.endswith(".png") else None,
+                mime=mime_for(key),
                 key=f"dl_{role}{view.id}_{i}",
                 icon=":material/download:",
                 on_click="ignore",
