@@ -192,6 +192,8 @@ class FakeGemini:
     barrier: threading.Barrier | None = None
     drips_finished: int = 0  # dripping answers sent to the end
     drips_aborted: int = 0  # dripping answers the client hung up on
+    in_flight: int = 0  # generateContent requests being answered now
+    most_in_flight: int = 0  # the most at once since reset()
 
     def __post_init__(self) -> None:
         self._scripts: dict[str | None, deque[Answer]] = defaultdict(deque)
@@ -211,6 +213,7 @@ class FakeGemini:
             self.latency = 0.0
             self.barrier = None
             self.drips_finished = self.drips_aborted = 0
+            self.most_in_flight = 0
 
     def generate_calls(self, model: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if r.model and (model is None or r.model == model)]
@@ -282,7 +285,14 @@ class FakeGemini:
                 if model is None:
                     self._send(error(404, f"no route {self.path}"))
                     return
-                self._send(fake._answer(recorded))
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
+                try:
+                    self._send(fake._answer(recorded))
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
 
         class Server(ThreadingHTTPServer):
             # The default listen backlog (5) drops connections when dozens of calls start at

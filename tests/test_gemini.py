@@ -343,3 +343,27 @@ def test_list_available_models(fake_gemini, gemini_config):
         assert call.method == "GET" and call.path.startswith("/v1beta/models")
     finally:
         fake_gemini.models = list(fg.DEFAULT_MODELS)
+
+
+def test_calls_in_flight_with_one_key_are_limited(fake_gemini, gemini_config):
+    """GEMINI_MAX_CONCURRENT: a burst waits on the I/O loop instead of exceeding the key's
+    share (it costs no thread while it waits)."""
+    import threading
+
+    config = dataclasses.replace(gemini_config, api_key="limited-key-123456", max_concurrent=2)
+    fake_gemini.latency = 0.3
+    results: list = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(
+                gemini.generate_image(config, "gemini-3.1-flash-image", [photo()], "Draw.")
+            )
+        )
+        for _ in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 6
+    assert fake_gemini.most_in_flight == 2

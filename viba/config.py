@@ -110,8 +110,12 @@ class Settings(BaseSettings):
     # Empty: files under data/images on a laptop, the database in production (a server's disk
     # is usually wiped on deploy). See viba.storage.make_backend for the forms.
     storage: str = Field(default="", alias="VIBA_STORAGE", validate_default=True)
-    workers: int = Field(default=4, alias="VIBA_WORKERS", ge=1, le=64)
-    user_concurrency: int = Field(default=2, alias="VIBA_USER_CONCURRENCY", ge=1, le=16)
+    # Jobs mostly wait on Gemini (on one event loop, costing nothing), so the pool is sized for
+    # a team at once, not for the CPU; one user's batch takes a fair share of it.
+    workers: int = Field(default=32, alias="VIBA_WORKERS", ge=1, le=128)
+    user_concurrency: int = Field(default=6, alias="VIBA_USER_CONCURRENCY", ge=1, le=32)
+    gemini_max_concurrent: int = Field(
+        default=64, alias="GEMINI_MAX_CONCURRENT", ge=1, le=256)
     # How long a running job keeps retrying its writes through a database outage.
     db_retry_seconds: float = Field(default=60.0, alias="VIBA_DB_RETRY_SECONDS", ge=0)
     job_heartbeat_seconds: float = Field(default=10.0, alias="VIBA_JOB_HEARTBEAT_SECONDS", gt=0)

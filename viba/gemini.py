@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import importlib
 import importlib.util
 import io
@@ -170,6 +171,7 @@ class GeminiConfig:
     retry_initial_delay: float = 1.0
     retry_max_delay: float = 20.0
     deadline_s: float = 150.0  # the whole call, retries included (ours)
+    max_concurrent: int = 64  # calls in flight at once with this key (Gemini's rate limits)
 
     @classmethod
     def from_settings(cls, settings: Settings, user_api_key: str | None = None) -> GeminiConfig:
@@ -188,6 +190,7 @@ class GeminiConfig:
             retry_attempts=settings.gemini_retry_attempts,
             retry_initial_delay=settings.gemini_retry_initial_delay,
             deadline_s=settings.gemini_deadline_seconds,
+            max_concurrent=settings.gemini_max_concurrent,
         )
 
 
@@ -323,17 +326,32 @@ def _io_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+_limits: dict[str, asyncio.Semaphore] = {}
+
+
+def _in_flight(config: GeminiConfig) -> asyncio.Semaphore:
+    """The calls in flight at once with one API key (on the I/O loop's thread only): waiting
+    here costs nothing, and it keeps a burst within the key's rate limits."""
+    key = hashlib.sha256(config.api_key.encode()).hexdigest()
+    if key not in _limits:
+        _limits[key] = asyncio.Semaphore(max(1, config.max_concurrent))
+    return _limits[key]
+
+
 def _call(
     config: GeminiConfig, model: str, contents: list, gen_config: types.GenerateContentConfig
 ):
     client = get_client(config)
     started = time.perf_counter()
 
+    async def limited() -> types.GenerateContentResponse:
+        async with _in_flight(config):
+            return await client.aio.models.generate_content(
+                model=model, contents=contents, config=gen_config
+            )
+
     async def call() -> types.GenerateContentResponse:
-        request = client.aio.models.generate_content(
-            model=model, contents=contents, config=gen_config
-        )
-        return await asyncio.wait_for(request, timeout=config.deadline_s)
+        return await asyncio.wait_for(limited(), timeout=config.deadline_s)
 
     try:
         # On the I/O loop: at the deadline the request is cancelled and its connection closed,

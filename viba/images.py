@@ -1,8 +1,9 @@
 """Input images: checked and normalised before any Gemini call.
 
-EXIF orientation applied, converted to RGB, long side capped, re-encoded as JPEG (quality 90). Memory is bounded: a pixel budget read from the header before decoding (Pillow's own
-bomb limit, ~179 MP, is far too high for a 512 MB server), JPEG decoded at a reduced scale, a
-bound on decodes at once. Anything else is refused with a message a person understands.
+EXIF orientation applied, converted to RGB, long side capped, re-encoded as JPEG (quality 90).
+Memory is bounded: a pixel budget read from the header before decoding (Pillow's own bomb
+limit, ~179 MP, is far too high for a 512 MB server), JPEG decoded at a reduced scale, a bound
+on decodes at once. Anything else is refused with a message a person understands.
 """
 
 from __future__ import annotations
