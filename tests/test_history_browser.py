@@ -106,3 +106,29 @@ def test_in_history_link_on_a_studio_page_opens_that_generation(
     expect(heading(page, "Outputs")).to_be_visible()
     page.reload()  # the URL alone opens it again
     expect(heading(page, "Outputs")).to_be_visible()
+
+
+def test_the_list_updates_by_itself_when_a_generation_finishes(
+    page: Page, streamlit_server, db, admin
+):
+    from sqlalchemy import update
+
+    from viba.models import GenerationHistory
+
+    user = auth.register(db, f"poll-{uuid.uuid4().hex[:8]}@example.com", "Polly", PASSWORD)
+    gid = add(db, user, status="processing", at=utcnow(), names=("waiting.png",))
+    with db.session() as s:  # fresh for an hour: no server's sweep takes it for interrupted
+        s.execute(
+            update(GenerationHistory)
+            .where(GenerationHistory.id == gid)
+            .values(updated_at=utcnow() + timedelta(hours=1))
+        )
+    open_logged_in(page, streamlit_server, user, "History")
+    expect(main(page).get_by_text(re.compile("· running"))).to_be_visible()
+    with db.session() as s:
+        s.execute(
+            update(GenerationHistory)
+            .where(GenerationHistory.id == gid)
+            .values(status="completed", updated_at=utcnow())
+        )
+    expect(main(page).get_by_text(re.compile("· done"))).to_be_visible(timeout=10_000)  # no reload

@@ -114,8 +114,7 @@ class Settings(BaseSettings):
     # a team at once, not for the CPU; one user's batch takes a fair share of it.
     workers: int = Field(default=32, alias="VIBA_WORKERS", ge=1, le=128)
     user_concurrency: int = Field(default=6, alias="VIBA_USER_CONCURRENCY", ge=1, le=32)
-    gemini_max_concurrent: int = Field(
-        default=64, alias="GEMINI_MAX_CONCURRENT", ge=1, le=256)
+    gemini_max_concurrent: int = Field(default=64, alias="GEMINI_MAX_CONCURRENT", ge=1, le=256)
     # How long a running job keeps retrying its writes through a database outage.
     db_retry_seconds: float = Field(default=60.0, alias="VIBA_DB_RETRY_SECONDS", ge=0)
     job_heartbeat_seconds: float = Field(default=10.0, alias="VIBA_JOB_HEARTBEAT_SECONDS", gt=0)

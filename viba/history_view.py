@@ -12,7 +12,7 @@ import streamlit as st
 
 from viba import features, history, studio, ui
 from viba.catalog import load_catalog
-from viba.generations import GenerationView
+from viba.generations import UNFINISHED, GenerationView
 from viba.i18n import t
 from viba.models import GENERATION_STATUSES
 from viba.text import md_escape
@@ -137,13 +137,19 @@ def history_grid(ctx: PageContext, filters: history.HistoryFilter) -> None:
             if filters != history.HistoryFilter() or len(cursors) > 1
             else t("no_history")
         )
-    # The page's thumbnails in one read (one query on the database backend, not 24).
-    thumbs = ctx.store.thumbnails([item.thumb_key for item in result.items if item.thumb_key])
-    for start in range(0, len(result.items), COLUMNS):
-        cols = st.columns(COLUMNS)
-        for col, item in zip(cols, result.items[start : start + COLUMNS]):
-            with col, st.container(border=True):
-                _grid_item(ctx, item, thumbs)
+    if any(item.status in UNFINISHED for item in result.items):
+
+        @st.fragment(run_every=studio.POLL_SECONDS)
+        def polling() -> None:  # until every generation shown has finished
+            with ui.boundary():
+                fresh = history.page(ctx.db, ctx.account.id, filters, after).items
+                _cards(ctx, fresh)
+                if not any(item.status in UNFINISHED for item in fresh):
+                    st.rerun(scope="app")
+
+        polling()
+    else:
+        _cards(ctx, result.items)
     nav = st.columns([1, 1, 4])
     if nav[0].button(
         t("newer"), icon=":material/arrow_back:", disabled=len(cursors) <= 1, key="history_newer"
@@ -159,6 +165,16 @@ def history_grid(ctx: PageContext, filters: history.HistoryFilter) -> None:
         cursors.append(result.next_cursor.encode())  # type: ignore[union-attr]
         st.rerun()
     nav[2].caption(t("page_n").format(n=len(cursors)))
+
+
+def _cards(ctx: PageContext, items: list[history.HistoryItem]) -> None:
+    # The page's thumbnails in one read (one query on the database backend, not 24).
+    thumbs = ctx.store.thumbnails([item.thumb_key for item in items if item.thumb_key])
+    for start in range(0, len(items), COLUMNS):
+        cols = st.columns(COLUMNS)
+        for col, item in zip(cols, items[start : start + COLUMNS]):
+            with col, st.container(border=True):
+                _grid_item(ctx, item, thumbs)
 
 
 def _grid_item(ctx: PageContext, item: history.HistoryItem, thumbs: dict[str, bytes]) -> None:

@@ -23,7 +23,7 @@ from viba.ui import PageContext
 from viba.websession import session
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp"]
-POLL_SECONDS = 1.5
+POLL_SECONDS = 0.5  # a waiting page's poll: a finished variant shows within this
 
 
 def feature_page(ctx: PageContext, key: str) -> None:
