@@ -192,8 +192,10 @@ class FakeGemini:
     barrier: threading.Barrier | None = None
     drips_finished: int = 0  # dripping answers sent to the end
     drips_aborted: int = 0  # dripping answers the client hung up on
-    in_flight: int = 0  # generateContent requests being answered now
-    most_in_flight: int = 0  # the most at once since reset()
+    # generateContent requests being answered now, and the most at once since reset(), per
+    # API key (the x-goog-api-key header)
+    in_flight: dict[str, int] = field(default_factory=dict)
+    most_in_flight: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._scripts: dict[str | None, deque[Answer]] = defaultdict(deque)
@@ -213,7 +215,7 @@ class FakeGemini:
             self.latency = 0.0
             self.barrier = None
             self.drips_finished = self.drips_aborted = 0
-            self.most_in_flight = 0
+            self.most_in_flight.clear()
 
     def generate_calls(self, model: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if r.model and (model is None or r.model == model)]
@@ -285,14 +287,17 @@ class FakeGemini:
                 if model is None:
                     self._send(error(404, f"no route {self.path}"))
                     return
+                key = self.headers.get("x-goog-api-key", "")
                 with fake._lock:
-                    fake.in_flight += 1
-                    fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
+                    fake.in_flight[key] = fake.in_flight.get(key, 0) + 1
+                    fake.most_in_flight[key] = max(
+                        fake.most_in_flight.get(key, 0), fake.in_flight[key]
+                    )
                 try:
                     self._send(fake._answer(recorded))
                 finally:
                     with fake._lock:
-                        fake.in_flight -= 1
+                        fake.in_flight[key] -= 1
 
         class Server(ThreadingHTTPServer):
             # The default listen backlog (5) drops connections when dozens of calls start at

@@ -138,7 +138,7 @@ def test_empty_variables_mean_the_defaults(monkeypatch):
     assert settings.smtp_port == 587 and settings.smtp_from.startswith("Viba Studio")
     assert settings.public_url == "http://localhost:8501" and settings.storage == "local"
     assert settings.database_url is None and settings.gemini_api_key is None
-    assert settings.workers == 4
+    assert settings.workers == 32 and settings.user_concurrency == 6
 
 
 def test_image_storage_defaults_to_files_on_a_laptop_and_the_database_in_production(monkeypatch):

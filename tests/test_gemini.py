@@ -366,4 +366,4 @@ def test_calls_in_flight_with_one_key_are_limited(fake_gemini, gemini_config):
     for t in threads:
         t.join(30)
     assert len(results) == 6
-    assert fake_gemini.most_in_flight == 2
+    assert fake_gemini.most_in_flight["limited-key-123456"] == 2
