@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec
 import streamlit as st
 
 from viba import audit, auth, login_view, sessions, sidebar
+from viba import cookie as login_cookie
 from viba.config import Settings, get_settings
 from viba.cookie import BadCookie, SessionCookie
 from viba.db import Database, get_database
@@ -163,7 +164,7 @@ SESSION_ENDED = (
 )
 
 
-def current_account(db: Database, cookie: SessionCookie) -> auth.Account | None:
+def current_account(db: Database, settings: Settings) -> auth.Account | None:
     """The logged-in account: this browser session's server-side session, else the one its
     cookie names (re-login on reload). Both are checked against the sessions table on every
     run, so a session ended anywhere logs this browser out at its next click."""
@@ -177,7 +178,7 @@ def current_account(db: Database, cookie: SessionCookie) -> auth.Account | None:
     if box.logged_out:
         return None
     try:
-        login = cookie.read()
+        login = login_cookie.read(settings)
     except BadCookie as exc:
         with db.session() as s:
             audit.record(s, audit.BAD_COOKIE, reason=str(exc))
@@ -220,17 +221,17 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
     # coming and going does not shift the page's elements: a shift remounts them, and a
     # remounted form loses what the user had typed or uploaded into it.
     cookie_slot = st.container()
-    with cookie_slot:
-        cookie = SessionCookie(settings)
     try:
-        account = current_account(db, cookie)
+        account = current_account(db, settings)
         if account is None:
             with st.container():
                 login_view.login_panel(db, settings)
     except UserError as exc:
         fail(str(exc))
-    with cookie_slot:
-        _sync_cookie(cookie, account)
+    box = session()
+    if box.cookie_pending or box.logged_out:  # only then is the component needed
+        with cookie_slot:
+            _sync_cookie(SessionCookie(settings), account)
     sidebar.sidebar(account, db)
     if account is None:
         st.stop()
