@@ -19,17 +19,30 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from google import genai
-from google.genai import errors as genai_errors
-from google.genai import types
 from PIL import Image
 
 from viba.config import Settings
 from viba.errors import UserError
 from viba.images import PreparedImage
 
+if TYPE_CHECKING:
+    from google import genai
+    from google.genai import errors as genai_errors
+    from google.genai import types
+
 log = logging.getLogger(__name__)
+
+
+def _sdk() -> tuple[Any, Any, Any]:
+    """google-genai (genai, errors, types), imported on first use: it is the heaviest import
+    of the app, and pages that make no Gemini call (login, History, Admin) never need it."""
+    from google import genai
+    from google.genai import errors, types
+
+    return genai, errors, types
+
 
 RETRIED_STATUS_CODES = [408, 500, 502, 503, 504]
 
@@ -233,6 +246,7 @@ _clients_lock = threading.Lock()
 
 def get_client(config: GeminiConfig) -> genai.Client:
     """One SDK client (and its connection pool) per configuration, shared by threads."""
+    genai, _, types = _sdk()
     with _clients_lock:
         client = _clients.get(config)
         if client is None:
@@ -341,6 +355,7 @@ def _in_flight(config: GeminiConfig) -> asyncio.Semaphore:
 def _call(
     config: GeminiConfig, model: str, contents: list, gen_config: types.GenerateContentConfig
 ):
+    _, genai_errors, _ = _sdk()
     client = get_client(config)
     started = time.perf_counter()
 
@@ -419,6 +434,7 @@ def _enum_name(value: object) -> str:
 
 
 def _parts(images: Sequence[PreparedImage], text: str) -> list[types.Part]:
+    _, _, types = _sdk()
     parts = [types.Part.from_bytes(data=img.data, mime_type=img.mime_type) for img in images]
     parts.append(types.Part.from_text(text=text))
     return parts
@@ -432,6 +448,7 @@ def generate_text(
     system: str | None = None,
     temperature: float | None = None,
 ) -> TextResult:
+    _, _, types = _sdk()
     gen_config = types.GenerateContentConfig(
         system_instruction=system,
         temperature=temperature,
@@ -457,6 +474,7 @@ def generate_image(
     temperature: float | None = None,
     aspect_ratio: str = "3:4",
 ) -> ImageResult:
+    _, _, types = _sdk()
     gen_config = types.GenerateContentConfig(
         system_instruction=system,
         temperature=temperature,
@@ -482,6 +500,7 @@ def generate_image(
 
 def list_available_models(config: GeminiConfig) -> set[str]:
     """The model ids this key can call (models.list), without the 'models/' prefix."""
+    _, genai_errors, _ = _sdk()
     client = get_client(config)
     try:
         return {m.name.removeprefix("models/") for m in client.models.list() if m.name}
