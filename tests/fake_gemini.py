@@ -3,7 +3,10 @@
 It answers `POST /{version}/models/{model}:generateContent` and `GET /{version}/models` like the
 real service (status 200 with camelCase JSON, or an error status with Google's error body), and
 records every request. By default it returns an image when the request asks for the IMAGE
-modality and a text description otherwise; `script()` queues other answers per model.
+modality and a text description otherwise; `script()` queues other answers per model. Like
+Google's image generation docs describe for Gemini 3 image models, a gemini-3* model thinks
+first: its answer starts with parts marked thought (a summary and an interim image) and the final
+image carries a thoughtSignature.
 """
 
 from __future__ import annotations
@@ -131,6 +134,20 @@ def candidate_answer(parts: list[dict], finish: str = "STOP", delay: float = 0.0
         },
         delay,
     )
+
+
+def thinking_parts(seed: str) -> list[dict]:
+    """What Gemini 3 image models send before the answer when they think (Google's image
+    generation docs): a thought summary and an interim image, both marked thought: true. The
+    interim image is smaller than any answer, so a test sees if it is taken for the answer."""
+    interim = png_bytes("thought " + seed, size=(24, 32))
+    return [
+        {"text": "**Planning the composition** I will keep the subject centred.", "thought": True},
+        {
+            "inlineData": {"mimeType": "image/png", "data": base64.b64encode(interim).decode()},
+            "thought": True,
+        },
+    ]
 
 
 def dripping(every: float) -> Answer:
@@ -356,9 +373,16 @@ class FakeGemini:
             )
         if "IMAGE" in request.modalities:
             data = png_bytes(request.text + request.model)
-            answer = candidate_answer(
-                [{"inlineData": {"mimeType": "image/png", "data": base64.b64encode(data).decode()}}]
-            )
+            final = {
+                "inlineData": {"mimeType": "image/png", "data": base64.b64encode(data).decode()}
+            }
+            if request.model.startswith("gemini-3"):
+                answer = candidate_answer(
+                    thinking_parts(request.text)
+                    + [{**final, "thoughtSignature": base64.b64encode(b"sig").decode()}]
+                )
+            else:
+                answer = candidate_answer([final])
         else:
             answer = candidate_answer([{"text": self.description}])
         return Answer(200, answer.body, delay, gate, drip=scripted.drip if scripted else 0.0)

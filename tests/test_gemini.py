@@ -367,3 +367,36 @@ def test_calls_in_flight_with_one_key_are_limited(fake_gemini, gemini_config):
         t.join(30)
     assert len(results) == 6
     assert fake_gemini.most_in_flight["limited-key-123456"] == 2
+
+
+def test_the_final_image_is_kept_not_the_thoughts(fake_gemini, gemini_config):
+    """Gemini 3 image models may answer [thought text, thought image, final image]; the final
+    one is often a JPEG with a thought signature."""
+    import base64 as b64
+
+    from PIL import Image as PILImage
+
+    out = io.BytesIO()
+    PILImage.new("RGB", (120, 160), (10, 120, 200)).save(out, format="JPEG")
+    final = out.getvalue()
+    fake_gemini.script(
+        fg.candidate_answer(
+            fg.thinking_parts("x")
+            + [
+                {
+                    "inlineData": {"mimeType": "image/jpeg", "data": b64.b64encode(final).decode()},
+                    "thoughtSignature": b64.b64encode(b"signature").decode(),
+                }
+            ]
+        )
+    )
+    result = gemini.generate_image(gemini_config, "gemini-3-pro-image", [photo()], "Draw.")
+    assert result.data == final and result.mime_type == "image/jpeg"
+    assert decode(result).size == (120, 160)
+    assert "Planning the composition" in result.thoughts
+
+
+def test_thought_text_alone_is_not_an_answer(fake_gemini, gemini_config):
+    fake_gemini.script(fg.candidate_answer(fg.thinking_parts("y")[:1]))
+    with pytest.raises(gemini.NoImage):
+        gemini.generate_image(gemini_config, "gemini-3-pro-image", [photo()], "Draw.")

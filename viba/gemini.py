@@ -236,6 +236,7 @@ class ImageResult:
     model: str
     usage: Usage
     seconds: float
+    thoughts: str = ""  # the model's thought summary, when it sent one (not shown by default)
 
 
 # --- client ------------------------------------------------------------------------------
@@ -457,7 +458,9 @@ def generate_text(
     response, seconds = _call(config, model, _parts(images, prompt), gen_config)
     candidate = _check_blocked(response, model)
     texts = (
-        [p.text for p in (candidate.content.parts or [])] if candidate and candidate.content else []
+        [p.text for p in (candidate.content.parts or []) if not p.thought]
+        if candidate and candidate.content
+        else []
     )
     text = "\n".join(t for t in texts if t).strip()
     if not text:
@@ -484,13 +487,23 @@ def generate_image(
     response, seconds = _call(config, model, _parts(images, prompt), gen_config)
     candidate = _check_blocked(response, model)
     parts = (candidate.content.parts or []) if candidate and candidate.content else []
-    for part in parts:
-        blob = part.inline_data
-        if blob is not None and blob.data and (blob.mime_type or "").startswith("image/"):
-            data = blob.data if isinstance(blob.data, bytes) else base64.b64decode(blob.data)
-            data, mime = _readable_image(data, model)
-            return ImageResult(data, mime, model, _usage(response), seconds)
-    text = " ".join(p.text for p in parts if p.text).strip()
+    # Gemini 3 image models may think first: parts marked thought (text, and interim images)
+    # come before the answer. The result is the last image that is not a thought.
+    answer = [p for p in parts if not p.thought]
+    finals = [
+        p.inline_data
+        for p in answer
+        if p.inline_data is not None
+        and p.inline_data.data
+        and (p.inline_data.mime_type or "").startswith("image/")
+    ]
+    if finals:
+        blob = finals[-1]
+        data = blob.data if isinstance(blob.data, bytes) else base64.b64decode(blob.data or b"")
+        data, mime = _readable_image(data, model)
+        thoughts = "\n".join(p.text for p in parts if p.thought and p.text).strip()
+        return ImageResult(data, mime, model, _usage(response), seconds, thoughts)
+    text = " ".join(p.text for p in answer if p.text).strip()
     if text:
         raise TextOnlyAnswer(
             f"Gemini ({model}) answered with text instead of an image: “{text[:200]}”", model, text
