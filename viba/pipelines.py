@@ -137,7 +137,8 @@ def run_derivation(
     if on_description:
         on_description(description)
     result = DerivationResult(description, [None] * variants)
-    temperature = prompts.creativity_temperature(creativity)
+    # Creativity is in the prompt; the temperature stays the model's default (Google recommends
+    # 1.0 for Gemini 3 models: lower values can loop or degrade their answers).
     with ThreadPoolExecutor(max_workers=variants, thread_name_prefix="viba-variant") as pool:
         futures = {
             pool.submit(
@@ -149,7 +150,7 @@ def run_derivation(
                     description.text, creativity, skin_tone, i + 1, variants, image_prompt
                 ),
                 image_prompt.system,
-                temperature,
+                None,
                 prompts.ASPECT_RATIO,
             ): i
             for i in range(variants)

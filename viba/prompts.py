@@ -130,8 +130,3 @@ def skin_tone_instruction(skin_tone: str | None) -> str:
         f"Change only the skin tone of the people to {skin_tone}; keep their features, "
         "hair, clothing and everything else unchanged.\n"
     )
-
-
-def creativity_temperature(creativity: int) -> float:
-    """1 → 0.3 (faithful) ... 10 → 1.2 (free)."""
-    return round(0.2 + 0.1 * creativity, 2)
