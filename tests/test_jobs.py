@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -447,3 +447,40 @@ def test_n_submits_at_once_never_need_more_than_a_pool_of_n(
     finally:
         r.shutdown()
         small.dispose()
+
+
+def test_variants_keep_their_places_whatever_order_they_finish_in():
+    from datetime import datetime
+
+    from viba.generations import GenerationView, output_slots
+
+    now = datetime.now(UTC)
+    meta = {"img/c": {"variant": 3}, "img/a": {"variant": 1}, "img/d": {"variant": 4}}
+    view = GenerationView(
+        uuid.uuid4(),
+        uuid.uuid4(),
+        "derivation",
+        "processing",
+        {},
+        [],
+        ["img/c", "img/a", "img/d"],
+        {"outputs": meta},
+        None,
+        now,
+        now,
+    )
+    assert output_slots(view, 4) == ["img/a", None, "img/c", "img/d"]
+    single = GenerationView(
+        uuid.uuid4(),
+        uuid.uuid4(),
+        "avatar",
+        "completed",
+        {},
+        [],
+        ["img/x"],
+        {"outputs": {"img/x": {"variant": None}}},
+        None,
+        now,
+        now,
+    )
+    assert output_slots(single, 1) == ["img/x"]

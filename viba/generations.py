@@ -60,6 +60,23 @@ class GenerationView:
         )
 
 
+def output_slots(view: GenerationView, outputs: int) -> list[str | None]:
+    """The output keys in their places: variant n in slot n (None while it is on its way, or
+    where it failed), whatever order they finished in."""
+    if outputs <= 1:
+        return list(view.output_keys)
+    slots: list[str | None] = [None] * outputs
+    meta = view.details.get("outputs") or {}
+    extra = []
+    for key in view.output_keys:
+        variant = (meta.get(key) or {}).get("variant")
+        if isinstance(variant, int) and 1 <= variant <= outputs and slots[variant - 1] is None:
+            slots[variant - 1] = key
+        else:
+            extra.append(key)
+    return slots + extra
+
+
 def view_of(row: GenerationHistory) -> GenerationView:
     return GenerationView(
         row.id,

@@ -288,7 +288,7 @@ def generation_detail(
         studio.image_grid(store, view, view.input_keys, 2, "input-", preview=False)
     with right:
         st.subheader(t("outputs"))
-        studio.image_grid(store, view, view.output_keys, 2, preview=False)
+        studio.image_grid(store, view, studio.outputs_in_place(view), 2, preview=False)
     description = view.details.get("description")
     if description:
         with st.expander(t("description"), expanded=True):

@@ -39,6 +39,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "description": {"en": "Description (step 1)", "zh": "图像描述（第 1 步）"},
     "progress": {"en": "{done} of {total} images", "zh": "已完成 {done}/{total} 张"},
     "variant_failed": {"en": "Variant {n} failed: {error}", "zh": "变体 {n} 失败：{error}"},
+    "variant_waiting": {"en": "Variant {n}: on its way…", "zh": "变体 {n}：生成中…"},
+    "variant_missing": {"en": "Variant {n}: none", "zh": "变体 {n}：无"},
     "nothing_yet": {"en": "Nothing generated here yet.", "zh": "这里还没有生成记录。"},
     "queued": {
         "en": "Queued: it runs in the background, you can leave this page.",

@@ -262,23 +262,33 @@ def variant_failures(view: GenerationView) -> None:
         )
 
 
+def outputs_in_place(view: GenerationView) -> list[str | None]:
+    return generations.output_slots(view, features.get(view.type).outputs)
+
+
 def image_grid(
     store: ImageStore,
     view: GenerationView,
-    keys: list[str],
+    keys: Sequence[str | None],
     columns: int,
     role: str = "",
     preview: bool = True,
 ) -> None:
     """Stored images of a generation, each with its download button (role: a file name and
     widget key prefix, e.g. "input-"). preview: show the stored thumbnails (all in one read),
-    and load a full-size image only when its download is clicked; else show full size."""
-    if not keys:
+    and load a full-size image only when its download is clicked; else show full size. A None
+    key is a variant's place while it is on its way (or where it failed)."""
+    if not any(keys):
         return
-    shown = store.thumbnails(keys) if preview else {}
+    shown = store.thumbnails([k for k in keys if k]) if preview else {}
     cols = st.columns(min(columns, len(keys)))
     for i, key in enumerate(keys):
         with cols[i % len(cols)]:
+            if key is None:
+                st.caption(
+                    t("variant_waiting" if not view.finished else "variant_missing").format(n=i + 1)
+                )
+                continue
             try:
                 image = shown.get(key) if preview else store.load(key)
                 if image is None:
@@ -344,7 +354,7 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
             with st.expander(t("description")):
                 st.text(description)
         variant_failures(view)
-        image_grid(store, view, view.output_keys, 4)
+        image_grid(store, view, outputs_in_place(view), 4)
         if view.finished:
             actions = st.columns([1, 1, 3])
             if len(view.output_keys) > 1:
