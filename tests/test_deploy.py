@@ -51,6 +51,8 @@ def test_render_blueprint_starts_the_app_as_documented():
         "streamlit run Home.py --server.port $PORT --server.address 0.0.0.0"
     )
     assert SERVICE["healthCheckPath"] == "/_stcore/health"
+    assert SERVICE["numInstances"] == 1  # Streamlit sessions live in one process
+    assert SERVICE["autoDeployTrigger"] == "checksPass" and "autoDeploy" not in SERVICE
     assert SERVICE["preDeployCommand"] == "alembic upgrade head"
     assert ENV_VARS["STREAMLIT_SERVER_FILE_WATCHER_TYPE"]["value"] == "none"
     assert ENV_VARS["MALLOC_ARENA_MAX"]["value"] == "2"  # see bench/memory.py
