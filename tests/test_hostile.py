@@ -63,7 +63,7 @@ def test_an_answer_that_is_not_the_apis_json_is_reported_as_such(fake_gemini, ge
     assert refused.value.kind == "bad_answer"
 
 
-def test_control_characters_in_filters_are_one_sentence(db, admin_account=None):
+def test_control_characters_in_filters_are_one_sentence():
     for make in (
         lambda: history.HistoryFilter(text="a\x00b"),
         lambda: history.HistoryFilter(model="m\x00"),

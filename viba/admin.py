@@ -206,7 +206,10 @@ def _change_user(
     action: str,
     values: dict[str, Any],
     refuse_self: str | None = None,
+    end_sessions: bool = False,
 ) -> None:
+    """One admin change to an account, its audit entry and (end_sessions) the end of every
+    login session of that account, in one transaction."""
     if refuse_self and user_id == actor.id:
         raise NotAllowed(refuse_self)
     with db.session() as s:
@@ -218,7 +221,7 @@ def _change_user(
             raise NotAllowed("No such account.")
         if values:
             s.execute(update(User).where(User.id == user_id).values(**values))
-        if values.get("is_active") is False or action == audit.SESSIONS_ENDED:
+        if end_sessions:
             sessions.end_all(s, user_id, action)
         audit.record(
             s,
@@ -254,7 +257,7 @@ def unlock(db: Database, actor: Account, user_id: uuid.UUID) -> None:
 
 def end_sessions(db: Database, actor: Account, user_id: uuid.UUID) -> None:
     """Log a user out of every browser (their next page shows the login form)."""
-    _change_user(db, actor, user_id, audit.SESSIONS_ENDED, {})
+    _change_user(db, actor, user_id, audit.SESSIONS_ENDED, {}, end_sessions=True)
 
 
 def set_active(db: Database, actor: Account, user_id: uuid.UUID, value: bool) -> None:
@@ -269,6 +272,7 @@ def set_active(db: Database, actor: Account, user_id: uuid.UUID, value: bool) ->
             audit.DEACTIVATED,
             {"is_active": False},
             refuse_self="You cannot deactivate your own account.",
+            end_sessions=True,
         )
 
 

@@ -92,7 +92,13 @@ def _image_store(url: str, storage: str, data_dir: str) -> ImageStore:
 
 @st.cache_resource(show_spinner=False)
 def _runner(
-    url: str, storage: str, data_dir: str, workers: int, per_user: int, heartbeat: float
+    url: str,
+    storage: str,
+    data_dir: str,
+    workers: int,
+    per_user: int,
+    heartbeat: float,
+    db_retry: float,
 ) -> JobRunner:
     from viba.jobs import JobRunner
 
@@ -102,7 +108,7 @@ def _runner(
         workers=workers,
         per_user=per_user,
         heartbeat_s=heartbeat,
-        db_retry_s=get_settings().db_retry_seconds,
+        db_retry_s=db_retry,
     )
 
 
@@ -143,6 +149,7 @@ class PageContext:
             s.workers,
             s.user_concurrency,
             s.job_heartbeat_seconds,
+            s.db_retry_seconds,
         )
 
     def gemini_config(self) -> GeminiConfig:
