@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec
 import streamlit as st
 
 from viba import audit, auth, login_view, sessions, sidebar
-from viba import cookie as login_cookie
 from viba.config import Settings, get_settings
 from viba.cookie import BadCookie, SessionCookie
 from viba.db import Database, get_database
@@ -171,7 +170,7 @@ SESSION_ENDED = (
 )
 
 
-def current_account(db: Database, settings: Settings) -> auth.Account | None:
+def current_account(db: Database, cookie: SessionCookie) -> auth.Account | None:
     """The logged-in account: this browser session's server-side session, else the one its
     cookie names (re-login on reload). Both are checked against the sessions table on every
     run, so a session ended anywhere logs this browser out at its next click."""
@@ -185,7 +184,7 @@ def current_account(db: Database, settings: Settings) -> auth.Account | None:
     if box.logged_out:
         return None
     try:
-        login = login_cookie.read(settings)
+        login = cookie.read()
     except BadCookie as exc:
         with db.session() as s:
             audit.record(s, audit.BAD_COOKIE, reason=str(exc))
@@ -228,17 +227,17 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
     # coming and going does not shift the page's elements: a shift remounts them, and a
     # remounted form loses what the user had typed or uploaded into it.
     cookie_slot = st.container()
+    with cookie_slot:
+        cookie = SessionCookie(settings)
     try:
-        account = current_account(db, settings)
+        account = current_account(db, cookie)
         if account is None:
             with st.container():
                 login_view.login_panel(db, settings)
     except UserError as exc:
         fail(str(exc))
-    box = session()
-    if box.cookie_pending or box.logged_out:  # only then is the component needed
-        with cookie_slot:
-            _sync_cookie(SessionCookie(settings), account)
+    with cookie_slot:
+        _sync_cookie(cookie, account)
     sidebar.sidebar(account, db)
     if account is None:
         st.stop()
