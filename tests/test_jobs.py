@@ -208,8 +208,8 @@ class SweepCountingRunner(jobs.JobRunner):
         self.sweeps: list = []
         super().__init__(*args, **kwargs)
 
-    def fail_interrupted(self) -> int:
-        count = super().fail_interrupted()
+    def sweep_interrupted(self) -> int:
+        count = super().sweep_interrupted()
         self.sweeps.append(utcnow())
         return count
 
@@ -484,3 +484,184 @@ def test_variants_keep_their_places_whatever_order_they_finish_in():
         now,
     )
     assert output_slots(single, 1) == ["img/x"]
+
+
+# --- picking up jobs a dead process left, and stopping without losing any -----------------
+
+
+@pytest.fixture(autouse=True)
+def sole_runner():
+    """The runners these tests make are the only ones sweeping: a page test's app runner (it
+    lives on in this process) would otherwise pick up their stale rows first."""
+    from viba import ui
+
+    for r in list(jobs.RUNNERS):
+        r.shutdown(wait=False)
+    ui._runner.clear()
+
+
+class DyingRunner(jobs.JobRunner):
+    """A process that stores the job and dies before running it."""
+
+    def _enqueue(self, job) -> None:
+        pass
+
+
+def left_by_a_dead_process(db, store, member, gemini_config, feature, n_images, **options):
+    dying = DyingRunner(db, store, heartbeat_s=30)
+    try:
+        job_id = submit(dying, db, member, feature, n_images, gemini_config, **options)
+    finally:
+        dying.shutdown()
+    age(db, job_id)
+    return job_id
+
+
+def age(db, job_id, minutes=5):
+    with db.session() as s:
+        s.execute(
+            update(GenerationHistory)
+            .where(GenerationHistory.id == job_id)
+            .values(status="processing", updated_at=utcnow() - timedelta(minutes=minutes))
+        )
+
+
+def resuming_runner(db, store, gemini_config, **kwargs):
+    return jobs.JobRunner(
+        db, store, heartbeat_s=30, config_for=lambda user_id, own: gemini_config, **kwargs
+    )
+
+
+def test_a_job_whose_process_died_is_picked_up_again_keeping_what_it_had(
+    db, store, member, gemini_config, fake_gemini
+):
+    job_id = left_by_a_dead_process(db, store, member, gemini_config, "derivation", 1)
+    # Before it died it had its description and variant 2.
+    view = generations.find(db, member.id, job_id)
+    generations.merge_details(db, job_id, description="a red square", description_tokens=7)
+    kept = jobs.ImageResult(png_bytes("variant two"), "image/png", "m", jobs.Usage(1, 2, 3), 0.1)
+    generations.add_output(db, store, view, "derivation_image", kept, 2)
+    age(db, job_id)
+    fake_gemini.reset()
+    r = resuming_runner(db, store, gemini_config)  # the sweep runs at start
+    try:
+        r.wait(job_id)
+    finally:
+        r.shutdown()
+    done = row(db, job_id)
+    assert done.status == "completed", done.error_message
+    assert done.details["resumed"] == 1
+    assert done.worker_id == jobs.WORKER_ID
+    # Step 1 was not asked again; only variants 1, 3 and 4 were made.
+    calls = fake_gemini.generate_calls()
+    assert [c.model for c in calls] == [models()["derivation_image"]] * 3
+    assert all("a red square" in c.text for c in calls)
+    slots = generations.output_slots(generations.find(db, member.id, job_id), 4)
+    assert None not in slots and slots[1] == done.output_keys[0]
+    with db.session() as s:  # the kept variant's 3 and the new ones' usage rows
+        image_tokens = sum(
+            s.scalars(select(ModelUsage.tokens).where(ModelUsage.generation_id == job_id))
+        )
+    assert image_tokens > 3 and done.details["total_tokens"] == 7 + image_tokens
+
+
+def test_a_job_interrupted_twice_fails_with_a_sentence(
+    db, store, member, gemini_config, fake_gemini
+):
+    job_id = left_by_a_dead_process(db, store, member, gemini_config, "avatar", 1)
+    generations.merge_details(db, job_id, resumed=1)
+    age(db, job_id)
+    fake_gemini.reset()
+    resuming_runner(db, store, gemini_config).shutdown()
+    assert row(db, job_id).status == "failed"
+    assert row(db, job_id).error_message == generations.INTERRUPTED_MESSAGE
+    assert fake_gemini.generate_calls() == []
+
+
+def test_a_job_made_with_a_key_kept_for_one_session_cannot_be_picked_up(
+    db, store, member, gemini_config, fake_gemini, tmp_path
+):
+    from dataclasses import replace
+
+    from viba.config import load_settings
+
+    own = replace(gemini_config, own_key=True)
+    job_id = left_by_a_dead_process(db, store, member, own, "avatar", 1)
+    assert row(db, job_id).input_params["own_key"] is True
+    fake_gemini.reset()
+    settings = load_settings(VIBA_DATA_DIR=str(tmp_path), VIBA_COOKIE_KEY="k" * 48)
+    r = jobs.JobRunner(db, store, heartbeat_s=30, config_for=jobs.resume_config(settings, db))
+    r.shutdown()
+    failed = row(db, job_id)
+    assert failed.status == "failed"
+    assert failed.error_message == generations.NOT_RESUMABLE.format(
+        reason="it was made with your own Gemini key, which was kept for that session only"
+    )
+    assert fake_gemini.generate_calls() == []
+
+
+def test_processes_sweeping_at_once_pick_up_a_job_exactly_once(
+    db, store, member, gemini_config, fake_gemini
+):
+    job_id = left_by_a_dead_process(db, store, member, gemini_config, "avatar", 1)
+    fake_gemini.reset()
+    start = threading.Barrier(4)
+    runners: list = []
+
+    def boot():
+        start.wait()
+        runners.append(resuming_runner(db, store, gemini_config))
+
+    threads = [threading.Thread(target=boot) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        wait_until(lambda: row(db, job_id).status == "completed")
+    finally:
+        for r in runners:
+            r.shutdown()
+    assert len(fake_gemini.generate_calls()) == 1
+    assert row(db, job_id).details["resumed"] == 1
+
+
+def test_stopping_refuses_new_jobs_and_lets_running_ones_finish(
+    db, store, member, gemini_config, fake_gemini
+):
+    gate = threading.Event()
+    fake_gemini.script(fg.gated(gate), model=models()["avatar"])
+    r = jobs.JobRunner(db, store, heartbeat_s=0.2, grace_s=30)
+    try:
+        job_id = submit(r, db, member, "avatar", 1, gemini_config)
+        wait_until(lambda: fake_gemini.generate_calls())
+        drained: list = []
+        stopping = threading.Thread(target=lambda: drained.append(r.drain()))
+        stopping.start()
+        wait_until(lambda: r._draining.is_set())
+        with pytest.raises(jobs.JobError, match="restarting for an update"):
+            submit(r, db, member, "avatar", 1, gemini_config)
+        assert row(db, job_id).status == "processing" and not drained
+        gate.set()
+        stopping.join(timeout=30)
+        assert drained == [True]
+        assert row(db, job_id).status == "completed"
+    finally:
+        gate.set()
+        r.shutdown()
+
+
+def test_a_stop_that_outlasts_its_grace_leaves_the_job_to_the_next_process(
+    db, store, member, gemini_config, fake_gemini
+):
+    gate = threading.Event()
+    fake_gemini.script(fg.gated(gate), model=models()["avatar"])
+    r = jobs.JobRunner(db, store, heartbeat_s=0.2)
+    try:
+        job_id = submit(r, db, member, "avatar", 1, gemini_config)
+        wait_until(lambda: fake_gemini.generate_calls())
+        assert r.drain(timeout=0.2) is False
+        assert row(db, job_id).status == "processing"  # not failed: picked up when stale
+    finally:
+        gate.set()
+        r.shutdown()

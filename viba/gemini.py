@@ -185,11 +185,13 @@ class GeminiConfig:
     retry_max_delay: float = 20.0
     deadline_s: float = 150.0  # the whole call, retries included (ours)
     max_concurrent: int = 64  # calls in flight at once with this key (Gemini's rate limits)
+    own_key: bool = False  # the user's own key, not the server's (a resumed job needs to know)
 
     @classmethod
     def from_settings(cls, settings: Settings, user_api_key: str | None = None) -> GeminiConfig:
         """The user's own key if they gave one, else the server's GEMINI_API_KEY."""
-        key = (user_api_key or "").strip() or settings.gemini_api_key
+        own = (user_api_key or "").strip()
+        key = own or settings.gemini_api_key
         if not key:
             raise MissingApiKey(
                 "No Gemini API key: add your own key on the Profile page, or ask an admin to "
@@ -204,6 +206,7 @@ class GeminiConfig:
             retry_initial_delay=settings.gemini_retry_initial_delay,
             deadline_s=settings.gemini_deadline_seconds,
             max_concurrent=settings.gemini_max_concurrent,
+            own_key=bool(own),
         )
 
 

@@ -29,6 +29,10 @@ INTERRUPTED_MESSAGE = (
     "Interrupted: the server restarted (or lost its database for too long) while this was "
     "running. Use “Run again”."
 )
+NOT_RESUMABLE = (
+    "Interrupted by a server restart, and it could not be picked up again ({reason}). "
+    "Use “Run again”."
+)
 
 
 @dataclass(frozen=True)
@@ -307,6 +311,63 @@ def fail(
 
 
 # --- liveness --------------------------------------------------------------------------------
+
+
+def take_interrupted(
+    db: Database,
+    stale_after: timedelta,
+    alive: Sequence[uuid.UUID],
+    worker_id: str,
+    resumes: int = 1,
+) -> tuple[list[GenerationView], int]:
+    """The unfinished generations nobody has touched for stale_after (their process died),
+    except `alive`: each one resumed fewer than `resumes` times before is taken by this
+    worker (back to pending, its resume counted) and returned; the others are marked failed.
+    Several processes may sweep at once: a row goes to exactly one of them (the update only
+    matches while the row is still stale). Returns (taken, how many failed)."""
+    cutoff = utcnow() - stale_after
+    stale = select(GenerationHistory.id, GenerationHistory.details).where(
+        GenerationHistory.status.in_(UNFINISHED), GenerationHistory.updated_at < cutoff
+    )
+    if alive:
+        stale = stale.where(GenerationHistory.id.not_in(list(alive)))
+    with db.session() as s:
+        rows = s.execute(stale).all()
+    taken: list[GenerationView] = []
+    failed = 0
+    for generation_id, details in rows:
+        details = dict(details or {})
+        resumed = int(details.get("resumed") or 0)
+        still_stale = update(GenerationHistory).where(
+            GenerationHistory.id == generation_id,
+            GenerationHistory.status.in_(UNFINISHED),
+            GenerationHistory.updated_at < cutoff,
+        )
+        with db.session() as s:
+            if resumed < resumes:
+                resume = {**details, "resumed": resumed + 1, "failures": []}
+                if rowcount(
+                    s.execute(
+                        still_stale.values(
+                            status="pending",
+                            worker_id=worker_id,
+                            updated_at=utcnow(),
+                            details=resume,
+                        )
+                    )
+                ):
+                    row = s.get(GenerationHistory, generation_id)
+                    if row is not None:
+                        taken.append(view_of(row))
+            else:
+                failed += rowcount(
+                    s.execute(
+                        still_stale.values(
+                            status="failed", error_message=INTERRUPTED_MESSAGE, updated_at=utcnow()
+                        )
+                    )
+                )
+    return taken, failed
 
 
 def fail_interrupted(db: Database, stale_after: timedelta, alive: Sequence[uuid.UUID] = ()) -> int:

@@ -6,18 +6,25 @@ feature's pipeline (viba.features) and writes progress through the generations s
 switches and reloads, and pages only read the row.
 
 Each app process has its own pool and an id (WORKER_ID); while it holds jobs it touches their
-updated_at every heartbeat. A job whose process died stops being touched: the sweep (at start
-and then every heartbeat, in every process) marks it failed as interrupted.
+updated_at every heartbeat. A job whose process died (kill -9, a crash, a deploy that did not
+wait) stops being touched: the sweep (at start and then every heartbeat, in every process)
+picks it up again from its stored inputs, once, keeping the outputs it already had; a job
+interrupted a second time is marked failed.
+
+On an orderly exit (Render's SIGTERM before a deploy: Streamlit stops serving, the interpreter
+exits) the runner refuses new jobs and lets the ones it holds finish, for up to grace_s.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
+import weakref
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,10 +32,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from viba import features, generations
+from viba import features, generations, logs, prompt_store
 from viba.db import Database, DatabaseUnavailable
 from viba.errors import UserError
-from viba.gemini import GeminiConfig, GenerationError, ImageResult, TextResult
+from viba.gemini import GeminiConfig, GenerationError, ImageResult, TextResult, Usage
 from viba.generations import GenerationView
 from viba.images import PreparedImage
 from viba.pipelines import Run
@@ -38,8 +45,11 @@ from viba.storage import ImageStore, StorageError
 log = logging.getLogger(__name__)
 
 WORKER_ID = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+RUNNERS: weakref.WeakSet[JobRunner] = weakref.WeakSet()  # the live runners of this process
 T = TypeVar("T")
 UNEXPECTED_MESSAGE = "Something went wrong on our side while generating. Try again."
+DRAINING_MESSAGE = "The server is restarting for an update: try again in a minute."
+ConfigFor = Callable[[uuid.UUID, bool], GeminiConfig]  # (user id, own key?) -> configuration
 
 
 class JobError(UserError, ValueError):
@@ -56,7 +66,11 @@ class _Job:
 
 class JobRunner:
     """The process-wide pool. `workers` jobs run at once in all; `per_user` at once per user
-    (the rest wait in order)."""
+    (the rest wait in order).
+
+    config_for gives the Gemini configuration for picking up an interrupted job of a user
+    (own key or the server's); without it interrupted jobs are marked failed. grace_s: how
+    long an exiting process waits for its jobs (0: not at all)."""
 
     def __init__(
         self,
@@ -67,6 +81,10 @@ class JobRunner:
         heartbeat_s: float = 10.0,
         stale_after_s: float | None = None,
         db_retry_s: float = 60.0,
+        config_for: ConfigFor | None = None,
+        grace_s: float = 0.0,
+        chores: Sequence[Callable[[], object]] = (),
+        chore_every_s: float = 3600.0,
     ) -> None:
         self.db = db
         self.store = store
@@ -74,6 +92,12 @@ class JobRunner:
         self.heartbeat_s = heartbeat_s
         self.db_retry_s = db_retry_s
         self.stale_after = timedelta(seconds=stale_after_s or 3 * heartbeat_s)
+        self.config_for = config_for
+        self.grace_s = grace_s
+        self.chores = list(chores)
+        self.chore_every_s = chore_every_s
+        self._chores_due = 0.0  # monotonic time; at once
+        self._draining = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="viba-job")
         self._lock = threading.Lock()
         self._waiting: dict[uuid.UUID, deque[_Job]] = defaultdict(deque)
@@ -81,11 +105,18 @@ class JobRunner:
         self._held: set[uuid.UUID] = set()  # jobs of this process, pending or running
         self._done = threading.Condition(self._lock)
         self._stop = threading.Event()
-        self.fail_interrupted()
+        RUNNERS.add(self)
+        self.sweep_interrupted()
         self._beat = threading.Thread(
             target=self._heartbeat_loop, name="viba-job-heartbeat", daemon=True
         )
         self._beat.start()
+        if grace_s > 0:
+            # Runs when the interpreter exits, before the thread pools stop taking work (the
+            # pools register their own hook at import, and these hooks run newest first).
+            register = getattr(threading, "_register_atexit", None)
+            if register is not None:
+                register(self.drain)
 
     # --- submitting --------------------------------------------------------------------
 
@@ -101,6 +132,8 @@ class JobRunner:
     ) -> uuid.UUID:
         """Store the inputs, create the pending row and queue the job. `models` maps step →
         model id; `prompts_in_use` maps step → (PromptTemplate, version)."""
+        if self._draining.is_set() or self._stop.is_set():
+            raise JobError(DRAINING_MESSAGE)
         try:
             spec = features.get(feature)
             spec.check_inputs(len(images))
@@ -114,6 +147,7 @@ class JobRunner:
             "models": {step: models[step] for step in steps},
             "prompt_versions": {step: prompts_in_use[step][1] for step in steps},
             "input_names": [img.name for img in images],
+            "own_key": config.own_key,
             "prompt": spec.first_prompt(templates, len(images)),
         }
         try:
@@ -180,6 +214,10 @@ class JobRunner:
     # --- running -----------------------------------------------------------------------
 
     def _run(self, job: _Job) -> None:
+        with logs.context(job_id=str(job.id), user_id=str(job.user_id)):
+            self._run_logged(job)
+
+    def _run_logged(self, job: _Job) -> None:
         try:
             view = self._write(lambda: generations.claim(self.db, job.id, WORKER_ID))
             if view is None:
@@ -209,7 +247,20 @@ class JobRunner:
 
     def _run_pipeline(self, job: _Job, view: GenerationView, images: list[PreparedImage]) -> None:
         spec = features.get(view.type)
-        tokens = 0
+        kept = view.details.get("outputs") or {}
+        done = frozenset(
+            (meta.get("variant") or 1) for meta in kept.values() if isinstance(meta, dict)
+        )
+        description = None
+        if view.details.get("description") is not None:  # a resumed job: step 1 was answered
+            description = TextResult(
+                str(view.details["description"]),
+                str(view.details.get("description_model") or ""),
+                Usage(),
+                0.0,
+            )
+        tokens = int(view.details.get("description_tokens") or 0) if description else 0
+        tokens += sum(int(m.get("tokens") or 0) for m in kept.values() if isinstance(m, dict))
         failures: list[dict[str, Any]] = []
         started = time.perf_counter()
 
@@ -258,6 +309,8 @@ class JobRunner:
                 on_text=on_text,
                 on_image=on_image,
                 on_failure=on_failure,
+                done=done,
+                description=description,
             )
         )
         seconds = time.perf_counter() - started
@@ -275,30 +328,127 @@ class JobRunner:
             if not self._done.wait_for(lambda: job_id not in self._held, timeout):
                 raise TimeoutError(f"job {job_id} still running after {timeout}s")
 
-    def fail_interrupted(self) -> int:
-        """Mark failed the unfinished jobs nobody has touched for stale_after (their process
-        died). Returns how many."""
+    def sweep_interrupted(self) -> int:
+        """Pick up the unfinished jobs nobody has touched for stale_after (their process died)
+        again, or mark them failed when they were picked up once before or cannot be (no
+        config_for, no key any more). Returns how many were picked up."""
+        if self._stop.is_set() or self._draining.is_set():
+            return 0
         with self._lock:
             mine = list(self._held)
         try:
-            count = generations.fail_interrupted(self.db, self.stale_after, mine)
+            taken, failed = generations.take_interrupted(
+                self.db, self.stale_after, mine, WORKER_ID, 1 if self.config_for else 0
+            )
         except DatabaseUnavailable:
             log.warning("job sweep skipped: database unavailable")
             return 0
-        if count:
-            log.warning("marked %s interrupted job(s) failed", count)
-        return count
+        if failed:
+            log.warning("marked %s interrupted job(s) failed", failed)
+        resumed = 0
+        for view in taken:
+            with logs.context(job_id=str(view.id), user_id=str(view.user_id)):
+                try:
+                    job = self._job_for(view)
+                except UserError as exc:
+                    reason = str(exc).rstrip(".")
+                    self._fail_quietly(view.id, generations.NOT_RESUMABLE.format(reason=reason))
+                    continue
+                log.warning("picking up interrupted job %s again", view.id)
+                self._enqueue(job)
+                resumed += 1
+        return resumed
+
+    def _job_for(self, view: GenerationView) -> _Job:
+        """A job for a row taken back from a dead process: its prompts and its key."""
+        assert self.config_for is not None
+        config = self.config_for(view.user_id, bool(view.input_params.get("own_key")))
+        versions = view.input_params.get("prompt_versions") or {}
+        return _Job(view.id, view.user_id, config, prompt_store.templates_for(self.db, versions))
 
     def _heartbeat_loop(self) -> None:
+        self._do_chores()
         while not self._stop.wait(self.heartbeat_s):
             try:
                 with self._lock:
                     mine = list(self._held)
                 generations.touch(self.db, mine)
-                self.fail_interrupted()
+                self.sweep_interrupted()
             except Exception:  # the heartbeat must outlive a bad moment of the database
                 log.exception("job heartbeat failed")
+            self._do_chores()
+
+    def _do_chores(self) -> None:
+        """The process's housekeeping (the audit log's pruning), at start and then every
+        chore_every_s, on the heartbeat's thread."""
+        if time.monotonic() < self._chores_due:
+            return
+        self._chores_due = time.monotonic() + self.chore_every_s
+        for chore in self.chores:
+            try:
+                chore()
+            except Exception:
+                log.exception("a housekeeping task failed")
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Take no new jobs and wait (up to timeout, default grace_s) until the jobs this
+        process holds are finished. True when none is left; the ones left are picked up again
+        by the next process once they go stale."""
+        if self._stop.is_set():
+            return True
+        self._draining.set()
+        timeout = self.grace_s if timeout is None else timeout
+        started = time.monotonic()
+        with self._lock:
+            held = len(self._held)
+            if held:
+                log.warning("stopping: waiting up to %ss for %s job(s)", round(timeout), held)
+            finished = self._done.wait_for(lambda: not self._held, timeout)
+            left = len(self._held)
+        seconds = round(time.monotonic() - started, 1)
+        if left:
+            log.warning(
+                "stopping after %ss with %s job(s) unfinished (resumed later)", seconds, left
+            )
+        elif held:
+            log.warning("stopping: all %s job(s) finished in %ss", held, seconds)
+        return finished
 
     def shutdown(self, wait: bool = True) -> None:
         self._stop.set()
-        self._pool.shutdown(wait=wait, cancel_futures=True)
+        with contextlib.suppress(RuntimeError):  # already closed by the interpreter's exit
+            self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+# --- what the app process gives its runner ---------------------------------------------------
+
+
+def resume_config(settings: Any, db: Database) -> ConfigFor:
+    """config_for for the app: the user's remembered own key when the job was made with their
+    own key (a key given for one session only is gone), else the server's GEMINI_API_KEY."""
+    from viba import keyvault
+    from viba.gemini import MissingApiKey
+
+    def config_for(user_id: uuid.UUID, own_key: bool) -> GeminiConfig:
+        key = None
+        if own_key:
+            key, _unreadable = keyvault.load(db, settings.resolved_cookie_key(), user_id)
+            if key is None:
+                raise MissingApiKey(
+                    "it was made with your own Gemini key, which was kept for that session only"
+                )
+        return GeminiConfig.from_settings(settings, key)
+
+    return config_for
+
+
+def audit_pruning(db: Database, days: int) -> Callable[[], int]:
+    from viba import audit
+
+    def prune() -> int:
+        count = audit.prune(db, days)
+        if count:
+            log.info("pruned %s audit entries older than %s days", count, days)
+        return count
+
+    return prune

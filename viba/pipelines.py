@@ -53,6 +53,10 @@ class Run:
     on_text: Callable[[str, TextResult], None] = lambda step, result: None
     on_image: Callable[[int, ImageResult], None] = lambda index, result: None  # index from 1
     on_failure: Callable[[int, GenerationError], None] = lambda index, error: None
+    # A resumed job (its process died): outputs already kept (by index from 1), and the text
+    # step's answer when it was already given; neither is asked of Gemini again.
+    done: frozenset[int] = frozenset()
+    description: TextResult | None = None
 
 
 @dataclass(frozen=True)
@@ -119,24 +123,30 @@ def run_derivation(
     on_failure: Callable[[int, GenerationError], None] | None = None,
     text_prompt: PromptTemplate = prompts.DERIVATION_TEXT,
     image_prompt: PromptTemplate = prompts.DERIVATION_IMAGE,
+    done: frozenset[int] = frozenset(),
+    description: TextResult | None = None,
 ) -> DerivationResult:
     """Describe the image (step 1), then make the variants concurrently (step 2).
 
     Callbacks run on the calling thread, each variant as soon as it is done. Failed variants
     are reported and the others kept; when every variant fails the first error is raised.
+    Resuming, `description` is step 1's earlier answer and `done` the variant indexes (from 0)
+    already kept: only the rest are made.
     """
     check_derivation_options(creativity, skin_tone)
     started = time.perf_counter()
-    description = generate_text(
-        config,
-        text_model,
-        [image],
-        text_prompt.render(),
-        system=text_prompt.system,
-    )
-    if on_description:
-        on_description(description)
+    if description is None:
+        description = generate_text(
+            config,
+            text_model,
+            [image],
+            text_prompt.render(),
+            system=text_prompt.system,
+        )
+        if on_description:
+            on_description(description)
     result = DerivationResult(description, [None] * variants)
+    todo = [i for i in range(variants) if i not in done]
     # Creativity is in the prompt; the temperature stays the model's default (Google recommends
     # 1.0 for Gemini 3 models: lower values can loop or degrade their answers).
     with ThreadPoolExecutor(max_workers=variants, thread_name_prefix="viba-variant") as pool:
@@ -153,7 +163,7 @@ def run_derivation(
                 None,
                 prompts.ASPECT_RATIO,
             ): i
-            for i in range(variants)
+            for i in todo
         }
         for future in as_completed(futures):
             index = futures[future]
@@ -187,7 +197,7 @@ def run_derivation(
             result.variants[index] = variant
     result.failures.sort(key=lambda f: f.index)
     result.seconds = time.perf_counter() - started
-    if not result.images:
+    if not result.images and not done:
         raise result.failures[0].error
     return result
 
@@ -259,10 +269,14 @@ def derivation(run: Run) -> None:
         on_failure=lambda index, error: run.on_failure(index + 1, error),
         text_prompt=run.prompts[text_step],
         image_prompt=run.prompts[image_step],
+        done=frozenset(index - 1 for index in run.done),
+        description=run.description,
     )
 
 
 def single_image(run: Run) -> None:
     """The feature's one step makes one image from all its inputs."""
     step = run.steps[-1]
+    if 1 in run.done:
+        return
     run.on_image(1, _one_image(run.config, run.models[step], run.images, run.prompts[step]))

@@ -143,6 +143,28 @@ def list_versions(db: Database, step: str, limit: int = 50) -> list[VersionInfo]
         ]
 
 
+def templates_for(db: Database, versions: dict[str, int | str]) -> dict[str, PromptTemplate]:
+    """The prompts a generation was made with (step → version, as stored in its row), for
+    picking it up again: each version's text, the built-in where it says so, and the active
+    prompt for a step whose version is gone or unknown."""
+    active = active_prompts(db)
+    ids = [v for v in versions.values() if isinstance(v, int) and not isinstance(v, bool)]
+    with db.session() as s:
+        rows = {r.id: r for r in s.scalars(select(PromptVersion).where(PromptVersion.id.in_(ids)))}
+    builtins = builtin_prompts()
+    chosen = {}
+    for step, current in active.items():
+        version = versions.get(step)
+        row = rows.get(version) if isinstance(version, int) else None
+        if row is not None and row.step == step:
+            chosen[step] = replace(builtins[step], system=row.system, template=row.template)
+        elif version == BUILTIN:
+            chosen[step] = builtins[step]
+        else:
+            chosen[step] = current.template
+    return chosen
+
+
 def prompts_in_use(active: dict[str, ActivePrompt]) -> dict[str, tuple[PromptTemplate, int | str]]:
     """step → (template, version), as JobRunner.submit takes them, from active_prompts()."""
     return {step: (p.template, p.version) for step, p in active.items()}
