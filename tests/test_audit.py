@@ -82,3 +82,23 @@ def test_entries_filter_and_page_newest_first(db, user):
 def test_unknown_actions_are_refused(db):
     with db.session() as s, pytest.raises(ValueError):
         audit.record(s, "made_up")
+
+
+def test_entries_older_than_the_retention_are_pruned_in_batches(db, user):
+    from sqlalchemy import update
+
+    marker = f"prune-{uuid.uuid4().hex[:8]}"
+    with db.session() as s:
+        for age_days in (400, 380, 366, 364, 10):
+            audit.record(s, audit.LOGIN, actor_email=marker, age=age_days)
+    with db.session() as s:
+        for entry in s.scalars(select(AuditEntry).where(AuditEntry.actor_email == marker)):
+            s.execute(
+                update(AuditEntry)
+                .where(AuditEntry.id == entry.id)
+                .values(created_at=utcnow() - timedelta(days=entry.details["age"]))
+            )
+    assert audit.prune(db, 365, batch=2) >= 3
+    with db.session() as s:
+        left = s.scalars(select(AuditEntry).where(AuditEntry.actor_email == marker)).all()
+    assert sorted(e.details["age"] for e in left) == [10, 364]

@@ -7,12 +7,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
+from viba.db import Database, rowcount
 from viba.models import AuditEntry, utcnow
 from viba.text import search_text
 
@@ -53,6 +54,20 @@ ACTIONS = (
     SESSIONS_ENDED,
     BAD_COOKIE,
 )
+
+
+def prune(db: Database, days: int, batch: int = 5000) -> int:
+    """Delete the entries older than `days` (VIBA_AUDIT_RETENTION_DAYS), in batches so that
+    a first prune of a big log holds no long lock. Returns how many."""
+    cutoff = utcnow() - timedelta(days=days)
+    total = 0
+    while True:
+        with db.session() as s:
+            ids = select(AuditEntry.id).where(AuditEntry.created_at < cutoff).limit(batch)
+            count = rowcount(s.execute(delete(AuditEntry).where(AuditEntry.id.in_(ids))))
+        total += count
+        if count < batch:
+            return total
 
 
 def record(
