@@ -28,6 +28,8 @@ from helpers import (
     StreamlitServer,
     create_pg_database,
     drop_pg_database,
+    free_port,
+    s3_settings,
 )
 
 
@@ -254,3 +256,26 @@ def gemini_config(fake_gemini):
         retry_initial_delay=0.01,
         retry_max_delay=0.05,
     )
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3-compatible server on loopback (boto3 talks to it as to Supabase Storage)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture()
+def s3_env(s3_endpoint, monkeypatch):
+    """This process's boto3 pointed at moto, with a bucket "viba-test"."""
+    import boto3
+
+    for name, value in s3_settings(s3_endpoint).items():
+        monkeypatch.setenv(name, value)
+    boto3.client("s3").create_bucket(Bucket="viba-test")
+    return s3_endpoint

@@ -62,6 +62,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+def s3_settings(endpoint: str) -> dict[str, str]:
+    """The AWS_* variables render.yaml asks for, pointed at a loopback S3 server."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+    }
+
+
 def free_port() -> int:
     import socket
 

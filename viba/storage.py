@@ -173,7 +173,15 @@ class S3Backend:
         self.client = boto3.client(
             "s3",
             config=Config(
-                retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5, read_timeout=30
+                retries={"max_attempts": 4, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=30,
+                # boto3 >= 1.36 adds CRC checksums to every upload and checks them on download
+                # by default; S3-compatible stores (Supabase Storage among them) reject or do
+                # not return them. Only where an operation requires one (as
+                # AWS_REQUEST_CHECKSUM_CALCULATION / AWS_RESPONSE_CHECKSUM_VALIDATION would).
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
             ),
         )
 
@@ -223,6 +231,20 @@ class S3Backend:
             raise self._fail(exc, key) from exc
         except BotoCoreError as exc:
             raise self._fail(exc, key) from exc
+
+    def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        """Several objects at once (a History page's thumbnails): fetched in parallel, a
+        missing one left out."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(key: str) -> tuple[str, bytes | None]:
+            try:
+                return key, self.get(key)
+            except BlobMissing:
+                return key, None
+
+        with ThreadPoolExecutor(max_workers=min(8, len(keys) or 1)) as pool:
+            return {k: data for k, data in pool.map(one, keys) if data is not None}
 
     def delete(self, key: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
