@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from sqlalchemy.pool import NullPool
 
@@ -141,11 +143,28 @@ def test_empty_variables_mean_the_defaults(monkeypatch):
     assert settings.workers == 32 and settings.user_concurrency == 6
 
 
-def test_image_storage_defaults_to_files_on_a_laptop_and_the_database_in_production(monkeypatch):
+def test_image_storage_is_files_on_a_laptop_and_must_be_chosen_in_production(monkeypatch):
     monkeypatch.delenv("VIBA_STORAGE", raising=False)
     monkeypatch.delenv("VIBA_ENV", raising=False)
     assert load_settings().storage == "local"
     monkeypatch.setenv("VIBA_ENV", "production")
-    assert load_settings().storage == "db"
-    monkeypatch.setenv("VIBA_STORAGE", "s3://bucket/viba")
-    assert load_settings().storage == "s3://bucket/viba"
+    monkeypatch.setenv("VIBA_COOKIE_KEY", secrets.token_urlsafe(48))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@127.0.0.1/x")
+    production = load_settings()
+    with pytest.raises(ConfigError, match=r"VIBA_STORAGE: s3://<bucket> for Supabase Storage"):
+        production.check_production()
+    for choice in ("s3://bucket/viba", "db"):
+        monkeypatch.setenv("VIBA_STORAGE", choice)
+        assert load_settings().storage == choice
+        load_settings().check_production()
+
+
+def test_logs_are_json_in_production_and_text_on_a_laptop(monkeypatch):
+    monkeypatch.delenv("VIBA_LOG_FORMAT", raising=False)
+    monkeypatch.delenv("VIBA_ENV", raising=False)
+    assert load_settings().log_format == "text"
+    monkeypatch.setenv("VIBA_ENV", "production")
+    assert load_settings().log_format == "json"
+    monkeypatch.setenv("VIBA_LOG_FORMAT", "xml")
+    with pytest.raises(ConfigError, match="VIBA_LOG_FORMAT must be json or text"):
+        load_settings()

@@ -124,9 +124,10 @@ def test_someone_elses_or_a_bad_id_shows_one_message_and_nothing_of_it(
         assert s.scalar(select(GenerationHistory.id).where(GenerationHistory.id == theirs))
 
 
-def test_history_and_admin_start_no_job_runner(db, store, admin, monkeypatch):
+def test_history_and_admin_work_when_the_job_runner_cannot_start(db, store, admin, monkeypatch):
     """Reading generations needs the store, not the scheduler: with no runner made yet and
-    any attempt to make one failing, History (list and detail) and Admin still work."""
+    every attempt to start one failing (each page run tries), History (list and detail) and
+    Admin still work."""
     from viba import jobs, ui
 
     def refuse(*args, **kwargs):

@@ -118,6 +118,25 @@ class Settings(BaseSettings):
     # How long a running job keeps retrying its writes through a database outage.
     db_retry_seconds: float = Field(default=60.0, alias="VIBA_DB_RETRY_SECONDS", ge=0)
     job_heartbeat_seconds: float = Field(default=10.0, alias="VIBA_JOB_HEARTBEAT_SECONDS", gt=0)
+    # On an orderly stop (a deploy's SIGTERM) running jobs get this long to finish; keep it
+    # below render.yaml's maxShutdownDelaySeconds (300), after which Render kills the process.
+    shutdown_grace_seconds: float = Field(
+        default=270.0, alias="VIBA_SHUTDOWN_GRACE_SECONDS", ge=0, le=3600
+    )
+    # Database connections per process. Supabase's session pooler (5432) allows as many clients
+    # as its Pool Size (15 on the smallest computes): during a deploy the old process, the new
+    # one and the pre-deploy migration are connected at once, 2 x (5 + 1) + 1 = 13.
+    db_pool_size: int = Field(default=5, alias="VIBA_DB_POOL_SIZE", ge=1, le=100)
+    db_max_overflow: int = Field(default=1, alias="VIBA_DB_MAX_OVERFLOW", ge=0, le=100)
+    # transaction: a transaction-mode pooler (Supabase 6543, pgbouncer pool_mode=transaction)
+    # that hands out a server connection per transaction, so no client-side pool; auto: that
+    # when the port is 6543.
+    db_pooler: Literal["auto", "session", "transaction"] = Field(
+        default="auto", alias="VIBA_DB_POOLER"
+    )
+    audit_retention_days: int = Field(default=365, alias="VIBA_AUDIT_RETENTION_DAYS", ge=1)
+    # json: one JSON object per line (production default), text: for a terminal.
+    log_format: str = Field(default="", alias="VIBA_LOG_FORMAT", validate_default=True)
     smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
     smtp_port: int = Field(default=587, alias="SMTP_PORT")
     smtp_user: str | None = Field(default=None, alias="SMTP_USER")
@@ -166,9 +185,21 @@ class Settings(BaseSettings):
     @field_validator("storage")
     @classmethod
     def _default_storage(cls, value: str, info: ValidationInfo) -> str:
+        # Production has no default: check_production asks for one (images fill a free
+        # Supabase database quickly).
         if value.strip():
             return value.strip()
-        return "db" if info.data.get("env") == "production" else "local"
+        return "" if info.data.get("env") == "production" else "local"
+
+    @field_validator("log_format")
+    @classmethod
+    def _default_log_format(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip().lower() or (
+            "json" if info.data.get("env") == "production" else "text"
+        )
+        if value not in ("json", "text"):
+            raise ValueError("VIBA_LOG_FORMAT must be json or text")
+        return value
 
     @property
     def is_production(self) -> bool:
@@ -205,6 +236,13 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "VIBA_ENV=production needs DATABASE_URL set to a PostgreSQL URL (a SQLite file "
                 "is lost on every deploy); set VIBA_ALLOW_SQLITE=1 to run on SQLite anyway."
+            )
+        if not self.storage:
+            raise ConfigError(
+                "VIBA_ENV=production needs VIBA_STORAGE: s3://<bucket> for Supabase Storage or "
+                "another S3-compatible store (with AWS_ENDPOINT_URL and the keys; DEPLOYMENT.md), "
+                "or db to keep images in the database (a Derivation stores several MB; "
+                "Supabase's free database holds 500 MB)."
             )
 
     def resolved_cookie_key(self) -> str:

@@ -60,8 +60,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(
-    raw_url: str, pool_size: int = 5, max_overflow: int = 5, pool_timeout: float = 30.0
+    raw_url: str,
+    pool_size: int = 5,
+    max_overflow: int = 5,
+    pool_timeout: float = 30.0,
+    pooler: str = "auto",
 ) -> Engine:
+    """pooler: "transaction" behind a transaction-mode pooler (no client-side pool), "session"
+    (a pool of pool_size + max_overflow), "auto": transaction on port 6543 (Supabase's)."""
     url = normalise_url(raw_url)
     pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.drivername == "sqlite":
@@ -76,7 +82,7 @@ def make_engine(
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {"connect_timeout": 10, "application_name": "viba-studio"}
-    if url.port == TRANSACTION_POOLER_PORT:
+    if pooler == "transaction" or (pooler == "auto" and url.port == TRANSACTION_POOLER_PORT):
         # Supabase's transaction pooler hands out a server connection per transaction:
         # a client-side pool on top of it only holds connections the pooler wants back.
         return create_engine(url, poolclass=NullPool, pool_pre_ping=True, connect_args=connect_args)
@@ -250,13 +256,20 @@ _databases_lock = threading.Lock()
 
 
 def get_database(raw_url: str | None = None) -> Database:
-    """The process-wide Database for a URL (default: the configured DATABASE_URL)."""
-    if raw_url is None:
-        from viba.config import get_settings
+    """The process-wide Database for a URL (default: the configured DATABASE_URL), its pool
+    sized by the settings (VIBA_DB_POOL_SIZE, VIBA_DB_MAX_OVERFLOW, VIBA_DB_POOLER)."""
+    from viba.config import get_settings
 
-        raw_url = get_settings().effective_database_url
+    settings = get_settings()
+    if raw_url is None:
+        raw_url = settings.effective_database_url
     with _databases_lock:
         db = _databases.get(raw_url)
         if db is None:
-            db = _databases[raw_url] = Database(raw_url)
+            db = _databases[raw_url] = Database(
+                raw_url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+                pooler=settings.db_pooler,
+            )
         return db

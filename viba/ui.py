@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec
 
 import streamlit as st
 
-from viba import audit, auth, login_view, sessions, sidebar
+from viba import audit, auth, login_view, logs, sessions, sidebar
 from viba.config import Settings, get_settings
 from viba.cookie import BadCookie, SessionCookie
 from viba.db import Database, get_database
@@ -85,6 +85,11 @@ def _database(url: str) -> Database:
 
 
 @st.cache_resource(show_spinner=False)
+def _logging(fmt: str) -> None:
+    logs.setup(fmt)
+
+
+@st.cache_resource(show_spinner=False)
 def _image_store(url: str, storage: str, data_dir: str) -> ImageStore:
     return ImageStore(make_backend(storage, _database(url), Path(data_dir)))
 
@@ -98,28 +103,55 @@ def _runner(
     per_user: int,
     heartbeat: float,
     db_retry: float,
+    grace: float,
 ) -> JobRunner:
-    from viba.jobs import JobRunner
+    from viba import jobs
 
-    return JobRunner(
-        _database(url),
+    db = _database(url)
+    return jobs.JobRunner(
+        db,
         _image_store(url, storage, data_dir),
         workers=workers,
         per_user=per_user,
         heartbeat_s=heartbeat,
         db_retry_s=db_retry,
+        config_for=jobs.resume_config(get_settings(), db),
+        grace_s=grace,
+        chores=[jobs.audit_pruning(db, get_settings().audit_retention_days)],
     )
 
 
 def boot() -> tuple[Settings, Database]:
-    """Settings and a migrated database, or a clear message on the page and a stop."""
+    """Settings and a migrated database, or a clear message on the page and a stop. The
+    first run in a process also starts the job runner, which picks up the jobs a previous
+    process left unfinished (a page that fails to start it still works)."""
     try:
         settings = get_settings()
+        _logging(settings.log_format)
         settings.check_production()
-        return settings, _database(settings.effective_database_url)
+        db = _database(settings.effective_database_url)
     except UserError as exc:
         _database.clear()  # try again on the next run instead of caching the failure
         fail(str(exc))
+    try:
+        _start_runner(settings)
+    except Exception:  # the studio pages say why when they need it; the rest work on
+        log.exception("the job runner could not start")
+    return settings, db
+
+
+def _start_runner(settings: Settings) -> JobRunner:
+    s = settings
+    return _runner(
+        s.effective_database_url,
+        s.storage,
+        str(s.data_dir),
+        s.workers,
+        s.user_concurrency,
+        s.job_heartbeat_seconds,
+        s.db_retry_seconds,
+        s.shutdown_grace_seconds,
+    )
 
 
 @dataclass(frozen=True)
@@ -139,17 +171,8 @@ class PageContext:
 
     @property
     def runner(self) -> JobRunner:
-        """The process-wide job runner, started on first use (studio pages only)."""
-        s = self.settings
-        return _runner(
-            s.effective_database_url,
-            s.storage,
-            str(s.data_dir),
-            s.workers,
-            s.user_concurrency,
-            s.job_heartbeat_seconds,
-            s.db_retry_seconds,
-        )
+        """The process-wide job runner (started by the process's first page run)."""
+        return _start_runner(self.settings)
 
     def gemini_config(self) -> GeminiConfig:
         """The engine configuration for this session (the user's own key first); raises
@@ -238,6 +261,7 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
         fail(str(exc))
     with cookie_slot:
         _sync_cookie(cookie, account)
+    logs.set_user(str(account.id) if account else None)
     sidebar.sidebar(account, db)
     if account is None:
         st.stop()
