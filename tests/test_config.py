@@ -87,6 +87,7 @@ def test_unreachable_database_is_reported_without_the_password():
 
 def test_production_refuses_missing_or_weak_cookie_key_and_sqlite(monkeypatch):
     monkeypatch.setenv("VIBA_ENV", "production")
+    monkeypatch.setenv("VIBA_STORAGE", "db")
     with pytest.raises(ConfigError, match="VIBA_COOKIE_KEY"):
         load_settings().check_production()
     import secrets

@@ -24,6 +24,7 @@ from helpers import (
     StreamlitServer,
     create_pg_database,
     drop_pg_database,
+    s3_settings,
     wait_until,
 )
 
@@ -56,6 +57,14 @@ def test_render_blueprint_starts_the_app_as_documented():
     assert SERVICE["preDeployCommand"] == "alembic upgrade head"
     assert ENV_VARS["STREAMLIT_SERVER_FILE_WATCHER_TYPE"]["value"] == "none"
     assert ENV_VARS["MALLOC_ARENA_MAX"]["value"] == "2"  # see bench/memory.py
+    # Render waits this long after SIGTERM; the app's grace for running jobs fits inside it.
+    assert SERVICE["maxShutdownDelaySeconds"] == 300
+    assert Settings.model_fields["shutdown_grace_seconds"].default < 300
+    for name in ("AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION"):
+        assert ENV_VARS[name]["value"] == "when_required"
+    # Two processes (a deploy overlaps them) and the migration fit the session pooler's 15.
+    pool = int(ENV_VARS["VIBA_DB_POOL_SIZE"]["value"])
+    assert 2 * (pool + int(ENV_VARS["VIBA_DB_MAX_OVERFLOW"]["value"])) + 1 <= 15
 
 
 def test_render_blueprint_sets_every_setting_production_needs_and_no_secret():
@@ -80,6 +89,8 @@ def test_render_blueprint_sets_every_setting_production_needs_and_no_secret():
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
         "AWS_REGION",
+        "AWS_REQUEST_CHECKSUM_CALCULATION",
+        "AWS_RESPONSE_CHECKSUM_VALIDATION",
         "STREAMLIT_SERVER_FILE_WATCHER_TYPE",
         "MALLOC_ARENA_MAX",
     }
@@ -150,9 +161,13 @@ def production_db():
 
 @pytest.mark.browser
 def test_production_smoke_started_like_render(
-    page: Page, production_db, fake_gemini_server, tmp_path
+    page: Page, production_db, fake_gemini_server, s3_env, tmp_path
 ):
+    """Migrated by the pre-deploy step, started by the start command, images in (moto's)
+    S3 as on Supabase Storage."""
     env = _env(
+        **s3_settings(s3_env),
+        VIBA_STORAGE=f"s3://viba-test/smoke-{tmp_path.name}",
         DATABASE_URL=production_db,
         VIBA_COOKIE_KEY=secrets.token_urlsafe(48),
         GEMINI_API_KEY="smoke-key-1234567890",
@@ -214,3 +229,16 @@ def test_production_smoke_started_like_render(
         server.stop()
     text = server.log_path.read_text(errors="replace")
     assert "Traceback" not in text, text[-3000:]
+    # The output went to the bucket, not the database; the log lines are JSON.
+    import json
+
+    import boto3
+
+    listed = boto3.client("s3").list_objects_v2(
+        Bucket="viba-test", Prefix=f"smoke-{tmp_path.name}/"
+    )
+    names = [o["Key"] for o in listed.get("Contents", [])]
+    assert sum("/img/" in n for n in names) == 2 and sum("/thumb/" in n for n in names) == 2
+    app_lines = [line for line in text.splitlines() if line.startswith('{"ts"')]
+    started = [json.loads(line) for line in app_lines if "job runner started" in line]
+    assert len(started) == 1 and started[0]["logger"] == "viba.jobs"

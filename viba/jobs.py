@@ -106,7 +106,14 @@ class JobRunner:
         self._done = threading.Condition(self._lock)
         self._stop = threading.Event()
         RUNNERS.add(self)
-        self.sweep_interrupted()
+        picked_up = self.sweep_interrupted()
+        log.info(
+            "job runner started: worker %s, %s jobs at once (%s per user), %s picked up",
+            WORKER_ID,
+            workers,
+            self.per_user,
+            picked_up,
+        )
         self._beat = threading.Thread(
             target=self._heartbeat_loop, name="viba-job-heartbeat", daemon=True
         )
