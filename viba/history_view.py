@@ -168,8 +168,9 @@ def history_grid(ctx: PageContext, filters: history.HistoryFilter) -> None:
 
 
 def _cards(ctx: PageContext, items: list[history.HistoryItem]) -> None:
-    # The page's thumbnails in one read (one query on the database backend, not 24).
-    thumbs = ctx.store.thumbnails([item.thumb_key for item in items if item.thumb_key])
+    # The page's thumbnails by address; any never shown before in one read (one query on the
+    # database backend, not 24).
+    thumbs = ctx.store.thumbnail_refs([item.thumb_key for item in items if item.thumb_key])
     for start in range(0, len(items), COLUMNS):
         cols = st.columns(COLUMNS)
         for col, item in zip(cols, items[start : start + COLUMNS]):
@@ -177,7 +178,7 @@ def _cards(ctx: PageContext, items: list[history.HistoryItem]) -> None:
                 _grid_item(ctx, item, thumbs)
 
 
-def _grid_item(ctx: PageContext, item: history.HistoryItem, thumbs: dict[str, bytes]) -> None:
+def _grid_item(ctx: PageContext, item: history.HistoryItem, thumbs: dict[str, str | bytes]) -> None:
     if item.thumb_key:
         if item.thumb_key in thumbs:
             st.image(thumbs[item.thumb_key], width="stretch")

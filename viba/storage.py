@@ -15,7 +15,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PIL import Image
 from sqlalchemy import delete, select
@@ -23,6 +23,9 @@ from sqlalchemy import delete, select
 from viba.db import Database
 from viba.errors import UserError
 from viba.models import Blob, utcnow
+
+if TYPE_CHECKING:
+    from viba.thumb_cache import ThumbCache
 
 THUMB_SIDE = 384
 KEY_RE = re.compile(r"^(img|thumb)/[0-9a-f]{64}\.(png|jpg|webp)$")
@@ -182,6 +185,9 @@ class S3Backend:
                 # AWS_REQUEST_CHECKSUM_CALCULATION / AWS_RESPONSE_CHECKSUM_VALIDATION would).
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
+                # Supabase Storage (and MinIO) serve buckets under the endpoint's path, not as
+                # a subdomain: path style wherever an endpoint is given.
+                s3={"addressing_style": "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto"},
             ),
         )
 
@@ -305,10 +311,12 @@ def make_thumbnail(data: bytes, side: int = THUMB_SIDE) -> bytes:
 
 
 class ImageStore:
-    """Content-addressed images with thumbnails on one backend."""
+    """Content-addressed images with thumbnails on one backend; `cache` (optional) keeps the
+    thumbnails that pages show as files with stable addresses (viba.thumb_cache)."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, cache: ThumbCache | None = None) -> None:
         self.backend = backend
+        self.cache = cache
 
     def save(self, data: bytes, mime: str) -> StoredImage:
         if mime not in EXTENSIONS:
@@ -350,10 +358,24 @@ class ImageStore:
                 continue
         return found
 
+    def thumbnail_refs(self, keys: list[str]) -> dict[str, str | bytes]:
+        """What a page shows for each image's thumbnail (st.image takes either): the cached
+        file's address, reading from the backend (in one go) only the ones never shown
+        before; the bytes where there is no cache. A missing thumbnail is left out."""
+        if self.cache is None or not self.cache.writable:
+            return dict(self.thumbnails(keys))
+        refs: dict[str, str | bytes] = {k: self.cache.url(k) for k in keys if self.cache.has(k)}
+        missing = [k for k in keys if k not in refs]
+        for key, data in self.thumbnails(missing).items() if missing else ():
+            refs[key] = self.cache.url(key) if self.cache.put(key, data) else data
+        return refs
+
     def delete(self, key: str) -> None:
         """Delete an image and its thumbnail (the caller checked nothing refers to it)."""
         self.backend.delete(check_key(key))
         self.backend.delete(thumb_key_for(key))
+        if self.cache is not None:
+            self.cache.forget(key)
 
     def exists(self, key: str) -> bool:
         return self.backend.exists(check_key(key))

@@ -127,7 +127,10 @@ def _avatar_picker(ctx: PageContext, feature: Feature, slot: Slot) -> Generation
         format_func=lambda v: f"{v.created_at:%Y-%m-%d %H:%M} · " + ", ".join(v.input_names),
     )
     if chosen is not None:
-        picker.image(ctx.store.thumbnail(chosen.output_keys[0]), width=160)
+        key = chosen.output_keys[0]
+        shown = ctx.store.thumbnail_refs([key]).get(key)
+        if shown is not None:
+            picker.image(shown, width=160)
     return chosen
 
 
@@ -280,7 +283,7 @@ def image_grid(
     key is a variant's place while it is on its way (or where it failed)."""
     if not any(keys):
         return
-    shown = store.thumbnails([k for k in keys if k]) if preview else {}
+    shown = store.thumbnail_refs([k for k in keys if k]) if preview else {}
     cols = st.columns(min(columns, len(keys)))
     for i, key in enumerate(keys):
         with cols[i % len(cols)]:
@@ -290,7 +293,7 @@ def image_grid(
                 )
                 continue
             try:
-                image = shown.get(key) if preview else store.load(key)
+                image: str | bytes | None = shown.get(key) if preview else store.load(key)
                 if image is None:
                     raise StorageError(t("image_missing"))
             except StorageError as exc:

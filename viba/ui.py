@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec
 import streamlit as st
 
 from viba import audit, auth, login_view, logs, sessions, sidebar
-from viba.config import Settings, get_settings
+from viba.config import PROJECT_ROOT, Settings, get_settings
 from viba.cookie import BadCookie, SessionCookie
 from viba.db import Database, get_database
 from viba.errors import UNEXPECTED, UserError
@@ -89,9 +89,16 @@ def _logging(fmt: str) -> None:
     logs.setup(fmt)
 
 
+# Streamlit serves <main script folder>/static/ at app/static/ (server.enableStaticServing).
+THUMB_FOLDER = PROJECT_ROOT / "static" / "t"
+
+
 @st.cache_resource(show_spinner=False)
 def _image_store(url: str, storage: str, data_dir: str) -> ImageStore:
-    return ImageStore(make_backend(storage, _database(url), Path(data_dir)))
+    from viba.thumb_cache import ThumbCache
+
+    cache = ThumbCache(THUMB_FOLDER, "/app/static/t")
+    return ImageStore(make_backend(storage, _database(url), Path(data_dir)), cache)
 
 
 @st.cache_resource(show_spinner=False)

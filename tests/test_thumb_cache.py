@@ -1,0 +1,82 @@
+"""Thumbnails as files with stable addresses (viba.thumb_cache) behind ImageStore.thumbnail_refs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from viba.storage import ImageStore, StorageError, make_backend
+from viba.thumb_cache import ThumbCache
+
+from fake_gemini import png_bytes
+
+
+class CountingBackend:
+    """The db backend, counting reads of thumbnails."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.reads = inner, inner.name, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def get_many(self, keys):
+        self.reads += len(keys)
+        return self.inner.get_many(keys)
+
+
+@pytest.fixture()
+def parts(db, tmp_path):
+    backend = CountingBackend(make_backend("db", db, tmp_path))
+    cache = ThumbCache(tmp_path / "static" / "t", "/app/static/t", max_files=3)
+    return ImageStore(backend, cache), backend, cache
+
+
+def test_a_thumbnail_is_read_once_then_shown_by_its_address(parts, tmp_path):
+    store, backend, cache = parts
+    keys = [store.save(png_bytes(f"thumb-{tmp_path.name}-{i}"), "image/png").key for i in range(2)]
+    first = store.thumbnail_refs(keys)
+    assert backend.reads == 2
+    assert first == {k: f"/app/static/t/{k[4:68]}.webp" for k in keys}
+    assert store.thumbnail_refs(keys) == first and backend.reads == 2  # no store read again
+    on_disk = (tmp_path / "static" / "t" / f"{keys[0][4:68]}.webp").read_bytes()
+    assert on_disk == store.thumbnail(keys[0]) and on_disk[:4] == b"RIFF"
+
+
+def test_deleting_an_image_deletes_its_thumbnail_file(parts, tmp_path):
+    store, _, cache = parts
+    key = store.save(png_bytes(f"gone-{tmp_path.name}"), "image/png").key
+    store.thumbnail_refs([key])
+    assert cache.has(key)
+    store.delete(key)
+    assert not cache.has(key)
+    assert store.thumbnail_refs([key]) == {}  # gone everywhere: nothing to show
+
+
+def test_the_folder_keeps_at_most_max_files(parts, tmp_path):
+    store, _, cache = parts
+    keys = [store.save(png_bytes(f"many-{tmp_path.name}-{i}"), "image/png").key for i in range(5)]
+    store.thumbnail_refs(keys)
+    assert cache.prune() == 2
+    assert len(list((tmp_path / "static" / "t").glob("*.webp"))) == 3
+
+
+def test_a_folder_that_cannot_be_written_hands_back_bytes(db, tmp_path):
+    if os.geteuid() == 0:
+        blocked = tmp_path / "file-not-folder"
+        blocked.write_text("x")
+        cache = ThumbCache(blocked / "t", "/app/static/t")  # cannot be a folder
+    else:
+        folder = tmp_path / "ro"
+        folder.mkdir(mode=0o500)
+        cache = ThumbCache(folder / "t", "/app/static/t")
+    store = ImageStore(make_backend("db", db, tmp_path), cache)
+    key = store.save(png_bytes(f"ro-{tmp_path.name}"), "image/png").key
+    refs = store.thumbnail_refs([key])
+    assert refs[key] == store.thumbnail(key)
+
+
+def test_a_name_is_never_a_path():
+    with pytest.raises(StorageError):
+        ThumbCache.name("img/../../etc/passwd")
