@@ -44,13 +44,17 @@ def photo_like(seed: int, kb: int) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=200)
-    parser.add_argument("--kb", type=int, default=600)
+    parser.add_argument("--kb", type=int, default=600, help="about this size before JPEG")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--database-url")
     args = parser.parse_args()
 
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
