@@ -10,7 +10,17 @@ from playwright.sync_api import Page, expect
 
 from viba import auth
 
-from helpers import PASSWORD, form, go_to, heading, log_in, main, session_cookies, wait_until
+from helpers import (
+    PASSWORD,
+    form,
+    go_to,
+    heading,
+    log_in,
+    main,
+    session_cookies,
+    settled,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -216,3 +226,38 @@ def test_a_forged_cookie_shows_the_login_panel_and_is_cleared(
     assert bad_cookie_entries() > before
     log_in(page, user.email, PASSWORD)  # and logging in works as usual
     expect(heading(page, "Profile")).to_be_visible()
+
+
+def test_a_page_load_and_a_sidebar_switch_run_the_page_once(page: Page, streamlit_server, user):
+    """The cookie component is drawn only while the cookie must change: its first report
+    reruns the page, which used to run every load and every switch twice. Each step waits
+    for its page; the last one is a fence: a second run of any earlier step would show in
+    the list before it."""
+    log = streamlit_server.log_path
+
+    def runs() -> list[str]:
+        return [
+            line.rsplit("page run: ", 1)[1]
+            for line in log.read_text(errors="replace").splitlines()
+            if f"user_id={user.id}" in line and "page run:" in line
+        ]
+
+    page.goto(streamlit_server.url)
+    log_in(page, user.email, PASSWORD)
+    wait_until(lambda: len(session_cookies(page)) == 1)
+    settled(page)
+    before = len(runs())
+    steps = [("Profile", "load"), ("History", "switch"), ("Home", "load"), ("Profile", "switch")]
+    for title, how in steps:
+        if how == "load":
+            page.goto(f"{streamlit_server.url}/{'' if title == 'Home' else title}")
+        else:
+            page.get_by_test_id("stSidebar").get_by_role("link", name=title).click()
+        heading_text = "Welcome" if title == "Home" else title
+        expect(main(page).get_by_role("heading", name=re.compile(heading_text))).to_be_visible()
+        settled(page)
+    seen = runs()[before:]
+    # The login's own runs (writing the cookie, the browser confirming it) may end after
+    # the cookie is stored; from the first step on, each page ran exactly once.
+    first = seen.index("Profile")
+    assert set(seen[:first]) <= {"Home"} and seen[first:] == [title for title, _ in steps]

@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=365, alias="VIBA_AUDIT_RETENTION_DAYS", ge=1)
     # json: one JSON object per line (production default), text: for a terminal.
     log_format: str = Field(default="", alias="VIBA_LOG_FORMAT", validate_default=True)
+    # debug adds a line per page run (bench/load.py counts them) and per job step.
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", alias="VIBA_LOG_LEVEL"
+    )
     smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
     smtp_port: int = Field(default=587, alias="SMTP_PORT")
     smtp_user: str | None = Field(default=None, alias="SMTP_USER")

@@ -39,7 +39,36 @@ class BadCookie(Exception):
     """A login cookie is there but is not one of ours (forged, tampered, another key)."""
 
 
+def decode(settings: Settings, token: str) -> CookieLogin | None:
+    """None for an expired token; BadCookie for anything we did not sign."""
+    try:
+        payload = jwt.decode(
+            token,
+            settings.resolved_cookie_key(),
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sid"]},
+        )
+        return CookieLogin(uuid.UUID(str(payload["sid"])))
+    except jwt.ExpiredSignatureError:
+        return None
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise BadCookie(type(exc).__name__) from None
+
+
+def read(settings: Settings) -> CookieLogin | None:
+    """The session the request's cookie names (None: no cookie, or an expired one), read from
+    the request itself (no component). Raises BadCookie for a cookie that is not valid."""
+    token = st.context.cookies.get(settings.cookie_name)
+    if not token:
+        return None
+    return decode(settings, token)
+
+
 class SessionCookie:
+    """The cookie-manager component, drawn only while the browser's cookie must change (its
+    first report of the browser's cookies reruns the page, so drawing it on every page would
+    run every page twice)."""
+
     def __init__(self, settings: Settings) -> None:
         import streamlit_authenticator as stauth
 
@@ -53,29 +82,6 @@ class SessionCookie:
         )
         self._manager: Any = auth.cookie_controller.cookie_model.cookie_manager
 
-    def _decode(self, token: str) -> CookieLogin | None:
-        """None for an expired token; BadCookie for anything we did not sign."""
-        try:
-            payload = jwt.decode(
-                token,
-                self._settings.resolved_cookie_key(),
-                algorithms=[ALGORITHM],
-                options={"require": ["exp", "sid"]},
-            )
-            return CookieLogin(uuid.UUID(str(payload["sid"])))
-        except jwt.ExpiredSignatureError:
-            return None
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise BadCookie(type(exc).__name__) from None
-
-    def read(self) -> CookieLogin | None:
-        """The session the request's cookie names (None: no cookie, or an expired one).
-        Raises BadCookie for a cookie that is there but not valid."""
-        token = st.context.cookies.get(self._settings.cookie_name)
-        if not token:
-            return None
-        return self._decode(token)
-
     def browser_session(self) -> uuid.UUID | None:
         """The session the browser's cookie names now, as the component last reported it
         (None until it has reported, or when there is no valid cookie)."""
@@ -83,7 +89,7 @@ class SessionCookie:
         if not token:
             return None
         try:
-            login = self._decode(token)
+            login = decode(self._settings, token)
         except BadCookie:
             return None
         return login.session_id if login else None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec
 import streamlit as st
 
 from viba import audit, auth, login_view, logs, sessions, sidebar
+from viba import cookie as login_cookie
 from viba.config import PROJECT_ROOT, Settings, get_settings
 from viba.cookie import BadCookie, SessionCookie
 from viba.db import Database, get_database
@@ -85,8 +86,8 @@ def _database(url: str) -> Database:
 
 
 @st.cache_resource(show_spinner=False)
-def _logging(fmt: str) -> None:
-    logs.setup(fmt)
+def _logging(fmt: str, level: str) -> None:
+    logs.setup(fmt, getattr(logging, level.upper()))
 
 
 # Streamlit serves <main script folder>/static/ at app/static/ (server.enableStaticServing).
@@ -134,7 +135,7 @@ def boot() -> tuple[Settings, Database]:
     process left unfinished (a page that fails to start it still works)."""
     try:
         settings = get_settings()
-        _logging(settings.log_format)
+        _logging(settings.log_format, settings.log_level)
         settings.check_production()
         db = _database(settings.effective_database_url)
     except UserError as exc:
@@ -200,7 +201,7 @@ SESSION_ENDED = (
 )
 
 
-def current_account(db: Database, cookie: SessionCookie) -> auth.Account | None:
+def current_account(db: Database, settings: Settings) -> auth.Account | None:
     """The logged-in account: this browser session's server-side session, else the one its
     cookie names (re-login on reload). Both are checked against the sessions table on every
     run, so a session ended anywhere logs this browser out at its next click."""
@@ -214,7 +215,7 @@ def current_account(db: Database, cookie: SessionCookie) -> auth.Account | None:
     if box.logged_out:
         return None
     try:
-        login = cookie.read()
+        login = login_cookie.read(settings)
     except BadCookie as exc:
         with db.session() as s:
             audit.record(s, audit.BAD_COOKIE, reason=str(exc))
@@ -257,18 +258,23 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
     # coming and going does not shift the page's elements: a shift remounts them, and a
     # remounted form loses what the user had typed or uploaded into it.
     cookie_slot = st.container()
-    with cookie_slot:
-        cookie = SessionCookie(settings)
     try:
-        account = current_account(db, cookie)
+        account = current_account(db, settings)
         if account is None:
             with st.container():
                 login_view.login_panel(db, settings)
     except UserError as exc:
         fail(str(exc))
-    with cookie_slot:
-        _sync_cookie(cookie, account)
+    box = session()
+    # The component is drawn only while the browser's cookie must change (a new login's is
+    # written; after a logout in this session, one left in the browser is deleted): its first
+    # report of the browser's cookies reruns the page, so drawing it always would run every
+    # page load and sidebar switch twice. The login itself is read from the request.
+    if box.cookie_pending or box.logged_out:
+        with cookie_slot:
+            _sync_cookie(SessionCookie(settings), account)
     logs.set_user(str(account.id) if account else None)
+    log.debug("page run: %s", title)
     sidebar.sidebar(account, db)
     if account is None:
         st.stop()
