@@ -169,7 +169,6 @@ def history_page_time(
 ) -> tuple[float, float]:
     from streamlit.testing.v1 import AppTest
 
-    from viba import ui
     from viba.config import get_settings
 
     os.environ.update(
@@ -184,7 +183,11 @@ def history_page_time(
     )
     get_settings.cache_clear()
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60)
-    at.session_state[ui.SESSION_KEY] = ui.SessionBox(user_id=str(heavy.id))
+    from viba import websession
+
+    from helpers import logged_in_box
+
+    at.session_state[websession.SESSION_KEY] = logged_in_box(heavy)
     at.switch_page("pages/5_History.py")
     for key, value in (widgets or {}).items():
         at.session_state[key] = value

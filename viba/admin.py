@@ -379,6 +379,21 @@ def _generation_row(r: Any) -> GenerationRow:
     )
 
 
+COUNT_BEYOND = 10_000  # rows counted past the page shown; more shows as "more than"
+
+
+def capped_count(s: Session, query: Select, shown_to: int) -> int:
+    """How many rows the query matches, counted up to shown_to + COUNT_BEYOND + 1 only: a
+    count of every one of 100,000 rows is a scan of them all on each page view; past that
+    the pager says "more than" (see is_capped)."""
+    limit = shown_to + COUNT_BEYOND + 1
+    return int(s.scalar(select(func.count()).select_from(query.limit(limit).subquery())) or 0)
+
+
+def is_capped(total: int, shown_to: int) -> bool:
+    return total > shown_to + COUNT_BEYOND
+
+
 def generations(
     db: Database,
     actor: Account,
@@ -391,7 +406,7 @@ def generations(
     """A page of every user's generations and how many match."""
     offset, limit = _page(offset, limit)
     with _admin_session(db, actor) as s:
-        total = s.scalar(filters.apply(select(func.count()).select_from(GenerationHistory))) or 0
+        total = capped_count(s, filters.apply(select(GenerationHistory.id)), offset + limit)
         rows = s.execute(
             _generation_query(filters, sort, descending).offset(offset).limit(limit)
         ).all()

@@ -67,7 +67,10 @@ def _pager(name: str, offset: int, total: int, page_size: int = admin.PAGE_SIZE)
         st.session_state[key] = offset + page_size
         st.rerun()
     shown = f"{offset + 1}–{min(total, offset + page_size)}" if total else "0"
-    info.caption(f"Rows {shown} of {total}")
+    if admin.is_capped(total, offset + page_size):
+        info.caption(f"Rows {shown} of more than {total - 1:,}")
+    else:
+        info.caption(f"Rows {shown} of {total:,}")
 
 
 def _paged(
