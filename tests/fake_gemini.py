@@ -7,6 +7,14 @@ modality and a text description otherwise; `script()` queues other answers per m
 Google's image generation docs describe for Gemini 3 image models, a gemini-3* model thinks
 first: its answer starts with parts marked thought (a summary and an interim image) and the final
 image carries a thoughtSignature.
+
+It also takes uploads as the Files API does (the SDK's `files.upload`: a resumable upload,
+`POST /upload/{version}/files` with `X-Goog-Upload-Command: start` answered by an
+`X-Goog-Upload-URL` header, then the bytes to that URL with `upload, finalize`, answered by the
+File with its `uri`, `name` and `state: ACTIVE`), `GET`/`DELETE /{version}/files/{id}`, and
+resolves `fileData.fileUri` parts of later requests to the uploaded bytes; a URI it does not know
+(deleted, never uploaded) gets 403 PERMISSION_DENIED, as the real API answers for a file that
+does not exist or is not the caller's.
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ ERROR_STATUS = {
     504: "DEADLINE_EXCEEDED",
 }
 _PATH = re.compile(r"^/(?P<version>v1\w*)/models/(?P<model>[^/:]+):generateContent$")
+_FILE = re.compile(r"^/(?P<version>v1\w*)/(?P<name>files/[a-z0-9]+)$")
+NO_FILE = "You do not have permission to access the File or it may not exist."
 
 
 def png_bytes(seed: str, size: tuple[int, int] = (96, 128)) -> bytes:
@@ -62,6 +72,9 @@ class Recorded:
     body: dict[str, Any]
     headers: dict[str, str]
     at: float
+    # The uploaded files its fileData parts named, resolved when it arrived: uri -> (mime, bytes)
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    size: int = 0  # bytes of the request body as sent
 
     @property
     def modalities(self) -> list[str]:
@@ -80,13 +93,30 @@ class Recorded:
         return [p["inlineData"] for p in self.parts if "inlineData" in p]
 
     @property
-    def images(self) -> list[tuple[str, bytes]]:
-        """(mime type, bytes) of each inline image. The SDK sends URL-safe base64 and, for
-        Part.from_bytes, the snake_case key mime_type (the real API takes both spellings)."""
+    def file_uris(self) -> list[str]:
         return [
-            (i.get("mimeType") or i["mime_type"], base64.urlsafe_b64decode(i["data"]))
-            for i in self.inline_images
+            (p["fileData"].get("fileUri") or p["fileData"]["file_uri"])
+            for p in self.parts
+            if "fileData" in p
         ]
+
+    @property
+    def images(self) -> list[tuple[str, bytes]]:
+        """(mime type, bytes) of each image, inline or uploaded, in order. The SDK sends
+        URL-safe base64 and, for Part.from_bytes, the snake_case key mime_type (the real API
+        takes both spellings)."""
+        found = []
+        for p in self.parts:
+            if "inlineData" in p:
+                i = p["inlineData"]
+                found.append(
+                    (i.get("mimeType") or i["mime_type"], base64.urlsafe_b64decode(i["data"]))
+                )
+            elif "fileData" in p:
+                uri = p["fileData"].get("fileUri") or p["fileData"]["file_uri"]
+                if uri in self.files:
+                    found.append(self.files[uri])
+        return found
 
     @property
     def system(self) -> str:
@@ -213,6 +243,11 @@ class FakeGemini:
     # API key (the x-goog-api-key header)
     in_flight: dict[str, int] = field(default_factory=dict)
     most_in_flight: dict[str, int] = field(default_factory=dict)
+    # Files API: uploaded files by uri -> (mime type, bytes), and uploads under way
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)  # uris deleted by a client
+    _uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fail_uploads: bool = False  # answer uploads with 404, as a proxy without the Files API
 
     def __post_init__(self) -> None:
         self._scripts: dict[str | None, deque[Answer]] = defaultdict(deque)
@@ -233,9 +268,26 @@ class FakeGemini:
             self.barrier = None
             self.drips_finished = self.drips_aborted = 0
             self.most_in_flight.clear()
+            self.fail_uploads = False
 
     def generate_calls(self, model: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if r.model and (model is None or r.model == model)]
+
+    def file_uri(self, match: re.Match) -> str:
+        return f"{self.base_url}{match.group('version')}/{match.group('name')}"
+
+    def uploads(self) -> list[Recorded]:
+        """The requests that carried an upload's bytes."""
+        return [
+            r
+            for r in self.requests
+            if r.path.startswith("/upload/")
+            and "upload" in r.headers.get("x-goog-upload-command", "")
+        ]
+
+    def bytes_sent(self) -> int:
+        """Request bodies received since reset(), in bytes."""
+        return sum(r.size for r in self.requests)
 
     @property
     def base_url(self) -> str:
@@ -274,8 +326,92 @@ class FakeGemini:
                     if answer.drip:
                         fake.drips_aborted += 1  # the client hung up mid-answer
 
+            def _send_json(self, status: int, body: dict, headers: dict[str, str]) -> None:
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _upload(self) -> None:
+                """The Files API's resumable upload: start, then the bytes with finalize."""
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                recorded = fake._record(self, None, {}, len(raw))
+                command = (self.headers.get("X-Goog-Upload-Command") or "").lower()
+                if fake.fail_uploads:
+                    self._send(error(404, f"no route {self.path}"))
+                    return
+                if command == "start":
+                    body = json.loads(raw or b"{}")
+                    upload_id = hashlib.sha256(
+                        f"{time.time_ns()}{id(recorded)}".encode()
+                    ).hexdigest()[:16]
+                    meta = body.get("file") or {}
+                    mime = (
+                        meta.get("mimeType")
+                        or self.headers.get("X-Goog-Upload-Header-Content-Type")
+                        or "application/octet-stream"
+                    )
+                    with fake._lock:
+                        fake._uploads[upload_id] = {"mime": mime, "data": b""}
+                    version = self.path.split("/")[2]
+                    url = f"{fake.base_url}upload/{version}/files?upload_id={upload_id}"
+                    headers = {"X-Goog-Upload-URL": url, "X-Goog-Upload-Status": "active"}
+                    self._send_json(200, {}, headers)
+                    return
+                upload_id = self.path.split("upload_id=")[-1]
+                with fake._lock:
+                    upload = fake._uploads.get(upload_id)
+                    if upload is not None:
+                        upload["data"] += raw
+                if upload is None:
+                    self._send(error(404, "fake: no such upload"))
+                    return
+                if "finalize" not in command:
+                    self._send_json(200, {}, {"X-Goog-Upload-Status": "active"})
+                    return
+                name = f"files/{upload_id[:12]}"
+                version = "v1beta"
+                uri = f"{fake.base_url}{version}/{name}"
+                with fake._lock:
+                    fake.files[uri] = (upload["mime"], upload["data"])
+                    del fake._uploads[upload_id]
+                self._send_json(
+                    200,
+                    {"file": fake._file_json(uri)},
+                    {"X-Goog-Upload-Status": "final"},
+                )
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                fake._record(self, None, {})
+                match = _FILE.match(self.path.split("?")[0])
+                uri = (
+                    f"{fake.base_url}{match.group('version')}/{match.group('name')}"
+                    if match
+                    else ""
+                )
+                with fake._lock:
+                    known = fake.files.pop(uri, None) is not None
+                    if known:
+                        fake.deleted.append(uri)
+                if known:
+                    self._send_json(200, {}, {})
+                else:
+                    self._send(error(403, NO_FILE))
+
             def do_GET(self) -> None:  # noqa: N802
                 fake._record(self, None, {})
+                file = _FILE.match(self.path.split("?")[0])
+                if file:
+                    uri = fake.file_uri(file)
+                    if uri in fake.files:
+                        self._send_json(200, fake._file_json(uri), {})
+                    else:
+                        self._send(error(403, NO_FILE))
+                    return
                 if re.match(r"^/v1\w*/models(\?.*)?$", self.path):
                     self._send(
                         Answer(
@@ -296,13 +432,27 @@ class FakeGemini:
                     self._send(error(404, f"no route {self.path}"))
 
             def do_POST(self) -> None:  # noqa: N802
+                if self.path.startswith("/upload/"):
+                    self._upload()
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                body = json.loads(raw or b"{}")
                 match = _PATH.match(self.path.split("?")[0])
                 model = match.group("model") if match else None
-                recorded = fake._record(self, model, body)
+                recorded = fake._record(self, model, body, len(raw))
                 if model is None:
                     self._send(error(404, f"no route {self.path}"))
+                    return
+                missing = [u for u in recorded.file_uris if u not in recorded.files]
+                if missing:
+                    self._send(
+                        error(
+                            403,
+                            f"You do not have permission to access the File {missing[0]} "
+                            "or it may not exist.",
+                        )
+                    )
                     return
                 key = self.headers.get("x-goog-api-key", "")
                 with fake._lock:
@@ -332,7 +482,9 @@ class FakeGemini:
             self._server.server_close()
 
     # --- behaviour ------------------------------------------------------------------------
-    def _record(self, handler: BaseHTTPRequestHandler, model: str | None, body: dict) -> Recorded:
+    def _record(
+        self, handler: BaseHTTPRequestHandler, model: str | None, body: dict, size: int = 0
+    ) -> Recorded:
         recorded = Recorded(
             handler.command,
             handler.path,
@@ -340,10 +492,27 @@ class FakeGemini:
             body,
             {k.lower(): v for k, v in handler.headers.items()},
             time.monotonic(),
+            size=size,
         )
         with self._lock:
+            recorded.files = {u: self.files[u] for u in recorded.file_uris if u in self.files}
             self.requests.append(recorded)
         return recorded
+
+    def _file_json(self, uri: str) -> dict[str, Any]:
+        """A File resource as the Files API returns it."""
+        mime, data = self.files[uri]
+        name = "files/" + uri.rsplit("/", 1)[1]
+        return {
+            "name": name,
+            "displayName": "upload",
+            "mimeType": mime,
+            "sizeBytes": str(len(data)),
+            "sha256Hash": base64.b64encode(hashlib.sha256(data).hexdigest().encode()).decode(),
+            "uri": uri,
+            "state": "ACTIVE",
+            "source": "UPLOADED",
+        }
 
     def _answer(self, request: Recorded) -> Answer:
         with self._lock:

@@ -28,6 +28,59 @@ def decode(result: gemini.ImageResult) -> Image.Image:
 # --- derivation -----------------------------------------------------------------------------
 
 
+def photo_3mp():
+    """A photo-like 3 MP input as the studio prepares it (the long side at 2048 px)."""
+    from PIL import ImageFilter
+
+    from viba.images import prepare_image
+
+    base = Image.effect_noise((2048, 1536), 60).convert("RGB").filter(ImageFilter.GaussianBlur(1))
+    tint = Image.linear_gradient("L").resize((2048, 1536)).convert("RGB")
+    out = io.BytesIO()
+    Image.blend(base, tint, 0.5).save(out, "JPEG", quality=95)
+    return prepare_image(out.getvalue(), "photo.jpg")
+
+
+def test_a_derivation_uploads_its_photo_once_and_deletes_it_after(fake_gemini, gemini_config):
+    ref = photo_3mp()
+    assert len(ref.data) > 300_000  # a real photo's weight, not a test swatch
+    fake_gemini.reset()
+    pipelines.run_derivation(gemini_config, ref, TEXT_MODEL, IMAGE_MODEL)
+    (upload,) = fake_gemini.uploads()
+    calls = fake_gemini.generate_calls()
+    assert len(calls) == 5
+    uris = {uri for call in calls for uri in call.file_uris}
+    assert len(uris) == 1 and all(call.inline_images == [] for call in calls)
+    assert all(call.images == [("image/jpeg", ref.data)] for call in calls)
+    assert upload.size == len(ref.data)  # raw bytes, not base64 in JSON
+    # Sent in all: the photo once and five small JSON requests (issue 13: <= 1.5 MB; the
+    # photo base64 in each of five requests was 5.48 MB).
+    assert fake_gemini.bytes_sent() < len(ref.data) + 100_000
+    assert fake_gemini.deleted == list(uris) and not fake_gemini.files
+
+
+def test_without_the_files_api_the_photo_goes_inline(fake_gemini, gemini_config):
+    ref = photo()
+    fake_gemini.reset()
+    fake_gemini.fail_uploads = True  # a Gemini-compatible proxy without uploads
+    result = pipelines.run_derivation(gemini_config, ref, TEXT_MODEL, IMAGE_MODEL)
+    assert len(result.images) == 4
+    calls = fake_gemini.generate_calls()
+    assert all(call.images == [("image/jpeg", ref.data)] and not call.file_uris for call in calls)
+    fake_gemini.reset()
+    off = dataclasses.replace(gemini_config, upload_inputs=False)  # GEMINI_UPLOAD_INPUTS=0
+    pipelines.run_derivation(off, ref, TEXT_MODEL, IMAGE_MODEL)
+    assert fake_gemini.uploads() == [] and len(fake_gemini.generate_calls()) == 5
+
+
+def test_one_call_sends_its_inputs_inline(fake_gemini, gemini_config):
+    fake_gemini.reset()
+    pipelines.run_avatar(gemini_config, [photo(), photo("blue")], IMAGE_MODEL)
+    assert fake_gemini.uploads() == []
+    (call,) = fake_gemini.generate_calls()
+    assert len(call.inline_images) == 2
+
+
 def test_derivation_sends_the_described_requests(fake_gemini, gemini_config):
     ref = photo()
     result = pipelines.run_derivation(

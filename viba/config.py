@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=32, alias="VIBA_WORKERS", ge=1, le=128)
     user_concurrency: int = Field(default=6, alias="VIBA_USER_CONCURRENCY", ge=1, le=32)
     gemini_max_concurrent: int = Field(default=64, alias="GEMINI_MAX_CONCURRENT", ge=1, le=256)
+    # An input used by several calls (a Derivation's photo: 5) is uploaded once with the Files
+    # API and referenced by URI, instead of going base64 in every request.
+    gemini_upload_inputs: bool = Field(default=True, alias="GEMINI_UPLOAD_INPUTS")
     # How long a running job keeps retrying its writes through a database outage.
     db_retry_seconds: float = Field(default=60.0, alias="VIBA_DB_RETRY_SECONDS", ge=0)
     job_heartbeat_seconds: float = Field(default=10.0, alias="VIBA_JOB_HEARTBEAT_SECONDS", gt=0)

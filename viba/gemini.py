@@ -186,6 +186,7 @@ class GeminiConfig:
     deadline_s: float = 150.0  # the whole call, retries included (ours)
     max_concurrent: int = 64  # calls in flight at once with this key (Gemini's rate limits)
     own_key: bool = False  # the user's own key, not the server's (a resumed job needs to know)
+    upload_inputs: bool = True  # upload an input used by several calls once (Files API)
 
     @classmethod
     def from_settings(cls, settings: Settings, user_api_key: str | None = None) -> GeminiConfig:
@@ -207,6 +208,7 @@ class GeminiConfig:
             deadline_s=settings.gemini_deadline_seconds,
             max_concurrent=settings.gemini_max_concurrent,
             own_key=bool(own),
+            upload_inputs=settings.gemini_upload_inputs,
         )
 
 
@@ -437,9 +439,72 @@ def _enum_name(value: object) -> str:
     return str(getattr(value, "value", value) or "")
 
 
-def _parts(images: Sequence[PreparedImage], text: str) -> list[types.Part]:
+@dataclass(frozen=True)
+class UploadedImage:
+    """An input uploaded once with the Files API and referenced by its URI in each call (a
+    Derivation's photo goes to Gemini once instead of five times, base64 in JSON each time).
+    Google keeps an upload for 48 hours; the pipeline deletes it when its calls are done."""
+
+    uri: str
+    name: str
+    mime_type: str
+
+
+Input = PreparedImage | UploadedImage
+
+
+def upload_image(config: GeminiConfig, image: PreparedImage) -> Input:
+    """The image uploaded (Files API), or, where uploading is off or fails (a proxy without
+    the Files API, a network error), the image itself: the calls then send its bytes."""
+    if not config.upload_inputs:
+        return image
+    client = get_client(config)
+
+    async def upload() -> Any:
+        async with _in_flight(config):
+            return await asyncio.wait_for(
+                client.aio.files.upload(
+                    file=io.BytesIO(image.data),
+                    config={"mime_type": image.mime_type, "display_name": "viba input"},
+                ),
+                timeout=config.deadline_s,
+            )
+
+    try:
+        uploaded = asyncio.run_coroutine_threadsafe(upload(), _io_loop()).result()
+    except Exception as exc:  # noqa: BLE001 - any failure: send the bytes instead
+        log.warning("input not uploaded (%s); sending it inline", type(exc).__name__)
+        return image
+    state = _enum_name(uploaded.state) if uploaded.state else "ACTIVE"
+    if not uploaded.uri or not uploaded.name or state != "ACTIVE":
+        log.warning("input upload not usable (state %s); sending it inline", state)
+        return image
+    return UploadedImage(uploaded.uri, uploaded.name, uploaded.mime_type or image.mime_type)
+
+
+def delete_upload(config: GeminiConfig, image: Input) -> None:
+    """Delete an uploaded input (best effort: it expires after 48 hours anyway)."""
+    if not isinstance(image, UploadedImage):
+        return
+    client = get_client(config)
+
+    async def delete() -> None:
+        await asyncio.wait_for(client.aio.files.delete(name=image.name), timeout=30)
+
+    try:
+        asyncio.run_coroutine_threadsafe(delete(), _io_loop()).result()
+    except Exception as exc:  # noqa: BLE001 - it expires by itself
+        log.info("uploaded input %s not deleted (%s)", image.name, type(exc).__name__)
+
+
+def _parts(images: Sequence[Input], text: str) -> list[types.Part]:
     _, _, types = _sdk()
-    parts = [types.Part.from_bytes(data=img.data, mime_type=img.mime_type) for img in images]
+    parts = [
+        types.Part.from_uri(file_uri=img.uri, mime_type=img.mime_type)
+        if isinstance(img, UploadedImage)
+        else types.Part.from_bytes(data=img.data, mime_type=img.mime_type)
+        for img in images
+    ]
     parts.append(types.Part.from_text(text=text))
     return parts
 
@@ -447,7 +512,7 @@ def _parts(images: Sequence[PreparedImage], text: str) -> list[types.Part]:
 def generate_text(
     config: GeminiConfig,
     model: str,
-    images: Sequence[PreparedImage],
+    images: Sequence[Input],
     prompt: str,
     system: str | None = None,
     temperature: float | None = None,
@@ -474,7 +539,7 @@ def generate_text(
 def generate_image(
     config: GeminiConfig,
     model: str,
-    images: Sequence[PreparedImage],
+    images: Sequence[Input],
     prompt: str,
     system: str | None = None,
     temperature: float | None = None,

@@ -21,10 +21,13 @@ from viba.gemini import (
     GeminiConfig,
     GenerationError,
     ImageResult,
+    Input,
     TextResult,
     Usage,
+    delete_upload,
     generate_image,
     generate_text,
+    upload_image,
 )
 from viba.images import PreparedImage
 from viba.prompts import PromptTemplate
@@ -110,43 +113,21 @@ def derivation_variant_prompt(
     )
 
 
-def run_derivation(
+def _make_variants(
     config: GeminiConfig,
-    image: PreparedImage,
-    text_model: str,
+    sent: Input,
     image_model: str,
-    creativity: int = 5,
-    skin_tone: str | None = None,
-    variants: int = DERIVATION_VARIANTS,
-    on_description: Callable[[TextResult], None] | None = None,
-    on_variant: Callable[[int, ImageResult], None] | None = None,
-    on_failure: Callable[[int, GenerationError], None] | None = None,
-    text_prompt: PromptTemplate = prompts.DERIVATION_TEXT,
-    image_prompt: PromptTemplate = prompts.DERIVATION_IMAGE,
-    done: frozenset[int] = frozenset(),
-    description: TextResult | None = None,
-) -> DerivationResult:
-    """Describe the image (step 1), then make the variants concurrently (step 2).
-
-    Callbacks run on the calling thread, each variant as soon as it is done. Failed variants
-    are reported and the others kept; when every variant fails the first error is raised.
-    Resuming, `description` is step 1's earlier answer and `done` the variant indexes (from 0)
-    already kept: only the rest are made.
-    """
-    check_derivation_options(creativity, skin_tone)
-    started = time.perf_counter()
-    if description is None:
-        description = generate_text(
-            config,
-            text_model,
-            [image],
-            text_prompt.render(),
-            system=text_prompt.system,
-        )
-        if on_description:
-            on_description(description)
-    result = DerivationResult(description, [None] * variants)
-    todo = [i for i in range(variants) if i not in done]
+    description: str,
+    creativity: int,
+    skin_tone: str | None,
+    variants: int,
+    todo: list[int],
+    image_prompt: PromptTemplate,
+    result: DerivationResult,
+    on_variant: Callable[[int, ImageResult], None] | None,
+    on_failure: Callable[[int, GenerationError], None] | None,
+) -> None:
+    """Step 2: the variants `todo` at once, each reported as soon as it is done."""
     # Creativity is in the prompt; the temperature stays the model's default (Google recommends
     # 1.0 for Gemini 3 models: lower values can loop or degrade their answers).
     with ThreadPoolExecutor(max_workers=variants, thread_name_prefix="viba-variant") as pool:
@@ -155,9 +136,9 @@ def run_derivation(
                 generate_image,
                 config,
                 image_model,
-                [image],
+                [sent],
                 derivation_variant_prompt(
-                    description.text, creativity, skin_tone, i + 1, variants, image_prompt
+                    description, creativity, skin_tone, i + 1, variants, image_prompt
                 ),
                 image_prompt.system,
                 None,
@@ -195,6 +176,65 @@ def run_derivation(
                     on_failure(index, error)
                 continue
             result.variants[index] = variant
+
+
+def run_derivation(
+    config: GeminiConfig,
+    image: PreparedImage,
+    text_model: str,
+    image_model: str,
+    creativity: int = 5,
+    skin_tone: str | None = None,
+    variants: int = DERIVATION_VARIANTS,
+    on_description: Callable[[TextResult], None] | None = None,
+    on_variant: Callable[[int, ImageResult], None] | None = None,
+    on_failure: Callable[[int, GenerationError], None] | None = None,
+    text_prompt: PromptTemplate = prompts.DERIVATION_TEXT,
+    image_prompt: PromptTemplate = prompts.DERIVATION_IMAGE,
+    done: frozenset[int] = frozenset(),
+    description: TextResult | None = None,
+) -> DerivationResult:
+    """Describe the image (step 1), then make the variants concurrently (step 2).
+
+    Callbacks run on the calling thread, each variant as soon as it is done. Failed variants
+    are reported and the others kept; when every variant fails the first error is raised.
+    Resuming, `description` is step 1's earlier answer and `done` the variant indexes (from 0)
+    already kept: only the rest are made.
+    """
+    check_derivation_options(creativity, skin_tone)
+    started = time.perf_counter()
+    todo = [i for i in range(variants) if i not in done]
+    calls = len(todo) + (description is None)
+    # Used by several calls: uploaded once (Files API), referenced by URI in each.
+    sent = upload_image(config, image) if calls > 1 else image
+    try:
+        if description is None:
+            description = generate_text(
+                config,
+                text_model,
+                [sent],
+                text_prompt.render(),
+                system=text_prompt.system,
+            )
+            if on_description:
+                on_description(description)
+        result = DerivationResult(description, [None] * variants)
+        _make_variants(
+            config,
+            sent,
+            image_model,
+            description.text,
+            creativity,
+            skin_tone,
+            variants,
+            todo,
+            image_prompt,
+            result,
+            on_variant,
+            on_failure,
+        )
+    finally:
+        delete_upload(config, sent)
     result.failures.sort(key=lambda f: f.index)
     result.seconds = time.perf_counter() - started
     if not result.images and not done:
