@@ -228,6 +228,7 @@ def gated(gate: threading.Event) -> Answer:
 @dataclass
 class FakeGemini:
     latency: float = 0.0
+    image_latency: float | None = None  # for IMAGE requests, when set (else latency)
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     requests: list[Recorded] = field(default_factory=list)
     description: str = (
@@ -265,6 +266,7 @@ class FakeGemini:
             self._scripts.clear()
             self.requests.clear()
             self.latency = 0.0
+            self.image_latency = None
             self.barrier = None
             self.drips_finished = self.drips_aborted = 0
             self.most_in_flight.clear()
@@ -525,7 +527,10 @@ class FakeGemini:
                 self.barrier.wait(timeout=10)
             except threading.BrokenBarrierError:
                 return error(500, "fake: the image requests did not run concurrently")
-        delay = self.latency + (scripted.delay if scripted else 0.0)
+        base = self.latency
+        if "IMAGE" in request.modalities and self.image_latency is not None:
+            base = self.image_latency
+        delay = base + (scripted.delay if scripted else 0.0)
         gate = scripted.gate if scripted else None
         if scripted is not None and (scripted.body or scripted.raw is not None):
             return Answer(
