@@ -93,6 +93,8 @@ def app_env(
         "GEMINI_TIMEOUT_SECONDS": "10",
         "GEMINI_RETRY_INITIAL_DELAY": "0.01",
         "VIBA_JOB_HEARTBEAT_SECONDS": "0.5",
+        # How long an exiting test process (or a test server) waits for a job it holds.
+        "VIBA_SHUTDOWN_GRACE_SECONDS": "10",
         "VIBA_LOG_LEVEL": "debug",  # a line per page run: tests count them
         "VIBA_BCRYPT_ROUNDS": os.environ["VIBA_BCRYPT_ROUNDS"],
         "VIBA_STORAGE": "db",  # the browser tests check rows in the blobs table

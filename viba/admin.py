@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from viba import audit, auth, sessions
 from viba.auth import Account
-from viba.db import Database
+from viba.db import Database, capped_count
 from viba.generations import GenerationView, view_of
 from viba.models import GenerationHistory, ModelUsage, User, utcnow
 from viba.text import search_text
@@ -377,21 +377,6 @@ def _generation_row(r: Any) -> GenerationRow:
         ", ".join(dict.fromkeys(models.values())),
         r.error_message,
     )
-
-
-COUNT_BEYOND = 10_000  # rows counted past the page shown; more shows as "more than"
-
-
-def capped_count(s: Session, query: Select, shown_to: int) -> int:
-    """How many rows the query matches, counted up to shown_to + COUNT_BEYOND + 1 only: a
-    count of every one of 100,000 rows is a scan of them all on each page view; past that
-    the pager says "more than" (see is_capped)."""
-    limit = shown_to + COUNT_BEYOND + 1
-    return int(s.scalar(select(func.count()).select_from(query.limit(limit).subquery())) or 0)
-
-
-def is_capped(total: int, shown_to: int) -> bool:
-    return total > shown_to + COUNT_BEYOND
 
 
 def generations(

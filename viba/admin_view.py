@@ -12,7 +12,7 @@ import streamlit as st
 
 from viba import admin, audit, auth, features, history_view
 from viba.auth import Account
-from viba.db import Database
+from viba.db import Database, is_capped
 from viba.errors import UserError
 from viba.history_view import keep_hidden_widgets
 from viba.models import GENERATION_STATUSES, utcnow
@@ -67,7 +67,7 @@ def _pager(name: str, offset: int, total: int, page_size: int = admin.PAGE_SIZE)
         st.session_state[key] = offset + page_size
         st.rerun()
     shown = f"{offset + 1}–{min(total, offset + page_size)}" if total else "0"
-    if admin.is_capped(total, offset + page_size):
+    if is_capped(total, offset + page_size):
         info.caption(f"Rows {shown} of more than {total - 1:,}")
     else:
         info.caption(f"Rows {shown} of {total:,}")

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from viba.db import Database, rowcount
+from viba.db import Database, capped_count, rowcount
 from viba.models import AuditEntry, utcnow
 from viba.text import search_text
 
@@ -161,7 +161,7 @@ def entries(
     """A page of entries, newest first, and how many match, in the caller's session
     (admins only: viba.admin checks the role in that session first)."""
     query = filters.apply(select(AuditEntry))
-    total = s.scalar(filters.apply(select(func.count()).select_from(AuditEntry))) or 0
+    total = capped_count(s, filters.apply(select(AuditEntry.id)), max(0, offset) + limit)
     rows = s.scalars(
         query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
         .offset(max(0, offset))

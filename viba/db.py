@@ -14,7 +14,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Engine, create_engine, event, inspect, text
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Select,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -224,6 +234,21 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+COUNT_BEYOND = 10_000  # rows counted past the page shown; more shows as "more than"
+
+
+def capped_count(s: Session, query: Select, shown_to: int) -> int:
+    """How many rows the query matches, counted up to shown_to + COUNT_BEYOND + 1 only: a
+    count of every one of 100,000 rows is a scan of them all on each page view; past that
+    a pager says "more than" (see is_capped)."""
+    limit = shown_to + COUNT_BEYOND + 1
+    return int(s.scalar(select(func.count()).select_from(query.limit(limit).subquery())) or 0)
+
+
+def is_capped(total: int, shown_to: int) -> bool:
+    return total > shown_to + COUNT_BEYOND
 
 
 def rowcount(result: Any) -> int:

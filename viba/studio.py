@@ -368,26 +368,27 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
 
 
 def recent_jobs(ctx: PageContext, feature: Feature, limit: int = 6) -> None:
-    """This user's latest jobs of a feature; polls while any is unfinished."""
-
-    def draw(views: list[GenerationView] | None = None) -> bool:
-        if views is None:
-            views = generations.recent(ctx.db, ctx.account.id, feature.key, limit)
-        if not views:
-            st.caption(t("nothing_yet"))
-        for view in views:
-            job_card(ctx, view)
-        return any(not v.finished for v in views)
-
-    @st.fragment(run_every=POLL_SECONDS)
-    def polling() -> None:
-        with ui.boundary():
-            if not draw():
-                st.rerun(scope="app")  # all done: stop polling until the next submit
-
-    # Poll only while something is running, so an idle page costs one query.
+    """This user's latest jobs of a feature. A finished card is drawn once; each unfinished
+    one redraws itself alone every POLL_SECONDS (one small query, one card), so a page with
+    running jobs costs what they cost, not what the whole list costs."""
     views = generations.recent(ctx.db, ctx.account.id, feature.key, limit)
-    if any(not v.finished for v in views):
-        polling()
-    else:
-        draw(views)
+    if not views:
+        st.caption(t("nothing_yet"))
+    for view in views:
+        if view.finished:
+            job_card(ctx, view)
+        else:
+            live_job_card(ctx, view.id)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def live_job_card(ctx: PageContext, job_id: uuid.UUID) -> None:
+    """An unfinished job's card, redrawn on its own until it is done; then the page runs
+    once more, to draw it finished (with its actions) beside the others."""
+    with ui.boundary():
+        view = generations.find(ctx.db, ctx.account.id, job_id)
+        if view is None:  # deleted meanwhile
+            return
+        job_card(ctx, view)
+        if view.finished:
+            st.rerun(scope="app")
