@@ -388,12 +388,20 @@ def one_run(args, fake: FakeGemini, browser, photo12: bytes, photo3: bytes) -> d
         upload(pages[0], "solo.jpg", photo12)
         fake.requests.clear()
         t = time.perf_counter()
+        clicked = time.monotonic()
         main(pages[0]).get_by_role("button", name="Generate").click()
         wait_for(lambda: images_loaded(pages[0]) >= 4)
         one = time.perf_counter() - t
         seen = time.monotonic()
-        last_answer = max(r.at for r in fake.generate_calls()) + args.image_latency
+        calls = fake.generate_calls()
+        last_answer = max(r.at for r in calls) + args.image_latency
         figures["one user: Generate -> 4 variants visible (s)"] = one
+        figures["one user: Generate -> first Gemini request (s)"] = (
+            min(r.at for r in fake.requests) - clicked
+        )
+        figures["one user: text answer -> image requests (s)"] = min(
+            r.at for r in calls if r.modalities == ["IMAGE"]
+        ) - (min(r.at for r in calls) + args.text_latency)
         figures["one user: visible after Gemini's last answer (s)"] = seen - last_answer
         for n, p in enumerate(pages):
             p.goto(f"{server.url}/Derivation")

@@ -109,6 +109,8 @@ def test_streamlit_config_is_fit_for_production():
     assert config["client"]["showErrorDetails"] == "none"
     assert config["client"]["showSidebarNavigation"] is False
     assert config["runner"]["fastReruns"] is False
+    assert config["runner"]["postScriptGC"] is False  # see the comment there (bench/load.py)
+    assert config["server"]["enableStaticServing"] is True  # thumbnails (viba/thumb_cache.py)
 
 
 def _env(**extra: str) -> dict[str, str]:

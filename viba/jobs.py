@@ -62,6 +62,8 @@ class _Job:
     user_id: uuid.UUID
     config: GeminiConfig = field(repr=False)
     templates: dict[str, PromptTemplate]
+    # A new job's prepared inputs, as stored (a resumed one reads them from the store)
+    images: list[PreparedImage] | None = field(default=None, repr=False)
 
 
 class JobRunner:
@@ -163,7 +165,7 @@ class JobRunner:
             )
         except StorageError as exc:
             raise JobError(str(exc)) from exc
-        self._enqueue(_Job(job_id, user_id, config, templates))
+        self._enqueue(_Job(job_id, user_id, config, templates, list(images)))
         return job_id
 
     def run_again(
@@ -229,7 +231,9 @@ class JobRunner:
             view = self._write(lambda: generations.claim(self.db, job.id, WORKER_ID))
             if view is None:
                 return  # deleted, or failed by a sweep meanwhile
-            self._run_pipeline(job, view, generations.load_inputs(self.store, view))
+            images = job.images or generations.load_inputs(self.store, view)
+            job.images = None  # the pipeline holds them while it needs them
+            self._run_pipeline(job, view, images)
         except GenerationError as exc:
             extra = {"error_kind": exc.kind, "error_model": exc.model}
             self._fail_quietly(job.id, str(exc), extra)
