@@ -33,11 +33,13 @@ from typing import Any
 
 from PIL import Image
 
-DEFAULT_MODELS = [
+DEFAULT_MODELS = [  # what the real API serves today (2026-11-26); shut-down names get 404
     "gemini-3.1-flash-image",
     "gemini-3-pro-image",
-    "gemini-2.5-flash-image",
     "gemini-3.1-pro-preview",
+    "gemini-3.8-flash",
+    "gemini-3.6-flash",
+    "gemini-3.5-flash-lite",
     "gemini-3-flash-preview",
     "gemini-2.5-pro",
 ]

@@ -246,7 +246,7 @@ def add(
     type="avatar",
     status="completed",
     at=T0,
-    model="gemini-2.5-flash-image",
+    model="gemini-3-pro-image",
     description=None,
     names=("me.png",),
     inputs=(),

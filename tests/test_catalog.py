@@ -12,13 +12,15 @@ SEED_NAMES = [
     "gemini-2.5-pro",
     "gemini-2.5-pro-image",
 ]
-CURRENT = [
+CURRENT = [  # Google's models page, 2026-11-26
     "gemini-3.1-flash-image",
     "gemini-3-pro-image",
-    "gemini-2.5-flash-image",
     "gemini-3.1-pro-preview",
-    "gemini-3-flash-preview",
+    "gemini-3.8-flash",
+    "gemini-3.6-flash",
+    "gemini-3.5-flash-lite",
 ]
+SHUT_DOWN = ["gemini-2.5-flash-image", "gemini-3-pro-image-preview"]
 
 
 def test_catalog_offers_the_seed_and_current_names_with_current_defaults():
@@ -30,6 +32,10 @@ def test_catalog_offers_the_seed_and_current_names_with_current_defaults():
         offered = catalog.for_step(step)
         assert offered and all(m.capability == capability and m.usable for m in offered)
     assert "gemini-3-pro-preview" not in [m.id for m in catalog.for_step("derivation_text")]
+    for name in SHUT_DOWN:  # known (a stored choice maps), never offered
+        assert not catalog.get(name).usable and catalog.get(name).auto_map
+        assert name not in [m.id for m in catalog.for_step("avatar")]
+    assert catalog.get("gemini-2.5-pro").status == "deprecated"  # retires 2026-12-01
 
 
 @pytest.mark.parametrize(
@@ -41,6 +47,8 @@ def test_catalog_offers_the_seed_and_current_names_with_current_defaults():
         ("swap", "gemini-1.0-imaginary", "gemini-3.1-flash-image", "not a known model"),
         ("try_on", "gemini-3.1-pro-preview", "gemini-3.1-flash-image", "cannot do this step"),
         ("derivation_text", "gemini-2.5-pro", "gemini-2.5-pro", None),
+        ("swap", "gemini-2.5-flash-image", "gemini-3.1-flash-image", "retired"),
+        ("try_on", "gemini-3-pro-image-preview", "gemini-3-pro-image", "retired"),
         ("avatar", None, "gemini-3.1-flash-image", None),
     ],
 )

@@ -248,9 +248,9 @@ def test_two_image_pipelines_send_person_then_other(
     fake_gemini, gemini_config, run, template, words
 ):
     person, other = photo("red"), photo("blue")
-    result = run(gemini_config, person, other, "gemini-2.5-flash-image")
+    result = run(gemini_config, person, other, "gemini-3-pro-image")
     (call,) = fake_gemini.generate_calls()
-    assert call.model == "gemini-2.5-flash-image"
+    assert call.model == "gemini-3-pro-image"
     assert call.images == [("image/jpeg", person.data), ("image/jpeg", other.data)]
     assert call.text == template.render(aspect_ratio="3:4") and call.system == template.system
     assert all(w in call.text for w in words)

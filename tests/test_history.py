@@ -201,4 +201,4 @@ def test_zip_holds_outputs_inputs_description_and_the_parameters(db, store, owne
         assert zf.read("description.txt") == b"a fox"
         meta = json.loads(zf.read("generation.json"))
     assert meta["id"] == str(gid) and meta["type"] == "derivation"
-    assert meta["models"]["derivation_image"] == "gemini-2.5-flash-image"
+    assert meta["models"]["derivation_image"] == "gemini-3-pro-image"

@@ -90,7 +90,7 @@ def test_detail_shows_inputs_outputs_and_details_then_deletes_after_confirmation
     assert [s.value for s in at.subheader] == ["Inputs", "Outputs", "Details"]
     assert len(at.main.get("image")) == 3
     table = at.dataframe[0].value
-    assert str(gid) in table.to_string() and "gemini-2.5-flash-image" in table.to_string()
+    assert str(gid) in table.to_string() and "gemini-3-pro-image" in table.to_string()
     assert "A heron." in [t.value for t in at.text]
     assert at.button(key=f"fav_{gid}").proto.type == "secondary"
     at.button(key=f"fav_{gid}").click().run()

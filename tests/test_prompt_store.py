@@ -118,18 +118,21 @@ def test_retired_stored_names_are_mapped_and_saved_back(db, user):
                     "derivation_image": "gemini-3.1-flash-image-preview",
                     "avatar": "gemini-2.5-pro-image",
                     "swap": "gemini-2.5-flash-image",
+                    "try_on": "gemini-3-pro-image-preview",
                 }
             )
         )
     choices, notes = preferences.load_model_choices(db, user.id)
     assert choices["derivation_text"] == "gemini-3.1-pro-preview"
     assert choices["derivation_image"] == "gemini-3.1-flash-image"
-    assert choices["avatar"] == "gemini-3-pro-image" and choices["swap"] == "gemini-2.5-flash-image"
-    assert len(notes) == 3 and any("never existed" in n for n in notes)
+    assert choices["avatar"] == "gemini-3-pro-image" and choices["swap"] == "gemini-3.1-flash-image"
+    assert choices["try_on"] == "gemini-3-pro-image"  # the original product's name
+    assert len(notes) == 5 and any("never existed" in n for n in notes)
     assert stored_prefs(db, user) == {
         "derivation_text": "gemini-3.1-pro-preview",
         "derivation_image": "gemini-3.1-flash-image",
         "avatar": "gemini-3-pro-image",
-        "swap": "gemini-2.5-flash-image",
+        "swap": "gemini-3.1-flash-image",
+        "try_on": "gemini-3-pro-image",
     }
     assert preferences.load_model_choices(db, user.id)[1] == []  # mapped once, saved
