@@ -45,13 +45,20 @@ def backend() -> str:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One fresh database for the whole run."""
+    """One fresh database for the whole run. At its end the job runners the pages started in
+    this process stop first: their heartbeats would go on sweeping a database that is gone."""
+    from viba import jobs
+
     if _backend() == "postgresql":
         url = create_pg_database(os.environ["TEST_DATABASE_URL"])
         yield url
-        drop_pg_database(url)
     else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'viba.db'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'viba.db'}"
+        yield url
+    for runner in list(jobs.RUNNERS):
+        runner.shutdown(wait=False)
+    if _backend() == "postgresql":
+        drop_pg_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -46,16 +47,29 @@ def _sdk() -> tuple[Any, Any, Any]:
 
 RETRIED_STATUS_CODES = [408, 500, 502, 503, 504]
 
-# The SDK sends through httpx2 (a fork of httpx under its own name) or httpx; catch either.
-_HTTP_LIBS = [
-    m
-    for m in (
-        importlib.util.find_spec(n) and importlib.import_module(n) for n in ("httpx2", "httpx")
-    )
-    if m
-]
-_TIMEOUT_ERRORS = tuple(m.TimeoutException for m in _HTTP_LIBS)
-_TRANSPORT_ERRORS = tuple(m.HTTPError for m in _HTTP_LIBS)
+
+@functools.cache
+def _http_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(timeout errors, transport errors) of the HTTP library the SDK sends through: httpx2 (a
+    fork of httpx under its own name) or httpx; catch either. Imported with the SDK, not at
+    start-up (a page that makes no Gemini call never needs them)."""
+    libs = [
+        m
+        for m in (
+            importlib.util.find_spec(n) and importlib.import_module(n) for n in ("httpx2", "httpx")
+        )
+        if m
+    ]
+    return tuple(m.TimeoutException for m in libs), tuple(m.HTTPError for m in libs)
+
+
+def warm_up() -> None:
+    """Import the SDK ahead of the first job (a job runner calls this a moment after it
+    starts), so that the first Generate of a process does not wait for it."""
+    _sdk()
+    _http_errors()
+
+
 BLOCKED_FINISH_REASONS = {
     "SAFETY",
     "IMAGE_SAFETY",
@@ -362,6 +376,7 @@ def _call(
     config: GeminiConfig, model: str, contents: list, gen_config: types.GenerateContentConfig
 ):
     _, genai_errors, _ = _sdk()
+    timeout_errors, transport_errors = _http_errors()
     client = get_client(config)
     started = time.perf_counter()
 
@@ -385,7 +400,7 @@ def _call(
             f"Gemini ({model}) did not finish within {config.deadline_s:g} seconds. Try again.",
             model,
         ) from exc
-    except _TIMEOUT_ERRORS as exc:
+    except timeout_errors as exc:
         raise GenerationTimeout(
             f"Gemini ({model}) did not answer within {config.timeout_s:g} seconds. Try again.",
             model,
@@ -395,7 +410,7 @@ def _call(
         raise BadAnswer(
             f"Gemini ({model}) sent an answer that could not be read. Try again.", model
         ) from exc
-    except _TRANSPORT_ERRORS as exc:
+    except transport_errors as exc:
         raise ServerUnavailable(
             f"Gemini could not be reached ({type(exc).__name__}). Check the "
             "network or GEMINI_BASE_URL.",
@@ -590,5 +605,5 @@ def list_available_models(config: GeminiConfig) -> set[str]:
     except ValueError as exc:  # JSON that does not parse, or not in the API's shape
         log.warning("Gemini's model list could not be read: %s", exc)
         raise BadAnswer("Gemini sent a model list that could not be read. Try again.") from exc
-    except _TRANSPORT_ERRORS as exc:
+    except _http_errors()[1] as exc:
         raise ServerUnavailable(f"Gemini could not be reached ({type(exc).__name__}).") from exc

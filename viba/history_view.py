@@ -139,7 +139,7 @@ def history_grid(ctx: PageContext, filters: history.HistoryFilter) -> None:
         )
     if any(item.status in UNFINISHED for item in result.items):
 
-        @st.fragment(run_every=studio.POLL_SECONDS)
+        @st.fragment(run_every=studio.HISTORY_POLL_SECONDS)
         def polling() -> None:  # until every generation shown has finished
             with ui.boundary():
                 fresh = history.page(ctx.db, ctx.account.id, filters, after).items

@@ -120,6 +120,11 @@ class JobRunner:
             target=self._heartbeat_loop, name="viba-job-heartbeat", daemon=True
         )
         self._beat.start()
+        # The SDK's import, a moment after start: not in the way of the first page, and done
+        # before the first Generate needs it.
+        warm = threading.Timer(2.0, _warm_up)
+        warm.daemon = True
+        warm.start()
         if grace_s > 0:
             # Runs when the interpreter exits, before the thread pools stop taking work (the
             # pools register their own hook at import, and these hooks run newest first).
@@ -432,6 +437,15 @@ class JobRunner:
 
 
 # --- what the app process gives its runner ---------------------------------------------------
+
+
+def _warm_up() -> None:
+    try:
+        from viba import gemini
+
+        gemini.warm_up()
+    except Exception:  # the first job imports it again and says what is wrong
+        log.exception("the Gemini SDK could not be imported ahead of the first job")
 
 
 def resume_config(settings: Any, db: Database) -> ConfigFor:

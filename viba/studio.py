@@ -23,7 +23,10 @@ from viba.ui import PageContext
 from viba.websession import session
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp"]
-POLL_SECONDS = 0.5  # a waiting page's poll: a finished variant shows within this
+# A running job's card redraws itself this often (one small query, one card): a variant shows
+# within this of being stored. History's list polls at HISTORY_POLL_SECONDS (a whole page).
+POLL_SECONDS = 0.25
+HISTORY_POLL_SECONDS = 0.5
 
 
 def feature_page(ctx: PageContext, key: str) -> None:
