@@ -20,12 +20,12 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from common import healthy, wait_for  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from fake_gemini import FakeGemini, png_bytes  # noqa: E402
@@ -37,23 +37,6 @@ from helpers import (  # noqa: E402
     log_in,
     main,
 )
-
-
-def wait_for(check, timeout: float = 120.0, step: float = 0.05) -> float:
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"gave up waiting for {check}")
-        time.sleep(step)
-    return time.monotonic() - started
-
-
-def serving(server: StreamlitServer) -> bool:
-    try:
-        with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=1) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
 
 
 def status(db) -> str:
@@ -113,7 +96,7 @@ def one_run(args, fake: FakeGemini, browser, kill: bool) -> dict[str, float]:
             time.sleep(1.0)  # the job is 1 s into its Gemini call
             if not kill:
                 server.proc.terminate()
-                figures["SIGTERM → stops serving (s)"] = wait_for(lambda: not serving(server))
+                figures["SIGTERM → stops serving (s)"] = wait_for(lambda: not healthy(server.url))
                 started = time.monotonic()
                 server.proc.wait(timeout=300)
                 figures["SIGTERM → process exits (s)"] = 1.0 + (time.monotonic() - started)

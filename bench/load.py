@@ -27,7 +27,6 @@ Figures:
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import secrets
@@ -42,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from PIL import Image  # noqa: E402
+from common import Sampler, cpu_s, healthy, photo_jpeg, wait_for  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from fake_gemini import FakeGemini  # noqa: E402
@@ -59,57 +58,6 @@ from helpers import (  # noqa: E402
 )
 
 LOADED = "Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length"
-
-
-def photo_jpeg(seed: int, size: tuple[int, int] = (4000, 3000), quality: int = 92) -> bytes:
-    """A phone-like photo: a tinted gradient with grain (12 MP is about 4.5 MB)."""
-    base = Image.linear_gradient("L").resize(size).convert("RGB")
-    tint = Image.new("RGB", size, (60 + seed * 20, 120, 90))
-    grain = Image.effect_noise(size, 30).convert("RGB")
-    out = io.BytesIO()
-    Image.blend(Image.blend(base, tint, 0.4), grain, 0.3).save(out, "JPEG", quality=quality)
-    return out.getvalue()
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_s(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class PeakRss:
-    def __init__(self, pid: int) -> None:
-        import threading
-
-        self.pid, self.peak, self._stop = pid, 0.0, threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            try:
-                self.peak = max(self.peak, rss_mb(self.pid))
-            except OSError:
-                return
-
-    def stop(self) -> float:
-        self._stop.set()
-        return self.peak
-
-
-def wait_for(check, timeout: float = 300.0, step: float = 0.02) -> float:
-    started = time.perf_counter()
-    while not check():
-        if time.perf_counter() - started > timeout:
-            raise TimeoutError(f"gave up waiting for {check}")
-        time.sleep(step)
-    return time.perf_counter() - started
 
 
 def images_loaded(page: Page) -> int:
@@ -180,7 +128,7 @@ def empty_app(browser, folder: Path) -> dict[str, float]:
     )
     page = browser.new_context().new_page()
     try:
-        wait_for(lambda: _healthy(f"http://127.0.0.1:{port}"), timeout=60, step=0.02)
+        wait_for(lambda: healthy(f"http://127.0.0.1:{port}"), timeout=60, step=0.02)
         page.goto(f"http://127.0.0.1:{port}")
         expect(page.get_by_role("heading", name="Empty")).to_be_visible(timeout=60_000)
         cold = time.perf_counter() - started
@@ -201,16 +149,6 @@ def empty_app(browser, folder: Path) -> dict[str, float]:
         page.context.close()
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def _healthy(url: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
 
 
 def seed_outputs(db, store, user, derivations: int, history_rows: int) -> None:
@@ -307,7 +245,7 @@ def one_run(args, fake: FakeGemini, browser, photo12: bytes, photo3: bytes) -> d
     log = scratch / "server.log"
     first = browser.new_context().new_page()
     try:
-        wait_for(lambda: _healthy(server.url), timeout=60, step=0.02)
+        wait_for(lambda: healthy(server.url), timeout=60, step=0.02)
         first.goto(server.url)
         expect(first.get_by_role("heading", name="Log in")).to_be_visible(timeout=60_000)
         figures["cold start, ratio of an empty app"] = (time.perf_counter() - started) / baseline[
@@ -409,7 +347,8 @@ def one_run(args, fake: FakeGemini, browser, photo12: bytes, photo3: bytes) -> d
             settled(p)
             upload(p, f"burst{n}.jpg", photo12)
         counts = [images_loaded(p) for p in pages]
-        peak = PeakRss(server.proc.pid)
+        sampler = Sampler(server.proc.pid)
+        sampler.reset()
         cpu0 = cpu_s(server.proc.pid)
         t = time.perf_counter()
         for p in pages:
@@ -417,7 +356,8 @@ def one_run(args, fake: FakeGemini, browser, photo12: bytes, photo3: bytes) -> d
         wait_for(lambda: all(images_loaded(p) >= c + 4 for p, c in zip(pages, counts)), timeout=600)
         burst = time.perf_counter() - t
         figures[f"{args.users} users at once: ratio of one user"] = burst / one
-        figures[f"{args.users} users at once: peak RSS (MB)"] = peak.stop()
+        figures[f"{args.users} users at once: peak RSS (MB)"] = sampler.peak()
+        sampler.stop()
         figures[f"{args.users} users at once: server CPU (s)"] = cpu_s(server.proc.pid) - cpu0
         with db.session() as s:
             jobs = s.execute(

@@ -20,13 +20,13 @@ import secrets
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from common import Sampler, photo_jpeg, rss_mb  # noqa: E402
 from PIL import Image  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
@@ -36,52 +36,9 @@ from helpers import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, log_in, main  # no
 PASSWORD = "bench-password-1"
 
 
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-class Sampler:
-    """The server's RSS every 50 ms; peak() since the last reset()."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self._peak, self._stop = pid, 0.0, threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            try:
-                self._peak = max(self._peak, rss_mb(self.pid))
-            except OSError:
-                return
-
-    def reset(self) -> None:
-        self._peak = rss_mb(self.pid)
-
-    def peak(self) -> float:
-        return max(self._peak, rss_mb(self.pid))
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
 def bomb_png() -> bytes:
     out = io.BytesIO()
     Image.new("1", (9400, 9400)).save(out, format="PNG")
-    return out.getvalue()
-
-
-def photo_jpeg(seed: int) -> bytes:
-    """A 12 MP JPEG about the size of a phone photo (4.5 MB): a tinted gradient with grain."""
-    base = Image.linear_gradient("L").resize((4000, 3000)).convert("RGB")
-    tint = Image.new("RGB", (4000, 3000), (60 + seed * 20, 120, 90))
-    grain = Image.effect_noise((4000, 3000), 30).convert("RGB")
-    photo = Image.blend(Image.blend(base, tint, 0.4), grain, 0.3)
-    out = io.BytesIO()
-    photo.save(out, format="JPEG", quality=92)
     return out.getvalue()
 
 

@@ -1,0 +1,80 @@
+"""What the benchmarks share: a server's memory and CPU, phone-like photos, waiting for a
+condition, and whether a server answers its health check."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+import urllib.request
+
+from PIL import Image
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Sampler:
+    """A process's RSS every 50 ms; peak() since the last reset()."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self._peak, self._stop = pid, 0.0, threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                self._peak = max(self._peak, rss_mb(self.pid))
+            except OSError:
+                return
+
+    def reset(self) -> None:
+        self._peak = rss_mb(self.pid)
+
+    def peak(self) -> float:
+        return max(self._peak, rss_mb(self.pid))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def photo_jpeg(seed: int, size: tuple[int, int] = (4000, 3000), quality: int = 92) -> bytes:
+    """A phone-like photo: a tinted gradient with grain (12 MP at quality 92 is about 4.5 MB)."""
+    base = Image.linear_gradient("L").resize(size).convert("RGB")
+    tint = Image.new("RGB", size, (60 + seed * 20, 120, 90))
+    grain = Image.effect_noise(size, 30).convert("RGB")
+    out = io.BytesIO()
+    Image.blend(Image.blend(base, tint, 0.4), grain, 0.3).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def wait_for(check, timeout: float = 300.0, step: float = 0.02) -> float:
+    """Poll check() until it is true; how long that took (s)."""
+    started = time.perf_counter()
+    while not check():
+        if time.perf_counter() - started > timeout:
+            raise TimeoutError(f"gave up waiting for {check}")
+        time.sleep(step)
+    return time.perf_counter() - started
+
+
+def healthy(url: str) -> bool:
+    """The Streamlit server at url answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
