@@ -370,23 +370,6 @@ def take_interrupted(
     return taken, failed
 
 
-def fail_interrupted(db: Database, stale_after: timedelta, alive: Sequence[uuid.UUID] = ()) -> int:
-    """Mark failed the unfinished generations nobody has touched for stale_after (their process
-    died), except `alive`. Returns how many."""
-    query = (
-        update(GenerationHistory)
-        .where(
-            GenerationHistory.status.in_(UNFINISHED),
-            GenerationHistory.updated_at < utcnow() - stale_after,
-        )
-        .values(status="failed", error_message=INTERRUPTED_MESSAGE, updated_at=utcnow())
-    )
-    if alive:
-        query = query.where(GenerationHistory.id.not_in(list(alive)))
-    with db.session() as s:
-        return rowcount(s.execute(query))
-
-
 def touch(db: Database, generation_ids: Sequence[uuid.UUID]) -> None:
     """Mark these unfinished generations alive now."""
     if not generation_ids:

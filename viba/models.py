@@ -143,7 +143,7 @@ class GenerationHistory(Base):
     # failed variants (viba.generations writes it).
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # The app process running the job; it touches updated_at while it works, so a job whose
-    # process died is found by its age (viba.generations.fail_interrupted).
+    # process died is found by its age (viba.generations.take_interrupted).
     worker_id: Mapped[str | None] = mapped_column(String(64))
     favorite: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
