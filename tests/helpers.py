@@ -123,19 +123,24 @@ class StreamlitServer:
             argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
 
-    def wait_healthy(self, timeout: float = 60) -> None:
+    def answers_health(self, timeout: float = 2) -> bool:
+        """The server answers its health check with ok (it serves pages)."""
         import urllib.request
 
+        try:
+            with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=timeout) as resp:
+                return resp.status == 200 and resp.read() == b"ok"
+        except OSError:
+            return False
+
+    def wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200 and resp.read() == b"ok":
-                        return
-            except OSError:
-                time.sleep(0.3)
+            if self.answers_health():
+                return
+            time.sleep(0.3)
         self.stop()
         raise RuntimeError(
             f"streamlit did not become healthy:\n{self.log_path.read_text()[-3000:]}"

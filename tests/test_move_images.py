@@ -26,6 +26,18 @@ def images(db, tmp_path, admin):
     return keys
 
 
+def move_command(env: dict[str, str], target: str) -> subprocess.CompletedProcess:
+    """`python -m viba.move_images --to target` as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "viba.move_images", "--to", target],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def s3(db, tmp_path, prefix):
     return make_backend(f"s3://viba-test/{prefix}", db, tmp_path)
 
@@ -100,40 +112,19 @@ def test_the_command_moves_everything_and_says_what_to_set(s3_env, empty_databas
         "VIBA_SECRETS_FILE": str(tmp_path / "none.toml"),
     }
     target = f"s3://viba-test/cli-{tmp_path.name}"
-    run = subprocess.run(
-        [sys.executable, "-m", "viba.move_images", "--to", target],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = move_command(env, target)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"Set VIBA_STORAGE={target}" in run.stdout
     assert "0 failed" in run.stdout and "[##############################]" in run.stderr
     moved = make_backend(target, db, tmp_path)
     assert all(moved.exists(k) and moved.exists(thumb_key_for(k)) for k in images)
-    again = subprocess.run(
-        [sys.executable, "-m", "viba.move_images", "--to", target],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = move_command(env, target)
     assert again.returncode == 0 and " 0 copied and verified" in again.stdout
 
 
 def test_a_wrong_target_is_one_sentence(db, tmp_path):
     with pytest.raises(StorageError, match="not understood"):
         make_backend("ftp://nowhere", db, tmp_path)
-    run = subprocess.run(
-        [sys.executable, "-m", "viba.move_images", "--to", "ftp://nowhere"],
-        cwd=ROOT,
-        env={**os.environ, "VIBA_DATA_DIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = move_command({**os.environ, "VIBA_DATA_DIR": str(tmp_path)}, "ftp://nowhere")
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "is not understood" in run.stderr

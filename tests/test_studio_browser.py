@@ -246,8 +246,6 @@ def test_sigterm_mid_job_stops_serving_and_lets_the_job_finish(
     browser, app_env, db, member, fake_gemini, tmp_path
 ):
     """What Render does on a deploy: SIGTERM, then SIGKILL after maxShutdownDelaySeconds."""
-    import urllib.request
-
     gate = threading.Event()
     fake_gemini.script(fg.gated(gate))
     server = StreamlitServer(app_env, tmp_path / "server.log")
@@ -258,14 +256,8 @@ def test_sigterm_mid_job_stops_serving_and_lets_the_job_finish(
         wait_until(lambda: fake_gemini.generate_calls())
         server.proc.terminate()
 
-        def refused() -> bool:
-            try:
-                urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=1)
-            except OSError:
-                return True
-            return False
-
-        wait_until(refused, timeout=20)  # it no longer serves pages...
+        # it no longer serves pages...
+        wait_until(lambda: not server.answers_health(timeout=1), timeout=20)
         log = tmp_path / "server.log"
         wait_until(lambda: "stopping: waiting up to" in log.read_text(errors="replace"))
         assert server.proc.poll() is None  # ...but waits for its job
