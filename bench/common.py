@@ -5,11 +5,30 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 from PIL import Image
+
+
+def app_env(url: str, data: Path, gemini_url: str, **extra: str) -> dict[str, str]:
+    """The environment a benchmark's `streamlit run` gets: its database and data folder, the
+    fake Gemini, a fresh cookie key, the cheapest bcrypt cost; `extra` adds or overrides."""
+    return {
+        "DATABASE_URL": url,
+        "VIBA_DATA_DIR": str(data),
+        "VIBA_STORAGE": f"local:{data}/img",
+        "GEMINI_API_KEY": "bench-key-0123456789",
+        "GEMINI_BASE_URL": gemini_url,
+        "GEMINI_API_VERSION": "v1beta",
+        "VIBA_COOKIE_KEY": secrets.token_urlsafe(48),
+        "VIBA_BCRYPT_ROUNDS": "4",
+        "VIBA_SECRETS_FILE": str(data / "none.toml"),
+        **extra,
+    }
 
 
 def rss_mb(pid: int) -> float:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common import healthy, wait_for  # noqa: E402
+from common import app_env, healthy, wait_for  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from fake_gemini import FakeGemini, png_bytes  # noqa: E402
@@ -72,18 +71,7 @@ def one_run(args, fake: FakeGemini, browser, kill: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch)
         url = f"sqlite:///{data / 'bench.db'}"
-        env = {
-            "DATABASE_URL": url,
-            "VIBA_DATA_DIR": str(data),
-            "VIBA_STORAGE": f"local:{data}/img",
-            "GEMINI_API_KEY": "bench-key-0123456789",
-            "GEMINI_BASE_URL": fake.base_url,
-            "GEMINI_API_VERSION": "v1beta",
-            "VIBA_COOKIE_KEY": secrets.token_urlsafe(48),
-            "VIBA_BCRYPT_ROUNDS": "4",
-            "VIBA_JOB_HEARTBEAT_SECONDS": str(args.heartbeat),
-            "VIBA_SECRETS_FILE": str(data / "none.toml"),
-        }
+        env = app_env(url, data, fake.base_url, VIBA_JOB_HEARTBEAT_SECONDS=str(args.heartbeat))
         db = Database(url)
         db.migrate()
         auth.register(db, "deploy@example.com", "De Ploy", PASSWORD)

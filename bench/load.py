@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import secrets
 import statistics
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common import Sampler, cpu_s, healthy, photo_jpeg, wait_for  # noqa: E402
+from common import Sampler, app_env, cpu_s, healthy, photo_jpeg, wait_for  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from fake_gemini import FakeGemini  # noqa: E402
@@ -226,19 +225,9 @@ def one_run(args, fake: FakeGemini, browser, photo12: bytes, photo3: bytes) -> d
     gallery, reader, watcher = people[-3:]
     seed_outputs(db, ImageStore(make_backend("db", db, scratch)), gallery, 5, 0)
     seed_outputs(db, ImageStore(make_backend("db", db, scratch)), reader, 0, 10_000)
-    env = {
-        "DATABASE_URL": url,
-        "VIBA_DATA_DIR": str(scratch),
-        "VIBA_STORAGE": "db",
-        "GEMINI_API_KEY": "load-key-0123456789",
-        "GEMINI_BASE_URL": fake.base_url,
-        "GEMINI_API_VERSION": "v1beta",
-        "VIBA_COOKIE_KEY": secrets.token_urlsafe(48),
-        "VIBA_BCRYPT_ROUNDS": "4",
-        "VIBA_SECRETS_FILE": str(scratch / "none.toml"),
-        "VIBA_LOG_LEVEL": "debug",
-        "MALLOC_ARENA_MAX": "2",
-    }
+    env = app_env(
+        url, scratch, fake.base_url, VIBA_STORAGE="db", VIBA_LOG_LEVEL="debug", MALLOC_ARENA_MAX="2"
+    )
     baseline = empty_app(browser, scratch)
     started = time.perf_counter()
     server = StreamlitServer(env, scratch / "server.log")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common import Sampler, photo_jpeg, rss_mb  # noqa: E402
+from common import Sampler, app_env, photo_jpeg, rss_mb  # noqa: E402
 from PIL import Image  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
@@ -49,18 +48,8 @@ def one_run(args: argparse.Namespace, fake: FakeGemini, photos: list[bytes], bom
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch)
         url = f"sqlite:///{data / 'bench.db'}"
-        env = {
-            "DATABASE_URL": url,
-            "VIBA_DATA_DIR": str(data),
-            "VIBA_STORAGE": f"local:{data}/img",
-            "GEMINI_API_KEY": "bench-key-0123456789",
-            "GEMINI_BASE_URL": fake.base_url,
-            "GEMINI_API_VERSION": "v1beta",
-            "VIBA_COOKIE_KEY": secrets.token_urlsafe(48),
-            "VIBA_BCRYPT_ROUNDS": "4",
-            "VIBA_SECRETS_FILE": str(data / "none.toml"),
-            **({"MALLOC_ARENA_MAX": str(args.arenas)} if args.arenas else {}),
-        }
+        arenas = {"MALLOC_ARENA_MAX": str(args.arenas)} if args.arenas else {}
+        env = app_env(url, data, fake.base_url, **arenas)
         db = Database(url)
         db.migrate()
         users = [
