@@ -131,10 +131,14 @@ def test_progress_is_visible_while_running_and_per_user_limit_holds(
             break
         time.sleep(0.05)
     assert sorted(statuses) == ["pending", "processing", "processing"]  # 2 at once per user
+    (waiting,) = runner._waiting[member.id]
+    assert waiting.images is None  # a queued job keeps no input bytes; it reads the store
     gate.set()
     for i in ids:
         runner.wait(i)
     assert [row(db, i).status for i in ids] == ["completed"] * 3
+    third = fake_gemini.generate_calls(models()["avatar"])[-1]
+    assert third.images == [("image/jpeg", runner.store.load(row(db, ids[2]).input_keys[0]))]
 
 
 def test_run_again_uses_the_same_inputs(runner, db, member, gemini_config):

@@ -207,6 +207,9 @@ class JobRunner:
             if self._running[job.user_id] < self.per_user:
                 self._start(job)
             else:
+                # A waiting job reads its inputs from the store when it starts: a user who
+                # queues many does not keep their bytes in memory meanwhile.
+                job.images = None
                 self._waiting[job.user_id].append(job)
 
     def _start(self, job: _Job) -> None:  # with self._lock
