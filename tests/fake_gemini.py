@@ -15,6 +15,20 @@ File with its `uri`, `name` and `state: ACTIVE`), `GET`/`DELETE /{version}/files
 resolves `fileData.fileUri` parts of later requests to the uploaded bytes; a URI it does not know
 (deleted, never uploaded) gets 403 PERMISSION_DENIED, as the real API answers for a file that
 does not exist or is not the caller's.
+
+Image answers take the shapes the real service sends (each from Google's docs, read
+2026-11-26):
+- the final image is a JPEG (the Gemini API's image generation page shows `image/jpeg` answers
+  from Gemini 3 image models) of the pixel size that `imageConfig.imageSize` (512, 1K, 2K, 4K;
+  1K when absent) and `imageConfig.aspectRatio` give in Google's resolution table (1K: 1:1 is
+  1024x1024, 3:4 is 896x1200, 16:9 is 1376x768, ...; 2K and 4K twice and four times that, 512
+  half). Without an aspect ratio it follows the last input image, as the docs say, else 1:1;
+- a size or ratio the model does not make is a 400 INVALID_ARGUMENT (MODEL_OUTPUTS: the sizes
+  and ratios of each image model, from the Vertex AI model cards);
+- usageMetadata counts the image tokens by modality (promptTokensDetails,
+  candidatesTokensDetails): an input image is 1120 tokens for Gemini 3.1 Flash Image and 560 for
+  Gemini 3 Pro Image; an output image 747 / 1120 / 1680 / 2520 (512 / 1K / 2K / 4K) and 1120 /
+  1120 / 2000 (1K / 2K / 4K) respectively; thought tokens are thoughtsTokenCount.
 """
 
 from __future__ import annotations
@@ -23,6 +37,7 @@ import base64
 import hashlib
 import io
 import json
+import math
 import re
 import threading
 import time
@@ -54,6 +69,57 @@ ERROR_STATUS = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+# Google's resolution table for Gemini 3 image models at 1K (2K and 4K are exactly twice and
+# four times it). The extreme ratios of Gemini 3.1 Flash Image (1:4 ... 8:1) and its 512 size
+# are not in that table: here about one megapixel in multiples of 16, and half of 1K.
+PIXELS_1K = {
+    "1:1": (1024, 1024),
+    "2:3": (848, 1264),
+    "3:2": (1264, 848),
+    "3:4": (896, 1200),
+    "4:3": (1200, 896),
+    "4:5": (928, 1152),
+    "5:4": (1152, 928),
+    "9:16": (768, 1376),
+    "16:9": (1376, 768),
+    "21:9": (1584, 672),
+    "1:4": (512, 2048),
+    "4:1": (2048, 512),
+    "1:8": (368, 2944),
+    "8:1": (2944, 368),
+}
+SCALE = {"512": 0.5, "1K": 1, "2K": 2, "4K": 4}
+STANDARD_RATIOS = tuple(PIXELS_1K)[:10]
+
+
+@dataclass(frozen=True)
+class ModelOutputs:
+    sizes: dict[str, int]  # imageSize -> output image tokens
+    ratios: tuple[str, ...]
+    input_image_tokens: int
+
+
+MODEL_OUTPUTS = {
+    "gemini-3.1-flash-image": ModelOutputs(
+        {"512": 747, "1K": 1120, "2K": 1680, "4K": 2520}, tuple(PIXELS_1K), 1120
+    ),
+    "gemini-3-pro-image": ModelOutputs({"1K": 1120, "2K": 1120, "4K": 2000}, STANDARD_RATIOS, 560),
+}
+ANY_MODEL = ModelOutputs(dict.fromkeys(SCALE, 1290), tuple(PIXELS_1K), 258)  # any other model
+
+
+def pixels(size: str, ratio: str) -> tuple[int, int]:
+    width, height = PIXELS_1K[ratio]
+    return round(width * SCALE[size]), round(height * SCALE[size])
+
+
+def jpeg_bytes(seed: str, size: tuple[int, int]) -> bytes:
+    digest = hashlib.sha256(seed.encode()).digest()
+    out = io.BytesIO()
+    Image.new("RGB", size, tuple(digest[:3])).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
 _PATH = re.compile(r"^/(?P<version>v1\w*)/models/(?P<model>[^/:]+):generateContent$")
 _FILE = re.compile(r"^/(?P<version>v1\w*)/(?P<name>files/[a-z0-9]+)$")
 NO_FILE = "You do not have permission to access the File or it may not exist."
@@ -151,21 +217,42 @@ def error(code: int, message: str = "", details: list | None = None, delay: floa
     return Answer(code, body, delay)
 
 
-def candidate_answer(parts: list[dict], finish: str = "STOP", delay: float = 0.0) -> Answer:
+def candidate_answer(
+    parts: list[dict], finish: str = "STOP", delay: float = 0.0, usage: dict | None = None
+) -> Answer:
     return Answer(
         200,
         {
             "candidates": [
                 {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": 0}
             ],
-            "usageMetadata": {
-                "promptTokenCount": 258,
-                "candidatesTokenCount": 1290,
-                "totalTokenCount": 1548,
-            },
+            "usageMetadata": usage
+            or {"promptTokenCount": 258, "candidatesTokenCount": 1290, "totalTokenCount": 1548},
         },
         delay,
     )
+
+
+def usage_metadata(
+    text: str, input_images: int, per_input: int, output_modality: str, output_tokens: int
+) -> dict[str, Any]:
+    """usageMetadata as the API reports it: token counts by modality, thoughts apart."""
+    text_tokens = max(1, len(text) // 4)
+    thoughts = 120 if output_modality == "IMAGE" else 0
+    prompt = [{"modality": "TEXT", "tokenCount": text_tokens}]
+    if input_images:
+        prompt.append({"modality": "IMAGE", "tokenCount": input_images * per_input})
+    prompt_total = text_tokens + input_images * per_input
+    meta = {
+        "promptTokenCount": prompt_total,
+        "candidatesTokenCount": output_tokens,
+        "totalTokenCount": prompt_total + output_tokens + thoughts,
+        "promptTokensDetails": prompt,
+        "candidatesTokensDetails": [{"modality": output_modality, "tokenCount": output_tokens}],
+    }
+    if thoughts:
+        meta["thoughtsTokenCount"] = thoughts
+    return meta
 
 
 def thinking_parts(seed: str) -> list[dict]:
@@ -547,18 +634,49 @@ class FakeGemini:
                 "generateContent.",
                 delay=delay,
             )
+        outputs = MODEL_OUTPUTS.get(request.model, ANY_MODEL)
         if "IMAGE" in request.modalities:
-            data = png_bytes(request.text + request.model)
+            config = request.body.get("generationConfig", {}).get("imageConfig") or {}
+            size = config.get("imageSize") or "1K"
+            ratio = config.get("aspectRatio") or self._followed_ratio(request, outputs)
+            if size not in outputs.sizes or ratio not in outputs.ratios:
+                wrong = f"image size {size}" if size not in outputs.sizes else f"ratio {ratio}"
+                return error(400, f"The {wrong} is not supported by {request.model}.", delay=delay)
+            data = jpeg_bytes(request.text + request.model, pixels(size, ratio))
             final = {
-                "inlineData": {"mimeType": "image/png", "data": base64.b64encode(data).decode()}
+                "inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(data).decode()}
             }
+            usage = usage_metadata(
+                request.text,
+                len(request.images),
+                outputs.input_image_tokens,
+                "IMAGE",
+                outputs.sizes[size],
+            )
             if request.model.startswith("gemini-3"):
                 answer = candidate_answer(
                     thinking_parts(request.text)
-                    + [{**final, "thoughtSignature": base64.b64encode(b"sig").decode()}]
+                    + [{**final, "thoughtSignature": base64.b64encode(b"sig").decode()}],
+                    usage=usage,
                 )
             else:
-                answer = candidate_answer([final])
+                answer = candidate_answer([final], usage=usage)
         else:
-            answer = candidate_answer([{"text": self.description}])
+            usage = usage_metadata(
+                request.text, len(request.images), 258, "TEXT", len(self.description) // 4
+            )
+            answer = candidate_answer([{"text": self.description}], usage=usage)
         return Answer(200, answer.body, delay, gate, drip=scripted.drip if scripted else 0.0)
+
+    @staticmethod
+    def _followed_ratio(request: Recorded, outputs: ModelOutputs) -> str:
+        """Without aspectRatio the output follows the last input image (else 1:1)."""
+        if not request.images:
+            return "1:1"
+        with Image.open(io.BytesIO(request.images[-1][1])) as last:
+            width, height = last.size
+        shape = math.log(width / height)
+        return min(
+            outputs.ratios,
+            key=lambda r: abs(math.log(PIXELS_1K[r][0] / PIXELS_1K[r][1]) - shape),
+        )

@@ -61,8 +61,15 @@ def test_resolve_maps_stored_names(step, stored, expected, note):
 def test_a_malformed_catalog_is_refused():
     base = '[defaults]\ntext="t"\nimage="i"\n'
     text = '[[models]]\nid="t"\ncapability="text"\nlabel="T"\nstatus="current"\n'
-    image = '[[models]]\nid="i"\ncapability="image"\nlabel="I"\nstatus="current"\n'
+    bare = '[[models]]\nid="i"\ncapability="image"\nlabel="I"\nstatus="current"\n'
+    image = bare + 'sizes=["1K"]\naspect_ratios=["3:4"]\n'
     assert parse_catalog(base + text + image).defaults["avatar"] == "i"
+    with pytest.raises(CatalogError, match="needs sizes"):  # an image model says what it makes
+        parse_catalog(base + text + bare)
+    with pytest.raises(CatalogError, match="needs sizes"):
+        parse_catalog(base + text + bare + 'sizes=["8K"]\naspect_ratios=["3:4"]\n')
+    with pytest.raises(CatalogError, match="not like 3:4"):
+        parse_catalog(base + text + bare + 'sizes=["1K"]\naspect_ratios=["tall"]\n')
     with pytest.raises(CatalogError, match="replacement"):
         parse_catalog(
             base + text + image + '[[models]]\nid="old"\ncapability="image"\n'

@@ -118,10 +118,13 @@ def test_derivation_sends_the_described_requests(fake_gemini, gemini_config):
     assert result.description.text == fake_gemini.description
     assert len(result.images) == 4 and not result.failures
     for image in result.images:
-        assert image.mime_type == "image/png" and decode(image).size == (96, 128)
-        assert image.model == IMAGE_MODEL and image.usage.total_tokens == 1548
+        # Gemini's JPEG at the 1K size of 3:4 (no imageSize sent: the model's default)
+        assert image.mime_type == "image/jpeg" and decode(image).size == (896, 1200)
+        assert image.model == IMAGE_MODEL and image.usage.output_tokens == 1120
         assert image.seconds > 0
-    assert result.usage.total_tokens == 5 * 1548
+    assert result.usage == result.description.usage + sum(
+        (i.usage for i in result.images[1:]), result.images[0].usage
+    )
 
 
 def test_no_skin_tone_means_no_skin_instruction(fake_gemini, gemini_config):
@@ -227,7 +230,7 @@ def test_avatar_sends_every_photo_and_the_studio_prompt(fake_gemini, gemini_conf
         assert words in call.text
     assert call.parts[-1] == {"text": call.text}  # images first, then the instruction
     assert call.body["generationConfig"]["imageConfig"] == {"aspectRatio": "3:4"}
-    assert result.model == "gemini-3-pro-image" and decode(result).format == "PNG"
+    assert result.model == "gemini-3-pro-image" and decode(result).format == "JPEG"
 
 
 @pytest.mark.parametrize("count", [0, 4])
@@ -255,7 +258,10 @@ def test_two_image_pipelines_send_person_then_other(
     assert call.text == template.render(aspect_ratio="3:4") and call.system == template.system
     assert all(w in call.text for w in words)
     assert call.body["generationConfig"]["responseModalities"] == ["IMAGE"]
-    assert result.usage.prompt_tokens == 258
+    # Usage as reported: the prompt's text and its two input images (560 tokens each for
+    # Gemini 3 Pro Image), the 1K output image (1120).
+    assert result.usage.prompt_tokens == len(call.text) // 4 + 2 * 560
+    assert result.usage.output_tokens == 1120
 
 
 # --- errors and retries ----------------------------------------------------------------------
@@ -453,3 +459,14 @@ def test_thought_text_alone_is_not_an_answer(fake_gemini, gemini_config):
     fake_gemini.script(fg.candidate_answer(fg.thinking_parts("y")[:1]))
     with pytest.raises(gemini.NoImage):
         gemini.generate_image(gemini_config, "gemini-3-pro-image", [photo()], "Draw.")
+
+
+def test_the_output_size_follows_image_size_and_a_size_the_model_lacks_is_a_400(
+    fake_gemini, gemini_config
+):
+    small = gemini.generate_image(
+        gemini_config, IMAGE_MODEL, [photo()], "draw", aspect_ratio="16:9", image_size="512"
+    )
+    assert decode(small).size == (688, 384) and small.usage.output_tokens == 747
+    with pytest.raises(gemini.BadRequest, match="error 400"):
+        gemini.generate_image(gemini_config, "gemini-3-pro-image", [photo()], "d", image_size="512")

@@ -65,7 +65,7 @@ def test_single_image_features_complete_with_a_stored_output(
     r = row(db, job_id)
     assert r.status == "completed", r.error_message
     assert len(r.input_keys) == n and len(r.output_keys) == 1
-    assert store.load(r.output_keys[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert store.load(r.output_keys[0])[:3] == b"\xff\xd8\xff"  # Gemini's JPEG, kept as is
     step = features.get(feature).step_ids[0]
     assert r.input_params["models"] == {step: models()[step]}
     assert r.input_params["prompt_versions"] == {step: prompt_store.BUILTIN}
@@ -86,7 +86,13 @@ def test_derivation_records_description_variants_and_partial_failures(
     assert len(r.output_keys) == 3
     assert r.details["description"].startswith("1. Content")
     assert [f["kind"] for f in r.details["failures"]] == ["bad_request"]
-    assert r.input_params["options"] == {"creativity": 8, "skin_tone": "East Asian"}
+    # The output follows the 96x128 input (3:4) at Derivation's default size.
+    assert r.input_params["options"] == {
+        "creativity": 8,
+        "skin_tone": "East Asian",
+        "image_size": "1K",
+        "aspect_ratio": "3:4",
+    }
     with db.session() as s:
         refs = s.execute(select(ImageRef.role).where(ImageRef.generation_id == job_id)).all()
     assert sorted(x.role for x in refs) == ["input"] + ["output"] * 3
@@ -275,7 +281,7 @@ def test_outputs_zip_holds_every_variant(runner, db, store, member, gemini_confi
     view = history.get_generation(db, member.id, job_id)
     with zipfile.ZipFile(io.BytesIO(history.outputs_zip(store, view))) as zf:
         names = zf.namelist()
-    assert len([n for n in names if n.endswith(".png")]) == 4
+    assert len([n for n in names if n.endswith(".jpg")]) == 4
     assert "description.txt" in names
 
 
@@ -669,3 +675,42 @@ def test_a_stop_that_outlasts_its_grace_leaves_the_job_to_the_next_process(
     finally:
         gate.set()
         r.shutdown()
+
+
+def test_the_output_has_the_chosen_size_and_the_ratio_of_the_input_it_follows(
+    runner, db, store, member, gemini_config, fake_gemini
+):
+    import io
+
+    from PIL import Image
+
+    person = prepare_image(png_bytes("person", size=(90, 120)), "person.png")
+    scene = prepare_image(png_bytes("scene", size=(160, 90)), "scene.png")
+    in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))
+    job_id = runner.submit(member.id, "swap", [person, scene], {}, models(), in_use, gemini_config)
+    runner.wait(job_id)
+    (call,) = fake_gemini.generate_calls()
+    # Swap follows the scene (16:9) at its default 2K; the prompt says the same ratio.
+    assert call.body["generationConfig"]["imageConfig"] == {
+        "aspectRatio": "16:9",
+        "imageSize": "2K",
+    }
+    assert "16:9 aspect ratio" in call.text
+    r = row(db, job_id)
+    assert r.input_params["options"] == {"image_size": "2K", "aspect_ratio": "16:9"}
+    with Image.open(io.BytesIO(store.load(r.output_keys[0]))) as kept:
+        assert kept.size == (2752, 1536)  # Google's 2K 16:9
+
+
+def test_a_size_the_model_cannot_make_is_refused_before_any_call(
+    runner, db, member, gemini_config, fake_gemini
+):
+    photo = prepare_image(png_bytes("refused"), "in.png")
+    in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))
+    pro = {**models(), "avatar": "gemini-3-pro-image"}
+    with pytest.raises(jobs.JobError, match="Gemini 3 Pro Image makes images of 1K, 2K, 4K"):
+        runner.submit(
+            member.id, "avatar", [photo], {"image_size": "512"}, pro, in_use, gemini_config
+        )
+    assert fake_gemini.requests == []
+    assert generations.recent(db, member.id, "avatar") == []

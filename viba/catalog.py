@@ -5,8 +5,9 @@ step may override it). Which steps exist, and what each needs, is the feature re
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,7 @@ CATALOG_FILE = Path(__file__).with_name("model_catalog.toml")
 Capability = Literal["text", "image"]
 CAPABILITIES: tuple[Capability, ...] = ("text", "image")
 STATUSES = ("current", "preview", "deprecated", "shut_down", "never_existed")
+SIZES = ("512", "1K", "2K", "4K")  # Gemini's imageSize values, smallest first
 UNUSABLE = ("shut_down", "never_existed")
 
 
@@ -33,6 +35,15 @@ class ModelInfo:
     status: str
     replacement: str | None = None
     auto_map: bool = False
+    # Image models: what they can make (imageSize and aspectRatio values), and the tokens an
+    # output image costs at each size.
+    sizes: tuple[str, ...] = ()
+    aspect_ratios: tuple[str, ...] = ()
+    output_tokens: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:  # TOML gives lists
+        object.__setattr__(self, "sizes", tuple(self.sizes))
+        object.__setattr__(self, "aspect_ratios", tuple(self.aspect_ratios))
 
     @property
     def usable(self) -> bool:
@@ -83,6 +94,15 @@ class Catalog:
                     )
             if m.auto_map and m.replacement is None:
                 raise CatalogError(f"{m.id}: auto_map needs a replacement")
+            if m.capability == "image" and m.usable:
+                if not m.sizes or not m.aspect_ratios or set(m.sizes) - set(SIZES):
+                    raise CatalogError(
+                        f"{m.id}: an image model needs sizes (of {', '.join(SIZES)}) and "
+                        "aspect_ratios"
+                    )
+                for ratio in m.aspect_ratios:
+                    if not re.fullmatch(r"[1-9]\d?:[1-9]\d?", ratio):
+                        raise CatalogError(f"{m.id}: aspect ratio {ratio!r} is not like 3:4")
         known = steps()
         for key in {*CAPABILITIES, *self._defaults}:
             capability = key if key in CAPABILITIES else known.get(key)

@@ -101,6 +101,8 @@ class Feature:
     outputs: int
     pipeline: Callable[[pipelines.Run], None]
     options: tuple[Option, ...] = ()
+    default_size: str = "1K"  # of the output image (viba.output)
+    ratio_from: str | None = None  # the slot whose shape the output follows; None: 3:4
 
     @property
     def step_ids(self) -> tuple[str, ...]:
@@ -132,10 +134,15 @@ class Feature:
         """The options to store: each known one checked (or its default); others dropped."""
         return {o.name: o.check(options.get(o.name, o.default)) for o in self.options}
 
-    def first_prompt(self, templates: dict[str, PromptTemplate], image_count: int) -> str:
+    def first_prompt(
+        self,
+        templates: dict[str, PromptTemplate],
+        image_count: int,
+        aspect_ratio: str = prompts.ASPECT_RATIO,
+    ) -> str:
         """The first step's prompt as sent (a derivation's image prompts add the description)."""
         template = templates[self.steps[0].id]
-        return template.render(**prompts.render_values(image_count))
+        return template.render(**prompts.render_values(image_count, aspect_ratio))
 
 
 _DERIVATION = Feature(
@@ -154,6 +161,7 @@ _DERIVATION = Feature(
         ChoiceOption("skin_tone", "skin_tone", prompts.SKIN_TONES, "keep_skin"),
     ),
     pipeline=pipelines.derivation,
+    ratio_from="image",
 )
 _AVATAR = Feature(
     key="avatar",
@@ -164,6 +172,7 @@ _AVATAR = Feature(
     slots=(Slot("photo", "reference_photos", 1, pipelines.MAX_AVATAR_PHOTOS),),
     outputs=1,
     pipeline=pipelines.single_image,
+    default_size="4K",  # the original product's studio portraits
 )
 _TRY_ON = Feature(
     key="try_on",
@@ -174,6 +183,8 @@ _TRY_ON = Feature(
     slots=(Slot("person", "person"), Slot("garment", "garment")),
     outputs=1,
     pipeline=pipelines.single_image,
+    default_size="2K",
+    ratio_from="person",
 )
 _SWAP = Feature(
     key="swap",
@@ -184,6 +195,8 @@ _SWAP = Feature(
     slots=(Slot("person", "person", avatars=True), Slot("scene", "scene")),
     outputs=1,
     pipeline=pipelines.single_image,
+    default_size="2K",
+    ratio_from="scene",
 )
 
 _registry: dict[str, Feature] = {f.key: f for f in (_DERIVATION, _AVATAR, _TRY_ON, _SWAP)}
@@ -228,6 +241,8 @@ def register(feature: Feature) -> None:
             raise ValueError(f"feature {feature.key!r} or step {clash} is already registered")
         if not feature.steps or feature.steps[-1].capability != "image" or not feature.slots:
             raise ValueError("a feature needs input slots and ends with an image step")
+        if feature.ratio_from not in (None, *(s.role for s in feature.slots)):
+            raise ValueError(f"ratio_from {feature.ratio_from!r} is not one of its slots")
         _registry[feature.key] = feature
 
 

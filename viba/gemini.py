@@ -559,13 +559,15 @@ def generate_image(
     system: str | None = None,
     temperature: float | None = None,
     aspect_ratio: str = "3:4",
+    image_size: str | None = None,
 ) -> ImageResult:
+    """One image. image_size: 512, 1K, 2K or 4K (None: the model's default, 1K)."""
     _, _, types = _sdk()
     gen_config = types.GenerateContentConfig(
         system_instruction=system,
         temperature=temperature,
         response_modalities=["IMAGE"],
-        image_config=types.ImageConfig(aspect_ratio=aspect_ratio),
+        image_config=types.ImageConfig(aspect_ratio=aspect_ratio, image_size=image_size),
     )
     response, seconds = _call(config, model, _parts(images, prompt), gen_config)
     candidate = _check_blocked(response, model)

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from viba import features, generations, logs, prompt_store
+from viba import features, generations, logs, output, prompt_store
+from viba.catalog import load_catalog
 from viba.db import Database, DatabaseUnavailable
 from viba.errors import UserError
 from viba.gemini import GeminiConfig, GenerationError, ImageResult, TextResult, Usage
@@ -151,8 +152,12 @@ class JobRunner:
         try:
             spec = features.get(feature)
             spec.check_inputs(len(images))
-            options = spec.check_options(options)
-        except features.InputError as exc:
+            image_model = models[spec.image_step]
+            chosen = output.choose(
+                spec, options, load_catalog().get(image_model), image_model, images
+            )
+            options = {**spec.check_options(options), **chosen}
+        except (features.InputError, output.OutputError) as exc:
             raise JobError(str(exc)) from None
         steps = spec.step_ids
         templates = {step: prompts_in_use[step][0] for step in steps}
@@ -162,7 +167,7 @@ class JobRunner:
             "prompt_versions": {step: prompts_in_use[step][1] for step in steps},
             "input_names": [img.name for img in images],
             "own_key": config.own_key,
-            "prompt": spec.first_prompt(templates, len(images)),
+            "prompt": spec.first_prompt(templates, len(images), chosen[output.RATIO_OPTION]),
         }
         try:
             job_id = generations.create(

@@ -61,6 +61,23 @@ class Run:
     done: frozenset[int] = frozenset()
     description: TextResult | None = None
 
+    @property
+    def shape(self) -> Shape:
+        """The output's aspect ratio and size, as the job recorded them (a generation made
+        before they were chosen has neither: 3:4 at the model's default size)."""
+        return Shape(
+            self.options.get("aspect_ratio") or prompts.ASPECT_RATIO,
+            self.options.get("image_size"),
+        )
+
+
+@dataclass(frozen=True)
+class Shape:
+    """An output image's aspect ratio and size (imageConfig's aspectRatio and imageSize)."""
+
+    aspect_ratio: str = prompts.ASPECT_RATIO
+    size: str | None = None
+
 
 @dataclass(frozen=True)
 class VariantFailure:
@@ -101,6 +118,7 @@ def derivation_variant_prompt(
     variant: int,
     variants: int = DERIVATION_VARIANTS,
     template: PromptTemplate = prompts.DERIVATION_IMAGE,
+    aspect_ratio: str = prompts.ASPECT_RATIO,
 ) -> str:
     return template.render(
         variant=variant,
@@ -109,7 +127,7 @@ def derivation_variant_prompt(
         creativity=creativity,
         creativity_guidance=prompts.creativity_guidance(creativity),
         skin_tone_instruction=prompts.skin_tone_instruction(skin_tone),
-        aspect_ratio=prompts.ASPECT_RATIO,
+        aspect_ratio=aspect_ratio,
     )
 
 
@@ -126,6 +144,7 @@ def _make_variants(
     result: DerivationResult,
     on_variant: Callable[[int, ImageResult], None] | None,
     on_failure: Callable[[int, GenerationError], None] | None,
+    shape: Shape,
 ) -> None:
     """Step 2: the variants `todo` at once, each reported as soon as it is done."""
     # Creativity is in the prompt; the temperature stays the model's default (Google recommends
@@ -138,11 +157,18 @@ def _make_variants(
                 image_model,
                 [sent],
                 derivation_variant_prompt(
-                    description, creativity, skin_tone, i + 1, variants, image_prompt
+                    description,
+                    creativity,
+                    skin_tone,
+                    i + 1,
+                    variants,
+                    image_prompt,
+                    shape.aspect_ratio,
                 ),
                 image_prompt.system,
                 None,
-                prompts.ASPECT_RATIO,
+                shape.aspect_ratio,
+                shape.size,
             ): i
             for i in todo
         }
@@ -193,6 +219,7 @@ def run_derivation(
     image_prompt: PromptTemplate = prompts.DERIVATION_IMAGE,
     done: frozenset[int] = frozenset(),
     description: TextResult | None = None,
+    shape: Shape = Shape(),
 ) -> DerivationResult:
     """Describe the image (step 1), then make the variants concurrently (step 2).
 
@@ -232,6 +259,7 @@ def run_derivation(
             result,
             on_variant,
             on_failure,
+            shape,
         )
     finally:
         delete_upload(config, sent)
@@ -247,15 +275,20 @@ def avatar_prompt(photo_count: int, template: PromptTemplate = prompts.AVATAR) -
 
 
 def _one_image(
-    config: GeminiConfig, model: str, images: Sequence[PreparedImage], template: PromptTemplate
+    config: GeminiConfig,
+    model: str,
+    images: Sequence[PreparedImage],
+    template: PromptTemplate,
+    shape: Shape = Shape(),
 ) -> ImageResult:
     return generate_image(
         config,
         model,
         images,
-        template.render(**prompts.render_values(len(images))),
+        template.render(**prompts.render_values(len(images), shape.aspect_ratio)),
         system=template.system,
-        aspect_ratio=prompts.ASPECT_RATIO,
+        aspect_ratio=shape.aspect_ratio,
+        image_size=shape.size,
     )
 
 
@@ -311,6 +344,7 @@ def derivation(run: Run) -> None:
         image_prompt=run.prompts[image_step],
         done=frozenset(index - 1 for index in run.done),
         description=run.description,
+        shape=run.shape,
     )
 
 
@@ -319,4 +353,6 @@ def single_image(run: Run) -> None:
     step = run.steps[-1]
     if 1 in run.done:
         return
-    run.on_image(1, _one_image(run.config, run.models[step], run.images, run.prompts[step]))
+    run.on_image(
+        1, _one_image(run.config, run.models[step], run.images, run.prompts[step], run.shape)
+    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from string import Formatter
 
 SKIN_TONES = ("White", "East Asian", "Latino", "Black", "South Asian")
-ASPECT_RATIO = "3:4"
+ASPECT_RATIO = "3:4"  # where a generation recorded none (made before ratios were chosen)
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ DERIVATION_IMAGE = PromptTemplate(
         "Creativity: {creativity}/10. {creativity_guidance}\n"
         "Keep the style, the colour grading and the lighting of the reference.\n"
         "{skin_tone_instruction}"
-        "Output one image in a {aspect_ratio} portrait aspect ratio."
+        "Output one image in a {aspect_ratio} aspect ratio."
     ),
 )
 
@@ -77,7 +77,7 @@ AVATAR = PromptTemplate(
         "- Background: a plain gray-white studio backdrop.\n"
         "- Light: soft, natural light.\n"
         "- Composition: the person centred, standing, facing the camera.\n"
-        "Output one photorealistic image in a {aspect_ratio} portrait aspect ratio."
+        "Output one photorealistic image in a {aspect_ratio} aspect ratio."
     ),
 )
 
@@ -90,7 +90,7 @@ TRY_ON = PromptTemplate(
         "Show this person wearing exactly this garment: same colour, pattern, fabric, cut and "
         "details.\n"
         "Keep the person's identity, pose, body shape, hair, background and lighting unchanged.\n"
-        "Output one photorealistic image in a {aspect_ratio} portrait aspect ratio."
+        "Output one photorealistic image in a {aspect_ratio} aspect ratio."
     ),
 )
 
@@ -104,15 +104,15 @@ SWAP = PromptTemplate(
         "direction and colour temperature matched to the scene, and shadows and reflections "
         "consistent with it.\n"
         "Keep the person's identity, outfit and pose.\n"
-        "Output one photorealistic image in a {aspect_ratio} portrait aspect ratio."
+        "Output one photorealistic image in a {aspect_ratio} aspect ratio."
     ),
 )
 
 
-def render_values(image_count: int) -> dict[str, object]:
+def render_values(image_count: int, aspect_ratio: str = ASPECT_RATIO) -> dict[str, object]:
     """What every image prompt may use besides its own step's values ({aspect_ratio},
     {photo_count}); a template uses the ones it names."""
-    return {"aspect_ratio": ASPECT_RATIO, "photo_count": image_count}
+    return {"aspect_ratio": aspect_ratio, "photo_count": image_count}
 
 
 def creativity_guidance(creativity: int) -> str:
