@@ -27,7 +27,8 @@ def test_every_step_shows_its_prompt_and_fitting_models(user, clean_prompts):
         box = at.selectbox(key=f"model_{step}")
         assert box.value == catalog.defaults[step]
         assert box.options == [
-            catalog.get(m.id).label + " · " + m.id for m in catalog.for_step(step)
+            ("⚠ " if m.status == "deprecated" else "") + f"{m.label} · {m.id}"
+            for m in catalog.for_step(step)
         ]
     codes = [c.value for c in at.code]
     for template in features.builtin_prompts().values():
@@ -56,12 +57,24 @@ def test_retired_names_in_the_row_are_migrated_on_open(db, user):
         s.execute(
             update(User)
             .where(User.id == user.id)
-            .values(model_preferences={"derivation_text": "gemini-3-pro-preview"})
+            .values(
+                model_preferences={
+                    "derivation_text": "gemini-3-pro-preview",
+                    "avatar": "gemini-2.5-flash-image",
+                    "swap": "gemini-2.5-flash-image",
+                }
+            )
         )
     at = open_page(PAGE, user)
     assert at.selectbox(key="model_derivation_text").value == "gemini-3.1-pro-preview"
-    assert stored_prefs(db, user) == {"derivation_text": "gemini-3.1-pro-preview"}
-    assert any("gemini-3-pro-preview is retired" in t.value for t in at.toast)
+    assert stored_prefs(db, user)["derivation_text"] == "gemini-3.1-pro-preview"
+    # One notice, a line per step that names it (the same old name in two steps: two lines).
+    (notice,) = at.toast
+    lines = notice.value.split("  \n")
+    assert len(lines) == 3
+    assert lines[0].startswith("Derivation, step 1: describe the image: gemini-3-pro-preview")
+    assert any(line.startswith("Avatar: studio character portrait: ") for line in lines)
+    assert any(line.startswith("Swap: person composed into the scene: ") for line in lines)
 
 
 def test_admin_edits_a_prompt_and_restores_an_old_version(db, admin, clean_prompts):
@@ -87,38 +100,57 @@ def test_admin_edits_a_prompt_and_restores_an_old_version(db, admin, clean_promp
     assert len(prompt_store.list_versions(db, "swap")) == 3
 
 
-def test_check_availability_marks_models_the_key_cannot_use(monkeypatch, user, fake_gemini):
+def test_the_model_list_is_the_keys_asked_once_an_hour_and_refreshed_on_demand(
+    monkeypatch, user, fake_gemini
+):
+    from viba import availability
     from viba.config import get_settings
 
-    monkeypatch.setenv("GEMINI_API_KEY", "server-key")
-    monkeypatch.setenv("GEMINI_BASE_URL", fake_gemini.base_url)
+    monkeypatch.setenv("GEMINI_API_KEY", "server-key-for-the-list")
     monkeypatch.setenv("GEMINI_RETRY_ATTEMPTS", "1")
     get_settings.cache_clear()
-    fake_gemini.models = ["gemini-3.1-flash-image", "gemini-3.1-pro-preview"]
+    availability.forget()
+    fake_gemini.models = ["gemini-3.1-flash-image", "gemini-3.1-pro-preview", "gemini-2.5-pro"]
+    fake_gemini.list_page_size = 2  # the SDK follows nextPageToken
     try:
         at = open_page(PAGE, user)
-        at.button[1].click().run()  # Check availability
-        assert not at.exception
-        assert "Not available to your key" in at.info[0].value
-        assert "gemini-3-pro-image" in at.info[0].value
-        options = at.selectbox(key="model_avatar").options
-        assert any(o.endswith("gemini-3.1-flash-image  ✓") for o in options)
-        assert any("gemini-3-pro-image  ✗" in o for o in options)
-        assert fake_gemini.requests[0].headers["x-goog-api-key"] == "server-key"
+        assert not at.exception and not at.warning
+        avatar = at.selectbox(key="model_avatar")
+        assert avatar.options == [
+            "Gemini 3.1 Flash Image (fast) · gemini-3.1-flash-image"
+        ]  # gemini-3-pro-image is not on this key's list: not offered, and said why
+        assert any(
+            "Not offered to your key: Gemini 3 Pro Image (highest quality) · gemini-3-pro-image"
+            in c.value
+            for c in at.caption
+        )
+        text = at.selectbox(key="model_derivation_text").options
+        assert any(o.startswith("⚠ Gemini 2.5 Pro (deprecated") for o in text)  # marked
+        lists = [r for r in fake_gemini.requests if r.method == "GET"]
+        assert len(lists) == 2  # 4 models (an embedding one among them), 2 per page
+        assert lists[0].headers["x-goog-api-key"] == "server-key-for-the-list"
+        # The next page run (any session) uses the list it has; Refresh asks again.
+        fake_gemini.models.append("gemini-3-pro-image")
+        at = open_page(PAGE, user)
+        assert len([r for r in fake_gemini.requests if r.method == "GET"]) == 2
+        next(b for b in at.button if b.label == "Refresh the model list").click().run()
+        assert len([r for r in fake_gemini.requests if r.method == "GET"]) == 2 + 3
+        assert len(at.selectbox(key="model_avatar").options) == 2
     finally:
+        availability.forget()
         monkeypatch.undo()
         get_settings.cache_clear()
 
 
-def test_check_availability_without_a_key_explains(monkeypatch, user):
+def test_without_a_key_every_catalog_model_is_offered_and_the_page_says_why(monkeypatch, user):
     from viba.config import get_settings
 
     monkeypatch.setenv("GEMINI_API_KEY", "")
     get_settings.cache_clear()
     try:
         at = open_page(PAGE, user)
-        at.button[1].click().run()
         assert "No Gemini API key" in at.warning[0].value
+        assert len(at.selectbox(key="model_avatar").options) == 2
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()

@@ -597,11 +597,16 @@ def generate_image(
 
 
 def list_available_models(config: GeminiConfig) -> set[str]:
-    """The model ids this key can call (models.list), without the 'models/' prefix."""
+    """The model ids this key can call with generateContent (models.list, every page),
+    without the 'models/' prefix."""
     _, genai_errors, _ = _sdk()
     client = get_client(config)
     try:
-        return {m.name.removeprefix("models/") for m in client.models.list() if m.name}
+        return {
+            m.name.removeprefix("models/")
+            for m in client.models.list()
+            if m.name and (m.supported_actions is None or "generateContent" in m.supported_actions)
+        }
     except genai_errors.APIError as exc:
         raise translate_api_error(exc, "models.list") from exc
     except ValueError as exc:  # JSON that does not parse, or not in the API's shape

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viba import features, preferences, prompt_store, ui
-from viba.catalog import Catalog, load_catalog
+from viba import availability, features, preferences, prompt_store, ui
+from viba.catalog import load_catalog
 from viba.errors import UserError
-from viba.gemini import list_available_models
+from viba.gemini import GeminiConfig, MissingApiKey
 from viba.i18n import t
 from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import flash, session
-
-AVAILABLE_KEY = "viba_available_models"
 
 
 @ui.action
@@ -37,11 +35,17 @@ def _reset_choices(ctx: PageContext) -> None:
 
 
 @ui.action
-def _check_availability(ctx: PageContext) -> None:
+def _refresh_models(ctx: PageContext) -> None:
+    config = _config(ctx)
+    if config is not None:
+        availability.for_config(config, refresh=True)
+
+
+def _config(ctx: PageContext) -> GeminiConfig | None:
     try:
-        st.session_state[AVAILABLE_KEY] = list_available_models(ctx.gemini_config())
-    except UserError as exc:
-        st.session_state[AVAILABLE_KEY] = str(exc)
+        return ctx.gemini_config()
+    except MissingApiKey:
+        return None
 
 
 @ui.action
@@ -55,21 +59,21 @@ def _restore(ctx: PageContext, version_id: int | None, step: str) -> None:
     flash("Restored; it is the active prompt now.")
 
 
-def _availability(catalog: Catalog) -> set[str] | None:
-    available = st.session_state.get(AVAILABLE_KEY)
-    if isinstance(available, str):
-        st.warning(available)
+def _availability(ctx: PageContext) -> availability.Availability | None:
+    """The models this user's key can call (cached an hour), or None after saying why not."""
+    config = _config(ctx)
+    if config is None:
+        st.warning(t("no_key"), icon=":material/key:")
         return None
-    if available is None:
+    known = availability.for_config(config)
+    if known.models is None:
+        st.warning(
+            "Gemini's model list could not be read, so every catalog model is offered: "
+            + (known.problem or ""),
+            icon=":material/cloud_off:",
+        )
         return None
-    usable = [m.id for m in catalog.models.values() if m.usable]
-    missing = [m for m in usable if m not in available]
-    st.info(
-        "Your key can use every model offered here."
-        if not missing
-        else "Not available to your key: " + ", ".join(missing) + ". Marked ✗ below."
-    )
-    return set(available)
+    return known
 
 
 def system_prompts_page(ctx: PageContext) -> None:
@@ -89,26 +93,29 @@ def system_prompts_page(ctx: PageContext) -> None:
         icon=":material/restart_alt:",
     )
     right.button(
-        "Check availability",
-        on_click=_check_availability,
+        "Refresh the model list",
+        on_click=_refresh_models,
         args=(ctx,),
-        icon=":material/fact_check:",
-        help="Ask Gemini which models your API key can use.",
+        icon=":material/refresh:",
+        help="The list of models your API key can call is asked of Gemini once an hour.",
     )
-    available = _availability(catalog)
+    known = _availability(ctx)
 
     def label(model_id: str) -> str:
         info = catalog.get(model_id)
         text = f"{info.label} · {model_id}" if info else model_id
-        if available is not None:
-            text += "  ✓" if model_id in available else "  ✗ not available to your key"
+        if info is not None and info.status == "deprecated":
+            text = "⚠ " + text
+        if known is not None and not known.can_call(model_id):
+            text += "  ✗ " + availability.NOT_LISTED
         return text
 
     for step in features.steps():
         prompt = active[step]
         with st.container(border=True):
             st.subheader(prompt.template.title)
-            options = [m.id for m in catalog.for_step(step)]
+            offer = availability.offer(catalog, step, known, choices[step])
+            options = offer.models
             st.selectbox(
                 "Model",
                 options,
@@ -118,6 +125,12 @@ def system_prompts_page(ctx: PageContext) -> None:
                 on_change=_save_choice,
                 args=(ctx, step, choices),
             )
+            if offer.unavailable:
+                st.caption(
+                    "Not offered to your key: "
+                    + "; ".join(f"{m.label} · {m.id}" for m, _ in offer.unavailable)
+                    + f" ({availability.NOT_LISTED})."
+                )
             version = (
                 "built-in"
                 if prompt.version == prompt_store.BUILTIN
