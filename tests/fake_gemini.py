@@ -338,6 +338,7 @@ class FakeGemini:
     deleted: list[str] = field(default_factory=list)  # uris deleted by a client
     _uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_uploads: bool = False  # answer uploads with 404, as a proxy without the Files API
+    list_page_size: int = 50  # models.list's default page size
 
     def __post_init__(self) -> None:
         self._scripts: dict[str | None, deque[Answer]] = defaultdict(deque)
@@ -360,6 +361,8 @@ class FakeGemini:
             self.drips_finished = self.drips_aborted = 0
             self.most_in_flight.clear()
             self.fail_uploads = False
+            self.list_page_size = 50
+            self.models = list(DEFAULT_MODELS)
 
     def generate_calls(self, model: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if r.model and (model is None or r.model == model)]
@@ -504,21 +507,7 @@ class FakeGemini:
                         self._send(error(403, NO_FILE))
                     return
                 if re.match(r"^/v1\w*/models(\?.*)?$", self.path):
-                    self._send(
-                        Answer(
-                            200,
-                            {
-                                "models": [
-                                    {
-                                        "name": f"models/{m}",
-                                        "displayName": m,
-                                        "supportedActions": ["generateContent"],
-                                    }
-                                    for m in fake.models
-                                ]
-                            },
-                        )
-                    )
+                    self._send(Answer(200, fake._model_page(self.path)))
                 else:
                     self._send(error(404, f"no route {self.path}"))
 
@@ -589,6 +578,37 @@ class FakeGemini:
             recorded.files = {u: self.files[u] for u in recorded.file_uris if u in self.files}
             self.requests.append(recorded)
         return recorded
+
+    def _model_page(self, path: str) -> dict[str, Any]:
+        """One page of models.list as the Gemini API answers it: Model resources with
+        supportedGenerationMethods, pageSize (default 50) and pageToken / nextPageToken. An
+        embedding model is listed too, as on the real list: it cannot generateContent."""
+        query = dict(
+            part.split("=", 1) for part in path.partition("?")[2].split("&") if "=" in part
+        )
+        size = int(query.get("pageSize") or self.list_page_size)
+        start = int(query.get("pageToken") or 0)
+        entries = [
+            (m, ["generateContent", "countTokens", "createCachedContent"]) for m in self.models
+        ]
+        entries.append(("gemini-embedding-001", ["embedContent", "countTextTokens"]))
+        page = entries[start : start + size]
+        body: dict[str, Any] = {
+            "models": [
+                {
+                    "name": f"models/{m}",
+                    "version": "001",
+                    "displayName": m,
+                    "inputTokenLimit": 131072,
+                    "outputTokenLimit": 32768,
+                    "supportedGenerationMethods": methods,
+                }
+                for m, methods in page
+            ]
+        }
+        if start + size < len(entries):
+            body["nextPageToken"] = str(start + size)
+        return body
 
     def _file_json(self, uri: str) -> dict[str, Any]:
         """A File resource as the Files API returns it."""

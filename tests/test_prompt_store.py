@@ -128,6 +128,9 @@ def test_retired_stored_names_are_mapped_and_saved_back(db, user):
     assert choices["avatar"] == "gemini-3-pro-image" and choices["swap"] == "gemini-3.1-flash-image"
     assert choices["try_on"] == "gemini-3-pro-image"  # the original product's name
     assert len(notes) == 5 and any("never existed" in n for n in notes)
+    titles = [step.prompt.title for step in features.steps().values()]
+    for title in titles:  # each note names its step
+        assert sum(n.startswith(title + ": ") for n in notes) == 1
     assert stored_prefs(db, user) == {
         "derivation_text": "gemini-3.1-pro-preview",
         "derivation_image": "gemini-3.1-flash-image",

@@ -103,3 +103,16 @@ def test_s3_uploads_carry_no_checksums_that_compatible_stores_reject(s3_env, db,
     names = {name.lower() for name in sent[0]}
     assert not {n for n in names if n.startswith("x-amz-checksum")}, names
     assert "x-amz-trailer" not in names and "x-amz-sdk-checksum-algorithm" not in names
+
+
+def test_screen_size_is_made_on_demand_with_the_full_size_beside_it(backend):
+    from fake_gemini import jpeg_bytes
+
+    store = ImageStore(backend)
+    key = store.save(jpeg_bytes("4k", (3584, 4800)), "image/jpeg").key
+    shown, size = store.screen_image(key)
+    assert size == (3584, 4800)
+    with Image.open(io.BytesIO(shown)) as screen:
+        assert screen.format == "WEBP" and screen.size == (1090, storage.SCREEN_SIDE)
+    with pytest.raises(StorageError):
+        store.screen_image("img/" + "0" * 64 + ".png")  # not stored

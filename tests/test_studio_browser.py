@@ -4,11 +4,13 @@ result, download it, and find the row and its stored images in the database."""
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 import uuid
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select
@@ -120,9 +122,10 @@ def test_derivation_batch_end_to_end(page, streamlit_server, db, member, fake_ge
             ),
             timeout=30,
         )
-    expect(main(page).get_by_role("img")).to_have_count(8, timeout=20_000)
+    # Each card: its input's thumbnail and its 4 variants.
+    expect(main(page).get_by_role("img")).to_have_count(2 * (1 + 4), timeout=20_000)
     screenshot(page, "derivation")
-    assert download_first(page)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert download_first(page)[:3] == b"\xff\xd8\xff"  # Gemini's JPEG, as it came
     with page.expect_download() as info:
         main(page).get_by_role("button", name="Download all (zip)").first.click()
     assert open(info.value.path(), "rb").read()[:2] == b"PK"
@@ -134,11 +137,27 @@ def test_avatar_end_to_end(page, streamlit_server, db, member):
     open_logged_in(page, streamlit_server, member, "Avatar")
     upload(page, 0, ("me-1.png", png_bytes("a1")), ("me-2.png", png_bytes("a2")))
     generate(page)
-    check_done(db, member, "avatar", 1)
+    row = check_done(db, member, "avatar", 1)
     expect(main(page).get_by_role("button", name="Download", exact=True)).to_have_count(
         1, timeout=20_000
     )
-    assert download_first(page)[:8] == b"\x89PNG\r\n\x1a\n"
+    downloaded = download_first(page)
+    assert downloaded[:3] == b"\xff\xd8\xff"  # Gemini's JPEG, as it came
+    with Image.open(io.BytesIO(downloaded)) as full:
+        assert full.size == (3584, 4800)  # Avatar's default: a 4K portrait (3:4)
+    assert row.input_params["options"] == {"image_size": "4K", "aspect_ratio": "3:4"}
+    # The card shows a preview (not the whole content width) and what was asked for; the
+    # full size opens on demand.
+    card_image = main(page).get_by_role("img").last
+    assert card_image.bounding_box()["width"] < 500
+    expect(main(page).get_by_text("4K · 3:4")).to_be_visible()
+    main(page).get_by_role("button", name="Full size").first.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("img")).to_be_visible(timeout=10_000)
+    # As large as a screen shows it (Streamlit's 1460 px); the caption gives the real size.
+    natural = dialog.get_by_role("img").evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert natural == [1090, 1460]
+    expect(dialog.get_by_text("3584 × 4800 px")).to_be_visible()
 
 
 def test_try_on_end_to_end(page, streamlit_server, db, member, fake_gemini):
@@ -150,7 +169,7 @@ def test_try_on_end_to_end(page, streamlit_server, db, member, fake_gemini):
     expect(main(page).get_by_role("button", name="Download", exact=True)).to_have_count(
         1, timeout=20_000
     )
-    assert download_first(page)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert download_first(page)[:3] == b"\xff\xd8\xff"  # Gemini's JPEG, as it came
     sent = [
         r for r in fake_gemini.generate_calls() if r.model == row.input_params["models"]["try_on"]
     ]

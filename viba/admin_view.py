@@ -15,6 +15,7 @@ from viba.auth import Account
 from viba.db import Database, is_capped
 from viba.errors import UserError
 from viba.history_view import keep_hidden_widgets
+from viba.i18n import t
 from viba.models import GENERATION_STATUSES, utcnow
 from viba.text import md_escape
 from viba.ui import PageContext
@@ -238,7 +239,7 @@ def generations_section(db: Database, actor: Account) -> None:
     a, b, c = st.columns([2, 2, 2])
     user = a.text_input("User email contains", key="ag_user")
     types = b.multiselect("Type", features.keys(), key="ag_types")
-    statuses = c.multiselect("Status", GENERATION_STATUSES, key="ag_statuses")
+    statuses = c.multiselect("Status", GENERATION_STATUSES, format_func=t, key="ag_statuses")
     dates = _dates("ag")
     if dates is None:
         return
@@ -259,7 +260,7 @@ def generations_section(db: Database, actor: Account) -> None:
                 "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M:%S}",
                 "user": r.user_email,
                 "type": r.type,
-                "status": r.status,
+                "status": t(r.status),  # the word every page uses ("done", not "completed")
                 "outputs": r.outputs,
                 "tokens": r.tokens,
                 "seconds": r.seconds,
@@ -286,7 +287,7 @@ def generations_section(db: Database, actor: Account) -> None:
             rows,
             key="ag_pick",
             format_func=lambda r: (
-                f"{r.created_at:%Y-%m-%d %H:%M} · {r.user_email} · {r.type} · {r.status}"
+                f"{r.created_at:%Y-%m-%d %H:%M} · {r.user_email} · {r.type} · {t(r.status)}"
             ),
         )
         if chosen is not None and right.button(

@@ -33,6 +33,11 @@ TEXTS: dict[str, dict[str, str]] = {
     # studio
     "generate": {"en": "Generate", "zh": "生成"},
     "download": {"en": "Download", "zh": "下载"},
+    "full_size": {"en": "Full size", "zh": "查看原图"},
+    "full_size_note": {
+        "en": "The image is {width} × {height} px: Download gives it whole.",
+        "zh": "原图为 {width} × {height} 像素：点击下载获取完整图片。",
+    },
     "download_zip": {"en": "Download all (zip)", "zh": "全部下载 (zip)"},
     "run_again": {"en": "Run again", "zh": "再次生成"},
     "open_in_history": {"en": "In history", "zh": "查看记录"},
@@ -65,6 +70,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "1 最贴近原图，10 最自由。",
     },
     "skin_tone": {"en": "Skin tone", "zh": "肤色"},
+    "image_size": {"en": "Size", "zh": "尺寸"},
+    "image_size_help": {
+        "en": "512 px, 1K (about 1 MP), 2K (4 MP) or 4K (16 MP): larger takes longer and "
+        "costs more. The chosen image model (System Prompts) decides which sizes there are.",
+        "zh": "512 像素、1K（约 1 百万像素）、2K（4 百万）或 4K（16 百万）：越大越慢、费用越高。"
+        "可选尺寸取决于所选图像模型（系统提示词页面）。",
+    },
+    "aspect_ratio": {"en": "Aspect ratio", "zh": "宽高比"},
+    "ratio_auto": {"en": "Like the {role}", "zh": "跟随{role}"},
+    "ratio_role_image": {"en": "image", "zh": "原图"},
+    "ratio_role_person": {"en": "person photo", "zh": "人物照片"},
+    "ratio_role_scene": {"en": "scene", "zh": "场景"},
     "keep_skin": {"en": "Keep as in the image", "zh": "保持原样"},
     "derivation_intro": {
         "en": "Upload images: each is described by a text model, then an image "

@@ -299,6 +299,9 @@ def mime_for(key: str) -> str:
     return MIME_BY_EXT[check_key(key).rsplit(".", 1)[1]]
 
 
+SCREEN_SIDE = 1460  # what Streamlit shows an image at, at most (twice its 730 px column)
+
+
 def make_thumbnail(data: bytes, side: int = THUMB_SIDE) -> bytes:
     with Image.open(io.BytesIO(data)) as opened:
         opened.thumbnail((side, side))
@@ -342,6 +345,18 @@ class ImageStore:
 
     def thumbnail(self, key: str) -> bytes:
         return self.backend.get(thumb_key_for(key))
+
+    def screen_image(self, key: str) -> tuple[bytes, tuple[int, int]]:
+        """An image at screen size (long side SCREEN_SIDE; WEBP), made when asked, and the
+        full image's pixel size. Streamlit would itself decode and re-encode a larger one on
+        every draw; a JPEG is decoded here at a reduced scale, a fraction of the memory."""
+        data = self.load(key)
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                size = probe.size
+            return make_thumbnail(data, SCREEN_SIDE), size
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise StorageError("That stored image could not be read.") from exc
 
     def thumbnails(self, keys: list[str]) -> dict[str, bytes]:
         """The thumbnails of several images (image key -> WEBP bytes; a missing one is left

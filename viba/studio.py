@@ -10,7 +10,8 @@ from typing import Any
 
 import streamlit as st
 
-from viba import features, generations, history, prompt_store, sidebar, ui
+from viba import features, generations, history, output, prompt_store, sidebar, ui
+from viba.catalog import load_catalog
 from viba.errors import UserError
 from viba.features import ChoiceOption, Feature, IntOption, Slot
 from viba.gemini import GeminiConfig, MissingApiKey
@@ -145,29 +146,70 @@ def _from_avatar(feature: Feature, slot: Slot) -> bool:
     return slot.avatars and st.session_state.get(_source_key(feature, slot)) == AVATAR_MODE
 
 
-def _option_widget(option: IntOption | ChoiceOption, container: Any) -> Any:
+def _option_widget(option: IntOption | ChoiceOption, container: Any, last: dict[str, Any]) -> Any:
+    """An option's widget, opening at the user's last value of it (else the default). No key:
+    after a submit clears the form, it reopens at what was just submitted."""
+    value: Any = option.default
+    try:
+        value = option.check(last.get(option.name, option.default))
+    except features.InputError:  # a stored value the option no longer takes
+        pass
     if isinstance(option, IntOption):
         return container.slider(
             t(option.label_key),
             option.low,
             option.high,
-            option.default,
+            value,
             help=t(option.help_key) if option.help_key else None,
         )
     none_label = t(option.none_key)
+    choices = [None, *option.choices]
     return container.selectbox(
         t(option.label_key),
-        [None, *option.choices],
+        choices,
+        index=choices.index(value),
         format_func=lambda v: none_label if v is None else v,
     )
 
 
+def _output_widgets(
+    ctx: PageContext, feature: Feature, columns: Sequence[Any], last: dict[str, Any]
+) -> dict[str, str]:
+    """Size and aspect ratio, limited to what the user's image model for this feature makes,
+    opening at the user's last choice where the model makes it (else the feature's default)."""
+    model = load_catalog().get(ctx.model_choices()[feature.image_step])
+    default = output.defaults(feature, model)
+    sizes = list(output.sizes_for(model))
+    ratios = [output.AUTO] * bool(feature.ratio_from) + list(output.ratios_for(model))
+
+    def start(values: list[str], name: str) -> int:
+        value = last.get(name)
+        return values.index(value if value in values else default[name])
+
+    follows = t("ratio_auto").format(role=t(f"ratio_role_{feature.ratio_from}"))
+    return {
+        output.SIZE_OPTION: columns[0].selectbox(
+            t("image_size"),
+            sizes,
+            index=start(sizes, output.SIZE_OPTION),
+            help=t("image_size_help"),
+        ),
+        output.RATIO_OPTION: columns[1].selectbox(
+            t("aspect_ratio"),
+            ratios,
+            index=start(ratios, output.RATIO_OPTION),
+            format_func=lambda r: follows if r == output.AUTO else r,
+        ),
+    }
+
+
 def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None) -> None:
-    """The feature's uploaders (one per input slot) and options; on Generate, one job (or, for
-    a batch slot, one job per file)."""
+    """The feature's uploaders (one per input slot), options, output size and ratio; on
+    Generate, one job (or, for a batch slot, one job per file)."""
     avatars = {
         slot.role: _avatar_picker(ctx, feature, slot) for slot in feature.slots if slot.avatars
     }
+    last = ui.feature_options(ctx.db, ctx.account).get(feature.key, {})
     uploads: dict[str, Any] = {}
     with st.form(feature.key, clear_on_submit=True):
         columns = st.columns(len(feature.slots)) if len(feature.slots) > 1 else [st.container()]
@@ -179,22 +221,34 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
                     key=f"{feature.key}_{slot.role}",
                     accept_multiple_files=slot.batch or slot.max > 1,
                 )
-        option_columns = st.columns(len(feature.options)) if feature.options else []
-        values = {o.name: _option_widget(o, c) for o, c in zip(feature.options, option_columns)}
+        option_columns = st.columns(len(feature.options) + 2)
+        values = {
+            o.name: _option_widget(o, c, last) for o, c in zip(feature.options, option_columns)
+        }
+        values.update(_output_widgets(ctx, feature, option_columns[len(feature.options) :], last))
         submitted = st.form_submit_button(
             t("generate"), type="primary", icon=":material/bolt:", disabled=config is None
         )
     if not submitted or config is None:
         return
-    queued = 0
+    queued, refused = 0, False
     for images in _jobs_from(ctx, feature, uploads, avatars):
         try:
             submit(ctx, feature, images, values, config)
             queued += 1
         except UserError as exc:  # this job is refused; the others of a batch still go
+            refused = True
             st.error(md_escape(str(exc)), icon=":material/error:")
-    if queued:
-        st.toast(t("queued"), icon=":material/schedule:")
+    if not queued:
+        return
+    changed = any(last.get(name) != value for name, value in values.items())
+    ui.remember_feature_options(ctx.db, ctx.account, feature.key, values)
+    if changed and not refused:
+        # The cleared form shows its old starting values until the page runs again: run it
+        # now, so it shows what was just submitted (the toast goes with the next run).
+        session().flash = t("queued")
+        st.rerun()
+    st.toast(t("queued"), icon=":material/schedule:")
 
 
 def _files(value: Any) -> list[Any]:
@@ -281,13 +335,15 @@ def image_grid(
     preview: bool = True,
 ) -> None:
     """Stored images of a generation, each with its download button (role: a file name and
-    widget key prefix, e.g. "input-"). preview: show the stored thumbnails (all in one read),
-    and load a full-size image only when its download is clicked; else show full size. A None
-    key is a variant's place while it is on its way (or where it failed)."""
+    widget key prefix, e.g. "input-"). preview: show the stored thumbnails (all in one read)
+    in `columns` columns, whatever their number (a single result is not stretched across the
+    page), and load a full-size image only when its download or full-size view is clicked;
+    else show each at screen size. A None key is a variant's place while it is on its way
+    (or where it failed)."""
     if not any(keys):
         return
     shown = store.thumbnail_refs([k for k in keys if k]) if preview else {}
-    cols = st.columns(min(columns, len(keys)))
+    cols = st.columns(columns if preview else min(columns, len(keys)))
     for i, key in enumerate(keys):
         with cols[i % len(cols)]:
             if key is None:
@@ -296,22 +352,67 @@ def image_grid(
                 )
                 continue
             try:
-                image: str | bytes | None = shown.get(key) if preview else store.load(key)
+                image: str | bytes | None = (
+                    shown.get(key) if preview else store.screen_image(key)[0]
+                )
                 if image is None:
                     raise StorageError(t("image_missing"))
             except StorageError as exc:
                 st.warning(md_escape(str(exc)))
                 continue
             st.image(image, width="stretch")
-            st.download_button(
+            download, full = st.columns(2) if preview else (st.container(), None)
+            download.download_button(
                 t("download"),
-                data=functools.partial(store.load, key) if preview else image,
+                data=functools.partial(store.load, key),  # the image as made, when clicked
                 file_name=history.file_name(view, key, i + 1, role),
                 mime=mime_for(key),
                 key=f"dl_{role}{view.id}_{i}",
                 icon=":material/download:",
                 on_click="ignore",
             )
+            if full is not None and full.button(
+                t("full_size"), key=f"full_{role}{view.id}_{i}", icon=":material/open_in_full:"
+            ):
+                _full_size(store, key)
+
+
+def _full_size(store: ImageStore, key: str) -> None:
+    """The image as large as the screen shows it, in a dialog over the page (read only now);
+    its download is the image as made."""
+
+    def body() -> None:
+        try:
+            shown, (width, height) = store.screen_image(key)
+        except StorageError as exc:
+            st.warning(md_escape(str(exc)))
+            return
+        st.image(shown, width="stretch")
+        st.caption(t("full_size_note").format(width=width, height=height))
+
+    st.dialog(t("full_size"), width="large")(body)()
+
+
+def inputs_strip(store: ImageStore, view: GenerationView) -> None:
+    """A job's input images as small thumbnails, with their file names."""
+    refs = store.thumbnail_refs(list(view.input_keys)) if view.input_keys else {}
+    shown = [refs[k] for k in view.input_keys if k in refs]
+    if shown:
+        st.image(shown, width=72)
+    names = ", ".join(view.input_params.get("input_names") or [])
+    if names:
+        st.text(names)
+
+
+def options_line(view: GenerationView) -> str:
+    """What a job was asked for, in one line: size, ratio, then the feature's own options."""
+    options = view.input_params.get("options") or {}
+    parts = [str(options[k]) for k in (output.SIZE_OPTION, output.RATIO_OPTION) if options.get(k)]
+    for option in features.get(view.type).options:
+        value = options.get(option.name)
+        if value is not None:
+            parts.append(f"{t(option.label_key)} {value}")
+    return " · ".join(parts)
 
 
 def zip_button(container: Any, label: str, view: GenerationView, make: Callable[[], bytes]) -> None:
@@ -345,9 +446,11 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
         head.markdown(
             f"**{t(view.type)}** · {t(view.status)} · {view.created_at:%Y-%m-%d %H:%M} UTC"
         )
-        names = ", ".join(view.input_params.get("input_names") or [])
-        if names:
-            head.text(names)
+        with head:
+            inputs_strip(store, view)
+            asked = options_line(view)
+            if asked:
+                st.text(asked)  # plain text: nothing in it is read as markdown
         link.page_link(
             sidebar.HISTORY_PAGE,
             label=t("open_in_history"),
@@ -360,7 +463,9 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
             with st.expander(t("description")):
                 st.text(description)
         variant_failures(view)
-        image_grid(store, view, outputs_in_place(view), 4)
+        image_grid(
+            store, view, outputs_in_place(view), min(4, max(3, features.get(view.type).outputs))
+        )
         if view.finished:
             actions = st.columns([1, 1, 3])
             if len(view.output_keys) > 1:

@@ -301,9 +301,29 @@ def model_choices(db: Database, account: auth.Account) -> dict[str, str]:
         return dict(box.model_choices)
     choices, notes = preferences.load_model_choices(db, account.id)
     box.model_choices = dict(choices)
-    for note in notes:
-        st.toast(note, icon=":material/swap_horiz:")
+    if notes:  # one notice, a line per step (the names come from the database: escaped)
+        st.toast("  \n".join(md_escape(note) for note in notes), icon=":material/swap_horiz:")
     return choices
+
+
+def feature_options(db: Database, account: auth.Account) -> dict[str, dict[str, Any]]:
+    """The options of the account's last submit of each feature: kept in the session, loaded
+    from the row on first use after login."""
+    from viba import preferences
+
+    box = session()
+    if box.feature_options is None:
+        box.feature_options = preferences.load_feature_options(db, account.id)
+    return box.feature_options
+
+
+def remember_feature_options(
+    db: Database, account: auth.Account, feature: str, options: dict[str, Any]
+) -> None:
+    from viba import preferences
+
+    box = session()
+    box.feature_options = preferences.remember_feature_options(db, account.id, feature, options)
 
 
 def user_gemini_key(db: Database, settings: Settings) -> str | None:

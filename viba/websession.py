@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import streamlit as st
 
@@ -32,6 +33,7 @@ class SessionBox:
     form_message: tuple[str, str, str] | None = None  # (form, kind, text)
     flash: str | None = None
     model_choices: dict[str, str] | None = None
+    feature_options: dict[str, dict[str, Any]] | None = None  # viba.preferences
     gemini_key: str | None = None  # the user's own key (in memory; see viba.keyvault)
     key_loaded: bool = False  # the remembered key was looked up after login
     key_remembered: bool = False
@@ -46,7 +48,7 @@ class SessionBox:
     ) -> None:
         """This browser is now logged in to that session (write_cookie: ask the browser to
         store its cookie; False when the cookie is what logged it in)."""
-        self.model_choices = None
+        self.model_choices = self.feature_options = None
         self.forget_key()
         self.user_id = str(account.id)
         self.session_id, self.session_expires = session_id, expires
@@ -64,7 +66,7 @@ class SessionBox:
     def log_out(self) -> None:
         self.user_id = None
         self.session_id = self.session_expires = None
-        self.model_choices = None
+        self.model_choices = self.feature_options = None
         self.forget_key()
         self.logged_out = True
         self.cookie_pending = False

@@ -1,0 +1,74 @@
+"""A studio form (AppTest): its size and aspect ratio follow the user's image model, and every
+option reopens at what the user last submitted, in this session and the next."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from viba import preferences
+from viba.models import GenerationHistory, User
+
+from fake_gemini import png_bytes
+from helpers import open_page, wait_until
+
+
+def widget(at, kind: str, label: str):
+    return next(w for w in at.get(kind) if w.label == label)
+
+
+def test_options_size_and_ratio_are_kept_after_a_submit_and_in_the_next_session(
+    db, user, app_environ, fake_gemini
+):
+    at = open_page("pages/1_Derivation.py", user)
+    size, ratio = widget(at, "selectbox", "Size"), widget(at, "selectbox", "Aspect ratio")
+    # The default image model (Gemini 3.1 Flash Image) makes every size; Derivation: 1K,
+    # following the photo's shape.
+    assert size.options == ["512", "1K", "2K", "4K"] and size.value == "1K"
+    assert ratio.value == "auto" and ratio.options[0] == "Like the image"
+    assert "8:1" in ratio.options
+    widget(at, "slider", "Creativity").set_value(8)
+    widget(at, "selectbox", "Skin tone").set_value("East Asian")
+    size.set_value("2K")
+    ratio.set_value("1:1")
+    at.file_uploader(key="derivation_image").set_value(
+        [("me.png", png_bytes("kept-options"), "image/png")]
+    )
+    next(b for b in at.button if b.label == "Generate").click().run()
+    assert not at.exception and not at.error
+    submitted = {
+        "creativity": 8,
+        "skin_tone": "East Asian",
+        "image_size": "2K",
+        "aspect_ratio": "1:1",
+    }
+
+    def made():
+        with db.session() as s:
+            return s.scalar(select(GenerationHistory).where(GenerationHistory.user_id == user.id))
+
+    assert wait_until(made, timeout=10).input_params["options"] == submitted
+    # The form, cleared by the submit, opens at what was just submitted ...
+    assert widget(at, "slider", "Creativity").value == 8
+    assert widget(at, "selectbox", "Skin tone").value == "East Asian"
+    assert widget(at, "selectbox", "Size").value == "2K"
+    assert widget(at, "selectbox", "Aspect ratio").value == "1:1"
+    # ... and so does the next session's (kept on the account).
+    assert preferences.load_feature_options(db, user.id) == {"derivation": submitted}
+    again = open_page("pages/1_Derivation.py", user)
+    assert widget(again, "slider", "Creativity").value == 8
+    assert widget(again, "selectbox", "Size").value == "2K"
+
+
+def test_the_choices_are_those_of_the_chosen_model_and_a_stored_one_it_lacks_is_dropped(
+    db, user, app_environ
+):
+    preferences.set_model_choice(db, user.id, "avatar", "gemini-3-pro-image")
+    with db.session() as s:  # chosen with the flash model, which makes 512 and 1:8
+        s.get(User, user.id).feature_options = {
+            "avatar": {"image_size": "512", "aspect_ratio": "1:8"}
+        }
+    at = open_page("pages/2_Avatar.py", user)
+    size, ratio = widget(at, "selectbox", "Size"), widget(at, "selectbox", "Aspect ratio")
+    assert size.options == ["1K", "2K", "4K"] and size.value == "4K"  # Avatar: 4K portraits
+    assert "auto" not in ratio.options and "1:8" not in ratio.options
+    assert ratio.value == "3:4"  # no input to follow
