@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from viba.errors import UserError
 
@@ -40,6 +40,21 @@ class ModelInfo:
     sizes: tuple[str, ...] = ()
     aspect_ratios: tuple[str, ...] = ()
     output_tokens: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
+    # USD per million tokens: input, output (text and thinking), image_output
+    price: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+
+    def cost(self, usage: Any) -> float | None:
+        """The estimated USD cost of a call's usage (a viba.gemini.Usage), or None without a
+        price. Output image tokens at the image price, the rest of the output and the
+        thoughts at the text price."""
+        if not self.price:
+            return None
+        text_out = usage.output_tokens - usage.image_tokens + usage.thought_tokens
+        return (
+            usage.prompt_tokens * self.price.get("input", 0.0)
+            + text_out * self.price.get("output", 0.0)
+            + usage.image_tokens * self.price.get("image_output", 0.0)
+        ) / 1_000_000
 
     def __post_init__(self) -> None:  # TOML gives lists
         object.__setattr__(self, "sizes", tuple(self.sizes))
@@ -94,6 +109,10 @@ class Catalog:
                     )
             if m.auto_map and m.replacement is None:
                 raise CatalogError(f"{m.id}: auto_map needs a replacement")
+            if set(m.price) - {"input", "output", "image_output"} or any(
+                not isinstance(v, int | float) or v < 0 for v in m.price.values()
+            ):
+                raise CatalogError(f"{m.id}: price takes input, output, image_output (USD/1M)")
             if m.capability == "image" and m.usable:
                 if not m.sizes or not m.aspect_ratios or set(m.sizes) - set(SIZES):
                     raise CatalogError(

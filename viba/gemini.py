@@ -228,15 +228,23 @@ class GeminiConfig:
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens as Gemini reports them: output_tokens (candidates) counts the answer's text and
+    image tokens, image_tokens the image ones among them; thought_tokens are apart (billed as
+    output text)."""
+
     prompt_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
+    image_tokens: int = 0
+    thought_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.output_tokens + other.output_tokens,
             self.total_tokens + other.total_tokens,
+            self.image_tokens + other.image_tokens,
+            self.thought_tokens + other.thought_tokens,
         )
 
 
@@ -423,8 +431,17 @@ def _usage(response: types.GenerateContentResponse) -> Usage:
     meta = response.usage_metadata
     if meta is None:
         return Usage()
+    images = sum(
+        d.token_count or 0
+        for d in meta.candidates_tokens_details or []
+        if _enum_name(d.modality) == "IMAGE"
+    )
     return Usage(
-        meta.prompt_token_count or 0, meta.candidates_token_count or 0, meta.total_token_count or 0
+        meta.prompt_token_count or 0,
+        meta.candidates_token_count or 0,
+        meta.total_token_count or 0,
+        images,
+        meta.thoughts_token_count or 0,
     )
 
 
