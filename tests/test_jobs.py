@@ -85,6 +85,11 @@ def test_derivation_records_description_variants_and_partial_failures(
     assert r.status == "completed"
     assert len(r.output_keys) == 3
     assert r.details["description"].startswith("1. Content")
+    # Gemini 3 image models think first: the thought summary is kept with each output (the
+    # interim thought image is not the output), and the output's image tokens.
+    for meta in r.details["outputs"].values():
+        assert meta["thoughts"].startswith("**Planning the composition**")
+        assert meta["image_tokens"] == 1120
     assert [f["kind"] for f in r.details["failures"]] == ["bad_request"]
     # The output follows the 96x128 input (3:4) at Derivation's default size.
     assert r.input_params["options"] == {

@@ -211,6 +211,9 @@ def usage_row(
     )
 
 
+THOUGHTS_KEPT = 4000  # characters of a model's thought summary kept with its output
+
+
 def add_output(
     db: Database,
     store: ImageStore,
@@ -260,8 +263,11 @@ def _record_output(
             "model": result.model,
             "seconds": round(result.seconds, 3),
             "tokens": result.usage.total_tokens,
+            "image_tokens": result.usage.image_tokens,
             "variant": variant,
         }
+        if result.thoughts:  # the model's thought summary (Gemini 3), kept short
+            meta[stored.key]["thoughts"] = result.thoughts[:THOUGHTS_KEPT]
         details["outputs"] = meta
         row.output_keys = [*(row.output_keys or []), stored.key]
         row.details = details

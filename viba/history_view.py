@@ -261,6 +261,15 @@ def _details_table(view: GenerationView) -> None:
             hide_index=True,
             width="stretch",
         )
+        thoughts = [
+            (meta.get("variant") or i + 1, meta["thoughts"])
+            for i, meta in enumerate(per_output.values())
+            if meta.get("thoughts")
+        ]
+        if thoughts:
+            with st.expander(t("model_thoughts")):
+                for number, text in thoughts:
+                    st.text(f"#{number}: {text}")  # the model's words: plain text only
 
 
 def _text(value: Any) -> str:

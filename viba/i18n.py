@@ -42,6 +42,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "run_again": {"en": "Run again", "zh": "再次生成"},
     "open_in_history": {"en": "In history", "zh": "查看记录"},
     "description": {"en": "Description (step 1)", "zh": "图像描述（第 1 步）"},
+    "model_thoughts": {"en": "The model's thoughts", "zh": "模型的思考摘要"},
     "progress": {"en": "{done} of {total} images", "zh": "已完成 {done}/{total} 张"},
     "variant_failed": {"en": "Variant {n} failed: {error}", "zh": "变体 {n} 失败：{error}"},
     "variant_waiting": {"en": "Variant {n}: on its way…", "zh": "变体 {n}：生成中…"},
