@@ -393,6 +393,10 @@ class FakeGemini:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without this, Nagle holds the body until
+            # the client ACKs the headers, which a delayed ACK makes 40 ms on every answer
+            # (Google's servers add no such wait).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
