@@ -339,6 +339,7 @@ class FakeGemini:
     _uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_uploads: bool = False  # answer uploads with 404, as a proxy without the Files API
     list_page_size: int = 50  # models.list's default page size
+    list_latency: float = 0.0  # seconds before each page of models.list
 
     def __post_init__(self) -> None:
         self._scripts: dict[str | None, deque[Answer]] = defaultdict(deque)
@@ -362,6 +363,7 @@ class FakeGemini:
             self.most_in_flight.clear()
             self.fail_uploads = False
             self.list_page_size = 50
+            self.list_latency = 0.0
             self.models = list(DEFAULT_MODELS)
 
     def generate_calls(self, model: str | None = None) -> list[Recorded]:
@@ -511,7 +513,7 @@ class FakeGemini:
                         self._send(error(403, NO_FILE))
                     return
                 if re.match(r"^/v1\w*/models(\?.*)?$", self.path):
-                    self._send(Answer(200, fake._model_page(self.path)))
+                    self._send(Answer(200, fake._model_page(self.path), fake.list_latency))
                 else:
                     self._send(error(404, f"no route {self.path}"))
 

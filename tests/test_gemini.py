@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import threading
+import time
 
 import pytest
 from PIL import Image
@@ -402,6 +403,14 @@ def test_list_available_models(fake_gemini, gemini_config):
         assert call.method == "GET" and call.path.startswith("/v1beta/models")
     finally:
         fake_gemini.models = list(fg.DEFAULT_MODELS)
+
+
+def test_a_model_list_that_never_comes_ends_at_its_deadline(fake_gemini, gemini_config):
+    fake_gemini.list_latency = 5.0  # per page; the page waiting for it gets a sentence
+    started = time.monotonic()
+    with pytest.raises(gemini.GenerationTimeout, match="within 0.5 seconds"):
+        gemini.list_available_models(gemini_config, deadline_s=0.5)
+    assert time.monotonic() - started < 3
 
 
 def test_calls_in_flight_with_one_key_are_limited(fake_gemini, gemini_config):

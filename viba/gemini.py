@@ -613,21 +613,38 @@ def generate_image(
     raise NoImage(f"Gemini ({model}) returned no image. Try again.", model)
 
 
-def list_available_models(config: GeminiConfig) -> set[str]:
+LIST_DEADLINE_S = 15.0  # the whole model list, every page and retry: a page waits for it
+
+
+def list_available_models(config: GeminiConfig, deadline_s: float = LIST_DEADLINE_S) -> set[str]:
     """The model ids this key can call with generateContent (models.list, every page),
-    without the 'models/' prefix."""
+    without the 'models/' prefix; within deadline_s in all (a page is waiting)."""
     _, genai_errors, _ = _sdk()
+    timeout_errors, transport_errors = _http_errors()
+    slow: tuple[type[BaseException], ...] = (TimeoutError, *timeout_errors)
     client = get_client(config)
+
+    async def listed() -> set[str]:
+        found = set()
+        async for m in await client.aio.models.list():
+            actions = m.supported_actions
+            if m.name and (actions is None or "generateContent" in actions):
+                found.add(m.name.removeprefix("models/"))
+        return found
+
+    async def call() -> set[str]:
+        return await asyncio.wait_for(listed(), timeout=deadline_s)
+
     try:
-        return {
-            m.name.removeprefix("models/")
-            for m in client.models.list()
-            if m.name and (m.supported_actions is None or "generateContent" in m.supported_actions)
-        }
+        return asyncio.run_coroutine_threadsafe(call(), _io_loop()).result()
     except genai_errors.APIError as exc:
         raise translate_api_error(exc, "models.list") from exc
+    except slow as exc:
+        raise GenerationTimeout(
+            f"Gemini did not send its model list within {deadline_s:g} seconds."
+        ) from exc
     except ValueError as exc:  # JSON that does not parse, or not in the API's shape
         log.warning("Gemini's model list could not be read: %s", exc)
         raise BadAnswer("Gemini sent a model list that could not be read. Try again.") from exc
-    except _http_errors()[1] as exc:
+    except transport_errors as exc:
         raise ServerUnavailable(f"Gemini could not be reached ({type(exc).__name__}).") from exc
