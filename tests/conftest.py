@@ -130,6 +130,30 @@ def user(db: Database, admin, email: str):
 
 
 @pytest.fixture()
+def store(db, tmp_path):
+    """Images in the database (a test module may define its own, on another backend)."""
+    from viba.storage import ImageStore, make_backend
+
+    return ImageStore(make_backend("db", db, tmp_path))
+
+
+@pytest.fixture()
+def runner(db, store):
+    from viba import jobs
+
+    r = jobs.JobRunner(db, store, workers=4, per_user=2, heartbeat_s=0.2)
+    yield r
+    r.shutdown()
+
+
+@pytest.fixture()
+def member(db, admin, email):
+    from viba import auth
+
+    return auth.register(db, email, "Job Tester", PASSWORD)
+
+
+@pytest.fixture()
 def clean_prompts(db):
     """No saved prompt versions before and after the test (the built-in texts are active)."""
     from viba.models import PromptVersion

@@ -10,7 +10,7 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from viba import auth, features, generations, history, jobs, prompt_store
+from viba import features, generations, history, jobs, prompt_store
 from viba.catalog import load_catalog
 from viba.images import prepare_image
 from viba.models import GenerationHistory, ImageRef, ModelUsage, utcnow
@@ -18,24 +18,7 @@ from viba.storage import ImageStore, make_backend
 
 import fake_gemini as fg
 from fake_gemini import png_bytes
-from helpers import PASSWORD, wait_until
-
-
-@pytest.fixture()
-def store(db, tmp_path):
-    return ImageStore(make_backend("db", db, tmp_path))
-
-
-@pytest.fixture()
-def runner(db, store):
-    r = jobs.JobRunner(db, store, workers=4, per_user=2, heartbeat_s=0.2)
-    yield r
-    r.shutdown()
-
-
-@pytest.fixture()
-def member(db, admin, email):
-    return auth.register(db, email, "Job Tester", PASSWORD)
+from helpers import wait_until
 
 
 def models():

@@ -34,6 +34,7 @@ GENERATION_DELETED = "generation_deleted"
 LOGOUT = "logout"
 SESSIONS_ENDED = "sessions_ended"
 BAD_COOKIE = "bad_cookie"
+LIMITS_SET = "admin_limits_set"
 
 ACTIONS = (
     LOGIN,
@@ -53,6 +54,7 @@ ACTIONS = (
     LOGOUT,
     SESSIONS_ENDED,
     BAD_COOKIE,
+    LIMITS_SET,
 )
 
 

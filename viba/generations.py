@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from viba.db import Database, DatabaseUnavailable, rowcount
-from viba.gemini import ImageResult
+from viba.errors import UserError
+from viba.gemini import ImageResult, Usage
 from viba.images import PreparedImage
 from viba.models import GenerationHistory, ImageRef, ModelUsage, utcnow
 from viba.storage import ImageStore, StorageError, StoredImage, mime_for
@@ -160,8 +162,13 @@ def create(
     images: Sequence[PreparedImage],
     params: dict[str, Any],
     worker_id: str,
+    guard: Callable[[Session], None] | None = None,
 ) -> uuid.UUID:
-    """Store the inputs and add the pending row with their references. Raises StorageError."""
+    """Store the inputs and add the pending row with their references. Raises StorageError.
+
+    guard (a limit check) runs in the row's transaction, one at a time per user, before the
+    row is added: a UserError from it refuses the job, and the images this call stored for
+    it are deleted again."""
     stored = [store.save(img.data, img.mime_type) for img in images]
     row = GenerationHistory(
         user_id=user_id,
@@ -173,13 +180,35 @@ def create(
         details={},
         worker_id=worker_id,
     )
-    with db.locked_session(*(image_lock(x.key) for x in stored)) as s:
-        _restore(store, [(x, img.data) for x, img in zip(stored, images)])
-        s.add(row)
-        s.flush()
-        for key in dict.fromkeys(x.key for x in stored):
-            s.add(ImageRef(generation_id=row.id, key=key, role="input"))
-        return row.id
+    names = [image_lock(x.key) for x in stored] + ([f"limits:{user_id}"] if guard else [])
+    try:
+        with db.locked_session(*names) as s:
+            if guard is not None:
+                guard(s)
+            _restore(store, [(x, img.data) for x, img in zip(stored, images)])
+            s.add(row)
+            s.flush()
+            for key in dict.fromkeys(x.key for x in stored):
+                s.add(ImageRef(generation_id=row.id, key=key, role="input"))
+            return row.id
+    except UserError:
+        try:
+            forget_unreferenced(db, store, [x.key for x in stored if x.created])
+        except StorageError:
+            log.exception("the inputs of a refused job could not be deleted")
+        raise
+
+
+def forget_unreferenced(db: Database, store: ImageStore, keys: Iterable[str]) -> int:
+    """Delete the images nothing refers to, each under its lock: a job adding a reference to
+    one waits, or has finished and is seen here (see image_lock). How many were deleted."""
+    deleted = 0
+    for key in sorted(set(keys)):
+        with db.locked_session(image_lock(key)) as s:
+            if s.scalar(select(ImageRef.key).where(ImageRef.key == key).limit(1)) is None:
+                store.delete(key)
+                deleted += 1
+    return deleted
 
 
 def claim(db: Database, generation_id: uuid.UUID, worker_id: str) -> GenerationView | None:
@@ -197,17 +226,25 @@ def claim(db: Database, generation_id: uuid.UUID, worker_id: str) -> GenerationV
 
 
 def usage_row(
-    view: GenerationView, step: str, model: str, tokens: int, images: int = 0
+    view: GenerationView, step: str, model: str, usage: Usage, images: int = 0
 ) -> ModelUsage:
+    """One successful call's usage: its tokens and its estimated cost (the catalog's price for
+    the model; None without one), and whether the user's own key paid for it."""
+    from viba.catalog import load_catalog  # the catalog reads the feature registry
+
+    info = load_catalog().get(model)
+    cost = info.cost(usage) if info is not None else None
     return ModelUsage(
         user_id=view.user_id,
         generation_id=view.id,
         feature=view.type,
         step=step,
         model=model,
-        tokens=int(tokens or 0),
+        tokens=int(usage.total_tokens or 0),
         images=images,
         created_at=utcnow(),
+        cost_usd=round(cost, 6) if cost is not None else None,
+        own_key=bool(view.input_params.get("own_key")),
     )
 
 
@@ -253,7 +290,7 @@ def _record_output(
 ) -> None:
     with db.locked_session(image_lock(stored.key)) as s:
         _restore(store, [(stored, result.data)])
-        s.add(usage_row(view, step, result.model, result.usage.total_tokens, images=1))
+        s.add(usage_row(view, step, result.model, result.usage, images=1))
         row = s.scalars(
             select(GenerationHistory).where(GenerationHistory.id == view.id).with_for_update()
         ).one()
@@ -300,6 +337,16 @@ def _end(
         row = s.get(GenerationHistory, generation_id, with_for_update=True)
         if row is None:  # deleted meanwhile
             return
+        # What its calls cost, from their usage rows (a resumed job's earlier calls too).
+        spent = s.execute(
+            select(
+                func.sum(ModelUsage.cost_usd), func.count(), func.count(ModelUsage.cost_usd)
+            ).where(ModelUsage.generation_id == generation_id)
+        ).one()
+        if spent[1]:
+            details = {**details, "cost_usd": round(float(spent[0] or 0.0), 6)}
+            if spent[2] < spent[1]:
+                details["cost_unpriced_calls"] = spent[1] - spent[2]
         row.status = status
         row.error_message = error_message
         row.details = {**(row.details or {}), **details}

@@ -21,7 +21,7 @@ from sqlalchemy import Select, delete, func, or_, select, tuple_, update
 from viba import audit, features, generations
 from viba.db import Database, rowcount
 from viba.errors import UserError
-from viba.generations import GenerationView, image_lock
+from viba.generations import GenerationView
 from viba.models import GenerationHistory, ImageRef, User
 from viba.storage import EXTENSIONS, ImageStore, mime_for
 from viba.text import search_text
@@ -240,16 +240,7 @@ def delete_generation(
             created_at=row.created_at.isoformat(timespec="seconds"),
         )
         s.delete(row)
-    deleted = 0
-    for key in sorted(keys):
-        # Under the image's lock: a job adding a reference to it waits, or has finished and
-        # is seen here (see viba.jobs.image_lock).
-        with db.locked_session(image_lock(key)) as s:
-            still_used = s.scalar(select(ImageRef.key).where(ImageRef.key == key).limit(1))
-            if still_used is None:
-                store.delete(key)
-                deleted += 1
-    return deleted
+    return generations.forget_unreferenced(db, store, keys)
 
 
 def file_name(view: GenerationView, key: str, index: int, role: str = "") -> str:

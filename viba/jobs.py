@@ -18,6 +18,7 @@ exits) the runner refuses new jobs and lets the ones it holds finish, for up to 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -32,7 +33,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from viba import features, generations, logs, output, prompt_store
+from sqlalchemy.orm import Session
+
+from viba import budget, features, generations, logs, output, prompt_store
 from viba.catalog import load_catalog
 from viba.db import Database, DatabaseUnavailable
 from viba.errors import UserError
@@ -161,6 +164,7 @@ class JobRunner:
             raise JobError(str(exc)) from None
         steps = spec.step_ids
         templates = {step: prompts_in_use[step][0] for step in steps}
+        estimate = budget.estimate(spec, models, options, len(images))
         params = {
             "options": options,
             "models": {step: models[step] for step in steps},
@@ -168,11 +172,21 @@ class JobRunner:
             "input_names": [img.name for img in images],
             "own_key": config.own_key,
             "prompt": spec.first_prompt(templates, len(images), chosen[output.RATIO_OPTION]),
+            "estimate_usd": estimate,
         }
+        guard: Callable[[Session], None] | None = None
+        if not config.own_key:  # the team's key: its limits apply
+            guard = functools.partial(budget.check, user_id=user_id, estimate_usd=estimate)
+
         try:
+            if guard is not None:  # refused at once, before any image is stored
+                with self.db.session() as s:
+                    guard(s)
             job_id = generations.create(
-                self.db, self.store, user_id, feature, images, params, WORKER_ID
+                self.db, self.store, user_id, feature, images, params, WORKER_ID, guard
             )
+        except budget.LimitReached as exc:
+            raise JobError(str(exc)) from None
         except StorageError as exc:
             raise JobError(str(exc)) from exc
         self._enqueue(_Job(job_id, user_id, config, templates, list(images)))
@@ -295,7 +309,7 @@ class JobRunner:
                 lambda: generations.merge_details(
                     self.db,
                     job.id,
-                    generations.usage_row(view, step, text.model, text.usage.total_tokens),
+                    generations.usage_row(view, step, text.model, text.usage),
                     description=text.text,
                     description_model=text.model,
                     description_tokens=text.usage.total_tokens,

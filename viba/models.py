@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -84,6 +85,9 @@ class User(Base):
     model_preferences: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # feature key -> the options of the user's last submit of it (viba.preferences)
     feature_options: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # This user's own limits on the team's key (viba.budget); None: the team default
+    monthly_budget_usd: Mapped[float | None] = mapped_column(Float)
+    daily_generations: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -225,6 +229,21 @@ class ModelUsage(Base):
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     images: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Estimated USD from the catalog's prices (None: no price for the model); own_key: paid
+    # with the user's own Gemini key, not the team's (it does not count against a budget)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    own_key: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class TeamLimits(Base):
+    """The limits for everyone without their own (one row, id 1; absent: no limits)."""
+
+    __tablename__ = "team_limits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    monthly_budget_usd: Mapped[float | None] = mapped_column(Float)
+    daily_generations: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEntry(Base):
