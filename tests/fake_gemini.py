@@ -364,6 +364,7 @@ class FakeGemini:
             self.fail_uploads = False
             self.list_page_size = 50
             self.list_latency = 0.0
+            self.deleted.clear()
             self.models = list(DEFAULT_MODELS)
 
     def generate_calls(self, model: str | None = None) -> list[Recorded]:

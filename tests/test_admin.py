@@ -223,12 +223,12 @@ def test_usage_per_user_model_and_day(db, admin):
     gid = add(db, ann, type="derivation", at=day1)
     add(db, bob, at=day2)
     with db.session() as s:
-        for user, model, step, tokens, images, at in [
-            (ann, "text-m", "derivation_text", 100, 0, day1),
-            (ann, "img-m", "derivation_image", 1000, 1, day1),
-            (ann, "img-m", "derivation_image", 1000, 1, day1 + timedelta(minutes=1)),
-            (bob, "img-m", "avatar", 500, 1, day2),
-            (bob, "img-m", "avatar", 7, 1, day2 + timedelta(days=5)),  # outside the range
+        for user, model, step, tokens, images, at, cost, own in [
+            (ann, "text-m", "derivation_text", 100, 0, day1, 0.001, False),
+            (ann, "img-m", "derivation_image", 1000, 1, day1, 0.07, False),
+            (ann, "img-m", "derivation_image", 1000, 1, day1 + timedelta(minutes=1), 0.07, False),
+            (bob, "img-m", "avatar", 500, 1, day2, 0.13, True),  # paid with Bob's own key
+            (bob, "img-m", "avatar", 7, 1, day2 + timedelta(days=5), 9.0, False),  # outside
         ]:
             s.add(
                 ModelUsage(
@@ -240,12 +240,28 @@ def test_usage_per_user_model_and_day(db, admin):
                     tokens=tokens,
                     images=images,
                     created_at=at,
+                    cost_usd=cost,
+                    own_key=own,
                 )
             )
     report = adm.usage(db, admin, day1 - timedelta(hours=1), day2 + timedelta(days=1))
     assert report.per_user == [
-        {"email": ann.email, "generations": 1, "images": 2, "tokens": 2100},
-        {"email": bob.email, "generations": 1, "images": 1, "tokens": 500},
+        {
+            "email": ann.email,
+            "generations": 1,
+            "images": 2,
+            "tokens": 2100,
+            "team_key_usd": 0.141,
+            "own_key_usd": 0.0,
+        },
+        {
+            "email": bob.email,
+            "generations": 1,
+            "images": 1,
+            "tokens": 500,
+            "team_key_usd": 0.0,
+            "own_key_usd": 0.13,
+        },
     ]
     assert report.per_model == [
         {
@@ -255,6 +271,8 @@ def test_usage_per_user_model_and_day(db, admin):
             "calls": 2,
             "images": 2,
             "tokens": 2000,
+            "cost_usd": 0.14,
+            "calls_without_price": 0,
         },
         {
             "model": "img-m",
@@ -263,6 +281,8 @@ def test_usage_per_user_model_and_day(db, admin):
             "calls": 1,
             "images": 1,
             "tokens": 500,
+            "cost_usd": 0.13,
+            "calls_without_price": 0,
         },
         {
             "model": "text-m",
@@ -271,12 +291,19 @@ def test_usage_per_user_model_and_day(db, admin):
             "calls": 1,
             "images": 0,
             "tokens": 100,
+            "cost_usd": 0.001,
+            "calls_without_price": 0,
         },
     ]
+    csv_text = adm.usage_csv(db, admin, day1 - timedelta(hours=1), day2 + timedelta(days=1)).decode(
+        "utf-8-sig"
+    )
+    assert csv_text.splitlines()[0].startswith("table,email,generations,images,tokens,team_key_usd")
+    assert csv_text.count("per model,") == 3 and csv_text.count("per day,") == 3
     assert report.per_day == [
-        {"day": f"{day1:%Y-%m-%d}", "model": "img-m", "tokens": 2000},
-        {"day": f"{day1:%Y-%m-%d}", "model": "text-m", "tokens": 100},
-        {"day": f"{day2:%Y-%m-%d}", "model": "img-m", "tokens": 500},
+        {"day": f"{day1:%Y-%m-%d}", "model": "img-m", "tokens": 2000, "cost_usd": 0.14},
+        {"day": f"{day1:%Y-%m-%d}", "model": "text-m", "tokens": 100, "cost_usd": 0.001},
+        {"day": f"{day2:%Y-%m-%d}", "model": "img-m", "tokens": 500, "cost_usd": 0.13},
     ]
 
 

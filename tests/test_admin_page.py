@@ -136,3 +136,33 @@ def test_csv_export_matches_the_filtered_rows(db, admin):
     data = adm.generations_csv(db, admin, adm.GenerationFilter(user=owner.email))
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert [r["id"] for r in rows] == [str(i) for i in reversed(ids)]
+
+
+def test_limits_section_sets_everyones_and_one_accounts_limits(db, admin, user):
+    from viba import budget
+
+    at = open_page(PAGE, admin)
+    at.radio(key="admin_section").set_value("Limits").run()
+    assert not at.exception and not at.error
+    everyone = [n for n in at.number_input if n.label == "Monthly budget (USD)"]
+    daily = [n for n in at.number_input if n.label == "Generations per day"]
+    everyone[0].set_value(25.0)
+    daily[0].set_value(40)
+    next(b for b in at.button if b.label == "Save for everyone").click().run()
+    try:
+        assert not at.exception
+        with db.session() as s:
+            assert budget.team_limits(s) == budget.Limits(25.0, 40)
+        at.selectbox(key="al_pick").set_value(
+            next(o for o in at.selectbox(key="al_pick").options if o == user.email)
+        ).run()
+        at.number_input(key=f"al_daily_{user.id}").set_value(3)
+        next(b for b in at.button if b.label == "Save for this account").click().run()
+        assert not at.exception
+        with db.session() as s:
+            assert budget.limits_for(s, user.id) == budget.Limits(25.0, 3)
+        row = next(r for r in table(at).to_dict("records") if r["email"] == user.email)
+        assert row["generations left today"] == 3 and row["budget left (USD)"] == 25.0
+    finally:
+        budget.set_team_limits(db, admin, None, None)
+        budget.set_user_limits(db, admin, user.id, None, None)

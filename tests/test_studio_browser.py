@@ -150,7 +150,9 @@ def test_avatar_end_to_end(page, streamlit_server, db, member):
     # full size opens on demand.
     card_image = main(page).get_by_role("img").last
     assert card_image.bounding_box()["width"] < 500
-    expect(main(page).get_by_text("4K · 3:4")).to_be_visible()
+    # The size, the ratio and the estimated cost of its calls (2,520 tokens at $60/1M and
+    # the input: about 15 cents on Gemini 3.1 Flash Image).
+    expect(main(page).get_by_text(re.compile(r"4K · 3:4 · ≈ \$0\.15\d"))).to_be_visible()
     main(page).get_by_role("button", name="Full size").first.click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_role("img")).to_be_visible(timeout=10_000)

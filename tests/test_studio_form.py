@@ -72,3 +72,18 @@ def test_the_choices_are_those_of_the_chosen_model_and_a_stored_one_it_lacks_is_
     assert size.options == ["1K", "2K", "4K"] and size.value == "4K"  # Avatar: 4K portraits
     assert "auto" not in ratio.options and "1:8" not in ratio.options
     assert ratio.value == "3:4"  # no input to follow
+
+
+def test_a_user_with_limits_sees_what_is_left_under_the_form(db, user, admin, app_environ):
+    from viba import budget
+
+    budget.set_user_limits(db, admin, user.id, 5.0, 4)
+    try:
+        at = open_page("pages/3_Try_On.py", user)
+        captions = [c.value for c in at.caption]
+        assert (
+            "This month: $0.00 of your $5.00 budget used or under way · "
+            "4 of 4 generations left today (UTC)"
+        ) in captions
+    finally:
+        budget.set_user_limits(db, admin, user.id, None, None)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from viba import audit, auth, sessions
@@ -463,7 +463,8 @@ def _day(column: Any, dialect: str) -> Any:
 
 
 def usage(db: Database, actor: Account, since: datetime, until: datetime) -> Usage:
-    """Generations and tokens per user and per model for [since, until)."""
+    """Generations, tokens and estimated cost (USD; own-key calls apart) per user, per model
+    and per day for [since, until)."""
     u, g = ModelUsage, GenerationHistory
     in_range = and_(u.created_at >= since, u.created_at < until)
     day = _day(u.created_at, db.engine.dialect.name).label("day")
@@ -482,6 +483,8 @@ def usage(db: Database, actor: Account, since: datetime, until: datetime) -> Usa
                     u.user_id,
                     func.sum(u.images).label("images"),
                     func.sum(u.tokens).label("tokens"),
+                    func.sum(case((u.own_key.is_(False), u.cost_usd))).label("team_cost"),
+                    func.sum(case((u.own_key.is_(True), u.cost_usd))).label("own_cost"),
                 )
                 .where(in_range)
                 .group_by(u.user_id)
@@ -504,6 +507,8 @@ def usage(db: Database, actor: Account, since: datetime, until: datetime) -> Usa
                 "calls": int(r.calls),
                 "images": int(r.images or 0),
                 "tokens": int(r.tokens or 0),
+                "cost_usd": _usd(r.cost),
+                "calls_without_price": int(r.calls) - int(r.priced),
             }
             for r in s.execute(
                 select(
@@ -513,6 +518,8 @@ def usage(db: Database, actor: Account, since: datetime, until: datetime) -> Usa
                     func.count().label("calls"),
                     func.sum(u.images).label("images"),
                     func.sum(u.tokens).label("tokens"),
+                    func.sum(u.cost_usd).label("cost"),
+                    func.count(u.cost_usd).label("priced"),
                 )
                 .where(in_range)
                 .group_by(u.model, u.step)
@@ -520,9 +527,19 @@ def usage(db: Database, actor: Account, since: datetime, until: datetime) -> Usa
             )
         ]
         per_day = [
-            {"day": r.day, "model": r.model, "tokens": int(r.tokens or 0)}
+            {
+                "day": r.day,
+                "model": r.model,
+                "tokens": int(r.tokens or 0),
+                "cost_usd": _usd(r.cost),
+            }
             for r in s.execute(
-                select(day, u.model, func.sum(u.tokens).label("tokens"))
+                select(
+                    day,
+                    u.model,
+                    func.sum(u.tokens).label("tokens"),
+                    func.sum(u.cost_usd).label("cost"),
+                )
                 .where(in_range)
                 .group_by(day, u.model)
                 .order_by(day, u.model)
@@ -535,12 +552,34 @@ def usage(db: Database, actor: Account, since: datetime, until: datetime) -> Usa
                 "generations": int(made.get(uid, 0)),
                 "images": int(spent[uid].images or 0) if uid in spent else 0,
                 "tokens": int(spent[uid].tokens or 0) if uid in spent else 0,
+                "team_key_usd": _usd(spent[uid].team_cost) if uid in spent else 0.0,
+                "own_key_usd": _usd(spent[uid].own_cost) if uid in spent else 0.0,
             }
             for uid in set(made) | set(spent)
         ),
-        key=lambda r: (-r["tokens"], -r["generations"], r["email"]),
+        key=lambda r: (-r["team_key_usd"], -r["tokens"], -r["generations"], r["email"]),
     )
     return Usage(per_user, per_model, per_day)
+
+
+def _usd(value: Any) -> float:
+    return round(float(value or 0.0), 4)
+
+
+def usage_csv(db: Database, actor: Account, since: datetime, until: datetime) -> bytes:
+    """The usage report's three tables in one CSV (a `table` column says which)."""
+    report = usage(db, actor, since, until)
+    rows = [
+        {"table": name, **row}
+        for name, table in (
+            ("per user", report.per_user),
+            ("per model", report.per_model),
+            ("per day", report.per_day),
+        )
+        for row in table
+    ]
+    columns = tuple(dict.fromkeys(k for row in rows for k in row)) or ("table",)
+    return _csv(columns, rows)
 
 
 # --- audit log ----------------------------------------------------------------------------

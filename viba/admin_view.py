@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from viba import admin, audit, auth, features, history_view
+from viba import admin, audit, auth, budget, features, history_view
 from viba.auth import Account
 from viba.db import Database, is_capped
 from viba.errors import UserError
@@ -21,7 +21,7 @@ from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import flash
 
-SECTIONS = ("Users", "Generations", "Usage", "Audit log")
+SECTIONS = ("Users", "Generations", "Usage", "Limits", "Audit log")
 
 
 def admin_page(ctx: PageContext) -> None:
@@ -37,6 +37,7 @@ def admin_page(ctx: PageContext) -> None:
         "Users": users_section,
         "Generations": generations_section,
         "Usage": usage_section,
+        "Limits": limits_section,
         "Audit log": audit_section,
     }[section](ctx.db, ctx.account)
 
@@ -319,13 +320,85 @@ def usage_section(db: Database, actor: Account) -> None:
     if not report.per_user:
         st.info("No generations in this period.")
         return
+    st.caption(
+        "Costs are estimates: each call's tokens at the catalog's prices "
+        "(viba/model_catalog.toml). Calls paid with a user's own key are counted apart."
+    )
     st.markdown("**Per user**")
     st.dataframe(report.per_user, hide_index=True, width="stretch")
     st.markdown("**Per model**")
     st.dataframe(report.per_model, hide_index=True, width="stretch")
     if report.per_day:
-        st.markdown("**Tokens per day**")
-        st.bar_chart(report.per_day, x="day", y="tokens", color="model", height=280)
+        st.markdown("**Estimated cost per day (USD)**")
+        st.bar_chart(report.per_day, x="day", y="cost_usd", color="model", height=280)
+    _csv_button(
+        "Export CSV (these tables)",
+        lambda: admin.usage_csv(db, actor, since, until),
+        "viba-usage.csv",
+        "ausage_csv",
+    )
+
+
+# --- limits -------------------------------------------------------------------------------
+
+
+def limits_section(db: Database, actor: Account) -> None:
+    team, rows = budget.overview(db, actor)
+    st.caption(
+        "Limits apply to generations on the team's Gemini key (a user's own key is not "
+        "limited). Months and days are UTC; an empty field means no limit."
+    )
+    with st.form("limits_team"):
+        st.markdown("**Everyone (unless set below)**")
+        a, b = st.columns(2)
+        monthly = a.number_input(
+            "Monthly budget (USD)", min_value=0.0, value=team.monthly_budget_usd, step=1.0
+        )
+        daily = b.number_input(
+            "Generations per day", min_value=0, value=team.daily_generations, step=1
+        )
+        if st.form_submit_button("Save for everyone"):
+            _act(
+                "Limits saved for everyone.",
+                lambda: budget.set_team_limits(db, actor, monthly, _whole(daily)),
+            )
+    st.dataframe(
+        [{k: v for k, v in r.items() if k != "id"} for r in rows],
+        hide_index=True,
+        width="stretch",
+    )
+    if not rows:
+        return
+    chosen = st.selectbox("Account", rows, key="al_pick", format_func=lambda r: r["email"])
+    if chosen is None:
+        return
+    with st.form("limits_user"):
+        st.markdown("**This account's own limits** (empty: the limits for everyone)")
+        a, b = st.columns(2)
+        own_monthly = a.number_input(
+            "Monthly budget (USD)",
+            min_value=0.0,
+            value=chosen["own budget (USD)"],
+            step=1.0,
+            key=f"al_budget_{chosen['id']}",
+        )
+        own_daily = b.number_input(
+            "Generations per day",
+            min_value=0,
+            value=chosen["own daily limit"],
+            step=1,
+            key=f"al_daily_{chosen['id']}",
+        )
+        if st.form_submit_button("Save for this account"):
+            uid = chosen["id"]
+            _act(
+                "Limits saved for this account.",
+                lambda: budget.set_user_limits(db, actor, uid, own_monthly, _whole(own_daily)),
+            )
+
+
+def _whole(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 # --- audit log ----------------------------------------------------------------------------

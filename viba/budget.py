@@ -273,3 +273,38 @@ def set_user_limits(
 def standing_of(db: Database, user_id: uuid.UUID) -> Standing:
     with db.session() as s:
         return standing(s, user_id)
+
+
+OVERVIEW_USERS = 500  # a team; the Admin page lists this many accounts at most
+
+
+def overview(db: Database, actor: auth.Account) -> tuple[Limits, list[dict[str, Any]]]:
+    """The team's limits, and each active account's own limits and standing (admins)."""
+    with db.session() as s:
+        auth.require_admin(s, actor.id)
+        team = team_limits(s)
+        users = s.execute(
+            select(User.id, User.email, User.monthly_budget_usd, User.daily_generations)
+            .where(User.is_active.is_(True))
+            .order_by(User.email)
+            .limit(OVERVIEW_USERS)
+        ).all()
+        rows = []
+        for u in users:
+            here = standing(s, u.id)
+            rows.append(
+                {
+                    "id": u.id,
+                    "email": u.email,
+                    "own budget (USD)": u.monthly_budget_usd,
+                    "own daily limit": u.daily_generations,
+                    "spent this month (USD)": round(here.spent_usd, 4),
+                    "under way (USD)": round(here.reserved_usd, 4),
+                    "generations today": here.generations_today,
+                    "budget left (USD)": (
+                        round(here.budget_left, 4) if here.budget_left is not None else None
+                    ),
+                    "generations left today": here.generations_left,
+                }
+            )
+    return team, rows

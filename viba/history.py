@@ -128,6 +128,7 @@ class HistoryItem:
     output_count: int
     input_names: list[str]
     error_message: str | None
+    cost_usd: float | None = None  # its calls' estimated cost, once it ended
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ def page(
         g.output_keys,
         g.input_params["input_names"].label("names"),
         g.error_message,
+        g.details["cost_usd"].as_float().label("cost"),
     ).where(g.user_id == user_id)
     query = filters.apply(query)
     if after is not None:
@@ -174,6 +176,7 @@ def page(
             len(r.output_keys or []),
             list(r.names or []),
             r.error_message,
+            float(r.cost) if r.cost is not None else None,
         )
         for r in rows[:limit]
     ]
@@ -296,6 +299,7 @@ def summary(view: GenerationView) -> dict[str, Any]:
         "prompt versions": params.get("prompt_versions") or {},
         "inputs": params.get("input_names") or [],
         "tokens": details.get("total_tokens"),
+        "cost": details.get("cost_usd"),
         "seconds": details.get("seconds"),
         "description tokens": details.get("description_tokens"),
         "per output": details.get("outputs") or {},

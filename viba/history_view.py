@@ -185,7 +185,10 @@ def _grid_item(ctx: PageContext, item: history.HistoryItem, thumbs: dict[str, st
         else:
             st.caption(t("image_missing"))
     names = ", ".join(item.input_names)
-    st.markdown(f"**{t(item.type)}** · {t(item.status)}  \n{item.created_at:%Y-%m-%d %H:%M} UTC")
+    cost = f" · {t('cost').format(usd=f'{item.cost_usd:.3f}')}" if item.cost_usd is not None else ""
+    st.markdown(
+        f"**{t(item.type)}** · {t(item.status)}  \n{item.created_at:%Y-%m-%d %H:%M} UTC{cost}"
+    )
     if names:
         st.caption(md_escape(names))
     left, right = st.columns([3, 1])
@@ -234,6 +237,7 @@ def _details_table(view: GenerationView) -> None:
             ("prompt versions", "Prompt versions"),
             ("inputs", "Inputs"),
             ("tokens", "Tokens (total)"),
+            ("cost", "Cost (USD, estimated)"),
             ("seconds", "Seconds (total)"),
             ("description tokens", "Description tokens"),
             ("error", "Error"),

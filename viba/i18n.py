@@ -34,6 +34,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "generate": {"en": "Generate", "zh": "生成"},
     "download": {"en": "Download", "zh": "下载"},
     "full_size": {"en": "Full size", "zh": "查看原图"},
+    "cost": {"en": "≈ ${usd}", "zh": "约 ${usd}"},
+    "cost_expected": {"en": "~${usd} expected", "zh": "预计约 ${usd}"},
+    "budget_left": {
+        "en": "This month: ${used} of your ${budget} budget used or under way",
+        "zh": "本月：预算 ${budget} 中已用或进行中 ${used}",
+    },
+    "generations_left": {
+        "en": "{left} of {daily} generations left today (UTC)",
+        "zh": "今日（UTC）还可生成 {left}/{daily} 次",
+    },
     "full_size_note": {
         "en": "The image is {width} × {height} px: Download gives it whole.",
         "zh": "原图为 {width} × {height} 像素：点击下载获取完整图片。",

@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from viba import features, generations, history, output, prompt_store, sidebar, ui
+from viba import budget, features, generations, history, output, prompt_store, sidebar, ui
 from viba.catalog import load_catalog
 from viba.errors import UserError
 from viba.features import ChoiceOption, Feature, IntOption, Slot
@@ -37,6 +37,7 @@ def feature_page(ctx: PageContext, key: str) -> None:
     st.caption(t(feature.intro_key))
     config = gemini_config_or_help(ctx)
     feature_form(ctx, feature, config)
+    limits_line(ctx, config)
     st.subheader(t("recent"))
     recent_jobs(ctx, feature)
 
@@ -405,14 +406,52 @@ def inputs_strip(store: ImageStore, view: GenerationView) -> None:
 
 
 def options_line(view: GenerationView) -> str:
-    """What a job was asked for, in one line: size, ratio, then the feature's own options."""
+    """What a job was asked for, in one line: size, ratio, the feature's own options, and
+    what it cost (an estimate while it runs)."""
     options = view.input_params.get("options") or {}
     parts = [str(options[k]) for k in (output.SIZE_OPTION, output.RATIO_OPTION) if options.get(k)]
     for option in features.get(view.type).options:
         value = options.get(option.name)
         if value is not None:
             parts.append(f"{t(option.label_key)} {value}")
+    cost = cost_text(view)
+    if cost:
+        parts.append(cost)
     return " · ".join(parts)
+
+
+def cost_text(view: GenerationView) -> str:
+    """≈ $0.275 once it ran (its calls' estimated cost), ~$0.29 expected while it runs."""
+    cost = view.details.get("cost_usd")
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        return t("cost").format(usd=f"{cost:.3f}")
+    expected = view.input_params.get("estimate_usd")
+    if not view.finished and isinstance(expected, int | float) and expected > 0:
+        return t("cost_expected").format(usd=f"{expected:.2f}")
+    return ""
+
+
+def limits_line(ctx: PageContext, config: GeminiConfig | None) -> None:
+    """What the user has left of their limits on the team's key, when they have limits."""
+    if config is None or config.own_key:
+        return
+    here = budget.standing_of(ctx.db, ctx.account.id)
+    parts = []
+    if here.limits.monthly_budget_usd is not None:
+        parts.append(
+            t("budget_left").format(
+                used=f"{here.spent_usd + here.reserved_usd:.2f}",
+                budget=f"{here.limits.monthly_budget_usd:.2f}",
+            )
+        )
+    if here.limits.daily_generations is not None:
+        parts.append(
+            t("generations_left").format(
+                left=here.generations_left, daily=here.limits.daily_generations
+            )
+        )
+    if parts:
+        st.caption(" · ".join(parts))
 
 
 def zip_button(container: Any, label: str, view: GenerationView, make: Callable[[], bytes]) -> None:
