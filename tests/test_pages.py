@@ -297,3 +297,30 @@ def test_profile_key_is_masked_and_remembered_encrypted(db, user, app_environ):
     assert "…wxyz" in page_text and "AIzaSyProfileKey" not in page_text
     secret = get_settings().resolved_cookie_key()
     assert keyvault.load(db, secret, user.id)[0] == "AIzaSyProfileKey-0123456789wxyz"
+
+
+@pytest.mark.parametrize(
+    "header,expected",
+    [
+        ("zh-CN,zh;q=0.9,en;q=0.8", "zh"),
+        ("en-US,en;q=0.9,zh;q=0.8", "en"),
+        ("fr-FR,fr;q=0.9,zh-TW;q=0.5", "zh"),  # the first of ours by weight
+        ("de", "en"),
+        ("zh;q=oops,en;q=0.1", "en"),  # a broken weight counts as 0
+        (None, "en"),
+    ],
+)
+def test_a_new_visitor_gets_the_browsers_language_when_it_is_ours(header, expected):
+    from viba.i18n import browser_language
+
+    assert browser_language(header) == expected
+
+
+def test_the_accounts_language_is_taken_at_login_and_holds_on_every_page(db, user, app_environ):
+    from viba import preferences
+
+    preferences.set_language(db, user.id, "zh")
+    at = open_page("pages/1_Derivation.py", auth.get_account(db, user.id))
+    assert [t.value for t in at.title] == ["衍生"]
+    at.switch_page("pages/5_History.py").run()
+    assert [t.value for t in at.title] == ["历史记录"]

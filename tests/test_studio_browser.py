@@ -294,3 +294,56 @@ def test_sigterm_mid_job_stops_serving_and_lets_the_job_finish(
         page.context.close()
     text = (tmp_path / "server.log").read_text(errors="replace")
     assert "all 1 job(s) finished" in text and "Traceback" not in text
+
+
+def test_a_job_that_ends_while_its_owner_is_elsewhere_is_announced(
+    page, streamlit_server, db, member, fake_gemini
+):
+    gate = threading.Event()
+    fake_gemini.script(fg.gated(gate))  # the portrait's answer waits for the test
+    try:
+        open_logged_in(page, streamlit_server, member, "Avatar")
+        upload(page, 0, ("me.png", png_bytes("watched")))
+        generate(page)
+        wait_until(
+            lambda: (
+                rows(db, member, "avatar") and rows(db, member, "avatar")[-1].status == "processing"
+            )
+        )
+        go_to(page, "History", "History")
+        # The tab counts the running job, on any page.
+        expect(page).to_have_title("(1) History · Viba Studio", timeout=10_000)
+        gate.set()
+        expect(page.get_by_text("Your Avatar is done.")).to_be_visible(timeout=15_000)
+        expect(page).to_have_title("History · Viba Studio")
+    finally:
+        gate.set()
+
+
+def test_the_language_holds_across_pages_and_reloads_and_is_kept_on_the_account(
+    page, streamlit_server, db, member
+):
+    open_logged_in(page, streamlit_server, member, "Derivation")
+    page.get_by_test_id("stSidebar").get_by_role("radio", name="中文").click()
+    expect(main(page).get_by_role("heading", name="衍生", level=1)).to_be_visible()
+    go_to(page, "历史记录", "历史记录")  # another page through the sidebar: still 中文
+    page.reload()
+    expect(main(page).get_by_role("heading", name="历史记录", level=1)).to_be_visible()
+    assert auth.get_account(db, member.id).language == "zh"
+    page.get_by_test_id("stSidebar").get_by_role("radio", name="English").click()
+    expect(main(page).get_by_role("heading", name="History", level=1)).to_be_visible()
+    wait_until(lambda: auth.get_account(db, member.id).language == "en")
+
+
+def test_a_new_visitor_gets_the_browsers_language(browser, streamlit_server):
+    context = browser.new_context(
+        locale="zh-CN", extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
+    )
+    try:
+        visitor = context.new_page()
+        visitor.goto(f"{streamlit_server.url}/")
+        expect(
+            visitor.get_by_test_id("stSidebar").get_by_role("link", name="登录或注册")
+        ).to_be_visible(timeout=20_000)
+    finally:
+        context.close()

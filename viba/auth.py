@@ -79,6 +79,7 @@ class Account:
     is_admin: bool
     is_verified: bool
     password_changed_at: datetime
+    language: str | None = None  # en | zh, as the user last chose
 
     @classmethod
     def of(cls, user: User) -> Account:
@@ -89,6 +90,7 @@ class Account:
             is_admin=user.is_admin,
             is_verified=user.is_verified,
             password_changed_at=user.password_changed_at,
+            language=user.language,
         )
 
 

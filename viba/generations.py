@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from viba.db import Database, DatabaseUnavailable, rowcount
@@ -123,6 +123,26 @@ def recent(
     query = query.order_by(GenerationHistory.created_at.desc()).limit(limit)
     with db.session() as s:
         return [view_of(r) for r in s.scalars(query)]
+
+
+def statuses(
+    db: Database, user_id: uuid.UUID, also: Iterable[uuid.UUID] = (), limit: int = 50
+) -> dict[uuid.UUID, tuple[str, str]]:
+    """id -> (feature, status) of this user's unfinished generations, and of the ones in
+    `also` whatever their status (one query: what a page watching its owner's jobs needs)."""
+    g = GenerationHistory
+    wanted = list(also)
+    which = (
+        g.status.in_(UNFINISHED) if not wanted else or_(g.status.in_(UNFINISHED), g.id.in_(wanted))
+    )
+    query = (
+        select(g.id, g.type, g.status)
+        .where(g.user_id == user_id, which)
+        .order_by(g.created_at.desc())
+        .limit(limit + len(wanted))
+    )
+    with db.session() as s:
+        return {r.id: (r.type, r.status) for r in s.execute(query)}
 
 
 def stored_image(store: ImageStore, key: str, name: str) -> PreparedImage:

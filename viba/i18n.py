@@ -34,6 +34,11 @@ TEXTS: dict[str, dict[str, str]] = {
     "generate": {"en": "Generate", "zh": "生成"},
     "download": {"en": "Download", "zh": "下载"},
     "full_size": {"en": "Full size", "zh": "查看原图"},
+    "job_done": {"en": "Your {feature} is done.", "zh": "你的{feature}已完成。"},
+    "job_failed": {
+        "en": "Your {feature} failed: see History.",
+        "zh": "你的{feature}失败了：请查看历史记录。",
+    },
     "cost": {"en": "≈ ${usd}", "zh": "约 ${usd}"},
     "cost_expected": {"en": "~${usd} expected", "zh": "预计约 ${usd}"},
     "budget_left": {
@@ -185,10 +190,35 @@ def t(key: str, lang: str | None = None) -> str:
 
 
 def current_language() -> str:
+    """This session's language: the one chosen (in this session, or kept on the account),
+    else the switch's state, else what the browser asks for (Accept-Language), else English."""
     try:
         import streamlit as st
 
-        lang = st.session_state.get(LANG_KEY, "en")
+        from viba.websession import session
+
+        chosen = session().language or st.session_state.get(LANG_KEY)
+        if chosen in LANGUAGES:
+            return str(chosen)
+        return browser_language(st.context.headers.get("Accept-Language"))
     except Exception:  # outside a Streamlit run
         return "en"
-    return lang if lang in LANGUAGES else "en"
+
+
+def browser_language(header: str | None) -> str:
+    """The first of our languages in an Accept-Language header, by its q weights."""
+    best, weight = "en", -1.0
+    for part in (header or "").split(",")[:20]:
+        tag, _, params = part.strip().partition(";")
+        code = tag.strip().lower().split("-")[0]
+        if code not in LANGUAGES:
+            continue
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        if q > weight:
+            best, weight = code, q
+    return best

@@ -88,6 +88,7 @@ class User(Base):
     # This user's own limits on the team's key (viba.budget); None: the team default
     monthly_budget_usd: Mapped[float | None] = mapped_column(Float)
     daily_generations: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(5))  # en | zh; None: not chosen yet
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -97,3 +97,12 @@ def remember_feature_options(
         stored = {**(user.feature_options or {}), feature: dict(options)}
         user.feature_options = stored  # a new dict: SQLAlchemy saves a replaced JSON value
     return stored
+
+
+def set_language(db: Database, user_id: uuid.UUID, language: str) -> None:
+    from viba.i18n import LANGUAGES
+
+    if language not in LANGUAGES:
+        raise PreferenceError(f"Unknown language {language!r}.")
+    with db.session() as s:
+        s.execute(update(User).where(User.id == user_id).values(language=language))

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from viba import audit, features, sessions
+from viba import audit, features, preferences, sessions
 from viba.auth import Account
 from viba.db import Database
 from viba.errors import UserError
-from viba.i18n import LANG_KEY, LANGUAGES, t
+from viba.i18n import LANG_KEY, LANGUAGES, current_language, t
 from viba.websession import session
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,37 @@ def _log_out(db: Database) -> None:
         log.warning("logout: the session could not be ended in the database")
 
 
+def _choose_language(db: Database, account: Account | None) -> None:
+    """The switch: this session's language from now on (every page), kept on the account."""
+    box = session()  # first: a later session_state access can be cut off by a rerun
+    chosen = st.session_state.get(LANG_KEY)
+    if chosen not in LANGUAGES:  # the selected segment clicked again: no change
+        return
+    box.language = chosen
+    if account is not None:
+        try:
+            preferences.set_language(db, account.id, chosen)
+        except UserError:
+            log.warning("the language could not be kept on the account")
+
+
+def take_account_language(db: Database, account: Account) -> None:
+    """After a login: the account's language, or, for an account that never chose one, the
+    one this session was using (kept on the account)."""
+    box = session()
+    if box.language_of == str(account.id):
+        return
+    box.language_of = str(account.id)
+    if account.language in LANGUAGES:
+        box.language = account.language
+        st.session_state.pop(LANG_KEY, None)  # the switch shows it
+        return
+    try:
+        preferences.set_language(db, account.id, current_language())
+    except UserError:
+        log.warning("the language could not be kept on the account")
+
+
 def sidebar(account: Account | None, db: Database) -> None:
     with st.sidebar:
         st.markdown("### Viba Studio")
@@ -87,7 +118,9 @@ def sidebar(account: Account | None, db: Database) -> None:
             t("language"),
             list(LANGUAGES),
             key=LANG_KEY,
-            default="en",
+            default=current_language(),
             format_func=lambda code: LANGUAGES[code],
             selection_mode="single",
+            on_change=_choose_language,
+            args=(db, account),
         )

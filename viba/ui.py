@@ -275,6 +275,8 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
             _sync_cookie(SessionCookie(settings), account)
     logs.set_user(str(account.id) if account else None)
     log.debug("page run: %s", title)
+    if account is not None:
+        sidebar.take_account_language(db, account)
     sidebar.sidebar(account, db)
     if account is None:
         st.stop()
@@ -285,7 +287,12 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
     if box.flash:
         message, box.flash = box.flash, None
         st.toast(md_escape(message))
-    return PageContext(settings, db, account, current_language())
+    ctx = PageContext(settings, db, account, current_language())
+    from viba import job_watch  # it draws with this module's boundary
+
+    with boundary():
+        job_watch.watch(ctx, title)
+    return ctx
 
 
 # --- the account's choices -----------------------------------------------------------------

@@ -34,6 +34,9 @@ class SessionBox:
     flash: str | None = None
     model_choices: dict[str, str] | None = None
     feature_options: dict[str, dict[str, Any]] | None = None  # viba.preferences
+    watched_jobs: dict[uuid.UUID, str] | None = None  # viba.job_watch: running, by id
+    language: str | None = None  # chosen on the switch, or the account's (viba.i18n)
+    language_of: str | None = None  # the account whose language was taken over
     gemini_key: str | None = None  # the user's own key (in memory; see viba.keyvault)
     key_loaded: bool = False  # the remembered key was looked up after login
     key_remembered: bool = False
@@ -48,7 +51,7 @@ class SessionBox:
     ) -> None:
         """This browser is now logged in to that session (write_cookie: ask the browser to
         store its cookie; False when the cookie is what logged it in)."""
-        self.model_choices = self.feature_options = None
+        self.model_choices = self.feature_options = self.watched_jobs = None
         self.forget_key()
         self.user_id = str(account.id)
         self.session_id, self.session_expires = session_id, expires
@@ -66,7 +69,7 @@ class SessionBox:
     def log_out(self) -> None:
         self.user_id = None
         self.session_id = self.session_expires = None
-        self.model_choices = self.feature_options = None
+        self.model_choices = self.feature_options = self.watched_jobs = None
         self.forget_key()
         self.logged_out = True
         self.cookie_pending = False
