@@ -7,8 +7,8 @@ from viba.i18n import t
 from viba.text import md_escape
 
 ctx = ui.guard("Home", icon=":material/home:")
-st.title(f"Welcome, {md_escape(ctx.account.full_name)}")
-st.write("Pick a tool to start. Every generation is kept in your History.")
+st.title(t("Welcome, {name}").format(name=md_escape(ctx.account.full_name)))
+st.write(t("Pick a tool to start. Every generation is kept in your History."))
 for col, feature in zip(st.columns(len(features.all_features())), features.all_features()):
     with col, st.container(border=True):
         st.page_link(feature.page, label=t(feature.key), icon=feature.icon)

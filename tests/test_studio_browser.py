@@ -326,6 +326,12 @@ def test_the_language_holds_across_pages_and_reloads_and_is_kept_on_the_account(
     open_logged_in(page, streamlit_server, member, "Derivation")
     page.get_by_test_id("stSidebar").get_by_role("radio", name="中文").click()
     expect(main(page).get_by_role("heading", name="衍生", level=1)).to_be_visible()
+    # Streamlit's own uploader text, drawn in 中文 by the page's style.
+    zone = page.get_by_test_id("stFileUploaderDropzone").first
+    after = "el => getComputedStyle(el, '::after').content"
+    wait_until(lambda: zone.locator("button p").evaluate(after) == '"上传"')
+    note = zone.get_by_test_id("stFileUploaderDropzoneInstructions").locator("span").first
+    assert note.evaluate(after) == '"每个文件最大 25MB · PNG, JPG, WEBP"'
     go_to(page, "历史记录", "历史记录")  # another page through the sidebar: still 中文
     page.reload()
     expect(main(page).get_by_role("heading", name="历史记录", level=1)).to_be_visible()
@@ -347,3 +353,15 @@ def test_a_new_visitor_gets_the_browsers_language(browser, streamlit_server):
         ).to_be_visible(timeout=20_000)
     finally:
         context.close()
+
+
+def test_an_account_in_chinese_logs_in_to_chinese(page, streamlit_server, db, member):
+    from viba import preferences
+
+    preferences.set_language(db, member.id, "zh")
+    open_logged_in(page, streamlit_server, member, "Derivation")
+    expect(main(page).get_by_role("heading", name="衍生", level=1)).to_be_visible()
+    settled(page)
+    expect(main(page).get_by_role("heading", name="衍生", level=1)).to_be_visible()
+    screenshot(page, "derivation-zh")
+    assert auth.get_account(db, member.id).language == "zh"  # not switched back by the page

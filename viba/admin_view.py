@@ -15,7 +15,7 @@ from viba.auth import Account
 from viba.db import Database, is_capped
 from viba.errors import UserError
 from viba.history_view import keep_hidden_widgets
-from viba.i18n import t
+from viba.i18n import csv_header_in, current_language, t, t_columns
 from viba.models import GENERATION_STATUSES, utcnow
 from viba.text import md_escape
 from viba.ui import PageContext
@@ -25,13 +25,18 @@ SECTIONS = ("Users", "Generations", "Usage", "Limits", "Audit log")
 
 
 def admin_page(ctx: PageContext) -> None:
-    st.title("Admin")
+    st.title(t("Admin"))
     wanted = st.query_params.get("gen")
     if wanted:
         open_generation(ctx, wanted)
         keep_hidden_widgets()
     section = st.radio(
-        "Section", SECTIONS, horizontal=True, key="admin_section", label_visibility="collapsed"
+        t("Section"),
+        SECTIONS,
+        horizontal=True,
+        key="admin_section",
+        label_visibility="collapsed",
+        format_func=t,
     )
     {
         "Users": users_section,
@@ -56,23 +61,31 @@ def _pager(name: str, offset: int, total: int, page_size: int = admin.PAGE_SIZE)
     key = f"admin_{name}_offset"
     prev, nxt, info = st.columns([1, 1, 4])
     if prev.button(
-        "Previous", key=f"{key}_prev", disabled=offset == 0, icon=":material/arrow_back:"
+        t("Previous"), key=f"{key}_prev", disabled=offset == 0, icon=":material/arrow_back:"
     ):
         st.session_state[key] = max(0, offset - page_size)
         st.rerun()
     if nxt.button(
-        "Next",
+        t("Next"),
         key=f"{key}_next",
         disabled=offset + page_size >= total,
         icon=":material/arrow_forward:",
     ):
         st.session_state[key] = offset + page_size
         st.rerun()
-    shown = f"{offset + 1}–{min(total, offset + page_size)}" if total else "0"
+    start, end = offset + 1, min(total, offset + page_size)
     if is_capped(total, offset + page_size):
-        info.caption(f"Rows {shown} of more than {total - 1:,}")
+        info.caption(
+            t("Rows {start}–{end} of more than {total}").format(
+                start=start, end=end, total=f"{total - 1:,}"
+            )
+        )
     else:
-        info.caption(f"Rows {shown} of {total:,}")
+        info.caption(
+            t("Rows {start}–{end} of {total}").format(start=start, end=end, total=f"{total:,}")
+            if total
+            else t("Rows 0 of 0")
+        )
 
 
 def _paged(
@@ -91,23 +104,26 @@ def _dates(prefix: str, default_days: int | None = None) -> tuple[Any, Any] | No
     a, b = st.columns(2)
     today = utcnow().date()
     since = a.date_input(
-        "From (UTC)",
+        t("From (UTC)"),
         key=f"{prefix}_since",
         value=today - timedelta(days=default_days) if default_days else None,
     )
     until = b.date_input(
-        "To (UTC, inclusive)", key=f"{prefix}_until", value=today if default_days else None
+        t("To (UTC, inclusive)"), key=f"{prefix}_until", value=today if default_days else None
     )
     if isinstance(since, date) and isinstance(until, date) and since > until:
-        st.warning("The start day is after the end day.")
+        st.warning(t("The start day is after the end day."))
         return None
     return history_view.day_range(since or None, until or None)
 
 
 def _csv_button(label: str, make: Callable[[], bytes], file_name: str, key: str) -> None:
+    """A CSV made when clicked, its header row in the page's language (the clicked download
+    is made outside the page's run: the language is taken now)."""
+    lang = current_language()
     st.download_button(
-        label,
-        data=make,
+        t(label),
+        data=lambda: csv_header_in(make(), lang),
         file_name=file_name,
         mime="text/csv",
         key=key,
@@ -121,10 +137,10 @@ def _csv_button(label: str, make: Callable[[], bytes], file_name: str, key: str)
 
 def users_section(db: Database, actor: Account) -> None:
     a, b, c, d = st.columns([3, 2, 2, 1])
-    text = a.text_input("Email or name contains", key="au_text")
-    state = b.selectbox("Show", admin.USER_STATES, key="au_state")
-    sort = c.selectbox("Sort by", admin.USER_SORTS, key="au_sort")
-    descending = d.toggle("Descending", value=True, key="au_desc")
+    text = a.text_input(t("Email or name contains"), key="au_text")
+    state = b.selectbox(t("Show"), admin.USER_STATES, key="au_state", format_func=t)
+    sort = c.selectbox(t("Sort by"), admin.USER_SORTS, key="au_sort", format_func=t)
+    descending = d.toggle(t("Descending"), value=True, key="au_desc")
     filters = admin.UserFilter(text=text, state=state)
     rows, total, offset = _paged(
         "users",
@@ -132,21 +148,25 @@ def users_section(db: Database, actor: Account) -> None:
         lambda at: admin.users(db, actor, filters, sort, descending, at),
     )
     st.dataframe(
-        [
-            {
-                "email": r.email,
-                "name": r.full_name,
-                "admin": r.is_admin,
-                "verified": r.is_verified,
-                "active": r.is_active,
-                "locked": r.locked,
-                "failed logins": r.failed_logins,
-                "generations": r.generations,
-                "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M}",
-                "last login (UTC)": f"{r.last_login_at:%Y-%m-%d %H:%M}" if r.last_login_at else "",
-            }
-            for r in rows
-        ],
+        t_columns(
+            [
+                {
+                    "email": r.email,
+                    "name": r.full_name,
+                    "admin": r.is_admin,
+                    "verified": r.is_verified,
+                    "active": r.is_active,
+                    "locked": r.locked,
+                    "failed logins": r.failed_logins,
+                    "generations": r.generations,
+                    "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M}",
+                    "last login (UTC)": f"{r.last_login_at:%Y-%m-%d %H:%M}"
+                    if r.last_login_at
+                    else "",
+                }
+                for r in rows
+            ]
+        ),
         hide_index=True,
         width="stretch",
     )
@@ -174,63 +194,70 @@ def _act(label: str, action: Callable[[], None]) -> None:
 
 
 def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> None:
-    st.subheader("Manage an account")
+    st.subheader(t("Manage an account"))
     chosen = st.selectbox(
-        "Account", rows, key="au_pick", format_func=lambda r: f"{r.email} ({r.full_name})"
+        t("Account"), rows, key="au_pick", format_func=lambda r: f"{r.email} ({r.full_name})"
     )
     if chosen is None:
         return
     row = admin.get_user(db, actor, chosen.id)  # fresh, after any change this run
     flags = [
-        ("admin" if row.is_admin else "user"),
-        ("verified" if row.is_verified else "not verified"),
-        ("active" if row.is_active else "deactivated"),
+        t("admin" if row.is_admin else "user account"),
+        t("verified" if row.is_verified else "not verified"),
+        t("active" if row.is_active else "deactivated"),
     ]
     if row.locked:
-        flags.append(f"locked until {row.locked_until:%H:%M} UTC")
+        flags.append(t("locked until {time} UTC").format(time=f"{row.locked_until:%H:%M}"))
     st.caption(" · ".join(flags))
     cols = st.columns(5)
     uid = row.id
     if row.is_admin:
-        if cols[0].button("Revoke admin", key="au_revoke", icon=":material/remove_moderator:"):
+        if cols[0].button(t("Revoke admin"), key="au_revoke", icon=":material/remove_moderator:"):
             _act("Admin role removed.", lambda: admin.set_admin(db, actor, uid, False))
-    elif cols[0].button("Make admin", key="au_grant", icon=":material/add_moderator:"):
+    elif cols[0].button(t("Make admin"), key="au_grant", icon=":material/add_moderator:"):
         _act("Now an admin.", lambda: admin.set_admin(db, actor, uid, True))
     if cols[1].button(
-        "Mark verified", key="au_verify", disabled=row.is_verified, icon=":material/verified:"
+        t("Mark verified"), key="au_verify", disabled=row.is_verified, icon=":material/verified:"
     ):
         _act("Marked verified.", lambda: admin.set_verified(db, actor, uid, True))
     if cols[2].button(
-        "Unlock", key="au_unlock", disabled=not row.locked, icon=":material/lock_open:"
+        t("Unlock"), key="au_unlock", disabled=not row.locked, icon=":material/lock_open:"
     ):
         _act("Unlocked.", lambda: admin.unlock(db, actor, uid))
     if row.is_active:
-        if cols[3].button("Deactivate", key="au_deactivate", icon=":material/person_off:"):
+        if cols[3].button(t("Deactivate"), key="au_deactivate", icon=":material/person_off:"):
             _act("Deactivated.", lambda: admin.set_active(db, actor, uid, False))
-    elif cols[3].button("Reactivate", key="au_reactivate", icon=":material/person:"):
+    elif cols[3].button(t("Reactivate"), key="au_reactivate", icon=":material/person:"):
         _act("Reactivated.", lambda: admin.set_active(db, actor, uid, True))
     if cols[4].button(
-        "End sessions",
+        t("End sessions"),
         key="au_end_sessions",
         icon=":material/logout:",
-        help="Log this account out of every browser.",
+        help=t("Log this account out of every browser."),
     ):
         _act("Logged out everywhere.", lambda: admin.end_sessions(db, actor, uid))
     with st.form("admin_temporary_password", clear_on_submit=True):
-        st.markdown("**Set a temporary password**")
+        st.markdown(t("**Set a temporary password**"))
         st.caption(
-            "For someone who forgot their password when email is not set up. It also "
-            "unlocks the account. Tell them to change it on their Profile page."
+            t(
+                "For someone who forgot their password when email is not set up. It also "
+                "unlocks the account. Tell them to change it on their Profile page."
+            )
         )
         password = st.text_input(
-            "Temporary password", type="password", help=auth.PASSWORD_POLICY, key="au_temp_password"
+            t("Temporary password"),
+            type="password",
+            help=t(auth.PASSWORD_POLICY),
+            key="au_temp_password",
         )
-        if st.form_submit_button("Set password"):
+        if st.form_submit_button(t("Set password")):
             try:
                 admin.set_temporary_password(db, actor, uid, password)
-                st.success(f"Temporary password set for {md_escape(row.email)}.")
+                st.success(
+                    t("Temporary password set for {email}.").format(email=md_escape(row.email))
+                )
             except UserError as exc:
-                st.error(md_escape(str(exc)))
+                st.error(md_escape(t(str(exc))))
 
 
 # --- generations --------------------------------------------------------------------------
@@ -238,15 +265,15 @@ def _manage_user(db: Database, actor: Account, rows: list[admin.UserRow]) -> Non
 
 def generations_section(db: Database, actor: Account) -> None:
     a, b, c = st.columns([2, 2, 2])
-    user = a.text_input("User email contains", key="ag_user")
-    types = b.multiselect("Type", features.keys(), key="ag_types")
-    statuses = c.multiselect("Status", GENERATION_STATUSES, format_func=t, key="ag_statuses")
+    user = a.text_input(t("User email contains"), key="ag_user")
+    types = b.multiselect(t("Type"), features.keys(), key="ag_types", format_func=t)
+    statuses = c.multiselect(t("Status"), GENERATION_STATUSES, format_func=t, key="ag_statuses")
     dates = _dates("ag")
     if dates is None:
         return
     d, e = st.columns([2, 1])
-    sort = d.selectbox("Sort by", admin.GENERATION_SORTS, key="ag_sort")
-    descending = e.toggle("Descending", value=True, key="ag_desc")
+    sort = d.selectbox(t("Sort by"), admin.GENERATION_SORTS, key="ag_sort", format_func=t)
+    descending = e.toggle(t("Descending"), value=True, key="ag_desc")
     filters = admin.GenerationFilter(
         user=user, types=tuple(types), statuses=tuple(statuses), since=dates[0], until=dates[1]
     )
@@ -256,21 +283,23 @@ def generations_section(db: Database, actor: Account) -> None:
         lambda at: admin.generations(db, actor, filters, sort, descending, at),
     )
     st.dataframe(
-        [
-            {
-                "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M:%S}",
-                "user": r.user_email,
-                "type": r.type,
-                "status": t(r.status),  # the word every page uses ("done", not "completed")
-                "outputs": r.outputs,
-                "tokens": r.tokens,
-                "seconds": r.seconds,
-                "models": r.models,
-                "error": r.error_message or "",
-                "id": str(r.id),
-            }
-            for r in rows
-        ],
+        t_columns(
+            [
+                {
+                    "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M:%S}",
+                    "user": r.user_email,
+                    "type": t(r.type),
+                    "status": t(r.status),  # the word every page uses ("done", not "completed")
+                    "outputs": r.outputs,
+                    "tokens": r.tokens,
+                    "seconds": r.seconds,
+                    "models": r.models,
+                    "error": r.error_message or "",
+                    "id": str(r.id),
+                }
+                for r in rows
+            ]
+        ),
         hide_index=True,
         width="stretch",
     )
@@ -284,26 +313,26 @@ def generations_section(db: Database, actor: Account) -> None:
     if rows:
         left, right = st.columns([4, 1], vertical_alignment="bottom")
         chosen = left.selectbox(
-            "Open a generation",
+            t("Open a generation"),
             rows,
             key="ag_pick",
             format_func=lambda r: (
-                f"{r.created_at:%Y-%m-%d %H:%M} · {r.user_email} · {r.type} · {t(r.status)}"
+                f"{r.created_at:%Y-%m-%d %H:%M} · {r.user_email} · {t(r.type)} · {t(r.status)}"
             ),
         )
         if chosen is not None and right.button(
-            "Open", icon=":material/open_in_full:", key="ag_open"
+            t("Open"), icon=":material/open_in_full:", key="ag_open"
         ):
             history_view.open_item("gen", chosen.id)
 
 
 def open_generation(ctx: PageContext, wanted: str) -> None:
-    if st.button("Back to Admin", icon=":material/arrow_back:", key="admin_back"):
+    if st.button(t("Back to Admin"), icon=":material/arrow_back:", key="admin_back"):
         history_view.open_item("gen", None)
     try:
         view, owner = admin.get_generation(ctx.db, ctx.account, uuid.UUID(wanted))
     except (ValueError, admin.NotAllowed):
-        st.error("No such generation.")
+        st.error(t("No such generation."))
         return
     history_view.generation_detail(ctx, view, owner_email=owner)
 
@@ -318,18 +347,20 @@ def usage_section(db: Database, actor: Account) -> None:
     since, until = dates
     report = admin.usage(db, actor, since, until)
     if not report.per_user:
-        st.info("No generations in this period.")
+        st.info(t("No generations in this period."))
         return
     st.caption(
-        "Costs are estimates: each call's tokens at the catalog's prices "
-        "(viba/model_catalog.toml). Calls paid with a user's own key are counted apart."
+        t(
+            "Costs are estimates: each call's tokens at the catalog's prices "
+            "(viba/model_catalog.toml). Calls paid with a user's own key are counted apart."
+        )
     )
-    st.markdown("**Per user**")
-    st.dataframe(report.per_user, hide_index=True, width="stretch")
-    st.markdown("**Per model**")
-    st.dataframe(report.per_model, hide_index=True, width="stretch")
+    st.markdown(t("**Per user**"))
+    st.dataframe(t_columns(report.per_user), hide_index=True, width="stretch")
+    st.markdown(t("**Per model**"))
+    st.dataframe(t_columns(report.per_model), hide_index=True, width="stretch")
     if report.per_day:
-        st.markdown("**Estimated cost per day (USD)**")
+        st.markdown(t("**Estimated cost per day (USD)**"))
         st.bar_chart(report.per_day, x="day", y="cost_usd", color="model", height=280)
     _csv_button(
         "Export CSV (these tables)",
@@ -345,51 +376,53 @@ def usage_section(db: Database, actor: Account) -> None:
 def limits_section(db: Database, actor: Account) -> None:
     team, rows = budget.overview(db, actor)
     st.caption(
-        "Limits apply to generations on the team's Gemini key (a user's own key is not "
-        "limited). Months and days are UTC; an empty field means no limit."
+        t(
+            "Limits apply to generations on the team's Gemini key (a user's own key is not "
+            "limited). Months and days are UTC; an empty field means no limit."
+        )
     )
     with st.form("limits_team"):
-        st.markdown("**Everyone (unless set below)**")
+        st.markdown(t("**Everyone (unless set below)**"))
         a, b = st.columns(2)
         monthly = a.number_input(
-            "Monthly budget (USD)", min_value=0.0, value=team.monthly_budget_usd, step=1.0
+            t("Monthly budget (USD)"), min_value=0.0, value=team.monthly_budget_usd, step=1.0
         )
         daily = b.number_input(
-            "Generations per day", min_value=0, value=team.daily_generations, step=1
+            t("Generations per day"), min_value=0, value=team.daily_generations, step=1
         )
-        if st.form_submit_button("Save for everyone"):
+        if st.form_submit_button(t("Save for everyone")):
             _act(
                 "Limits saved for everyone.",
                 lambda: budget.set_team_limits(db, actor, monthly, _whole(daily)),
             )
     st.dataframe(
-        [{k: v for k, v in r.items() if k != "id"} for r in rows],
+        t_columns([{k: v for k, v in r.items() if k != "id"} for r in rows]),
         hide_index=True,
         width="stretch",
     )
     if not rows:
         return
-    chosen = st.selectbox("Account", rows, key="al_pick", format_func=lambda r: r["email"])
+    chosen = st.selectbox(t("Account"), rows, key="al_pick", format_func=lambda r: r["email"])
     if chosen is None:
         return
     with st.form("limits_user"):
-        st.markdown("**This account's own limits** (empty: the limits for everyone)")
+        st.markdown(t("**This account's own limits** (empty: the limits for everyone)"))
         a, b = st.columns(2)
         own_monthly = a.number_input(
-            "Monthly budget (USD)",
+            t("Monthly budget (USD)"),
             min_value=0.0,
             value=chosen["own budget (USD)"],
             step=1.0,
             key=f"al_budget_{chosen['id']}",
         )
         own_daily = b.number_input(
-            "Generations per day",
+            t("Generations per day"),
             min_value=0,
             value=chosen["own daily limit"],
             step=1,
             key=f"al_daily_{chosen['id']}",
         )
-        if st.form_submit_button("Save for this account"):
+        if st.form_submit_button(t("Save for this account")):
             uid = chosen["id"]
             _act(
                 "Limits saved for this account.",
@@ -406,8 +439,8 @@ def _whole(value: Any) -> int | None:
 
 def audit_section(db: Database, actor: Account) -> None:
     a, b = st.columns(2)
-    actions = a.multiselect("Actions", audit.ACTIONS, key="aa_actions")
-    email = b.text_input("By (email contains)", key="aa_email")
+    actions = a.multiselect(t("Actions"), audit.ACTIONS, key="aa_actions", format_func=t)
+    email = b.text_input(t("By (email contains)"), key="aa_email")
     dates = _dates("aa")
     if dates is None:
         return
@@ -415,7 +448,11 @@ def audit_section(db: Database, actor: Account) -> None:
     rows, total, offset = _paged(
         "audit", repr(filters), lambda at: admin.audit_entries(db, actor, filters, at)
     )
-    st.dataframe([r.as_dict() for r in rows], hide_index=True, width="stretch")
+    st.dataframe(
+        t_columns([{**r.as_dict(), "action": t(r.action)} for r in rows]),
+        hide_index=True,
+        width="stretch",
+    )
     _pager("audit", offset, total)
     _csv_button(
         "Export CSV (all matching rows)",

@@ -480,6 +480,15 @@ RESET_ASK_ADMIN_MESSAGE = (
 )
 
 
+RESET_EMAIL_SUBJECT = "Reset your Viba Studio password"
+RESET_EMAIL_BODY = (
+    "Someone asked to reset the password of your Viba Studio account.\n\n"
+    "Open this link within 30 minutes to choose a new password:\n{link}\n\n"
+    "Or paste this code on the reset form:\n{token}\n\n"
+    "If it was not you, ignore this email; your password stays as it is.\n"
+)
+
+
 def request_password_reset(db: Database, settings: Settings, email: str) -> str:
     """Send a reset link when SMTP is configured. The answer is the same whether or not the
     email has an account."""
@@ -489,15 +498,16 @@ def request_password_reset(db: Database, settings: Settings, email: str) -> str:
         return RESET_ASK_ADMIN_MESSAGE
     token = make_reset_token(db, settings.resolved_cookie_key(), email)
     if token is not None:
+        from viba.i18n import t
+
         link = f"{settings.public_url.rstrip('/')}/?reset={token}"
-        body = (
-            "Someone asked to reset the password of your Viba Studio account.\n\n"
-            f"Open this link within 30 minutes to choose a new password:\n{link}\n\n"
-            f"Or paste this code on the reset form:\n{token}\n\n"
-            "If it was not you, ignore this email; your password stays as it is.\n"
-        )
+        with db.session() as s:  # in the account's language
+            lang = s.scalar(select(User.language).where(User.email == normalise_email(email)))
+        lang = lang if lang in ("en", "zh") else "en"
+        body = t(RESET_EMAIL_BODY, lang).format(link=link, token=token)
+        subject = t(RESET_EMAIL_SUBJECT, lang)
         try:
-            send_email(settings, normalise_email(email), "Reset your Viba Studio password", body)
+            send_email(settings, normalise_email(email), subject, body)
         except MailError:
             log.exception("password reset email to an account could not be sent")
     return RESET_SENT_MESSAGE

@@ -199,7 +199,7 @@ def check(s: Session, user_id: uuid.UUID, estimate_usd: float, now: datetime | N
             f"This would pass your monthly budget of ${budget:.2f}: "
             f"${here.spent_usd + here.reserved_usd:.2f} is spent or under way this month and "
             f"this job costs about ${estimate_usd:.2f}. It resets on "
-            f"{here.month_resets:%d %B} (UTC); your own Gemini key (Profile) is not limited."
+            f"{here.month_resets:%Y-%m-%d} (UTC); your own Gemini key (Profile) is not limited."
         )
 
 

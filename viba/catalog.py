@@ -42,6 +42,10 @@ class ModelInfo:
     output_tokens: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
     # USD per million tokens: input, output (text and thinking), image_output
     price: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+    label_zh: str | None = None  # the label in 中文 (else the English one)
+
+    def label_in(self, lang: str) -> str:
+        return self.label_zh if lang == "zh" and self.label_zh else self.label
 
     def cost(self, usage: Any) -> float | None:
         """The estimated USD cost of a call's usage (a viba.gemini.Usage), or None without a

@@ -13,7 +13,7 @@ import streamlit as st
 from viba import features, history, studio, ui
 from viba.catalog import load_catalog
 from viba.generations import UNFINISHED, GenerationView
-from viba.i18n import t
+from viba.i18n import t, t_columns
 from viba.models import GENERATION_STATUSES
 from viba.text import md_escape
 from viba.ui import PageContext
@@ -246,22 +246,24 @@ def _details_table(view: GenerationView) -> None:
     ]
     rows.insert(0, ("Id", str(view.id)))
     st.dataframe(
-        {"field": [r[0] for r in rows], "value": [r[1] for r in rows]},
+        {t("field"): [t(r[0]) for r in rows], t("value"): [r[1] for r in rows]},
         hide_index=True,
         width="stretch",
     )
     per_output = summary["per output"]
     if per_output:
         st.dataframe(
-            [
-                {
-                    "#": meta.get("variant") or i + 1,
-                    "model": meta.get("model"),
-                    "tokens": meta.get("tokens"),
-                    "seconds": meta.get("seconds"),
-                }
-                for i, meta in enumerate(per_output.values())
-            ],
+            t_columns(
+                [
+                    {
+                        "#": meta.get("variant") or i + 1,
+                        "model": meta.get("model"),
+                        "tokens": meta.get("tokens"),
+                        "seconds": meta.get("seconds"),
+                    }
+                    for i, meta in enumerate(per_output.values())
+                ]
+            ),
             hide_index=True,
             width="stretch",
         )
@@ -309,7 +311,7 @@ def generation_detail(
             st.text(description)
     prompt = view.input_params.get("prompt")
     if prompt:
-        with st.expander("Prompt"):
+        with st.expander(t("Prompt")):
             st.text(prompt)
     st.subheader(t("details"))
     _details_table(view)

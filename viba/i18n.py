@@ -3,6 +3,12 @@ stay English for now; the texts here are the ones people read every day."""
 
 from __future__ import annotations
 
+import functools
+import re
+from typing import Any
+
+from viba.i18n_zh import PHRASES
+
 LANGUAGES = {"en": "English", "zh": "中文"}
 LANG_KEY = "viba_lang"
 
@@ -180,13 +186,52 @@ TEXTS: dict[str, dict[str, str]] = {
 
 
 def t(key: str, lang: str | None = None) -> str:
-    """The text for key in the session's language (English when missing)."""
+    """The text for key in the session's language. A key is an id of TEXTS, or the English
+    itself (viba.i18n_zh): a whole sentence, or a message made from one with {placeholders}
+    (an error raised in English); anything else stays as it is."""
     if lang is None:
         lang = current_language()
     entry = TEXTS.get(key)
-    if entry is None:
+    if entry is not None:
+        return entry.get(lang) or entry["en"]
+    if lang == "en":
         return key
-    return entry.get(lang) or entry["en"]
+    found = PHRASES.get(key)
+    if found is not None:
+        return found
+    return _from_template(key, lang) or key
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+@functools.cache
+def _templates() -> list[tuple[re.Pattern[str], str]]:
+    """The phrases with {placeholders}, as patterns that match a message made from them
+    (longest first, so the most specific wins)."""
+    found = []
+    for english, chinese in PHRASES.items():
+        if not _PLACEHOLDER.search(english) or "{{" in english:
+            continue
+        pattern = re.escape(english)
+        pattern = re.sub(r"\\\{([a-z_]+)\\\}", r"(?P<\1>.+?)", pattern)
+        try:
+            found.append((re.compile(f"^{pattern}$", re.S), chinese))
+        except re.error:  # a name used twice in one phrase
+            continue
+    return sorted(found, key=lambda item: -len(item[0].pattern))
+
+
+def _from_template(text: str, lang: str) -> str | None:
+    for pattern, chinese in _templates():
+        match = pattern.match(text)
+        if match:
+            values = {name: t(value, lang) for name, value in match.groupdict().items()}
+            try:
+                return chinese.format(**values)
+            except (KeyError, IndexError, ValueError):
+                return None
+    return None
 
 
 def current_language() -> str:
@@ -194,8 +239,12 @@ def current_language() -> str:
     else the switch's state, else what the browser asks for (Accept-Language), else English."""
     try:
         import streamlit as st
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
 
         from viba.websession import session
+
+        if get_script_run_ctx(suppress_warning=True) is None:
+            return "en"  # outside a page run (the job runner, a command)
 
         chosen = session().language or st.session_state.get(LANG_KEY)
         if chosen in LANGUAGES:
@@ -222,3 +271,22 @@ def browser_language(header: str | None) -> str:
         if q > weight:
             best, weight = code, q
     return best
+
+
+def csv_header_in(data: bytes, lang: str) -> bytes:
+    """A CSV export (UTF-8 with a BOM, as viba.admin writes it) with its header row in lang:
+    the column names are English words, each translated; the rows are data."""
+    if lang == "en":
+        return data
+    text = data.decode("utf-8-sig")
+    header, newline, rest = text.partition("\r\n")
+    names = [PHRASES.get(name, name) for name in header.split(",")]
+    return (",".join(names) + newline + rest).encode("utf-8-sig")
+
+
+def t_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A table's rows with their column names in the session's language (the names are the
+    English ones, whatever TEXTS calls the same word)."""
+    if current_language() == "en":
+        return rows
+    return [{PHRASES.get(name, name): value for name, value in row.items()} for row in rows]

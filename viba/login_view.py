@@ -17,6 +17,7 @@ from viba import auth, sessions
 from viba.config import Settings
 from viba.db import Database
 from viba.errors import UNEXPECTED, UserError
+from viba.i18n import t
 from viba.text import md_escape
 from viba.websession import SessionBox, session
 
@@ -28,7 +29,7 @@ def show_form_message(form: str) -> None:
     message = box.form_message
     if message and message[0] == form:
         box.form_message = None
-        getattr(st, message[1])(md_escape(message[2]))
+        getattr(st, message[1])(md_escape(t(message[2])))
 
 
 def run_action(form: str, action: Callable[[], str | None]) -> bool:
@@ -132,64 +133,73 @@ def _submit_reset(db: Database, settings: Settings) -> None:
 
 def _login_form(db: Database, settings: Settings) -> None:
     with st.form("login"):
-        st.subheader("Log in")
-        st.text_input("Email", key="login_email", autocomplete="email")
-        st.text_input("Password", type="password", key="login_password")
-        st.form_submit_button("Log in", type="primary", on_click=_submit_login, args=(db, settings))
+        st.subheader(t("Log in"))
+        st.text_input(t("Email"), key="login_email", autocomplete="email")
+        st.text_input(t("Password"), type="password", key="login_password")
+        st.form_submit_button(
+            t("Log in"), type="primary", on_click=_submit_login, args=(db, settings)
+        )
     show_form_message("login")
 
 
 def _register_form(db: Database, settings: Settings) -> None:
     with st.form("register"):
-        st.subheader("Create an account")
-        st.text_input("Email", key="register_email", autocomplete="email")
-        st.text_input("Full name", key="register_name", autocomplete="name")
+        st.subheader(t("Create an account"))
+        st.text_input(t("Email"), key="register_email", autocomplete="email")
+        st.text_input(t("Full name"), key="register_name", autocomplete="name")
         st.text_input(
-            "Password", type="password", key="register_password", help=auth.PASSWORD_POLICY
+            t("Password"), type="password", key="register_password", help=t(auth.PASSWORD_POLICY)
         )
-        st.text_input("Repeat password", type="password", key="register_repeat")
-        st.caption(f"Password: {auth.PASSWORD_POLICY}")
+        st.text_input(t("Repeat password"), type="password", key="register_repeat")
+        st.caption(t("Password: {policy}").format(policy=t(auth.PASSWORD_POLICY)))
         st.form_submit_button(
-            "Register", type="primary", on_click=_submit_register, args=(db, settings)
+            t("Register"), type="primary", on_click=_submit_register, args=(db, settings)
         )
     show_form_message("register")
 
 
 def _forgot_form(db: Database, settings: Settings) -> None:
     with st.form("forgot_password"):
-        st.subheader("Forgot your password?")
-        st.text_input("Email of your account", key="forgot_email")
-        st.form_submit_button("Send me a reset link", on_click=_submit_forgot, args=(db, settings))
+        st.subheader(t("Forgot your password?"))
+        st.text_input(t("Email of your account"), key="forgot_email")
+        st.form_submit_button(
+            t("Send me a reset link"), on_click=_submit_forgot, args=(db, settings)
+        )
     show_form_message("forgot_password")
 
 
 def _reset_form(db: Database, settings: Settings, token: str = "") -> None:
     with st.form("reset_password"):
-        st.subheader("Choose a new password")
+        st.subheader(t("Choose a new password"))
         if token and not st.session_state.get("reset_code"):
             st.session_state["reset_code"] = token
-        st.text_input("Reset code (from the email)", key="reset_code")
+        st.text_input(t("Reset code (from the email)"), key="reset_code")
         st.text_input(
-            "New password", type="password", key="reset_new_password", help=auth.PASSWORD_POLICY
+            t("New password"),
+            type="password",
+            key="reset_new_password",
+            help=t(auth.PASSWORD_POLICY),
         )
-        st.text_input("Repeat new password", type="password", key="reset_repeat")
+        st.text_input(t("Repeat new password"), type="password", key="reset_repeat")
         st.form_submit_button(
-            "Set new password", type="primary", on_click=_submit_reset, args=(db, settings)
+            t("Set new password"), type="primary", on_click=_submit_reset, args=(db, settings)
         )
     show_form_message("reset_password")
 
 
 def login_panel(db: Database, settings: Settings) -> None:
     """Log in / Register / Forgot password (and the reset form a reset link opens)."""
-    st.title("Viba Studio")
-    st.caption("AI image studio: derivations, avatars, try-on and scene swaps.")
+    st.title(t("Viba Studio"))
+    st.caption(t("AI image studio: derivations, avatars, try-on and scene swaps."))
     reset_token = st.query_params.get("reset", "")
     # On top when a reset link was opened, and to show the outcome of a reset.
     message = session().form_message
     reset_on_top = bool(reset_token) or bool(message and message[0] == "reset_password")
     if reset_on_top:
         _reset_form(db, settings, reset_token)
-    tab_login, tab_register, tab_forgot = st.tabs(["Log in", "Register", "Forgot password"])
+    tab_login, tab_register, tab_forgot = st.tabs(
+        [t("Log in"), t("Register"), t("Forgot password")]
+    )
     with tab_login:
         _login_form(db, settings)
     with tab_register:

@@ -17,8 +17,8 @@ def profile_page(ctx: PageContext) -> None:
     st.title(t("Profile"))
     st.text(
         account.email
-        + (" · admin" if account.is_admin else "")
-        + (" · email verified" if account.is_verified else "")
+        + (f" · {t('admin')}" if account.is_admin else "")
+        + (f" · {t('email verified')}" if account.is_verified else "")
     )
     _name_form(ctx)
     _password_form(ctx)
@@ -28,13 +28,13 @@ def profile_page(ctx: PageContext) -> None:
 
 def _name_form(ctx: PageContext) -> None:
     with st.form("profile_name"):
-        st.subheader("Name")
-        name = st.text_input("Full name", value=ctx.account.full_name)
-        if st.form_submit_button("Save name"):
+        st.subheader(t("Name"))
+        name = st.text_input(t("Full name"), value=ctx.account.full_name)
+        if st.form_submit_button(t("Save name")):
             try:
                 auth.update_profile(ctx.db, ctx.account.id, name)
             except UserError as exc:
-                st.error(md_escape(str(exc)))
+                st.error(md_escape(t(str(exc))))
             else:
                 flash("Name saved.")
                 st.rerun()
@@ -42,24 +42,24 @@ def _name_form(ctx: PageContext) -> None:
 
 def _password_form(ctx: PageContext) -> None:
     with st.form("profile_password", clear_on_submit=True):
-        st.subheader("Change password")
-        current = st.text_input("Current password", type="password")
-        new = st.text_input("New password", type="password", help=auth.PASSWORD_POLICY)
-        repeat = st.text_input("Repeat new password", type="password")
-        st.caption(f"Password: {auth.PASSWORD_POLICY}")
-        if not st.form_submit_button("Change password"):
+        st.subheader(t("Change password"))
+        current = st.text_input(t("Current password"), type="password")
+        new = st.text_input(t("New password"), type="password", help=t(auth.PASSWORD_POLICY))
+        repeat = st.text_input(t("Repeat new password"), type="password")
+        st.caption(t("Password: {policy}").format(policy=t(auth.PASSWORD_POLICY)))
+        if not st.form_submit_button(t("Change password")):
             return
     if new != repeat:
-        st.error("The two new passwords are not the same.")
+        st.error(t("The two new passwords are not the same."))
         return
     try:
         auth.change_password(
             ctx.db, ctx.account.id, current, new, keep_session=session().session_id
         )
     except UserError as exc:
-        st.error(md_escape(str(exc)))
+        st.error(md_escape(t(str(exc))))
     else:
-        st.success("Password changed. Other browsers logged in with the old one are logged out.")
+        st.success(t("Password changed. Other browsers logged in with the old one are logged out."))
 
 
 @ui.action
@@ -79,17 +79,17 @@ def _log_out_everywhere(ctx: PageContext) -> None:
 
 
 def _sessions_section(ctx: PageContext) -> None:
-    st.subheader("Where you are logged in")
+    st.subheader(t("Where you are logged in"))
     current = session().session_id
     live = sessions.live(ctx.db, ctx.account.id)
     st.dataframe(
         [
             {
-                "this browser": "✓" if s.id == current else "",
-                "logged in (UTC)": f"{s.created_at:%Y-%m-%d %H:%M}",
-                "last seen (UTC)": f"{s.last_seen_at:%Y-%m-%d %H:%M}",
-                "browser": s.user_agent or "",
-                "address": s.ip_address or "",
+                t("this browser"): "✓" if s.id == current else "",
+                t("logged in (UTC)"): f"{s.created_at:%Y-%m-%d %H:%M}",
+                t("last seen (UTC)"): f"{s.last_seen_at:%Y-%m-%d %H:%M}",
+                t("browser"): s.user_agent or "",
+                t("address"): s.ip_address or "",
             }
             for s in live
         ],
@@ -97,12 +97,12 @@ def _sessions_section(ctx: PageContext) -> None:
         width="stretch",
     )
     st.button(
-        "Log out everywhere",
+        t("Log out everywhere"),
         on_click=_log_out_everywhere,
         args=(ctx,),
         icon=":material/logout:",
         key="logout_everywhere",
-        help="Ends every session of your account, this one too.",
+        help=t("Ends every session of your account, this one too."),
     )
 
 
@@ -116,38 +116,42 @@ def _forget_key(ctx: PageContext) -> None:
 
 
 def _api_key_section(ctx: PageContext) -> None:
-    st.subheader("Gemini API key")
+    st.subheader(t("Gemini API key"))
     box = session()
     own = ui.user_gemini_key(ctx.db, ctx.settings)
     if box.key_unreadable:
         st.warning(
-            "Your remembered key can no longer be read (the server's secret changed). "
-            "Enter it again."
+            t(
+                "Your remembered key can no longer be read (the server's secret changed). "
+                "Enter it again."
+            )
         )
     if own:
+        where = (
+            " (remembered on your account)" if box.key_remembered else " (for this session only)"
+        )
         st.write(
-            f"Generations use **your key** {keyvault.mask(own)} "
-            + (
-                "(remembered on your account, stored encrypted)."
-                if box.key_remembered
-                else "(for this session only)."
+            t("Generations use **your key** {mask}{where}.").format(
+                mask=keyvault.mask(own), where=t(where)
             )
         )
     elif ctx.settings.gemini_api_key:
-        st.write("Generations use the **server's key**. You can use your own instead.")
+        st.write(t("Generations use the **server's key**. You can use your own instead."))
     else:
         st.write(
-            "No key yet: the server has none, so add yours to generate. Get one at "
-            "[aistudio.google.com/apikey](https://aistudio.google.com/apikey)."
+            t(
+                "No key yet: the server has none, so add yours to generate. Get one at "
+                "[aistudio.google.com/apikey](https://aistudio.google.com/apikey)."
+            )
         )
     with st.form("profile_api_key", clear_on_submit=True):
         new_key = st.text_input(
-            "Your Gemini API key",
+            t("Your Gemini API key"),
             type="password",
-            help="Used instead of the server's key for your generations.",
+            help=t("Used instead of the server's key for your generations."),
         )
-        remember = st.checkbox("Remember it on my account (stored encrypted)")
-        if st.form_submit_button("Use this key"):
+        remember = st.checkbox(t("Remember it on my account (stored encrypted)"))
+        if st.form_submit_button(t("Use this key")):
             try:
                 cleaned = keyvault.clean_key(new_key)
                 if remember:
@@ -157,13 +161,15 @@ def _api_key_section(ctx: PageContext) -> None:
                 else:
                     keyvault.forget(ctx.db, ctx.account.id)
             except UserError as exc:
-                st.error(md_escape(str(exc)))
+                st.error(md_escape(t(str(exc))))
             else:
                 box.use_key(cleaned, remember)
+                where = " on your account (encrypted)" if remember else " for this session"
                 flash(
-                    f"Key {keyvault.mask(cleaned)} saved"
-                    + (" on your account." if remember else " for this session.")
+                    t("Key {mask} saved{where}.").format(
+                        mask=keyvault.mask(cleaned), where=t(where)
+                    )
                 )
                 st.rerun()
     if own or box.key_unreadable:
-        st.button("Forget my key", on_click=_forget_key, args=(ctx,), icon=":material/key_off:")
+        st.button(t("Forget my key"), on_click=_forget_key, args=(ctx,), icon=":material/key_off:")

@@ -9,7 +9,7 @@ from viba import availability, features, preferences, prompt_store, ui
 from viba.catalog import load_catalog
 from viba.errors import UserError
 from viba.gemini import GeminiConfig, MissingApiKey
-from viba.i18n import t
+from viba.i18n import current_language, t
 from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import flash, session
@@ -21,7 +21,9 @@ def _save_choice(ctx: PageContext, step: str, choices: dict[str, str]) -> None:
     model = st.session_state[f"model_{step}"]
     preferences.set_model_choice(ctx.db, ctx.account.id, step, model)
     box.model_choices = {**choices, step: model}
-    box.flash = f"Saved: {model} for {features.steps()[step].prompt.title}."
+    box.flash = t("Saved: {model} for {step}.").format(
+        model=model, step=t(features.steps()[step].prompt.title)
+    )
 
 
 @ui.action
@@ -68,7 +70,7 @@ def _availability(ctx: PageContext) -> availability.Availability | None:
     known = availability.for_config(config)
     if known.models is None:
         st.warning(
-            "Gemini's model list could not be read, so every catalog model is offered: "
+            t("Gemini's model list could not be read, so every catalog model is offered: ")
             + (known.problem or ""),
             icon=":material/cloud_off:",
         )
@@ -82,42 +84,44 @@ def system_prompts_page(ctx: PageContext) -> None:
     active = prompt_store.active_prompts(ctx.db)
     st.title(t("System Prompts"))
     st.caption(
-        "What each feature step sends to Gemini, and the model it uses. Your model "
-        "choices are saved to your account and used by every feature."
+        t(
+            "What each feature step sends to Gemini, and the model it uses. Your model "
+            "choices are saved to your account and used by every feature."
+        )
     )
     left, right, _ = st.columns([1, 1, 2])
     left.button(
-        "Reset models to defaults",
+        t("Reset models to defaults"),
         on_click=_reset_choices,
         args=(ctx,),
         icon=":material/restart_alt:",
     )
     right.button(
-        "Refresh the model list",
+        t("Refresh the model list"),
         on_click=_refresh_models,
         args=(ctx,),
         icon=":material/refresh:",
-        help="The list of models your API key can call is asked of Gemini once an hour.",
+        help=t("The list of models your API key can call is asked of Gemini once an hour."),
     )
     known = _availability(ctx)
 
     def label(model_id: str) -> str:
         info = catalog.get(model_id)
-        text = f"{info.label} · {model_id}" if info else model_id
+        text = f"{info.label_in(current_language())} · {model_id}" if info else model_id
         if info is not None and info.status == "deprecated":
             text = "⚠ " + text
         if known is not None and not known.can_call(model_id):
-            text += "  ✗ " + availability.NOT_LISTED
+            text += "  ✗ " + t(availability.NOT_LISTED)
         return text
 
     for step in features.steps():
         prompt = active[step]
         with st.container(border=True):
-            st.subheader(prompt.template.title)
+            st.subheader(t(prompt.template.title))
             offer = availability.offer(catalog, step, known, choices[step])
             options = offer.models
             st.selectbox(
-                "Model",
+                t("Model"),
                 options,
                 index=options.index(choices[step]),
                 key=f"model_{step}",
@@ -127,67 +131,67 @@ def system_prompts_page(ctx: PageContext) -> None:
             )
             if offer.unavailable:
                 st.caption(
-                    "Not offered to your key: "
+                    t("Not offered to your key: ")
                     + "; ".join(f"{m.label} · {m.id}" for m, _ in offer.unavailable)
                     + f" ({availability.NOT_LISTED})."
                 )
             version = (
                 "built-in"
                 if prompt.version == prompt_store.BUILTIN
-                else f"version {prompt.version}"
+                else t("version {n}").format(n=prompt.version)
             )
-            st.caption(f"Prompt: {version}")
-            st.markdown("**System instruction**")
+            st.caption(t("Prompt: {version}").format(version=t(version)))
+            st.markdown(t("**System instruction**"))
             st.code(prompt.template.system, language=None, wrap_lines=True)
-            st.markdown("**Prompt**")
+            st.markdown(t("**Prompt**"))
             st.code(prompt.template.template, language=None, wrap_lines=True)
             if ctx.account.is_admin:
                 _editor(ctx, step, prompt)
 
 
 def _editor(ctx: PageContext, step: str, prompt: prompt_store.ActivePrompt) -> None:
-    with st.expander("Edit this prompt (admins)"):
+    with st.expander(t("Edit this prompt (admins)")):
         fields = ", ".join("{" + f + "}" for f in sorted(features.steps()[step].prompt.fields))
         with st.form(f"edit_{step}"):
             system = st.text_area(
-                "System instruction", value=prompt.template.system, key=f"system_{step}"
+                t("System instruction"), value=prompt.template.system, key=f"system_{step}"
             )
             template = st.text_area(
-                "Prompt",
+                t("Prompt"),
                 value=prompt.template.template,
                 height=220,
                 key=f"template_{step}",
-                help=f"Placeholders: {fields or 'none'}",
+                help=t("Placeholders: {fields}").format(fields=fields or t("none")),
             )
-            note = st.text_input("What changed (optional)", key=f"note_{step}")
-            if st.form_submit_button("Save as new version"):
+            note = st.text_input(t("What changed (optional)"), key=f"note_{step}")
+            if st.form_submit_button(t("Save as new version")):
                 try:
                     new_id = prompt_store.save_version(
                         ctx.db, ctx.account, step, system, template, note
                     )
                 except UserError as exc:
-                    st.error(md_escape(str(exc)))
+                    st.error(md_escape(t(str(exc))))
                 else:
                     st.session_state.pop(f"note_{step}", None)
-                    flash(f"Saved version {new_id}.")
+                    flash(t("Saved version {n}.").format(n=new_id))
                     st.rerun()
         versions = prompt_store.list_versions(ctx.db, step)
         if versions:
-            st.markdown("**Versions** (newest is active)")
+            st.markdown(t("**Versions** (newest is active)"))
         for v in versions:
             cols = st.columns([4, 1])
-            who = v.author or "a deleted user"
+            who = v.author or t("a deleted user")
             cols[0].text(
                 f"v{v.id} · {v.created_at:%Y-%m-%d %H:%M} UTC · {who}"
                 + (f" · {v.note}" if v.note else "")
             )
             if v.id != prompt.version:
                 cols[1].button(
-                    "Restore", key=f"restore_{v.id}", on_click=_restore, args=(ctx, v.id, step)
+                    t("Restore"), key=f"restore_{v.id}", on_click=_restore, args=(ctx, v.id, step)
                 )
         if prompt.version != prompt_store.BUILTIN:
             st.button(
-                "Restore the built-in text",
+                t("Restore the built-in text"),
                 key=f"restore_builtin_{step}",
                 on_click=_restore,
                 args=(ctx, None, step),

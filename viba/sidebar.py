@@ -66,12 +66,9 @@ def _log_out(db: Database) -> None:
         log.warning("logout: the session could not be ended in the database")
 
 
-def _choose_language(db: Database, account: Account | None) -> None:
+def _choose_language(db: Database, account: Account | None, chosen: str) -> None:
     """The switch: this session's language from now on (every page), kept on the account."""
-    box = session()  # first: a later session_state access can be cut off by a rerun
-    chosen = st.session_state.get(LANG_KEY)
-    if chosen not in LANGUAGES:  # the selected segment clicked again: no change
-        return
+    box = session()
     box.language = chosen
     if account is not None:
         try:
@@ -89,7 +86,6 @@ def take_account_language(db: Database, account: Account) -> None:
     box.language_of = str(account.id)
     if account.language in LANGUAGES:
         box.language = account.language
-        st.session_state.pop(LANG_KEY, None)  # the switch shows it
         return
     try:
         preferences.set_language(db, account.id, current_language())
@@ -99,14 +95,14 @@ def take_account_language(db: Database, account: Account) -> None:
 
 def sidebar(account: Account | None, db: Database) -> None:
     with st.sidebar:
-        st.markdown("### Viba Studio")
+        st.markdown(t("### Viba Studio"))
         for item in nav_items(account):
             st.page_link(item.path, label=t(item.label), icon=item.icon)
         if account is not None:
             st.divider()
             st.caption(t("signed_in_as"))
             st.text(account.full_name)
-            st.text(account.email + ("  ·  admin" if account.is_admin else ""))
+            st.text(account.email + (f"  ·  {t('admin')}" if account.is_admin else ""))
             st.button(
                 t("log_out"),
                 key="viba_logout",
@@ -114,13 +110,18 @@ def sidebar(account: Account | None, db: Database) -> None:
                 args=(db,),
                 icon=":material/logout:",
             )
-        st.segmented_control(
+        # Keyed by the language it shows: after a switch (or a login that brings the
+        # account's language) it is a new widget, and the browser's state of the old one,
+        # which still says the old language, cannot switch it back.
+        current = current_language()
+        chosen = st.segmented_control(
             t("language"),
             list(LANGUAGES),
-            key=LANG_KEY,
-            default=current_language(),
+            key=f"{LANG_KEY}_{current}",
+            default=current,
             format_func=lambda code: LANGUAGES[code],
             selection_mode="single",
-            on_change=_choose_language,
-            args=(db, account),
         )
+        if chosen in LANGUAGES and chosen != current:
+            _choose_language(db, account, chosen)
+            st.rerun()

@@ -67,7 +67,7 @@ def prepare(files: Sequence[Any], ctx: PageContext) -> tuple[list[PreparedImage]
             )
         except ImageInputError as exc:
             errors.append(str(exc))
-            st.error(md_escape(str(exc)), icon=":material/broken_image:")
+            st.error(md_escape(t(str(exc))), icon=":material/broken_image:")
     return good, errors
 
 
@@ -169,7 +169,7 @@ def _option_widget(option: IntOption | ChoiceOption, container: Any, last: dict[
         t(option.label_key),
         choices,
         index=choices.index(value),
-        format_func=lambda v: none_label if v is None else v,
+        format_func=lambda v: none_label if v is None else t(v),
     )
 
 
@@ -239,7 +239,7 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
             queued += 1
         except UserError as exc:  # this job is refused; the others of a batch still go
             refused = True
-            st.error(md_escape(str(exc)), icon=":material/error:")
+            st.error(md_escape(t(str(exc))), icon=":material/error:")
     if not queued:
         return
     changed = any(last.get(name) != value for name, value in values.items())
@@ -309,7 +309,7 @@ def _jobs_from(
 def job_status(view: GenerationView) -> None:
     """A failed job's error, or an unfinished job's progress."""
     if view.status == "failed":
-        st.error(md_escape(view.error_message or t("failed")), icon=":material/error:")
+        st.error(md_escape(t(view.error_message or "failed")), icon=":material/error:")
     elif not view.finished:
         expected = features.get(view.type).outputs
         done = len(view.output_keys)
@@ -319,7 +319,9 @@ def job_status(view: GenerationView) -> None:
 def variant_failures(view: GenerationView) -> None:
     for failure in view.details.get("failures") or []:
         st.warning(
-            t("variant_failed").format(n=failure["variant"], error=md_escape(failure["error"]))
+            t("variant_failed").format(
+                n=failure["variant"], error=md_escape(t(str(failure["error"])))
+            )
         )
 
 
@@ -359,7 +361,7 @@ def image_grid(
                 if image is None:
                     raise StorageError(t("image_missing"))
             except StorageError as exc:
-                st.warning(md_escape(str(exc)))
+                st.warning(md_escape(t(str(exc))))
                 continue
             st.image(image, width="stretch")
             download, full = st.columns(2) if preview else (st.container(), None)
@@ -386,7 +388,7 @@ def _full_size(store: ImageStore, key: str) -> None:
         try:
             shown, (width, height) = store.screen_image(key)
         except StorageError as exc:
-            st.warning(md_escape(str(exc)))
+            st.warning(md_escape(t(str(exc))))
             return
         st.image(shown, width="stretch")
         st.caption(t("full_size_note").format(width=width, height=height))

@@ -26,7 +26,7 @@ from viba.config import PROJECT_ROOT, Settings, get_settings
 from viba.cookie import BadCookie, SessionCookie
 from viba.db import Database, get_database
 from viba.errors import UNEXPECTED, UserError
-from viba.i18n import current_language
+from viba.i18n import current_language, t
 from viba.storage import ImageStore, make_backend
 from viba.text import md_escape
 from viba.websession import session
@@ -41,7 +41,7 @@ P = ParamSpec("P")
 
 def fail(message: str) -> NoReturn:
     """Show one clear message and end the run (no stack trace)."""
-    st.error(message, icon=":material/error:")
+    st.error(md_escape(t(message)), icon=":material/error:")
     st.stop()
     raise AssertionError("unreachable: st.stop() raises")
 
@@ -53,10 +53,10 @@ def boundary() -> Iterator[None]:
     try:
         yield
     except UserError as exc:
-        st.error(md_escape(str(exc)), icon=":material/error:")
+        st.error(md_escape(t(str(exc))), icon=":material/error:")
     except Exception:
         log.exception("a page failed")
-        st.error(UNEXPECTED, icon=":material/error:")
+        st.error(t(UNEXPECTED), icon=":material/error:")
 
 
 def action(fn: Callable[P, Any]) -> Callable[P, None]:
@@ -286,13 +286,34 @@ def guard(title: str, icon: str = ":material/auto_awesome:", admin: bool = False
     box = session()
     if box.flash:
         message, box.flash = box.flash, None
-        st.toast(md_escape(message))
+        st.toast(md_escape(t(message)))
     ctx = PageContext(settings, db, account, current_language())
+    if ctx.language != "en":
+        _uploader_text(ctx.language)
     from viba import job_watch  # it draws with this module's boundary
 
     with boundary():
         job_watch.watch(ctx, title)
     return ctx
+
+
+def _uploader_text(lang: str) -> None:
+    """Streamlit's uploader writes its own "Upload" and "…MB per file" in English only:
+    shown in the page's language by a style (the element's text is drawn by ::after)."""
+    limit = st.get_option("server.maxUploadSize")
+    button = t("Upload", lang)
+    note = t("{n}MB per file", lang).format(n=limit)
+    zone = '[data-testid="stFileUploaderDropzone"]'
+    st.html(
+        "<style>"
+        f'{zone} button [data-testid="stMarkdownContainer"] p {{font-size: 0}}'
+        f'{zone} button [data-testid="stMarkdownContainer"] p::after '
+        f'{{content: "{button}"; font-size: 1rem}}'
+        f'{zone} [data-testid="stFileUploaderDropzoneInstructions"] span {{font-size: 0}}'
+        f'{zone} [data-testid="stFileUploaderDropzoneInstructions"] span::after '
+        f'{{content: "{note} · PNG, JPG, WEBP"; font-size: 0.875rem}}'
+        "</style>"
+    )
 
 
 # --- the account's choices -----------------------------------------------------------------
@@ -309,7 +330,7 @@ def model_choices(db: Database, account: auth.Account) -> dict[str, str]:
     choices, notes = preferences.load_model_choices(db, account.id)
     box.model_choices = dict(choices)
     if notes:  # one notice, a line per step (the names come from the database: escaped)
-        st.toast("  \n".join(md_escape(note) for note in notes), icon=":material/swap_horiz:")
+        st.toast("  \n".join(md_escape(t(note)) for note in notes), icon=":material/swap_horiz:")
     return choices
 
 
