@@ -10,7 +10,7 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from viba import features, generations, history, jobs, prompt_store
+from viba import auth, features, generations, history, jobs, prompt_store
 from viba.catalog import load_catalog
 from viba.images import prepare_image
 from viba.models import GenerationHistory, ImageRef, ModelUsage, utcnow
@@ -18,7 +18,7 @@ from viba.storage import ImageStore, make_backend
 
 import fake_gemini as fg
 from fake_gemini import png_bytes
-from helpers import wait_until
+from helpers import PASSWORD, wait_until
 
 
 def models():
@@ -702,3 +702,50 @@ def test_a_size_the_model_cannot_make_is_refused_before_any_call(
         )
     assert fake_gemini.requests == []
     assert generations.recent(db, member.id, "avatar") == []
+
+
+def test_a_queued_job_cancelled_never_runs(db, store, member, gemini_config, fake_gemini):
+    gate = threading.Event()
+    fake_gemini.script(fg.gated(gate))  # the first job's one call waits
+    one_at_a_time = jobs.JobRunner(db, store, workers=2, per_user=1, heartbeat_s=0.2)
+    try:
+        first = submit(one_at_a_time, db, member, "avatar", 1, gemini_config)
+        second = submit(one_at_a_time, db, member, "avatar", 1, gemini_config)
+        wait_until(lambda: row(db, first).status == "processing")
+        assert row(db, second).status == "pending"
+        assert generations.cancel(db, member.id, second)
+        assert not generations.cancel(db, member.id, second)  # once
+        gate.set()
+        one_at_a_time.wait(first)
+        one_at_a_time.wait(second)
+        assert row(db, first).status == "completed"
+        assert row(db, second).status == "cancelled" and row(db, second).output_keys == []
+        assert len(fake_gemini.generate_calls()) == 1  # the first job's only
+    finally:
+        gate.set()
+        one_at_a_time.shutdown()
+
+
+def test_a_running_job_cancelled_starts_no_more_calls_and_keeps_what_it_made(
+    runner, db, member, gemini_config, fake_gemini
+):
+    gate = threading.Event()
+    text_model = models()["derivation_text"]
+    fake_gemini.script(fg.gated(gate), model=text_model)  # step 1 waits
+    job_id = submit(runner, db, member, "derivation", 1, gemini_config)
+    wait_until(lambda: fake_gemini.generate_calls(text_model))
+    assert generations.cancel(db, member.id, job_id)
+    gate.set()
+    runner.wait(job_id)
+    r = row(db, job_id)
+    assert r.status == "cancelled" and r.error_message is None
+    assert r.details["description"].startswith("1. Content")  # the answer it had is kept
+    assert r.details["cost_usd"] > 0  # and what it cost
+    assert fake_gemini.generate_calls(models()["derivation_image"]) == []
+    # Someone else cannot cancel it, and an ended job cannot be cancelled.
+    other = auth.register(db, f"other-{uuid.uuid4().hex[:8]}@example.com", "Other", PASSWORD)
+    done = submit(runner, db, member, "avatar", 1, gemini_config)
+    runner.wait(done)
+    assert not generations.cancel(db, other.id, done)
+    assert not generations.cancel(db, member.id, done)
+    assert row(db, done).status == "completed"

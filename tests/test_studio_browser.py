@@ -365,3 +365,18 @@ def test_an_account_in_chinese_logs_in_to_chinese(page, streamlit_server, db, me
     expect(main(page).get_by_role("heading", name="衍生", level=1)).to_be_visible()
     screenshot(page, "derivation-zh")
     assert auth.get_account(db, member.id).language == "zh"  # not switched back by the page
+
+
+def test_cancel_on_a_running_card(page, streamlit_server, db, member, fake_gemini):
+    gate = threading.Event()
+    fake_gemini.script(fg.gated(gate))
+    try:
+        open_logged_in(page, streamlit_server, member, "Avatar")
+        upload(page, 0, ("me.png", png_bytes("cancel me")))
+        generate(page)
+        main(page).get_by_role("button", name="Cancel").click(timeout=20_000)
+        wait_until(lambda: rows(db, member, "avatar")[-1].status == "cancelled")
+        expect(main(page).get_by_text("Avatar · cancelled")).to_be_visible(timeout=10_000)
+        expect(main(page).get_by_role("button", name="Cancel")).to_have_count(0)
+    finally:
+        gate.set()

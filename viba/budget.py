@@ -4,9 +4,9 @@ generations per user, set by admins for everyone and per user.
 A submit on the team key is checked before any Gemini call: what the user spent this month
 (the estimated cost of their calls, from the catalog's prices) plus what their unfinished jobs
 are expected to cost plus this job's estimate must stay within the budget, and their
-generations today (failed ones aside) within the count. The check and the new row are one
-transaction serialised per user (viba.generations.create), so ten submits at the edge of a
-limit never pass it together. A job on the user's own key is not counted and not limited.
+generations today (failed and cancelled ones aside) within the count. The check and the new
+row are one transaction serialised per user (viba.generations.create), so ten submits at the
+edge of a limit never pass it together. A job on the user's own key is not counted and not limited.
 Months and days are UTC.
 """
 
@@ -166,7 +166,7 @@ def standing(s: Session, user_id: uuid.UUID, now: datetime | None = None) -> Sta
         select(func.count()).where(
             g.user_id == user_id,
             g.created_at >= today,
-            g.status != "failed",
+            g.status.notin_(("failed", "cancelled")),
             _team_key(g.input_params),
         )
     )

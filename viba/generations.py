@@ -367,10 +367,39 @@ def _end(
             details = {**details, "cost_usd": round(float(spent[0] or 0.0), 6)}
             if spent[2] < spent[1]:
                 details["cost_unpriced_calls"] = spent[1] - spent[2]
+        if row.status == "cancelled":  # cancelled while it ran: it stays so, with its figures
+            status, error_message = "cancelled", None
         row.status = status
         row.error_message = error_message
         row.details = {**(row.details or {}), **details}
         row.updated_at = utcnow()
+
+
+def cancel(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> bool:
+    """Cancel a queued or running generation of this user: a queued one never runs, a running
+    one starts no more Gemini calls (what it made is kept). False when it had already ended
+    (or is not this user's). The row is locked: a job ending at the same moment ends first or
+    finds it cancelled, never both."""
+    with db.session() as s:
+        row = s.scalar(
+            select(GenerationHistory)
+            .where(GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id)
+            .with_for_update()
+        )
+        if row is None or row.status not in UNFINISHED:
+            return False
+        row.status = "cancelled"
+        row.details = {**(row.details or {}), "cancelled_at": utcnow().isoformat()}
+        row.updated_at = utcnow()
+        return True
+
+
+def is_cancelled(db: Database, generation_id: uuid.UUID) -> bool:
+    with db.session() as s:
+        status = s.scalar(
+            select(GenerationHistory.status).where(GenerationHistory.id == generation_id)
+        )
+    return status == "cancelled"
 
 
 def finish(db: Database, generation_id: uuid.UUID, tokens: int, seconds: float) -> None:

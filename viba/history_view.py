@@ -297,6 +297,8 @@ def generation_detail(
     if owner_email:
         st.text(f"{t('owner')}: {owner_email}")
     studio.job_status(view)
+    if mine and not view.finished:
+        studio.cancel_button(st, ctx, view)
     studio.variant_failures(view)
     left, right = st.columns(2)
     with left:

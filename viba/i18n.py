@@ -22,6 +22,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "processing": {"en": "running", "zh": "生成中"},
     "completed": {"en": "done", "zh": "已完成"},
     "failed": {"en": "failed", "zh": "失败"},
+    "cancelled": {"en": "cancelled", "zh": "已取消"},
+    "cancel_job": {"en": "Cancel", "zh": "取消生成"},
+    "cancelled_note": {
+        "en": "Cancelled: no more Gemini calls start for it; what it made is kept.",
+        "zh": "已取消：不会再发起新的 Gemini 调用；已生成的内容会保留。",
+    },
+    "already_ended": {"en": "It had already ended.", "zh": "它已经结束了。"},
     # navigation
     "Home": {"en": "Home", "zh": "首页"},
     "Derivation": {"en": "Derivation", "zh": "衍生"},

@@ -349,6 +349,7 @@ class JobRunner:
                 on_failure=on_failure,
                 done=done,
                 description=description,
+                cancelled=lambda: generations.is_cancelled(self.db, job.id),
             )
         )
         seconds = time.perf_counter() - started

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-GENERATION_STATUSES = ("pending", "processing", "completed", "failed")
+GENERATION_STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 

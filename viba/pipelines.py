@@ -42,6 +42,16 @@ class InvalidOptions(GenerationError):
     kind = "options"
 
 
+class Cancelled(GenerationError):
+    """The job was cancelled: no more calls start (the row says cancelled already)."""
+
+    kind = "cancelled"
+
+
+def _never() -> bool:
+    return False
+
+
 @dataclass
 class Run:
     """One job as a pipeline sees it. Callbacks run on the pipeline's calling thread."""
@@ -60,6 +70,7 @@ class Run:
     # step's answer when it was already given; neither is asked of Gemini again.
     done: frozenset[int] = frozenset()
     description: TextResult | None = None
+    cancelled: Callable[[], bool] = _never  # asked before each Gemini call starts
 
     @property
     def shape(self) -> Shape:
@@ -220,6 +231,7 @@ def run_derivation(
     done: frozenset[int] = frozenset(),
     description: TextResult | None = None,
     shape: Shape = Shape(),
+    cancelled: Callable[[], bool] = _never,
 ) -> DerivationResult:
     """Describe the image (step 1), then make the variants concurrently (step 2).
 
@@ -236,6 +248,7 @@ def run_derivation(
     sent = upload_image(config, image) if calls > 1 else image
     try:
         if description is None:
+            _stop_if(cancelled)
             description = generate_text(
                 config,
                 text_model,
@@ -246,6 +259,7 @@ def run_derivation(
             if on_description:
                 on_description(description)
         result = DerivationResult(description, [None] * variants)
+        _stop_if(cancelled)
         _make_variants(
             config,
             sent,
@@ -268,6 +282,11 @@ def run_derivation(
     if not result.images and not done:
         raise result.failures[0].error
     return result
+
+
+def _stop_if(cancelled: Callable[[], bool]) -> None:
+    if cancelled():
+        raise Cancelled("Cancelled.")
 
 
 def avatar_prompt(photo_count: int, template: PromptTemplate = prompts.AVATAR) -> str:
@@ -345,6 +364,7 @@ def derivation(run: Run) -> None:
         done=frozenset(index - 1 for index in run.done),
         description=run.description,
         shape=run.shape,
+        cancelled=run.cancelled,
     )
 
 
@@ -353,6 +373,7 @@ def single_image(run: Run) -> None:
     step = run.steps[-1]
     if 1 in run.done:
         return
+    _stop_if(run.cancelled)
     run.on_image(
         1, _one_image(run.config, run.models[step], run.images, run.prompts[step], run.shape)
     )

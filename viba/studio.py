@@ -469,6 +469,22 @@ def zip_button(container: Any, label: str, view: GenerationView, make: Callable[
     )
 
 
+@ui.action
+def cancel_job(ctx: PageContext, job_id: uuid.UUID) -> None:
+    ended = generations.cancel(ctx.db, ctx.account.id, job_id)
+    session().flash = t("cancelled_note" if ended else "already_ended")
+
+
+def cancel_button(container: Any, ctx: PageContext, view: GenerationView) -> None:
+    container.button(
+        t("cancel_job"),
+        key=f"cancel_{view.id}",
+        icon=":material/cancel:",
+        on_click=cancel_job,
+        args=(ctx, view.id),
+    )
+
+
 def run_again_button(container: Any, ctx: PageContext, view: GenerationView) -> None:
     container.button(
         t("run_again"),
@@ -499,6 +515,8 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
             query_params={"id": str(view.id)},
         )
         job_status(view)
+        if not view.finished:
+            cancel_button(st, ctx, view)
         description = view.details.get("description")
         if description:
             with st.expander(t("description")):
