@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select, tuple_, update
 
-from viba import audit, features, generations
+from viba import audit, features, generations, metadata
 from viba.db import Database, rowcount
 from viba.errors import UserError
 from viba.generations import GenerationView
@@ -251,6 +251,11 @@ def file_name(view: GenerationView, key: str, index: int, role: str = "") -> str
     return f"viba-{view.type}-{view.id.hex[:8]}-{role}{index}.{ext}"
 
 
+def output_download(store: ImageStore, view: GenerationView, key: str, index: int) -> bytes:
+    """An output as downloaded: the image as made, with its settings inside (viba.metadata)."""
+    return metadata.embed(store.load(key), metadata.describe(view, index))
+
+
 def outputs_zip(store: ImageStore, view: GenerationView) -> bytes:
     """The generation's output images in one zip (a derivation's set) with its description."""
     return _zip(store, view, everything=False)
@@ -266,7 +271,7 @@ def _zip(store: ImageStore, view: GenerationView, everything: bool) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:  # images are compressed
         for i, key in enumerate(view.output_keys, start=1):
-            zf.writestr(file_name(view, key, i), store.load(key))
+            zf.writestr(file_name(view, key, i), output_download(store, view, key, i))
         if everything:
             for i, key in enumerate(view.input_keys, start=1):
                 zf.writestr(f"inputs/{file_name(view, key, i, 'input-')}", store.load(key))

@@ -10,14 +10,14 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
-from viba import features, history, studio, ui
+from viba import features, generations, history, metadata, studio, ui
 from viba.catalog import load_catalog
 from viba.generations import UNFINISHED, GenerationView
 from viba.i18n import t, t_columns
 from viba.models import GENERATION_STATUSES
 from viba.text import md_escape
 from viba.ui import PageContext
-from viba.websession import flash
+from viba.websession import flash, session
 
 COLUMNS = 4
 CONFIRM_KEY = "history_confirm_delete"
@@ -31,6 +31,7 @@ def history_page(ctx: PageContext) -> None:
         filters = filter_bar()
         if filters is not None:
             history_grid(ctx, filters)
+        drop_zone(ctx)
         return
     if st.button(t("all_generations"), icon=":material/arrow_back:", key="history_back"):
         open_item("id", None)
@@ -40,6 +41,41 @@ def history_page(ctx: PageContext) -> None:
         ui.fail(t("not_yours"))
     live_detail(ctx, generation_id)
     keep_hidden_widgets()
+
+
+def drop_zone(ctx: PageContext) -> None:
+    """A downloaded image dropped here opens its generation; one that is not (or no longer)
+    in this History has its settings recalled into its feature's form."""
+    with st.expander(t("open_from_image")), st.form("hv_drop", clear_on_submit=True):
+        dropped = st.file_uploader(t("drop_image"), type=["png", "jpg", "jpeg"], key="hv_file")
+        if not st.form_submit_button(t("open"), icon=":material/image_search:") or not dropped:
+            return
+        meta = metadata.read(dropped.getvalue())
+    if meta is None:
+        st.warning(t("no_settings_in_image"))
+        return
+    found = meta.get("generation_id")
+    if found and generations.find(ctx.db, ctx.account.id, uuid.UUID(found)) is not None:
+        open_item("id", uuid.UUID(found))
+    recall(ctx, meta)
+
+
+def recall(ctx: PageContext, meta: dict[str, Any]) -> None:
+    """Put an image's settings into its feature's form (options the feature knows, checked
+    like a submit's) and open that page."""
+    try:
+        feature = features.get(str(meta.get("feature")))
+    except features.InputError:
+        st.warning(t("no_settings_in_image"))
+        return
+    given = meta.get("options")
+    if not isinstance(given, dict):
+        given = {}
+    known = {o.name for o in feature.options} | {"image_size", "aspect_ratio"}
+    options = {k: v for k, v in given.items() if k in known and isinstance(v, str | int | None)}
+    ui.remember_feature_options(ctx.db, ctx.account, feature.key, options)
+    session().flash = t("settings_recalled").format(feature=t(feature.key))
+    st.switch_page(feature.page)
 
 
 def keep_hidden_widgets() -> NoReturn:

@@ -47,6 +47,22 @@ TEXTS: dict[str, dict[str, str]] = {
     "generate": {"en": "Generate", "zh": "生成"},
     "download": {"en": "Download", "zh": "下载"},
     "full_size": {"en": "Full size", "zh": "查看原图"},
+    "open_from_image": {
+        "en": "Open from a downloaded image",
+        "zh": "从下载的图片打开",
+    },
+    "drop_image": {
+        "en": "An image downloaded from Viba Studio (its settings are inside)",
+        "zh": "从 Viba Studio 下载的图片（其中包含生成设置）",
+    },
+    "no_settings_in_image": {
+        "en": "This image carries no Viba Studio settings.",
+        "zh": "这张图片不包含 Viba Studio 的生成设置。",
+    },
+    "settings_recalled": {
+        "en": "Not in your History: its settings are in the {feature} form now.",
+        "zh": "不在你的历史记录中：其设置已填入{feature}表单。",
+    },
     "job_done": {"en": "Your {feature} is done.", "zh": "你的{feature}已完成。"},
     "job_failed": {
         "en": "Your {feature} failed: see History.",

@@ -367,7 +367,12 @@ def image_grid(
             download, full = st.columns(2) if preview else (st.container(), None)
             download.download_button(
                 t("download"),
-                data=functools.partial(store.load, key),  # the image as made, when clicked
+                # the image as made (its settings inside for an output), when clicked
+                data=(
+                    functools.partial(history.output_download, store, view, key, i + 1)
+                    if not role
+                    else functools.partial(store.load, key)
+                ),
                 file_name=history.file_name(view, key, i + 1, role),
                 mime=mime_for(key),
                 key=f"dl_{role}{view.id}_{i}",
