@@ -165,3 +165,20 @@ def test_no_more_decodes_run_at_once_than_the_setting(monkeypatch):
     for t in threads:
         t.join(30)
     assert 1 <= most[0] <= images.DEFAULT_DECODES_AT_ONCE
+
+
+def test_a_phone_heic_is_taken_like_any_photo_upright_and_as_jpeg():
+    # A HEIC photo as an iPhone saves it, turned by its EXIF orientation (6: 90° clockwise).
+    img = Image.new("RGB", (80, 60), (10, 120, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    img.save(out, format="HEIF", exif=exif.tobytes())
+    prepared = prepare_image(out.getvalue(), "IMG_0001.HEIC")
+    assert prepared.mime_type == "image/jpeg" and (prepared.width, prepared.height) == (60, 80)
+    with Image.open(io.BytesIO(prepared.data)) as jpeg:
+        assert jpeg.format == "JPEG"
+        r, g, b = jpeg.getpixel((30, 40))
+        assert abs(r - 10) < 12 and abs(g - 120) < 12 and abs(b - 200) < 12
+    with pytest.raises(ImageInputError, match="“cut.heic” is (not an image|damaged)"):
+        prepare_image(out.getvalue()[: len(out.getvalue()) // 2], "cut.heic")

@@ -331,7 +331,7 @@ def test_the_language_holds_across_pages_and_reloads_and_is_kept_on_the_account(
     after = "el => getComputedStyle(el, '::after').content"
     wait_until(lambda: zone.locator("button p").evaluate(after) == '"上传"')
     note = zone.get_by_test_id("stFileUploaderDropzoneInstructions").locator("span").first
-    assert note.evaluate(after) == '"每个文件最大 25MB · PNG, JPG, WEBP"'
+    assert note.evaluate(after) == '"每个文件最大 25MB · PNG, JPG, WEBP, HEIC"'
     go_to(page, "历史记录", "历史记录")  # another page through the sidebar: still 中文
     page.reload()
     expect(main(page).get_by_role("heading", name="历史记录", level=1)).to_be_visible()

@@ -435,9 +435,9 @@ PHRASES: dict[str, str] = {
     "“Run again”.": "因服务器重启而中断，且无法继续（{reason}）。请使用“再次生成”。",
     "“{name}” is empty (0 bytes). Choose another file.": "“{name}”是空文件（0 字节），请选择其他文件。",
     "“{name}” has too many pixels to be processed safely.": "“{name}”像素过多，无法安全处理。",
-    "“{name}” is not an image (PNG, JPEG or WEBP expected).": "“{name}”不是图片（应为 PNG、JPEG 或 WEBP）。",
+    "“{name}” is not an image (PNG, JPEG, WEBP or HEIC expected).": "“{name}”不是图片（应为 PNG、JPEG、WEBP 或 HEIC）。",
     "“{name}” is damaged or incomplete; upload it again.": "“{name}”已损坏或不完整，请重新上传。",
-    "“{name}” is a {fmt} file; use PNG, JPEG or WEBP.": "“{name}”是 {fmt} 文件；请使用 PNG、JPEG 或 WEBP。",
+    "“{name}” is a {fmt} file; use PNG, JPEG, WEBP or HEIC.": "“{name}”是 {fmt} 文件；请使用 PNG、JPEG、WEBP 或 HEIC。",
     "“{name}” is {width}×{height} pixels; the most this studio takes is {n} megapixels.": (
         "“{name}”为 {width}×{height} 像素；本工作室最多接受 {n} 百万像素。"
     ),

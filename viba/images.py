@@ -19,6 +19,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from viba.errors import UserError
 
+try:  # phone photos: HEIC/HEIF read like any other upload
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - it is in requirements.txt
+    pass
+
 DEFAULT_MAX_SIDE = 2048
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", "HEIF", "AVIF"}
 
@@ -72,7 +79,7 @@ def prepare_image(
                 fmt = probe.format or ""
                 if fmt not in ACCEPTED_FORMATS:
                     raise ImageInputError(
-                        f"{label} is a {fmt or 'unknown'} file; use PNG, JPEG or WEBP."
+                        f"{label} is a {fmt or 'unknown'} file; use PNG, JPEG, WEBP or HEIC."
                     )
                 probe.verify()
             with _decode_slots(), Image.open(source.open()) as opened:
@@ -87,7 +94,9 @@ def prepare_image(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageInputError(f"{label} has too many pixels to be processed safely.") from None
     except UnidentifiedImageError:
-        raise ImageInputError(f"{label} is not an image (PNG, JPEG or WEBP expected).") from None
+        raise ImageInputError(
+            f"{label} is not an image (PNG, JPEG, WEBP or HEIC expected)."
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, ImageInputError):
             raise

@@ -23,7 +23,7 @@ from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import session
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp"]
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "heic", "heif"]
 # A running job's card redraws itself this often (one small query, one card): a variant shows
 # within this of being stored. History's list polls at HISTORY_POLL_SECONDS (a whole page).
 POLL_SECONDS = 0.25

@@ -311,7 +311,7 @@ def _uploader_text(lang: str) -> None:
         f'{{content: "{button}"; font-size: 1rem}}'
         f'{zone} [data-testid="stFileUploaderDropzoneInstructions"] span {{font-size: 0}}'
         f'{zone} [data-testid="stFileUploaderDropzoneInstructions"] span::after '
-        f'{{content: "{note} · PNG, JPG, WEBP"; font-size: 0.875rem}}'
+        f'{{content: "{note} · PNG, JPG, WEBP, HEIC"; font-size: 0.875rem}}'
         "</style>"
     )
 
