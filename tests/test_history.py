@@ -10,9 +10,10 @@ import zipfile
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
-from viba import audit, auth, history
+from viba import audit, auth, history, metadata
 from viba.models import AuditEntry, GenerationHistory, ImageRef
 from viba.storage import ImageStore, make_backend
 
@@ -197,7 +198,11 @@ def test_zip_holds_outputs_inputs_description_and_the_parameters(db, store, owne
                 "generation.json",
             ]
         )
-        assert zf.read(f"viba-derivation-{gid.hex[:8]}-2.png") == store.load(outs[1])
+        second = zf.read(f"viba-derivation-{gid.hex[:8]}-2.png")
+        # The image as stored, with its settings inside (viba.metadata), pixels untouched.
+        assert metadata.read(second)["generation_id"] == str(gid)
+        with Image.open(io.BytesIO(second)) as a, Image.open(io.BytesIO(store.load(outs[1]))) as b:
+            assert a.tobytes() == b.tobytes()
         assert zf.read("description.txt") == b"a fox"
         meta = json.loads(zf.read("generation.json"))
     assert meta["id"] == str(gid) and meta["type"] == "derivation"

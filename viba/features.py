@@ -108,6 +108,9 @@ class Feature:
     def step_ids(self) -> tuple[str, ...]:
         return tuple(step.id for step in self.steps)
 
+    def slot(self, role: str) -> Slot:
+        return next(s for s in self.slots if s.role == role)
+
     @property
     def image_step(self) -> str:
         """The step whose calls make the output images (the last one)."""

@@ -360,6 +360,7 @@ def generation_detail(
         actions[0], t("download_set"), view, lambda: history.generation_zip(store, view)
     )
     studio.run_again_button(actions[1], ctx, view)
+    studio.edit_button(actions[4], view)
     label = t("unfavorite") if view.favorite else t("favorite")
     if actions[2].button(
         label,

@@ -47,6 +47,14 @@ TEXTS: dict[str, dict[str, str]] = {
     "generate": {"en": "Generate", "zh": "生成"},
     "download": {"en": "Download", "zh": "下载"},
     "full_size": {"en": "Full size", "zh": "查看原图"},
+    "edit_run_again": {"en": "Edit and run again", "zh": "修改后重新生成"},
+    "use_as_input": {"en": "Use as input", "zh": "用作输入"},
+    "use_in": {"en": "In", "zh": "用于"},
+    "filled_in": {
+        "en": "Filled in from an earlier generation (nothing is uploaded again):",
+        "zh": "已用之前的生成结果填入（无需重新上传）：",
+    },
+    "remove": {"en": "Remove", "zh": "移除"},
     "open_from_image": {
         "en": "Open from a downloaded image",
         "zh": "从下载的图片打开",

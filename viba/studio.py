@@ -10,7 +10,17 @@ from typing import Any
 
 import streamlit as st
 
-from viba import budget, features, generations, history, output, prompt_store, sidebar, ui
+from viba import (
+    budget,
+    features,
+    generations,
+    history,
+    output,
+    prefill,
+    prompt_store,
+    sidebar,
+    ui,
+)
 from viba.catalog import load_catalog
 from viba.errors import UserError
 from viba.features import ChoiceOption, Feature, IntOption, Slot
@@ -18,6 +28,7 @@ from viba.gemini import GeminiConfig, MissingApiKey
 from viba.generations import GenerationView
 from viba.i18n import t
 from viba.images import ImageInputError, PreparedImage
+from viba.prefill import Prefill
 from viba.storage import ImageStore, StorageError, mime_for
 from viba.text import md_escape
 from viba.ui import PageContext
@@ -77,11 +88,20 @@ def submit(
     images: list[PreparedImage],
     options: dict[str, Any],
     config: GeminiConfig,
+    models: dict[str, str] | None = None,
 ) -> uuid.UUID:
+    """Queue one job with the user's models (or, for a form filled in from a generation, the
+    models it used, each still checked against the catalog)."""
     in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(ctx.db))
-    return ctx.runner.submit(
-        ctx.account.id, feature.key, images, options, ctx.model_choices(), in_use, config
-    )
+    chosen = ctx.model_choices()
+    if models:
+        catalog = load_catalog()
+        chosen |= {
+            step: catalog.resolve(step, models[step]).model
+            for step in feature.step_ids
+            if step in models
+        }
+    return ctx.runner.submit(ctx.account.id, feature.key, images, options, chosen, in_use, config)
 
 
 @ui.action
@@ -210,11 +230,16 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
     avatars = {
         slot.role: _avatar_picker(ctx, feature, slot) for slot in feature.slots if slot.avatars
     }
+    filled = _prefilled(ctx, feature)
     last = ui.feature_options(ctx.db, ctx.account).get(feature.key, {})
+    if filled is not None and filled.options is not None:
+        last = filled.options
     uploads: dict[str, Any] = {}
     with st.form(feature.key, clear_on_submit=True):
         columns = st.columns(len(feature.slots)) if len(feature.slots) > 1 else [st.container()]
         for slot, column in zip(feature.slots, columns):
+            if filled is not None and slot.role in filled.inputs:
+                continue  # shown above the form, from the store
             if not _from_avatar(feature, slot):
                 uploads[slot.role] = column.file_uploader(
                     t(slot.label_key),
@@ -233,16 +258,18 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
     if not submitted or config is None:
         return
     queued, refused = 0, False
-    for images in _jobs_from(ctx, feature, uploads, avatars):
+    for images in _jobs_from(ctx, feature, uploads, avatars, filled):
         try:
-            submit(ctx, feature, images, values, config)
+            submit(ctx, feature, images, values, config, filled.models if filled else None)
             queued += 1
         except UserError as exc:  # this job is refused; the others of a batch still go
             refused = True
             st.error(md_escape(t(str(exc))), icon=":material/error:")
     if not queued:
         return
-    changed = any(last.get(name) != value for name, value in values.items())
+    if filled is not None:
+        session().prefill = None  # used
+    changed = filled is not None or any(last.get(name) != value for name, value in values.items())
     ui.remember_feature_options(ctx.db, ctx.account, feature.key, values)
     if changed and not refused:
         # The cleared form shows its old starting values until the page runs again: run it
@@ -250,6 +277,38 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
         session().flash = t("queued")
         st.rerun()
     st.toast(t("queued"), icon=":material/schedule:")
+
+
+def _prefilled(ctx: PageContext, feature: Feature) -> Prefill | None:
+    """The inputs this form was filled in with (Edit and run again, Use as input): drawn above
+    the form with a remove button each; None when there are none for this feature."""
+    filled = session().prefill
+    if not isinstance(filled, Prefill) or filled.feature != feature.key:
+        return None
+    with st.container(border=True):
+        st.caption(t("filled_in"))
+        for slot in feature.slots:
+            keys = filled.inputs.get(slot.role)
+            if not keys:
+                continue
+            shown = ctx.store.thumbnail_refs(keys)
+            left, right = st.columns([4, 1], vertical_alignment="center")
+            left.image([shown[k] for k in keys if k in shown], width=96, caption=None)
+            left.text(f"{t(slot.label_key)}: " + ", ".join(filled.names.get(slot.role) or []))
+            right.button(
+                t("remove"),
+                key=f"prefill_remove_{feature.key}_{slot.role}",
+                icon=":material/close:",
+                on_click=_drop_prefilled,
+                args=(slot.role,),
+            )
+    return filled
+
+
+def _drop_prefilled(role: str) -> None:
+    box = session()
+    if isinstance(box.prefill, Prefill):
+        box.prefill = box.prefill.without(role)
 
 
 def _files(value: Any) -> list[Any]:
@@ -263,12 +322,30 @@ def _jobs_from(
     feature: Feature,
     uploads: dict[str, Any],
     avatars: dict[str, GenerationView | None],
+    filled: Prefill | None = None,
 ) -> list[list[PreparedImage]]:
     """The inputs of each job to submit, in slot order; nothing (after saying why) when the
     inputs are missing or unusable. A batch slot gives one job per usable file."""
     per_slot: list[list[PreparedImage]] = []
     batch_index: int | None = None
     for slot in feature.slots:
+        if filled is not None and slot.role in filled.inputs:
+            names = filled.names.get(slot.role) or []
+            try:
+                per_slot.append(
+                    [
+                        generations.stored_image(
+                            ctx.store, key, names[i] if i < len(names) else "image.jpg"
+                        )
+                        for i, key in enumerate(filled.inputs[slot.role])
+                    ]
+                )
+            except StorageError as exc:
+                st.error(md_escape(t(str(exc))))
+                return []
+            if slot.batch:
+                batch_index = len(per_slot) - 1
+            continue
         if _from_avatar(feature, slot):
             avatar = avatars.get(slot.role)
             if avatar is None:
@@ -383,6 +460,8 @@ def image_grid(
                 t("full_size"), key=f"full_{role}{view.id}_{i}", icon=":material/open_in_full:"
             ):
                 _full_size(store, key)
+            if not role and view.finished:
+                use_as_input(view, key, i)
 
 
 def _full_size(store: ImageStore, key: str) -> None:
@@ -490,6 +569,28 @@ def cancel_button(container: Any, ctx: PageContext, view: GenerationView) -> Non
     )
 
 
+def edit_button(container: Any, view: GenerationView) -> None:
+    """Reopen this generation's form with its inputs, options and models filled in."""
+    if container.button(t("edit_run_again"), key=f"edit_{view.id}", icon=":material/edit:"):
+        session().prefill = prefill.from_generation(view)
+        st.switch_page(features.get(view.type).page)
+
+
+def use_as_input(view: GenerationView, key: str, index: int) -> None:
+    """One output into a slot of any feature's form, that page opened."""
+    choices = prefill.targets()
+    with st.popover(t("use_as_input"), icon=":material/input:", width="stretch"):
+        target = st.selectbox(
+            t("use_in"),
+            choices,
+            key=f"use_in_{view.id}_{index}",
+            format_func=lambda c: f"{t(c[0])} · {t(features.get(c[0]).slot(c[1]).label_key)}",
+        )
+        if st.button(t("open"), key=f"use_go_{view.id}_{index}", icon=":material/arrow_forward:"):
+            session().prefill = prefill.from_output(view, key, target)
+            st.switch_page(features.get(target[0]).page)
+
+
 def run_again_button(container: Any, ctx: PageContext, view: GenerationView) -> None:
     container.button(
         t("run_again"),
@@ -531,12 +632,13 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
             store, view, outputs_in_place(view), min(4, max(3, features.get(view.type).outputs))
         )
         if view.finished:
-            actions = st.columns([1, 1, 3])
+            actions = st.columns([1, 1, 1.3, 2])
             if len(view.output_keys) > 1:
                 zip_button(
                     actions[0], t("download_zip"), view, lambda: history.outputs_zip(store, view)
                 )
             run_again_button(actions[1], ctx, view)
+            edit_button(actions[2], view)
 
 
 def recent_jobs(ctx: PageContext, feature: Feature, limit: int = 6) -> None:
