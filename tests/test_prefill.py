@@ -95,3 +95,41 @@ def test_an_output_used_as_input_fills_that_slot_and_can_be_removed(
     assert len(at.get("file_uploader")) == 1
     button(at, "Remove").click().run()
     assert len(at.get("file_uploader")) == 2
+
+
+def test_outputs_picked_on_cards_are_compared_side_by_side_on_history(
+    db, user, app_environ, gemini_config, fake_gemini
+):
+    for size in ("1K", "2K"):
+        made(db, user, "avatar", {"image_size": size}, f"cmp-{size}", gemini_config=gemini_config)
+    at = open_page("pages/2_Avatar.py", user)
+    boxes = [c for c in at.checkbox if c.label == "Compare"]
+    assert len(boxes) == 2
+    for box in boxes:
+        box.check().run()
+    at.switch_page("pages/5_History.py").run()
+    button(at, "Compare the 2 picked").click().run()
+    assert not at.exception and [s.value for s in at.subheader] == ["Side by side"]
+    texts = [t.value for t in at.text]
+    assert any("· 896×1200" in x for x in texts) and any("· 1792×2400" in x for x in texts)
+    assert sum("1K · 3:4" in x or "2K · 3:4" in x for x in texts) == 2
+    assert len(at.get("download_button")) == 3  # each, and the zip
+    from viba import generations, history  # the zip is made on click: checked directly
+
+    picked = [
+        (generations.find(db, user.id, r.id), r.output_keys[0]) for r in rows(db, user, "avatar")
+    ]
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(history.picked_zip(_store(), picked))) as zf:
+        assert len(zf.namelist()) == 2
+    button(at, "Clear the picks").click().run()
+    assert not [b for b in at.button if b.label.startswith("Compare the")]
+
+
+def _store():
+    from viba.db import get_database
+
+    settings = get_settings()
+    return ImageStore(make_backend(settings.storage, get_database(), settings.data_dir))

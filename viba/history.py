@@ -256,6 +256,16 @@ def output_download(store: ImageStore, view: GenerationView, key: str, index: in
     return metadata.embed(store.load(key), metadata.describe(view, index))
 
 
+def picked_zip(store: ImageStore, items: list[tuple[GenerationView, str]]) -> bytes:
+    """Outputs picked across generations, each with its settings inside, in one zip."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+        for view, key in items:
+            index = view.output_keys.index(key) + 1
+            zf.writestr(file_name(view, key, index), output_download(store, view, key, index))
+    return buffer.getvalue()
+
+
 def outputs_zip(store: ImageStore, view: GenerationView) -> bytes:
     """The generation's output images in one zip (a derivation's set) with its description."""
     return _zip(store, view, everything=False)

@@ -4,6 +4,7 @@ authorization are viba.history's (and viba.admin's for admins)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NoReturn
@@ -15,6 +16,7 @@ from viba.catalog import load_catalog
 from viba.generations import UNFINISHED, GenerationView
 from viba.i18n import t, t_columns
 from viba.models import GENERATION_STATUSES
+from viba.storage import StorageError, mime_for
 from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import flash, session
@@ -26,7 +28,16 @@ PAGES_KEY = "history_pages"
 
 def history_page(ctx: PageContext) -> None:
     st.title(t("History"))
+    if st.query_params.get("compare"):
+        compare_view(ctx)
+        keep_hidden_widgets()
     wanted = st.query_params.get("id")
+    picked = session().compare or []
+    if len(picked) >= 2 and st.button(
+        t("compare_n").format(n=len(picked)), icon=":material/compare:", key="compare_open"
+    ):
+        st.query_params["compare"] = "1"
+        st.rerun()
     if not wanted:
         filters = filter_bar()
         if filters is not None:
@@ -41,6 +52,62 @@ def history_page(ctx: PageContext) -> None:
         ui.fail(t("not_yours"))
     live_detail(ctx, generation_id)
     keep_hidden_widgets()
+
+
+def compare_view(ctx: PageContext) -> None:
+    """The picked outputs side by side at screen size, each with its settings and download,
+    and all of them in one zip."""
+    st.subheader(t("compare_title"))
+    back, clear, _ = st.columns([1, 1, 3])
+    if back.button(t("all_generations"), icon=":material/arrow_back:", key="compare_back"):
+        st.query_params.pop("compare", None)
+        st.rerun()
+    if clear.button(t("clear_picked"), icon=":material/close:", key="compare_clear"):
+        session().compare = None
+        st.query_params.pop("compare", None)
+        st.rerun()
+    picked = list(session().compare or [])
+    found: dict[str, GenerationView] = {}
+    for gid, _ in picked:
+        view = found.get(gid) or generations.find(ctx.db, ctx.account.id, uuid.UUID(gid))
+        if view is not None:  # only the user's own, still there
+            found[gid] = view
+    items = [
+        (found[gid], key) for gid, key in picked if gid in found and key in found[gid].output_keys
+    ]
+    if not items:
+        st.info(t("nothing_yet"))
+        return
+    for column, (view, key) in zip(st.columns(len(items)), items):
+        with column:
+            index = view.output_keys.index(key) + 1
+            try:
+                shown, (width, height) = ctx.store.screen_image(key)
+            except StorageError as exc:
+                st.warning(md_escape(t(str(exc))))
+                continue
+            st.image(shown, width="stretch")
+            model = (view.input_params.get("models") or {}).get(features.get(view.type).image_step)
+            st.text(f"{t(view.type)} · {model} · {width}×{height}")
+            st.text(studio.options_line(view))
+            st.download_button(
+                t("download"),
+                data=functools.partial(history.output_download, ctx.store, view, key, index),
+                file_name=history.file_name(view, key, index),
+                mime=mime_for(key),
+                key=f"cmp_dl_{view.id}_{index}",
+                icon=":material/download:",
+                on_click="ignore",
+            )
+    st.download_button(
+        t("download_picked"),
+        data=functools.partial(history.picked_zip, ctx.store, items),
+        file_name="viba-compare.zip",
+        mime="application/zip",
+        key="cmp_zip",
+        icon=":material/folder_zip:",
+        on_click="ignore",
+    )
 
 
 def drop_zone(ctx: PageContext) -> None:

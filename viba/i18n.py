@@ -55,6 +55,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "已用之前的生成结果填入（无需重新上传）：",
     },
     "remove": {"en": "Remove", "zh": "移除"},
+    "compare": {"en": "Compare", "zh": "对比"},
+    "compare_n": {"en": "Compare the {n} picked", "zh": "对比已选的 {n} 张"},
+    "compare_title": {"en": "Side by side", "zh": "并排对比"},
+    "clear_picked": {"en": "Clear the picks", "zh": "清除所选"},
+    "download_picked": {"en": "Download the picked (zip)", "zh": "下载所选（zip）"},
     "open_from_image": {
         "en": "Open from a downloaded image",
         "zh": "从下载的图片打开",

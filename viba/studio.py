@@ -462,6 +462,7 @@ def image_grid(
                 _full_size(store, key)
             if not role and view.finished:
                 use_as_input(view, key, i)
+                compare_toggle(view, key)
 
 
 def _full_size(store: ImageStore, key: str) -> None:
@@ -574,6 +575,34 @@ def edit_button(container: Any, view: GenerationView) -> None:
     if container.button(t("edit_run_again"), key=f"edit_{view.id}", icon=":material/edit:"):
         session().prefill = prefill.from_generation(view)
         st.switch_page(features.get(view.type).page)
+
+
+COMPARE_MAX = 4
+
+
+def compare_toggle(view: GenerationView, key: str) -> None:
+    """Pick this output for History's side-by-side comparison (up to COMPARE_MAX)."""
+    picked = list(session().compare or [])
+    on = (str(view.id), key) in picked
+    st.checkbox(
+        t("compare"),
+        value=on,
+        key=f"cmp_{view.id}_{key[-12:]}",
+        disabled=not on and len(picked) >= COMPARE_MAX,
+        on_change=_toggle_compare,
+        args=(str(view.id), key),
+    )
+
+
+def _toggle_compare(generation_id: str, key: str) -> None:
+    box = session()
+    picked = list(box.compare or [])
+    pair = (generation_id, key)
+    if pair in picked:
+        picked.remove(pair)
+    elif len(picked) < COMPARE_MAX:
+        picked.append(pair)
+    box.compare = picked
 
 
 def use_as_input(view: GenerationView, key: str, index: int) -> None:

@@ -36,6 +36,7 @@ class SessionBox:
     feature_options: dict[str, dict[str, Any]] | None = None  # viba.preferences
     watched_jobs: dict[uuid.UUID, str] | None = None  # viba.job_watch: running, by id
     prefill: Any = None  # a viba.prefill.Prefill: the next form's inputs and options
+    compare: list[tuple[str, str]] | None = None  # (generation id, output key), History
     language: str | None = None  # chosen on the switch, or the account's (viba.i18n)
     language_of: str | None = None  # the account whose language was taken over
     gemini_key: str | None = None  # the user's own key (in memory; see viba.keyvault)
