@@ -336,3 +336,23 @@ def photo(color: str = "red", size=(60, 80), fmt: str = "JPEG"):
 def stored_prefs(db, user):
     with db.session() as s:
         return s.scalar(select(User.model_preferences).where(User.id == user.id))
+
+
+def generation_rows(db, user, feature):
+    """A user's generations of one feature, oldest first."""
+    with db.session() as s:
+        return s.scalars(
+            select(GenerationHistory)
+            .where(GenerationHistory.user_id == user.id, GenerationHistory.type == feature)
+            .order_by(GenerationHistory.created_at)
+        ).all()
+
+
+def smtp_env(monkeypatch, port: int) -> None:
+    """Point the app's settings at the test SMTP server (undo with monkeypatch.undo())."""
+    from viba.config import get_settings
+
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(port))
+    monkeypatch.setenv("SMTP_SECURITY", "none")
+    get_settings.cache_clear()

@@ -16,7 +16,7 @@ from streamlit.testing.v1.element_tree import Block, Node
 from viba import auth, i18n, websession
 from viba.admin_view import SECTIONS
 
-from helpers import PASSWORD, ROOT, logged_in_box
+from helpers import PASSWORD, ROOT, logged_in_box, smtp_env
 
 PAGES = ["Home.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))]
 # Names and units that stay as they are in 中文, and the data pages list.
@@ -183,10 +183,7 @@ def test_the_reset_email_is_in_the_accounts_language(monkeypatch, db, people, sm
     member = people[0]
     preferences.set_language(db, member.id, "zh")
     port, inbox = smtp_server
-    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(port))
-    monkeypatch.setenv("SMTP_SECURITY", "none")
-    get_settings.cache_clear()
+    smtp_env(monkeypatch, port)
     try:
         auth.request_password_reset(db, get_settings(), member.email)
         (mail,) = inbox.messages

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from viba import auth, sidebar, websession
 
-from helpers import PASSWORD, main_texts, open_page, sidebar_links
+from helpers import PASSWORD, main_texts, open_page, sidebar_links, smtp_env
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_FILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
@@ -254,10 +254,7 @@ def test_forgot_password_form_emails_a_link_through_smtp(monkeypatch, db, user, 
     from viba.config import get_settings
 
     port, inbox = smtp_server
-    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(port))
-    monkeypatch.setenv("SMTP_SECURITY", "none")
-    get_settings.cache_clear()
+    smtp_env(monkeypatch, port)
     try:
         at = open_page()
         at.text_input(key="forgot_email").input(user.email)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from viba import jobs, prompt_store
 from viba.catalog import load_catalog
 from viba.config import get_settings
 from viba.images import prepare_image
-from viba.models import GenerationHistory
 from viba.storage import ImageStore, make_backend
 
 from fake_gemini import png_bytes
+from helpers import generation_rows as rows
 from helpers import open_page, wait_until
 
 
@@ -29,15 +27,6 @@ def made(db, user, feature, options, *names, gemini_config):
         return job_id
     finally:
         runner.shutdown()
-
-
-def rows(db, user, feature):
-    with db.session() as s:
-        return s.scalars(
-            select(GenerationHistory)
-            .where(GenerationHistory.user_id == user.id, GenerationHistory.type == feature)
-            .order_by(GenerationHistory.created_at)
-        ).all()
 
 
 def button(at, label):

@@ -30,6 +30,9 @@ from helpers import (
     settled,
     wait_until,
 )
+from helpers import (
+    generation_rows as rows,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -60,15 +63,6 @@ def upload(page: Page, index: int, *files: tuple[str, bytes]) -> None:
 
 def generate(page: Page) -> None:
     main(page).get_by_role("button", name="Generate").click()
-
-
-def rows(db, user, feature):
-    with db.session() as s:
-        return s.scalars(
-            select(GenerationHistory)
-            .where(GenerationHistory.user_id == user.id, GenerationHistory.type == feature)
-            .order_by(GenerationHistory.created_at)
-        ).all()
 
 
 def stored(db, keys):
