@@ -50,6 +50,11 @@ def test_a_hostile_or_broken_file_is_just_not_ours():
     assert metadata.read(tagged[:40]) is None  # cut off
     assert metadata.read(b"\xff\xd8\xff\xe1\xff\xff" + b"x" * 10) is None
     assert metadata.read(b"GIF89a" + b"\x00" * 50) is None
+    # A file of thousands of tiny chunks is not read to its end.
+    tagged = metadata.embed(png_bytes("z"), {"feature": "swap"})
+    junk = metadata._chunk(b"tEXt", b"k\x00v") * (metadata.MAX_CHUNKS + 10)
+    padded = tagged[:8] + tagged[8:33] + junk + tagged[33:]  # after IHDR
+    assert metadata.read(tagged) is not None and metadata.read(padded) is None
     huge = metadata.embed(png_bytes("y"), {"prompt": "p" * 200_000, "feature": "swap"})
     assert len(metadata.read(huge)["prompt"]) < 3000  # cut to fit
 

@@ -148,7 +148,9 @@ def _team_key(column: Any) -> Any:
     return func.coalesce(column["own_key"].as_boolean(), False).is_(False)
 
 
-def standing(s: Session, user_id: uuid.UUID, now: datetime | None = None) -> Standing:
+def standing(
+    s: Session, user_id: uuid.UUID, now: datetime | None = None, limits: Limits | None = None
+) -> Standing:
     now = now or utcnow()
     month, today = month_start(now), day_start(now)
     g, u = GenerationHistory, ModelUsage
@@ -171,7 +173,7 @@ def standing(s: Session, user_id: uuid.UUID, now: datetime | None = None) -> Sta
         )
     )
     return Standing(
-        limits_for(s, user_id),
+        limits if limits is not None else limits_for(s, user_id),
         float(spent or 0.0),
         float(reserved or 0.0),
         int(made_today or 0),
@@ -186,7 +188,7 @@ def check(s: Session, user_id: uuid.UUID, estimate_usd: float, now: datetime | N
     if not limits.any:
         return
     now = now or utcnow()
-    here = standing(s, user_id, now)
+    here = standing(s, user_id, now, limits)
     daily = limits.daily_generations
     if daily is not None and here.generations_today >= daily:
         raise LimitReached(
@@ -273,6 +275,14 @@ def set_user_limits(
 def standing_of(db: Database, user_id: uuid.UUID) -> Standing:
     with db.session() as s:
         return standing(s, user_id)
+
+
+def limited_standing(db: Database, user_id: uuid.UUID) -> Standing | None:
+    """Where a user stands, only when they have a limit (one query for the rest: a studio
+    page run asks this for everyone)."""
+    with db.session() as s:
+        limits = limits_for(s, user_id)
+        return standing(s, user_id, limits=limits) if limits.any else None
 
 
 OVERVIEW_USERS = 500  # a team; the Admin page lists this many accounts at most

@@ -93,9 +93,14 @@ def _png_with(data: bytes, text: str) -> bytes:
     return data[: end - 4] + _chunk(b"iTXt", body) + software + data[end - 4 :]
 
 
+MAX_CHUNKS = 1000  # a file of a million tiny chunks is read no further than this
+
+
 def _png_text(data: bytes) -> str | None:
     at = len(PNG_SIGNATURE)
-    while at + 8 <= len(data):
+    for _ in range(MAX_CHUNKS):
+        if at + 8 > len(data):
+            return None
         (length,) = struct.unpack(">I", data[at : at + 4])
         kind = data[at + 4 : at + 8]
         body = data[at + 8 : at + 8 + length]
@@ -134,7 +139,9 @@ def _jpeg_with(data: bytes, text: str) -> bytes:
 
 def _jpeg_text(data: bytes) -> str | None:
     at = 2
-    while at + 4 <= len(data):
+    for _ in range(MAX_CHUNKS):
+        if at + 4 > len(data):
+            return None
         if data[at] != 0xFF:
             return None
         marker = data[at + 1]

@@ -522,7 +522,9 @@ def limits_line(ctx: PageContext, config: GeminiConfig | None) -> None:
     """What the user has left of their limits on the team's key, when they have limits."""
     if config is None or config.own_key:
         return
-    here = budget.standing_of(ctx.db, ctx.account.id)
+    here = budget.limited_standing(ctx.db, ctx.account.id)
+    if here is None:
+        return
     parts = []
     if here.limits.monthly_budget_usd is not None:
         parts.append(
