@@ -149,6 +149,10 @@ class Recorded:
         return self.body.get("generationConfig", {}).get("responseModalities", [])
 
     @property
+    def contents(self) -> list[dict[str, Any]]:
+        return list(self.body.get("contents", []))
+
+    @property
     def parts(self) -> list[dict[str, Any]]:
         return [p for c in self.body.get("contents", []) for p in c.get("parts", [])]
 
@@ -633,6 +637,9 @@ class FakeGemini:
         }
 
     def _answer(self, request: Recorded) -> Answer:
+        unsigned = self._unsigned_model_image(request)
+        if unsigned:
+            return error(400, unsigned)
         with self._lock:
             queue = next(
                 (self._scripts[k] for k in (request.model, None) if self._scripts.get(k)), None
@@ -694,6 +701,25 @@ class FakeGemini:
             )
             answer = candidate_answer([{"text": self.description}], usage=usage)
         return Answer(200, answer.body, delay, gate, drip=scripted.drip if scripted else 0.0)
+
+    @staticmethod
+    def _unsigned_model_image(request: Recorded) -> str | None:
+        """Gemini 3 image models check the thought signatures of a conversation: an image the
+        model sent, passed back without its thoughtSignature, is a 400 (Google's thought
+        signatures page: strict validation for image generation and editing)."""
+        if not (request.model or "").startswith("gemini-3"):
+            return None
+        for c, content in enumerate(request.body.get("contents", []), start=1):
+            if content.get("role") != "model":
+                continue
+            for p, part in enumerate(content.get("parts", []), start=1):
+                image = "inlineData" in part or "inline_data" in part
+                if image and not (part.get("thoughtSignature") or part.get("thought_signature")):
+                    return (
+                        f"Image part is missing a thought_signature in content position {c}, "
+                        f"part position {p}."
+                    )
+        return None
 
     @staticmethod
     def _followed_ratio(request: Recorded, outputs: ModelOutputs) -> str:

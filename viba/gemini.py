@@ -264,6 +264,20 @@ class ImageResult:
     usage: Usage
     seconds: float
     thoughts: str = ""  # the model's thought summary, when it sent one (not shown by default)
+    signature: str = ""  # the final image part's thoughtSignature (base64): a next turn needs it
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier turn of a conversation with an image model (multi-turn editing): the user's
+    inputs and words, then the model's image with the thought signature it came with."""
+
+    role: str  # "user" or "model"
+    text: str = ""
+    images: Sequence[Input] = ()
+    image: bytes = field(default=b"", repr=False)  # the model's answer
+    mime_type: str = "image/png"
+    signature: str = ""
 
 
 # --- client ------------------------------------------------------------------------------
@@ -541,6 +555,17 @@ def _parts(images: Sequence[Input], text: str) -> list[types.Part]:
     return parts
 
 
+def _content(turn: Turn) -> Any:
+    _, _, types = _sdk()
+    if turn.role == "user":
+        return types.Content(role="user", parts=_parts(turn.images, turn.text))
+    part = types.Part(
+        inline_data=types.Blob(data=turn.image, mime_type=turn.mime_type),
+        thought_signature=base64.b64decode(turn.signature) if turn.signature else None,
+    )
+    return types.Content(role="model", parts=[part])
+
+
 def generate_text(
     config: GeminiConfig,
     model: str,
@@ -577,8 +602,11 @@ def generate_image(
     temperature: float | None = None,
     aspect_ratio: str = "3:4",
     image_size: str | None = None,
+    history: Sequence[Turn] = (),
 ) -> ImageResult:
-    """One image. image_size: 512, 1K, 2K or 4K (None: the model's default, 1K)."""
+    """One image. image_size: 512, 1K, 2K or 4K (None: the model's default, 1K). history: the
+    conversation so far (each model turn with its thought signature, as Gemini 3 image
+    models require), before this turn's images and prompt."""
     _, _, types = _sdk()
     gen_config = types.GenerateContentConfig(
         system_instruction=system,
@@ -586,7 +614,11 @@ def generate_image(
         response_modalities=["IMAGE"],
         image_config=types.ImageConfig(aspect_ratio=aspect_ratio, image_size=image_size),
     )
-    response, seconds = _call(config, model, _parts(images, prompt), gen_config)
+    contents: Any = _parts(images, prompt)
+    if history:
+        contents = [*(_content(turn) for turn in history)]
+        contents.append(types.Content(role="user", parts=_parts(images, prompt)))
+    response, seconds = _call(config, model, contents, gen_config)
     candidate = _check_blocked(response, model)
     parts = (candidate.content.parts or []) if candidate and candidate.content else []
     # Gemini 3 image models may think first: parts marked thought (text, and interim images)
@@ -604,7 +636,9 @@ def generate_image(
         data = blob.data if isinstance(blob.data, bytes) else base64.b64decode(blob.data or b"")
         data, mime = _readable_image(data, model)
         thoughts = "\n".join(p.text for p in parts if p.thought and p.text).strip()
-        return ImageResult(data, mime, model, _usage(response), seconds, thoughts)
+        final = next(p for p in reversed(answer) if p.inline_data is blob)
+        signature = base64.b64encode(final.thought_signature or b"").decode()
+        return ImageResult(data, mime, model, _usage(response), seconds, thoughts, signature)
     text = " ".join(p.text for p in answer if p.text).strip()
     if text:
         raise TextOnlyAnswer(

@@ -53,10 +53,24 @@ class GenerationView:
     created_at: datetime
     updated_at: datetime
     favorite: bool = False
+    parent_id: uuid.UUID | None = None  # a refinement's parent (viba.refine)
 
     @property
     def finished(self) -> bool:
         return self.status not in UNFINISHED
+
+    @property
+    def refinement(self) -> dict[str, Any] | None:
+        """What a refinement refines (parent, output, instruction); None for a first round."""
+        found = self.input_params.get("refine")
+        return found if isinstance(found, dict) else None
+
+    @property
+    def expected_outputs(self) -> int:
+        """How many images it makes: its feature's number, one for a refinement."""
+        from viba import features
+
+        return 1 if self.refinement else features.get(self.type).outputs
 
     @property
     def input_names(self) -> list[str]:
@@ -97,6 +111,7 @@ def view_of(row: GenerationHistory) -> GenerationView:
         row.created_at,
         row.updated_at,
         bool(row.favorite),
+        row.parent_id,
     )
 
 
@@ -145,6 +160,20 @@ def statuses(
         return {r.id: (r.type, r.status) for r in s.execute(query)}
 
 
+def children(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> list[GenerationView]:
+    """The refinements made of a generation's outputs, oldest first."""
+    with db.session() as s:
+        rows = s.scalars(
+            select(GenerationHistory)
+            .where(
+                GenerationHistory.parent_id == generation_id, GenerationHistory.user_id == user_id
+            )
+            .order_by(GenerationHistory.created_at)
+            .limit(50)
+        )
+        return [view_of(r) for r in rows]
+
+
 def stored_image(store: ImageStore, key: str, name: str) -> PreparedImage:
     """A stored image as pipeline input (it was checked and normalised before it was stored)."""
     return PreparedImage(store.load(key), mime_for(key), 0, 0, name)
@@ -183,6 +212,7 @@ def create(
     params: dict[str, Any],
     worker_id: str,
     guard: Callable[[Session], None] | None = None,
+    parent_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Store the inputs and add the pending row with their references. Raises StorageError.
 
@@ -199,6 +229,7 @@ def create(
         output_keys=[],
         details={},
         worker_id=worker_id,
+        parent_id=parent_id,
     )
     names = [image_lock(x.key) for x in stored] + ([f"limits:{user_id}"] if guard else [])
     try:
@@ -317,6 +348,7 @@ def _record_output(
         details = dict(row.details or {})
         meta = dict(details.get("outputs") or {})
         meta[stored.key] = {
+            "signature": result.signature,  # the next turn of a conversation needs it
             "model": result.model,
             "seconds": round(result.seconds, 3),
             "tokens": result.usage.total_tokens,

@@ -54,6 +54,25 @@ def history_page(ctx: PageContext) -> None:
     keep_hidden_widgets()
 
 
+def refinement_links(ctx: PageContext, view: GenerationView) -> None:
+    """Where this generation sits in a chain of refinements: what it refines, and the
+    refinements made of it (each opens here)."""
+    children = generations.children(ctx.db, ctx.account.id, view.id)
+    if view.parent_id is None and not children:
+        return
+    st.subheader(t("refinements"))
+    if view.parent_id is not None:
+        words = (view.refinement or {}).get("instruction") or ""
+        st.text(t("refined_from").format(words=words))
+        if st.button(t("open_parent"), icon=":material/north_west:", key=f"parent_{view.id}"):
+            open_item("id", view.parent_id)
+    for child in children:
+        words = (child.refinement or {}).get("instruction") or ""
+        label = f"{child.created_at:%Y-%m-%d %H:%M} · {t(child.status)} · {words[:60]}"
+        if st.button(label, icon=":material/subdirectory_arrow_right:", key=f"child_{child.id}"):
+            open_item("id", child.id)
+
+
 def compare_view(ctx: PageContext) -> None:
     """The picked outputs side by side at screen size, each with its settings and download,
     and all of them in one zip."""
@@ -409,7 +428,8 @@ def generation_detail(
         studio.image_grid(store, view, view.input_keys, 2, "input-", preview=False)
     with right:
         st.subheader(t("outputs"))
-        studio.image_grid(store, view, studio.outputs_in_place(view), 2, preview=False)
+        studio.image_grid(store, view, studio.outputs_in_place(view), 2, preview=False, ctx=ctx)
+    refinement_links(ctx, view)
     description = view.details.get("description")
     if description:
         with st.expander(t("description"), expanded=True):

@@ -56,6 +56,18 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "remove": {"en": "Remove", "zh": "移除"},
     "compare": {"en": "Compare", "zh": "对比"},
+    "refine": {"en": "Refine", "zh": "微调"},
+    "refine_what": {"en": "What should change?", "zh": "要改什么？"},
+    "refine_example": {
+        "en": "a darker background; remove the bag; same pose, evening light",
+        "zh": "背景更暗；去掉包；同样姿势，傍晚光线",
+    },
+    "refinements": {"en": "Refinements", "zh": "微调记录"},
+    "refined_from": {
+        "en": "Refined from an earlier result: “{words}”",
+        "zh": "由之前的结果微调而来：“{words}”",
+    },
+    "open_parent": {"en": "Open what it refines", "zh": "打开被微调的原记录"},
     "compare_n": {"en": "Compare the {n} picked", "zh": "对比已选的 {n} 张"},
     "compare_title": {"en": "Side by side", "zh": "并排对比"},
     "clear_picked": {"en": "Clear the picks", "zh": "清除所选"},

@@ -466,6 +466,13 @@ PHRASES: dict[str, str] = {
         "预算于 {day}（UTC）重置；使用你自己的 Gemini 密钥（个人资料页）不受限制。"
     ),
     "{h} h {m} min": "{h} 小时 {m} 分钟",
+    "Say what to change, for example “a darker background”.": "请说明要改什么，例如“背景更暗”。",
+    "Keep it under {n} characters.": "请少于 {n} 个字符。",
+    "That image is not one of this generation's results.": "这张图片不是该生成记录的结果之一。",
+    "A chain of refinements stops at {n} rounds: start anew.": "微调最多 {n} 轮：请重新开始。",
+    "The generation this refines is gone: use Run again instead.": "被微调的生成记录已不存在：请改用“再次生成”。",
+    "An image of this conversation is gone: use Run again instead.": "此对话中的一张图片已不存在：请改用“再次生成”。",
+    "Cancelled.": "已取消。",
     "{m} min": "{m} 分钟",
     "A monthly budget is a number of dollars from 0 to 1,000,000.": "每月预算须为 0 到 1,000,000 美元。",
     "A daily limit is a whole number of generations from 0 to 100,000.": (

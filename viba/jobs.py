@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from viba import budget, features, generations, logs, output, prompt_store
+from viba import budget, features, generations, logs, output, pipelines, prompt_store, refine
 from viba.catalog import load_catalog
 from viba.db import Database, DatabaseUnavailable
 from viba.errors import UserError
@@ -174,16 +174,56 @@ class JobRunner:
             "prompt": spec.first_prompt(templates, len(images), chosen[output.RATIO_OPTION]),
             "estimate_usd": estimate,
         }
+        return self._queue(user_id, feature, images, params, config, templates)
+
+    def refine(
+        self,
+        user_id: uuid.UUID,
+        parent_id: uuid.UUID,
+        output_key: str,
+        instruction: str,
+        config: GeminiConfig,
+    ) -> uuid.UUID:
+        """A new generation from one output of an earlier one of this user and a few words
+        ("darker background"): the image model gets the whole conversation so far (viba.refine)
+        and makes one image at the parent's size and ratio, with the parent's image model."""
+        if self._draining.is_set() or self._stop.is_set():
+            raise JobError(DRAINING_MESSAGE)
+        try:
+            parent, image, params = refine.plan(
+                self.db, self.store, user_id, parent_id, output_key, instruction
+            )
+        except UserError as exc:
+            raise JobError(str(exc)) from None
+        params["own_key"] = config.own_key
+        step = features.get(parent.type).image_step
+        templates = prompt_store.templates_for(self.db, params["prompt_versions"])
+        return self._queue(
+            user_id, parent.type, [image], params, config, {step: templates[step]}, parent.id
+        )
+
+    def _queue(
+        self,
+        user_id: uuid.UUID,
+        feature: str,
+        images: Sequence[PreparedImage],
+        params: dict[str, Any],
+        config: GeminiConfig,
+        templates: dict[str, PromptTemplate],
+        parent_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """Check the user's limits (team key), store the inputs, add the row, queue the job."""
         guard: Callable[[Session], None] | None = None
         if not config.own_key:  # the team's key: its limits apply
-            guard = functools.partial(budget.check, user_id=user_id, estimate_usd=estimate)
-
+            guard = functools.partial(
+                budget.check, user_id=user_id, estimate_usd=params["estimate_usd"]
+            )
         try:
             if guard is not None:  # refused at once, before any image is stored
                 with self.db.session() as s:
                     guard(s)
             job_id = generations.create(
-                self.db, self.store, user_id, feature, images, params, WORKER_ID, guard
+                self.db, self.store, user_id, feature, images, params, WORKER_ID, guard, parent_id
             )
         except budget.LimitReached as exc:
             raise JobError(str(exc)) from None
@@ -326,7 +366,7 @@ class JobRunner:
                 view,
                 spec.image_step,
                 image,
-                index if spec.outputs > 1 else None,
+                index if view.expected_outputs > 1 else None,
                 retry_s=self.db_retry_s,
             )
 
@@ -335,7 +375,12 @@ class JobRunner:
             ordered = sorted(failures, key=lambda f: f["variant"])
             self._write(lambda: generations.merge_details(self.db, job.id, failures=ordered))
 
-        spec.pipeline(
+        pipeline = spec.pipeline
+        conversation: list[Any] = []
+        if view.refinement:  # one image from the conversation so far and the new words
+            pipeline = pipelines.refine
+            conversation = refine.conversation(self.db, self.store, view)
+        pipeline(
             Run(
                 config=job.config,
                 images=images,
@@ -343,13 +388,15 @@ class JobRunner:
                 models=view.input_params["models"],
                 prompts=job.templates,
                 steps=spec.step_ids,
-                outputs=spec.outputs,
+                outputs=view.expected_outputs,
                 on_text=on_text,
                 on_image=on_image,
                 on_failure=on_failure,
                 done=done,
                 description=description,
                 cancelled=lambda: generations.is_cancelled(self.db, job.id),
+                conversation=conversation,
+                instruction=str((view.refinement or {}).get("instruction") or ""),
             )
         )
         seconds = time.perf_counter() - started

@@ -134,6 +134,7 @@ class GenerationHistory(Base):
         Index("ix_generation_history_type_created", "type", "created_at"),
         Index("ix_generation_history_status_created", "status", "created_at"),
         Index("ix_generation_history_status_updated", "status", "updated_at"),
+        Index("ix_generation_history_parent", "parent_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -153,6 +154,13 @@ class GenerationHistory(Base):
     # process died is found by its age (viba.generations.take_interrupted).
     worker_id: Mapped[str | None] = mapped_column(String(64))
     favorite: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A refinement's parent: the generation whose output it refines (viba.refine)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid,
+        ForeignKey(
+            "generation_history.id", ondelete="SET NULL", name="fk_generation_history_parent"
+        ),
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

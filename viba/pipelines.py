@@ -23,6 +23,7 @@ from viba.gemini import (
     ImageResult,
     Input,
     TextResult,
+    Turn,
     Usage,
     delete_upload,
     generate_image,
@@ -71,6 +72,8 @@ class Run:
     done: frozenset[int] = frozenset()
     description: TextResult | None = None
     cancelled: Callable[[], bool] = _never  # asked before each Gemini call starts
+    conversation: list[Turn] = field(default_factory=list)  # a refinement's earlier turns
+    instruction: str = ""  # a refinement's words
 
     @property
     def shape(self) -> Shape:
@@ -365,6 +368,30 @@ def derivation(run: Run) -> None:
         description=run.description,
         shape=run.shape,
         cancelled=run.cancelled,
+    )
+
+
+def refine(run: Run) -> None:
+    """A refinement: the conversation so far (its last turn the image refined, with its
+    thought signature), then the user's words; one image at the job's size and ratio."""
+    step = run.steps[-1]
+    if 1 in run.done:
+        return
+    _stop_if(run.cancelled)
+    template = run.prompts[step]
+    shape = run.shape
+    run.on_image(
+        1,
+        generate_image(
+            run.config,
+            run.models[step],
+            [],
+            prompts.refine_instruction(run.instruction, shape.aspect_ratio),
+            system=template.system,
+            aspect_ratio=shape.aspect_ratio,
+            image_size=shape.size,
+            history=run.conversation,
+        ),
     )
 
 

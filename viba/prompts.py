@@ -109,6 +109,15 @@ SWAP = PromptTemplate(
 )
 
 
+def refine_instruction(instruction: str, aspect_ratio: str = ASPECT_RATIO) -> str:
+    """A refinement's turn: the user's words about the last image (quoted as theirs)."""
+    return (
+        "Edit the last image you made as follows, and keep everything else about it the same "
+        f"(people, identity, composition, style):\n{instruction}\n"
+        f"Output one image in a {aspect_ratio} aspect ratio."
+    )
+
+
 def render_values(image_count: int, aspect_ratio: str = ASPECT_RATIO) -> dict[str, object]:
     """What every image prompt may use besides its own step's values ({aspect_ratio},
     {photo_count}); a template uses the ones it names."""

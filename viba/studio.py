@@ -18,6 +18,7 @@ from viba import (
     output,
     prefill,
     prompt_store,
+    refine,
     sidebar,
     ui,
 )
@@ -388,7 +389,7 @@ def job_status(view: GenerationView) -> None:
     if view.status == "failed":
         st.error(md_escape(t(view.error_message or "failed")), icon=":material/error:")
     elif not view.finished:
-        expected = features.get(view.type).outputs
+        expected = view.expected_outputs
         done = len(view.output_keys)
         st.progress(done / expected, text=t("progress").format(done=done, total=expected))
 
@@ -403,7 +404,7 @@ def variant_failures(view: GenerationView) -> None:
 
 
 def outputs_in_place(view: GenerationView) -> list[str | None]:
-    return generations.output_slots(view, features.get(view.type).outputs)
+    return generations.output_slots(view, view.expected_outputs)
 
 
 def image_grid(
@@ -413,6 +414,7 @@ def image_grid(
     columns: int,
     role: str = "",
     preview: bool = True,
+    ctx: PageContext | None = None,
 ) -> None:
     """Stored images of a generation, each with its download button (role: a file name and
     widget key prefix, e.g. "input-"). preview: show the stored thumbnails (all in one read)
@@ -461,6 +463,8 @@ def image_grid(
             ):
                 _full_size(store, key)
             if not role and view.finished:
+                if ctx is not None and view.user_id == ctx.account.id:
+                    refine_box(ctx, view, key, i)
                 use_as_input(view, key, i)
                 compare_toggle(view, key)
 
@@ -607,6 +611,28 @@ def _toggle_compare(generation_id: str, key: str) -> None:
     box.compare = picked
 
 
+def refine_box(ctx: PageContext, view: GenerationView, key: str, index: int) -> None:
+    """A few words about this output ("a darker background") make a new generation from it,
+    the model keeping the conversation so far (viba.refine)."""
+    with st.popover(t("refine"), icon=":material/tune:", width="stretch"):
+        with st.form(f"refine_{view.id}_{index}", clear_on_submit=True, border=False):
+            words = st.text_area(
+                t("refine_what"),
+                max_chars=refine.MAX_INSTRUCTION,
+                placeholder=t("refine_example"),
+                key=f"refine_text_{view.id}_{index}",
+            )
+            if not st.form_submit_button(t("refine"), type="primary"):
+                return
+        try:
+            ctx.runner.refine(ctx.account.id, view.id, key, words, ctx.gemini_config())
+        except UserError as exc:
+            st.error(md_escape(t(str(exc))), icon=":material/error:")
+            return
+        session().flash = t("queued")
+        st.rerun()
+
+
 def use_as_input(view: GenerationView, key: str, index: int) -> None:
     """One output into a slot of any feature's form, that page opened."""
     choices = prefill.targets()
@@ -660,7 +686,11 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
                 st.text(description)
         variant_failures(view)
         image_grid(
-            store, view, outputs_in_place(view), min(4, max(3, features.get(view.type).outputs))
+            store,
+            view,
+            outputs_in_place(view),
+            min(4, max(3, view.expected_outputs)),
+            ctx=ctx,
         )
         if view.finished:
             actions = st.columns([1, 1, 1.3, 2])

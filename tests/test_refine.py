@@ -1,0 +1,125 @@
+"""Refinements: the whole conversation goes to the image model, signatures included."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from test_jobs import models, row, submit
+
+from viba import generations, jobs, refine
+
+
+def text_of(content):
+    return "\n".join(p["text"] for p in content["parts"] if "text" in p)
+
+
+def test_a_refinement_sends_the_conversation_and_chains_to_its_parent(
+    runner, db, member, gemini_config, fake_gemini
+):
+    first = submit(runner, db, member, "avatar", 1, gemini_config, image_size="1K")
+    runner.wait(first)
+    parent = row(db, first)
+    key = parent.output_keys[0]
+    signature = parent.details["outputs"][key]["signature"]
+    assert base64.b64decode(signature) == b"sig"  # the fake's thoughtSignature, kept
+    fake_gemini.requests.clear()
+    second = runner.refine(member.id, first, key, "  a darker   background ", gemini_config)
+    runner.wait(second)
+    r = row(db, second)
+    assert r.status == "completed", r.error_message
+    assert r.parent_id == first and r.input_keys == [key] and len(r.output_keys) == 1
+    assert r.input_params["refine"]["instruction"] == "a darker background"
+    assert r.input_params["options"] == {"image_size": "1K", "aspect_ratio": "3:4"}
+    (call,) = fake_gemini.generate_calls()
+    user, model, again = call.contents
+    assert user["role"] == "user" and text_of(user) == parent.input_params["prompt"]
+    assert model["role"] == "model" and model["parts"][0]["thoughtSignature"] == signature
+    assert again["role"] == "user" and "a darker background" in text_of(again)
+    assert call.body["generationConfig"]["imageConfig"] == {"aspectRatio": "3:4", "imageSize": "1K"}
+    # Refined again: five turns, the second image with its own signature.
+    key2 = r.output_keys[0]
+    fake_gemini.requests.clear()
+    third = runner.refine(member.id, second, key2, "now in the street", gemini_config)
+    runner.wait(third)
+    assert row(db, third).status == "completed"
+    (call,) = fake_gemini.generate_calls()
+    assert [c["role"] for c in call.contents] == ["user", "model", "user", "model", "user"]
+    assert text_of(call.contents[2]) == "a darker background"
+    assert (
+        call.contents[3]["parts"][0]["thoughtSignature"]
+        == (row(db, second).details["outputs"][key2]["signature"])
+    )
+    assert [v.id for v in generations.children(db, member.id, first)] == [second]
+
+
+def test_a_derivation_variant_is_refined_with_its_photo_and_description(
+    runner, db, member, gemini_config, fake_gemini
+):
+    job = submit(runner, db, member, "derivation", 1, gemini_config)
+    runner.wait(job)
+    parent = row(db, job)
+    fake_gemini.requests.clear()
+    refined = runner.refine(member.id, job, parent.output_keys[2], "more contrast", gemini_config)
+    runner.wait(refined)
+    assert row(db, refined).status == "completed"
+    (call,) = fake_gemini.generate_calls(models()["derivation_image"])
+    first_turn = call.contents[0]
+    assert any("inlineData" in p for p in first_turn["parts"])  # the photo
+    assert fake_gemini.description in text_of(first_turn)
+
+
+def test_a_refinement_is_refused_with_a_sentence_before_any_call(
+    runner, db, member, admin, gemini_config, fake_gemini, monkeypatch
+):
+    job = submit(runner, db, member, "avatar", 1, gemini_config)
+    runner.wait(job)
+    key = row(db, job).output_keys[0]
+    fake_gemini.requests.clear()
+    for who, words, wanted, message in [
+        (member, "   ", key, "Say what to change"),
+        (member, "x" * 2001, key, "under 2000 characters"),
+        (member, "darker", "img/" + "0" * 64 + ".png", "not one of this generation's"),
+        (admin, "darker", key, r"does not exist \(or is not yours\)"),
+    ]:
+        with pytest.raises(jobs.JobError, match=message):
+            runner.refine(who.id, job, wanted, words, gemini_config)
+    monkeypatch.setattr(refine, "MAX_ROUNDS", 1)
+    second = runner.refine(member.id, job, key, "darker", gemini_config)
+    runner.wait(second)
+    with pytest.raises(jobs.JobError, match="stops at 1 rounds"):
+        runner.refine(member.id, second, row(db, second).output_keys[0], "again", gemini_config)
+
+
+def test_without_its_thought_signature_gemini_refuses_the_turn(
+    runner, db, member, gemini_config, fake_gemini
+):
+    job = submit(runner, db, member, "avatar", 1, gemini_config)
+    runner.wait(job)
+    key = row(db, job).output_keys[0]
+    generations.merge_details(db, job, outputs={key: {"signature": "", "variant": None}})
+    refined = runner.refine(member.id, job, key, "darker", gemini_config)
+    runner.wait(refined)
+    r = row(db, refined)
+    assert r.status == "failed" and "thought_signature" in r.error_message
+
+
+def test_refine_from_a_card_and_the_chain_on_history(db, user, app_environ, gemini_config):
+    from test_prefill import made
+
+    from helpers import generation_rows, open_page, wait_until
+
+    made(db, user, "avatar", {"image_size": "1K"}, "refine-me", gemini_config=gemini_config)
+    parent = generation_rows(db, user, "avatar")[-1]
+    at = open_page("pages/2_Avatar.py", user)
+    at.text_area(key=f"refine_text_{parent.id}_0").input("a darker background")
+    at.button(key=f"FormSubmitter:refine_{parent.id}_0-Refine").click().run()
+    assert not at.exception and not at.error
+    wait_until(lambda: len(generation_rows(db, user, "avatar")) == 2)
+    child = generation_rows(db, user, "avatar")[-1]
+    assert child.parent_id == parent.id
+    wait_until(lambda: generations.find(db, user.id, child.id).finished, timeout=20)
+    at = open_page("pages/5_History.py", user, query={"id": str(child.id)})
+    assert "Refined from an earlier result: “a darker background”" in [t.value for t in at.text]
+    at = open_page("pages/5_History.py", user, query={"id": str(parent.id)})
+    assert any(b.key == f"child_{child.id}" for b in at.button)

@@ -1,0 +1,134 @@
+"""Refinements: a new generation from one output of an earlier one and a few words ("darker
+background"), made by the image model with the whole conversation so far, as multi-turn
+editing requires: the first round's inputs and prompt, then each image the model made (with
+the thought signature it came with) and each instruction after it.
+
+A refinement is a generation of its own (same feature, one image), chained to its parent by
+generation_history.parent_id; any step of a chain can be refined again, up to MAX_ROUNDS.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from viba import budget, features, generations, pipelines, prompt_store
+from viba.catalog import load_catalog
+from viba.db import Database
+from viba.errors import UserError
+from viba.gemini import Turn
+from viba.generations import GenerationView
+from viba.images import PreparedImage
+from viba.storage import ImageStore, mime_for
+
+MAX_ROUNDS = 10
+MAX_INSTRUCTION = 2000
+
+
+class RefineError(UserError, ValueError):
+    pass
+
+
+def chain(db: Database, view: GenerationView) -> list[GenerationView]:
+    """The generation and the ones it refines, first round first (at most MAX_ROUNDS + 1)."""
+    found = [view]
+    while found[0].parent_id is not None and len(found) <= MAX_ROUNDS:
+        parent = generations.find(db, view.user_id, found[0].parent_id)
+        if parent is None:  # deleted: the chain starts here
+            break
+        found.insert(0, parent)
+    return found
+
+
+def plan(
+    db: Database,
+    store: ImageStore,
+    user_id: uuid.UUID,
+    parent_id: uuid.UUID,
+    output_key: str,
+    instruction: str,
+) -> tuple[GenerationView, PreparedImage, dict[str, Any]]:
+    """Check a refinement and what its row keeps: (parent, the image refined, params)."""
+    words = " ".join((instruction or "").split())
+    if not words:
+        raise RefineError("Say what to change, for example “a darker background”.")
+    if len(words) > MAX_INSTRUCTION:
+        raise RefineError(f"Keep it under {MAX_INSTRUCTION} characters.")
+    parent = generations.find(db, user_id, parent_id)
+    if parent is None:
+        raise RefineError("That generation does not exist (or is not yours).")
+    if output_key not in parent.output_keys:
+        raise RefineError("That image is not one of this generation's results.")
+    if len(chain(db, parent)) > MAX_ROUNDS:
+        raise RefineError(f"A chain of refinements stops at {MAX_ROUNDS} rounds: start anew.")
+    feature = features.get(parent.type)
+    step = feature.image_step
+    used = parent.input_params
+    model = load_catalog().resolve(step, (used.get("models") or {}).get(step)).model
+    kept = used.get("options") or {}
+    options = {k: kept[k] for k in ("image_size", "aspect_ratio") if kept.get(k)}
+    image = generations.stored_image(
+        store, output_key, f"viba-{parent.type}-{parent.id.hex[:8]}.{mime_for(output_key)[6:]}"
+    )
+    refinement = features.Feature(
+        feature.key, feature.page, feature.icon, feature.intro_key, (feature.steps[-1],),
+        feature.slots, 1, pipelines.refine,
+    )  # fmt: skip
+    params = {
+        "options": options,
+        "models": {step: model},
+        "prompt_versions": {
+            step: (used.get("prompt_versions") or {}).get(step, prompt_store.BUILTIN)
+        },
+        "input_names": [image.name],
+        "prompt": words,
+        "refine": {"parent": str(parent.id), "output": output_key, "instruction": words},
+        "estimate_usd": budget.estimate(refinement, {step: model}, options, 1),
+    }
+    return parent, image, params
+
+
+def conversation(db: Database, store: ImageStore, view: GenerationView) -> list[Turn]:
+    """The turns before a refinement's own words: the first round's inputs and prompt, then
+    for each round the image the next one refined (with its signature) and that round's
+    instruction."""
+    rounds = chain(db, view)[:-1]  # the ones before it, first round first
+    if not rounds:
+        raise RefineError("The generation this refines is gone: use Run again instead.")
+    first = rounds[0]
+    turns = [Turn("user", _first_prompt(first), generations.load_inputs(store, first))]
+    following = [*rounds[1:], view]
+    for made, next_round in zip(rounds, following):
+        key = (next_round.refinement or {}).get("output")
+        if not key or key not in made.output_keys:
+            raise RefineError("An image of this conversation is gone: use Run again instead.")
+        meta = (made.details.get("outputs") or {}).get(key) or {}
+        turns.append(
+            Turn(
+                "model",
+                image=store.load(key),
+                mime_type=mime_for(key),
+                signature=str(meta.get("signature") or ""),
+            )
+        )
+        if next_round is not view:
+            turns.append(Turn("user", str((next_round.refinement or {}).get("instruction"))))
+    return turns
+
+
+def _first_prompt(view: GenerationView) -> str:
+    """What the first round asked of the image model: a single-image feature's prompt as
+    stored; a Derivation's variant prompt made again from its description and options."""
+    if view.type != "derivation":
+        return str(view.input_params.get("prompt") or "")
+    options = view.input_params.get("options") or {}
+    step = features.get(view.type).image_step
+    return pipelines.derivation_variant_prompt(
+        str(view.details.get("description") or ""),
+        int(options.get("creativity") or 5),
+        options.get("skin_tone"),
+        1,
+        features.get(view.type).outputs,
+        features.builtin_prompts()[step],
+        str(options.get("aspect_ratio") or "3:4"),
+    )
