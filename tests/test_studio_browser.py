@@ -374,3 +374,26 @@ def test_cancel_on_a_running_card(page, streamlit_server, db, member, fake_gemin
         expect(main(page).get_by_role("button", name="Cancel")).to_have_count(0)
     finally:
         gate.set()
+
+
+def test_refine_an_output_in_the_browser_sends_the_conversation(
+    page, streamlit_server, db, member, fake_gemini
+):
+    open_logged_in(page, streamlit_server, member, "Avatar")
+    upload(page, 0, ("me.png", png_bytes("refine in browser")))
+    generate(page)
+    check_done(db, member, "avatar", 1)
+    expect(main(page).get_by_role("button", name="Download", exact=True)).to_have_count(
+        1, timeout=20_000
+    )
+    settled(page)
+    main(page).get_by_role("button", name="Refine").first.click()
+    box = page.get_by_role("textbox", name="What should change?")
+    box.fill("a darker background")
+    box.press("Control+Enter")  # the popover's form: submit
+    wait_until(lambda: len(rows(db, member, "avatar")) == 2, timeout=20)
+    child = check_done(db, member, "avatar", 1)
+    assert child.parent_id == rows(db, member, "avatar")[0].id
+    last = fake_gemini.generate_calls()[-1]
+    assert [c["role"] for c in last.contents] == ["user", "model", "user"]
+    assert last.contents[1]["parts"][0]["thoughtSignature"]
