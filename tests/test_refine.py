@@ -91,17 +91,43 @@ def test_a_refinement_is_refused_with_a_sentence_before_any_call(
         runner.refine(member.id, second, row(db, second).output_keys[0], "again", gemini_config)
 
 
-def test_without_its_thought_signature_gemini_refuses_the_turn(
+def test_an_output_kept_without_its_signature_goes_back_as_the_image_to_edit(
     runner, db, member, gemini_config, fake_gemini
 ):
     job = submit(runner, db, member, "avatar", 1, gemini_config)
     runner.wait(job)
     key = row(db, job).output_keys[0]
     generations.merge_details(db, job, outputs={key: {"signature": "", "variant": None}})
+    fake_gemini.requests.clear()
     refined = runner.refine(member.id, job, key, "darker", gemini_config)
     runner.wait(refined)
-    r = row(db, refined)
-    assert r.status == "failed" and "thought_signature" in r.error_message
+    assert row(db, refined).status == "completed"
+    (call,) = fake_gemini.generate_calls()
+    assert [c["role"] for c in call.contents] == ["user", "user", "user"]
+    assert "This is the image to edit." in text_of(call.contents[1])
+
+
+def test_gemini_refuses_a_model_image_passed_back_without_its_signature(fake_gemini, gemini_config):
+    from viba import gemini
+    from viba.images import prepare_image
+
+    from fake_gemini import png_bytes
+
+    photo = prepare_image(png_bytes("turns"), "p.png")
+    made = gemini.generate_image(gemini_config, "gemini-3.1-flash-image", [photo], "draw")
+    history = [gemini.Turn("user", "draw", [photo])]
+    unsigned = gemini.Turn("model", image=made.data, mime_type=made.mime_type)
+    with pytest.raises(gemini.BadRequest, match="missing a thought_signature"):
+        gemini.generate_image(
+            gemini_config, "gemini-3.1-flash-image", [], "darker", history=[*history, unsigned]
+        )
+    signed = gemini.Turn(
+        "model", image=made.data, mime_type=made.mime_type, signature=made.signature
+    )
+    again = gemini.generate_image(
+        gemini_config, "gemini-3.1-flash-image", [], "darker", history=[*history, signed]
+    )
+    assert again.data
 
 
 def test_refine_from_a_card_and_the_chain_on_history(db, user, app_environ, gemini_config):

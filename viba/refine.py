@@ -103,14 +103,16 @@ def conversation(db: Database, store: ImageStore, view: GenerationView) -> list[
         if not key or key not in made.output_keys:
             raise RefineError("An image of this conversation is gone: use Run again instead.")
         meta = (made.details.get("outputs") or {}).get(key) or {}
-        turns.append(
-            Turn(
-                "model",
-                image=store.load(key),
-                mime_type=mime_for(key),
-                signature=str(meta.get("signature") or ""),
+        signature = str(meta.get("signature") or "")
+        if signature:
+            turns.append(
+                Turn("model", image=store.load(key), mime_type=mime_for(key), signature=signature)
             )
-        )
+        else:
+            # Made before signatures were kept (or by a model that sends none): Gemini 3
+            # refuses a model image without one, so it goes back as the user's image to edit.
+            image = generations.stored_image(store, key, "image to edit")
+            turns.append(Turn("user", "This is the image to edit.", [image]))
         if next_round is not view:
             turns.append(Turn("user", str((next_round.refinement or {}).get("instruction"))))
     return turns
