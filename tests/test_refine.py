@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import threading
 
 import pytest
 from test_jobs import models, row, submit
 
 from viba import generations, jobs, refine
+
+import fake_gemini as fg
 
 
 def text_of(content):
@@ -149,3 +152,28 @@ def test_refine_from_a_card_and_the_chain_on_history(db, user, app_environ, gemi
     assert "Refined from an earlier result: “a darker background”" in [t.value for t in at.text]
     at = open_page("pages/5_History.py", user, query={"id": str(parent.id)})
     assert any(b.key == f"child_{child.id}" for b in at.button)
+
+
+def test_a_refinement_whose_parent_was_deleted_meanwhile_fails_with_a_sentence(
+    db, store, member, gemini_config, fake_gemini
+):
+    from viba import history
+
+    gate = threading.Event()
+    one = jobs.JobRunner(db, store, workers=2, per_user=1, heartbeat_s=0.2)
+    try:
+        job = submit(one, db, member, "avatar", 1, gemini_config)
+        one.wait(job)
+        key = row(db, job).output_keys[0]
+        fake_gemini.script(fg.gated(gate))  # holds a first job so the refinement waits
+        blocker = submit(one, db, member, "avatar", 1, gemini_config)
+        refined = one.refine(member.id, job, key, "darker", gemini_config)
+        history.delete_generation(db, store, member.id, job)  # its parent, gone meanwhile
+        gate.set()
+        one.wait(blocker)
+        one.wait(refined)
+        r = row(db, refined)
+        assert r.status == "failed" and "use Run again instead" in r.error_message
+    finally:
+        gate.set()
+        one.shutdown()

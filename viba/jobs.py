@@ -304,7 +304,7 @@ class JobRunner:
         except GenerationError as exc:
             extra = {"error_kind": exc.kind, "error_model": exc.model}
             self._fail_quietly(job.id, str(exc), extra)
-        except (StorageError, DatabaseUnavailable) as exc:
+        except (StorageError, DatabaseUnavailable, refine.RefineError) as exc:
             log.warning("job %s: %s", job.id, exc)
             self._fail_quietly(job.id, str(exc))
         except Exception:  # a bug must end as a failed job, not a job stuck processing
