@@ -68,7 +68,6 @@ def upload(page: Page, name: str, data: bytes) -> None:
         [{"name": name, "mimeType": "image/jpeg", "buffer": data}]
     )
     expect(main(page).get_by_text(name)).to_be_visible(timeout=60_000)
-    settled(page)  # the upload reruns the page (its thumbnail shows before Generate)
 
 
 def settled(page: Page) -> None:

@@ -219,9 +219,6 @@ def test_production_smoke_started_like_render(
                 break
             except AssertionError:
                 continue
-        # The upload reran the page (its thumbnail shows before Generate): let it end.
-        expect(main.get_by_role("button", name="Remove")).to_be_visible()
-        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=15_000)
         main.get_by_role("button", name="Generate").click()
         expect(main.get_by_role("button", name="Download", exact=True)).to_have_count(
             1, timeout=30_000

@@ -45,8 +45,7 @@ def member(db, admin):
 def upload(page: Page, index: int, *files: tuple[str, bytes]) -> None:
     """Add files to the index-th uploader. A rerun that redraws the form right then can drop
     the pending files (seen about 1 run in 20 just after login), so they are added again
-    when their chips do not show, as a person would. An upload reruns the page (its
-    thumbnails show before Generate): wait for that run to end."""
+    when their chips do not show, as a person would."""
     inputs = main(page).locator('input[type="file"]')
     for _ in range(3):
         inputs.nth(index).set_input_files(
@@ -55,7 +54,6 @@ def upload(page: Page, index: int, *files: tuple[str, bytes]) -> None:
         try:
             for name, _ in files:
                 expect(main(page).get_by_text(name)).to_be_visible(timeout=5000)
-            settled(page)
             return
         except AssertionError:
             continue

@@ -87,31 +87,3 @@ def test_a_user_with_limits_sees_what_is_left_under_the_form(db, user, admin, ap
         ) in captions
     finally:
         budget.set_user_limits(db, admin, user.id, None, None)
-
-
-def test_picked_uploads_show_before_generate_and_one_can_be_taken_out(
-    db, user, app_environ, fake_gemini
-):
-    at = open_page("pages/1_Derivation.py", user)
-    at.file_uploader(key="derivation_image").set_value(
-        [
-            ("keep.png", png_bytes("keep me"), "image/png"),
-            ("drop.png", png_bytes("drop me"), "image/png"),
-        ]
-    ).run()
-    removes = [b for b in at.button if b.label == "Remove"]
-    assert len(removes) == 2 and len(at.get("image")) == 2  # a thumbnail each
-    removes[1].click().run()
-    assert len([b for b in at.button if b.label == "Remove"]) == 1
-    next(b for b in at.button if b.label == "Generate").click().run()
-    assert not at.exception and not at.error
-
-    def made():
-        with db.session() as s:
-            return s.scalars(
-                select(GenerationHistory).where(GenerationHistory.user_id == user.id)
-            ).all()
-
-    rows = wait_until(made, timeout=10)
-    assert [r.input_params["input_names"] for r in rows] == [["keep.png"]]
-    assert not [b for b in at.button if b.label == "Remove"]  # the next uploader is empty

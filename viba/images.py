@@ -177,22 +177,3 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
-
-
-PREVIEW_SIDE = 192
-
-
-def preview(data: bytes) -> bytes | None:
-    """A small WEBP of an upload, to show what was picked (None when it cannot be read: the
-    submit says why). A JPEG is decoded at a reduced scale; one decode at a time."""
-    try:
-        with _decode_slots(), Image.open(io.BytesIO(data)) as img:
-            if img.width * img.height > DEFAULT_MAX_PIXELS:
-                return None
-            img.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))  # draft scale for a JPEG
-            upright = ImageOps.exif_transpose(img)
-            out = io.BytesIO()
-            _to_rgb(upright).save(out, format="WEBP", quality=75)
-            return out.getvalue()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return None

@@ -28,7 +28,7 @@ from viba.features import ChoiceOption, Feature, IntOption, Slot
 from viba.gemini import GeminiConfig, MissingApiKey
 from viba.generations import GenerationView
 from viba.i18n import t
-from viba.images import ImageInputError, PreparedImage, preview
+from viba.images import ImageInputError, PreparedImage
 from viba.prefill import Prefill
 from viba.storage import ImageStore, StorageError, mime_for
 from viba.text import md_escape
@@ -236,23 +236,18 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
     if filled is not None and filled.options is not None:
         last = filled.options
     uploads: dict[str, Any] = {}
-    box = st.container(border=True)
-    # The uploaders are outside the form, so that what was picked shows (and can be taken
-    # out) before Generate; the form holds the options.
-    columns = box.columns(len(feature.slots)) if len(feature.slots) > 1 else [box.container()]
-    for slot, column in zip(feature.slots, columns):
-        if filled is not None and slot.role in filled.inputs:
-            continue  # shown above the form, from the store
-        if not _from_avatar(feature, slot):
-            with column:
-                uploads[slot.role] = st.file_uploader(
+    with st.form(feature.key, clear_on_submit=True):
+        columns = st.columns(len(feature.slots)) if len(feature.slots) > 1 else [st.container()]
+        for slot, column in zip(feature.slots, columns):
+            if filled is not None and slot.role in filled.inputs:
+                continue  # shown above the form, from the store
+            if not _from_avatar(feature, slot):
+                uploads[slot.role] = column.file_uploader(
                     t(slot.label_key),
                     type=UPLOAD_TYPES,
-                    key=_upload_key(feature, slot),
+                    key=f"{feature.key}_{slot.role}",
                     accept_multiple_files=slot.batch or slot.max > 1,
                 )
-                _previews(_files(uploads[slot.role]))
-    with box.form(feature.key, border=False):
         option_columns = st.columns(len(feature.options) + 2)
         values = {
             o.name: _option_widget(o, c, last) for o, c in zip(feature.options, option_columns)
@@ -273,19 +268,16 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
             st.error(md_escape(t(str(exc))), icon=":material/error:")
     if not queued:
         return
-    box_ = session()
     if filled is not None:
-        box_.prefill = None  # used
+        session().prefill = None  # used
+    changed = filled is not None or any(last.get(name) != value for name, value in values.items())
     ui.remember_feature_options(ctx.db, ctx.account, feature.key, values)
-    if refused:  # the refusals stay on the page; the uploads too, to try again
-        st.toast(t("queued"), icon=":material/schedule:")
-        return
-    # New, empty uploaders for the next job (the toast goes with the next run).
-    rounds = dict(box_.upload_rounds or {})
-    rounds[feature.key] = rounds.get(feature.key, 0) + 1
-    box_.upload_rounds, box_.excluded_uploads = rounds, set()
-    box_.flash = t("queued")
-    st.rerun()
+    if changed and not refused:
+        # The cleared form shows its old starting values until the page runs again: run it
+        # now, so it shows what was just submitted (the toast goes with the next run).
+        session().flash = t("queued")
+        st.rerun()
+    st.toast(t("queued"), icon=":material/schedule:")
 
 
 def _prefilled(ctx: PageContext, feature: Feature) -> Prefill | None:
@@ -320,53 +312,10 @@ def _drop_prefilled(role: str) -> None:
         box.prefill = box.prefill.without(role)
 
 
-def _upload_key(feature: Feature, slot: Slot) -> str:
-    """An uploader's key: a new one after each submit, so that it starts empty."""
-    done = (session().upload_rounds or {}).get(feature.key, 0)
-    return f"{feature.key}_{slot.role}" + (f"_{done}" if done else "")
-
-
-PREVIEWS_KEPT = 24  # upload thumbnails kept in a session (a decode each otherwise)
-
-
-def _previews(files: list[Any]) -> None:
-    """What was picked, as small thumbnails, each with Remove (it is left out of the job)."""
-    if not files:
-        return
-    box = session()
-    cache: dict[str, bytes | None] = box.upload_previews if box.upload_previews is not None else {}
-    columns = st.columns(min(len(files), 4))
-    for i, f in enumerate(files):
-        with columns[i % len(columns)]:
-            if f.file_id not in cache:
-                cache[f.file_id] = preview(f.getvalue())
-                while len(cache) > PREVIEWS_KEPT:
-                    cache.pop(next(iter(cache)))
-            shown = cache.get(f.file_id)
-            if shown is not None:
-                st.image(shown, width=96)
-            st.button(
-                t("remove"),
-                key=f"rm_upload_{f.file_id}",
-                icon=":material/close:",
-                on_click=_exclude,
-                args=(f.file_id,),
-            )
-    box.upload_previews = cache
-
-
-def _exclude(file_id: str) -> None:
-    box = session()
-    box.excluded_uploads = {*(box.excluded_uploads or set()), file_id}
-
-
 def _files(value: Any) -> list[Any]:
-    """The files an uploader holds, without the ones taken out with Remove."""
     if value is None:
         return []
-    files = list(value) if isinstance(value, list) else [value]
-    excluded = session().excluded_uploads or set()
-    return [f for f in files if getattr(f, "file_id", None) not in excluded]
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _jobs_from(

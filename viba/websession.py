@@ -37,9 +37,6 @@ class SessionBox:
     watched_jobs: dict[uuid.UUID, str] | None = None  # viba.job_watch: running, by id
     prefill: Any = None  # a viba.prefill.Prefill: the next form's inputs and options
     compare: list[tuple[str, str]] | None = None  # (generation id, output key), History
-    upload_rounds: dict[str, int] | None = None  # feature -> submits so far (uploader keys)
-    excluded_uploads: set[str] | None = None  # file ids taken out before Generate
-    upload_previews: dict[str, bytes | None] | None = None  # file id -> thumbnail
     language: str | None = None  # chosen on the switch, or the account's (viba.i18n)
     language_of: str | None = None  # the account whose language was taken over
     gemini_key: str | None = None  # the user's own key (in memory; see viba.keyvault)
