@@ -92,10 +92,9 @@ def test_outputs_picked_on_cards_are_compared_side_by_side_on_history(
     for size in ("1K", "2K"):
         made(db, user, "avatar", {"image_size": size}, f"cmp-{size}", gemini_config=gemini_config)
     at = open_page("pages/2_Avatar.py", user)
-    boxes = [c for c in at.checkbox if c.label == "Compare"]
-    assert len(boxes) == 2
-    for box in boxes:
-        box.check().run()
+    assert len([c for c in at.checkbox if c.label == "Compare"]) == 2
+    for i in range(2):  # found again each time: a tick redraws its box (keyed by its state)
+        [c for c in at.checkbox if c.label == "Compare"][i].check().run()
     at.switch_page("pages/5_History.py").run()
     button(at, "Compare the 2 picked").click().run()
     assert not at.exception and [s.value for s in at.subheader] == ["Side by side"]

@@ -62,6 +62,9 @@ def upload(page: Page, index: int, *files: tuple[str, bytes]) -> None:
 
 
 def generate(page: Page) -> None:
+    """Click Generate once the page has no run going (a click during a run's redraw of the
+    form can be dropped)."""
+    settled(page)
     main(page).get_by_role("button", name="Generate").click()
 
 
@@ -397,3 +400,70 @@ def test_refine_an_output_in_the_browser_sends_the_conversation(
     last = fake_gemini.generate_calls()[-1]
     assert [c["role"] for c in last.contents] == ["user", "model", "user"]
     assert last.contents[1]["parts"][0]["thoughtSignature"]
+
+
+def test_iterate_in_the_browser_edit_use_as_input_compare_and_settings_in_the_file(
+    page, streamlit_server, db, member, fake_gemini
+):
+    from viba import metadata
+
+    open_logged_in(page, streamlit_server, member, "Avatar")
+    upload(page, 0, ("me.png", png_bytes("iterate")))
+    generate(page)
+    first = check_done(db, member, "avatar", 1)
+    expect(main(page).get_by_role("button", name="Download", exact=True)).to_have_count(
+        1, timeout=20_000
+    )
+    settled(page)
+    # The download carries its settings.
+    meta = metadata.read(download_first(page))
+    assert meta["generation_id"] == str(first.id) and meta["feature"] == "avatar"
+    # Use as input: the avatar as the garment of a Try-On.
+    main(page).get_by_role("button", name="Use as input").first.click()
+    page.get_by_role("combobox", name="In").click()
+    page.get_by_role("option", name="Try-On · Garment").click()
+    page.get_by_test_id("stPopoverBody").get_by_text("Open", exact=True).click()
+    expect(main(page).get_by_role("heading", name="Try-On", level=1)).to_be_visible()
+    expect(main(page).get_by_text("Filled in from an earlier generation")).to_be_visible()
+    upload(page, 0, ("person.png", png_bytes("the person")))
+    generate(page)
+    try_on = check_done(db, member, "try_on", 1)
+    assert try_on.input_keys[1] == first.output_keys[0]
+    # Edit and run again: the Try-On's form with its two stored inputs, at another size.
+    settled(page)
+    main(page).get_by_role("button", name="Edit and run again").first.click()
+    expect(main(page).get_by_text("Filled in from an earlier generation")).to_be_visible()
+    expect(main(page).locator('input[type="file"]')).to_have_count(0)
+    generate(page)
+    wait_until(lambda: len(rows(db, member, "try_on")) == 2, timeout=20)
+    again = check_done(db, member, "try_on", 1)
+    assert again.input_keys == try_on.input_keys
+    # Compare the two Try-On results side by side on History.
+    settled(page)
+    for i in range(2):  # one on each card, History between (picks hold across pages)
+        ticks = main(page).get_by_test_id("stCheckbox")
+        expect(ticks).to_have_count(2)
+        ticks.nth(i).get_by_text("Compare").click()
+        settled(page)
+        go_to(page, "History", "History")
+        if i == 0:
+            expect(main(page).get_by_text("1 image picked to compare")).to_be_visible()
+            go_to(page, "Try-On", "Try-On")
+    main(page).get_by_role("button", name="Compare the 2 picked").click()
+    expect(main(page).get_by_role("heading", name="Side by side")).to_be_visible()
+    expect(main(page).get_by_role("img")).to_have_count(2, timeout=15_000)
+    screenshot(page, "compare")
+
+
+def test_a_phone_heic_upload_is_taken(page, streamlit_server, db, member):
+    import io
+
+    from PIL import Image
+
+    heic = io.BytesIO()
+    Image.new("RGB", (60, 80), (200, 100, 50)).save(heic, format="HEIF")
+    open_logged_in(page, streamlit_server, member, "Derivation")
+    upload(page, 0, ("phone.heic", heic.getvalue()))
+    generate(page)
+    done = check_done(db, member, "derivation", 4)
+    assert done.input_params["input_names"] == ["phone.heic"]

@@ -33,6 +33,8 @@ def history_page(ctx: PageContext) -> None:
         keep_hidden_widgets()
     wanted = st.query_params.get("id")
     picked = session().compare or []
+    if len(picked) == 1:
+        st.caption(t("picked_one"))
     if len(picked) >= 2 and st.button(
         t("compare_n").format(n=len(picked)), icon=":material/compare:", key="compare_open"
     ):

@@ -69,6 +69,10 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "open_parent": {"en": "Open what it refines", "zh": "打开被微调的原记录"},
     "compare_n": {"en": "Compare the {n} picked", "zh": "对比已选的 {n} 张"},
+    "picked_one": {
+        "en": "1 image picked to compare: pick another under any result.",
+        "zh": "已选 1 张用于对比：请在任一结果下再选一张。",
+    },
     "compare_title": {"en": "Side by side", "zh": "并排对比"},
     "clear_picked": {"en": "Clear the picks", "zh": "清除所选"},
     "download_picked": {"en": "Download the picked (zip)", "zh": "下载所选（zip）"},

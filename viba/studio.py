@@ -590,10 +590,12 @@ def compare_toggle(view: GenerationView, key: str) -> None:
     """Pick this output for History's side-by-side comparison (up to COMPARE_MAX)."""
     picked = list(session().compare or [])
     on = (str(view.id), key) in picked
+    # Keyed by its state too: the tick shows the session's picks (changed from any page),
+    # and a widget whose own state disagreed with them would win in the browser.
     st.checkbox(
         t("compare"),
         value=on,
-        key=f"cmp_{view.id}_{key[-12:]}",
+        key=f"cmp_{view.id}_{key[-12:]}_{int(on)}",
         disabled=not on and len(picked) >= COMPARE_MAX,
         on_change=_toggle_compare,
         args=(str(view.id), key),
