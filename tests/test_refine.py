@@ -177,3 +177,31 @@ def test_a_refinement_whose_parent_was_deleted_meanwhile_fails_with_a_sentence(
     finally:
         gate.set()
         one.shutdown()
+
+
+def test_a_long_chain_sends_only_its_last_rounds(
+    runner, db, member, gemini_config, fake_gemini, monkeypatch
+):
+    monkeypatch.setattr(refine, "CONTEXT_ROUNDS", 1)
+    job = submit(runner, db, member, "avatar", 1, gemini_config)
+    runner.wait(job)
+    current = job
+    for words in ("darker", "warmer"):
+        current_row = row(db, current)
+        current = runner.refine(
+            member.id, current, current_row.output_keys[0], words, gemini_config
+        )
+        runner.wait(current)
+    fake_gemini.requests.clear()
+    last = runner.refine(
+        member.id, current, row(db, current).output_keys[0], "evening light", gemini_config
+    )
+    runner.wait(last)
+    assert row(db, last).status == "completed"
+    (call,) = fake_gemini.generate_calls()
+    # Only the round before it: the image "warmer" started from, its words, its image.
+    assert [c["role"] for c in call.contents] == ["user", "model", "user"]
+    start = call.contents[0]
+    assert any("inlineData" in p for p in start["parts"])
+    assert text_of(start) == "This is the image to edit.\nwarmer"
+    assert "evening light" in text_of(call.contents[2])

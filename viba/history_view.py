@@ -70,7 +70,8 @@ def refinement_links(ctx: PageContext, view: GenerationView) -> None:
             open_item("id", view.parent_id)
     for child in children:
         words = (child.refinement or {}).get("instruction") or ""
-        label = f"{child.created_at:%Y-%m-%d %H:%M} · {t(child.status)} · {words[:60]}"
+        # A button label is markdown: the user's words are escaped.
+        label = f"{child.created_at:%Y-%m-%d %H:%M} · {t(child.status)} · {md_escape(words[:60])}"
         if st.button(label, icon=":material/subdirectory_arrow_right:", key=f"child_{child.id}"):
             open_item("id", child.id)
 

@@ -23,6 +23,10 @@ from viba.storage import ImageStore, mime_for
 
 MAX_ROUNDS = 10
 MAX_INSTRUCTION = 2000
+# Earlier rounds sent back with a refinement, at most: each is a whole image in the request
+# (memory here, and Gemini takes 20 MB inline per request); an older start goes as the image
+# to edit.
+CONTEXT_ROUNDS = 3
 
 
 class RefineError(UserError, ValueError):
@@ -91,12 +95,20 @@ def plan(
 def conversation(db: Database, store: ImageStore, view: GenerationView) -> list[Turn]:
     """The turns before a refinement's own words: the first round's inputs and prompt, then
     for each round the image the next one refined (with its signature) and that round's
-    instruction."""
+    instruction; only the last CONTEXT_ROUNDS rounds of a long chain."""
     rounds = chain(db, view)[:-1]  # the ones before it, first round first
     if not rounds:
         raise RefineError("The generation this refines is gone: use Run again instead.")
-    first = rounds[0]
-    turns = [Turn("user", _first_prompt(first), generations.load_inputs(store, first))]
+    if len(rounds) > CONTEXT_ROUNDS:
+        # A long chain starts at the image its last rounds began from, with those words.
+        rounds = rounds[-CONTEXT_ROUNDS:]
+        first = rounds[0]  # a refinement: its input is the image it refined
+        words = str((first.refinement or {}).get("instruction") or "")
+        start = generations.load_inputs(store, first)
+        turns = [Turn("user", f"This is the image to edit.\n{words}", start)]
+    else:
+        first = rounds[0]
+        turns = [Turn("user", _first_prompt(first), generations.load_inputs(store, first))]
     following = [*rounds[1:], view]
     for made, next_round in zip(rounds, following):
         key = (next_round.refinement or {}).get("output")
