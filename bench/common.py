@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import statistics
 import threading
 import time
 import urllib.request
@@ -97,3 +98,14 @@ def healthy(url: str) -> bool:
             return resp.status == 200
     except OSError:
         return False
+
+
+def print_spread(runs: list[dict[str, float]], width: int, decimals: int) -> None:
+    """Each figure of several runs as one line: its min, median and max."""
+    for key in runs[0]:
+        values = [r[key] for r in runs]
+        print(
+            f"{key:<{width}} min {min(values):{decimals + 6}.{decimals}f}  "
+            f"median {statistics.median(values):{decimals + 6}.{decimals}f}  "
+            f"max {max(values):{decimals + 6}.{decimals}f}"
+        )

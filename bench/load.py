@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common import Sampler, app_env, cpu_s, healthy, photo_jpeg, wait_for  # noqa: E402
+from common import Sampler, app_env, cpu_s, healthy, photo_jpeg, print_spread, wait_for  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from fake_gemini import FakeGemini  # noqa: E402
@@ -433,12 +433,7 @@ def main_() -> int:
         f"{args.image_latency} s per Derivation, load average "
         + " ".join(f"{x:.2f}" for x in os.getloadavg())
     )
-    for key in runs[0]:
-        values = [r[key] for r in runs]
-        print(
-            f"{key:<58} min {min(values):8.2f}  median {statistics.median(values):8.2f}  "
-            f"max {max(values):8.2f}"
-        )
+    print_spread(runs, 58, 2)
     return 0
 
 

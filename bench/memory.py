@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common import Sampler, app_env, photo_jpeg, rss_mb  # noqa: E402
+from common import Sampler, app_env, photo_jpeg, print_spread, rss_mb  # noqa: E402
 from PIL import Image  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
@@ -164,12 +163,7 @@ def main_() -> int:
         f"\n{args.runs} runs, {args.users} users, load average now "
         + " ".join(f"{x:.2f}" for x in os.getloadavg())
     )
-    for key in runs[0]:
-        values = [r[key] for r in runs]
-        print(
-            f"{key:<44} min {min(values):7.1f}  median {statistics.median(values):7.1f}  "
-            f"max {max(values):7.1f}"
-        )
+    print_spread(runs, 44, 1)
     peak = max(max(r[k] for k in r if k.startswith("peak")) for r in runs)
     print(f"goal: peak <= 400 MB -> {'OK' if peak <= 400 else 'MISSED'} (worst {peak:.0f} MB)")
     return 0
