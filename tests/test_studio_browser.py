@@ -467,3 +467,82 @@ def test_a_phone_heic_upload_is_taken(page, streamlit_server, db, member):
     generate(page)
     done = check_done(db, member, "derivation", 4)
     assert done.input_params["input_names"] == ["phone.heic"]
+
+
+def thumbnails(page: Page) -> list[list]:
+    """[file name, natural width, natural height] of each thumbnail drawn (loaded) in the
+    uploaders' file chips, in page order."""
+    return (
+        main(page)
+        .locator('[data-testid="stFileChip"] img[data-viba-thumb]')
+        .evaluate_all(
+            "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0)"
+            "  .map(i => [i.alt, i.naturalWidth, i.naturalHeight])"
+        )
+    )
+
+
+def drop(page: Page, index: int, name: str, data: bytes) -> None:
+    """Drop a file on the index-th uploader, as a drag from the desktop does."""
+    transfer = page.evaluate_handle(
+        """([name, bytes]) => {
+            const t = new DataTransfer();
+            t.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
+            return t;
+        }""",
+        [name, list(data)],
+    )
+    zone = main(page).get_by_test_id("stFileUploaderDropzone").nth(index)
+    zone.dispatch_event("drop", {"dataTransfer": transfer})
+
+
+def test_picked_photos_show_as_thumbnails_and_a_removed_one_is_not_sent(
+    page, streamlit_server, db, member, fake_gemini
+):
+    open_logged_in(page, streamlit_server, member, "Avatar")
+    upload(
+        page,
+        0,
+        ("me-1.png", png_bytes("t1", (40, 50))),
+        ("me-2.png", png_bytes("t2", (60, 30))),
+    )
+    # Each chip shows the photo picked for it (its own pixels: its size), before any run.
+    wait_until(lambda: thumbnails(page) == [["me-1.png", 40, 50], ["me-2.png", 60, 30]])
+    screenshot(page, "upload-thumbnails")
+    main(page).get_by_role("button", name="Remove me-2.png").click()
+    wait_until(lambda: thumbnails(page) == [["me-1.png", 40, 50]])
+    generate(page)
+    row = check_done(db, member, "avatar", 1)
+    assert row.input_params["input_names"] == ["me-1.png"]
+    sent = [
+        r for r in fake_gemini.generate_calls() if r.model == row.input_params["models"]["avatar"]
+    ]
+    assert len(sent[-1].images) == 1  # the removed photo never left the browser
+    wait_until(lambda: thumbnails(page) == [])  # the form is cleared, and its thumbnails
+
+
+def test_a_dropped_photo_shows_and_a_new_pick_replaces_it_in_a_one_file_slot(
+    page, streamlit_server, db, member, fake_gemini
+):
+    open_logged_in(page, streamlit_server, member, "Try_On")
+    drop(page, 0, "dropped.png", png_bytes("dropped", (30, 30)))
+    wait_until(lambda: thumbnails(page) == [["dropped.png", 30, 30]])
+    upload(page, 0, ("person.png", png_bytes("p", (50, 70))))
+    # A type the slot refuses shows Streamlit's error on its chip, not a thumbnail.
+    gif = io.BytesIO()
+    Image.new("RGB", (20, 20), "blue").save(gif, format="GIF")
+    garment = main(page).locator('input[type="file"]').nth(1)
+    garment.set_input_files(
+        [{"name": "moving.gif", "mimeType": "image/gif", "buffer": gif.getvalue()}]
+    )
+    chip = main(page).get_by_test_id("stFileChip").filter(has_text="moving.gif")
+    expect(chip).to_have_attribute("aria-invalid", "true")
+    # Two frames after it is drawn, the script has looked at it (it works once per frame).
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert chip.locator("img").count() == 0
+    assert thumbnails(page) == [["person.png", 50, 70]]
+    upload(page, 1, ("garment.png", png_bytes("g", (70, 50))))
+    wait_until(lambda: thumbnails(page) == [["person.png", 50, 70], ["garment.png", 70, 50]])
+    generate(page)
+    row = check_done(db, member, "try_on", 1)
+    assert row.input_params["input_names"] == ["person.png", "garment.png"]

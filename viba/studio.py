@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -40,6 +41,8 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "heic", "heif"]
 # within this of being stored. History's list polls at HISTORY_POLL_SECONDS (a whole page).
 POLL_SECONDS = 0.25
 HISTORY_POLL_SECONDS = 0.5
+# Thumbnails of the picked photos before Generate, drawn by the browser (see the file).
+_PREVIEWS_JS = Path(__file__).with_name("upload_previews.js").read_text(encoding="utf-8")
 
 
 def feature_page(ctx: PageContext, key: str) -> None:
@@ -236,6 +239,7 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
     if filled is not None and filled.options is not None:
         last = filled.options
     uploads: dict[str, Any] = {}
+    upload_previews()
     with st.form(feature.key, clear_on_submit=True):
         columns = st.columns(len(feature.slots)) if len(feature.slots) > 1 else [st.container()]
         for slot, column in zip(feature.slots, columns):
@@ -278,6 +282,18 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
         session().flash = t("queued")
         st.rerun()
     st.toast(t("queued"), icon=":material/schedule:")
+
+
+def upload_previews() -> None:
+    """A thumbnail in each picked file's chip, drawn in the browser: the uploaders are inside
+    the form, so the server sees the files only on Generate (upload_previews.js says why). The
+    element itself takes no room."""
+    st.html(
+        f'<script data-viba="upload-previews">{_PREVIEWS_JS}</script>'
+        "<style>.stElementContainer:has(script[data-viba='upload-previews'])"
+        "{display: none}</style>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def _prefilled(ctx: PageContext, feature: Feature) -> Prefill | None:
