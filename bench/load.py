@@ -56,7 +56,11 @@ from helpers import (  # noqa: E402
     main,
 )
 
-LOADED = "Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length"
+# Images the app drew, loaded (not the browser-drawn thumbnails of picked uploads).
+LOADED = (
+    "Array.from(document.images)"
+    ".filter(i => !i.dataset.vibaThumb && i.complete && i.naturalWidth > 0).length"
+)
 
 
 def images_loaded(page: Page) -> int:
