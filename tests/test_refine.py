@@ -8,7 +8,7 @@ import threading
 import pytest
 from test_jobs import models, row, submit
 
-from viba import generations, jobs, refine
+from viba import generations, jobs, prompt_store, refine
 
 import fake_gemini as fg
 
@@ -56,20 +56,31 @@ def test_a_refinement_sends_the_conversation_and_chains_to_its_parent(
     assert [v.id for v in generations.children(db, member.id, first)] == [second]
 
 
-def test_a_derivation_variant_is_refined_with_its_photo_and_description(
-    runner, db, member, gemini_config, fake_gemini
+def test_a_derivation_variant_is_refined_with_its_photo_and_the_prompt_it_was_made_with(
+    runner, db, admin, member, gemini_config, fake_gemini
 ):
+    step = "derivation_image"
+    edited = prompt_store.builtin_prompts()[step].template.replace("Create", "Please create")
+    prompt_store.save_version(db, admin, step, "Edited system.", edited)
+    fake_gemini.requests.clear()
     job = submit(runner, db, member, "derivation", 1, gemini_config)
     runner.wait(job)
     parent = row(db, job)
+    sent = {text_of(c.contents[0]) for c in fake_gemini.generate_calls(models()[step])}
+    key = parent.output_keys[2]
+    variant = parent.details["outputs"][key]["variant"]
+    (made_it,) = [t for t in sent if f"variant {variant} of 4" in t]
+    # The prompt is edited again before the refinement: the conversation is what was sent.
+    prompt_store.save_version(db, admin, step, "Newer system.", edited.replace("Please", "Now"))
     fake_gemini.requests.clear()
-    refined = runner.refine(member.id, job, parent.output_keys[2], "more contrast", gemini_config)
+    refined = runner.refine(member.id, job, key, "more contrast", gemini_config)
     runner.wait(refined)
     assert row(db, refined).status == "completed"
-    (call,) = fake_gemini.generate_calls(models()["derivation_image"])
+    (call,) = fake_gemini.generate_calls(models()[step])
     first_turn = call.contents[0]
     assert any("inlineData" in p for p in first_turn["parts"])  # the photo
-    assert fake_gemini.description in text_of(first_turn)
+    assert fake_gemini.description in made_it and "Please create" in made_it
+    assert text_of(first_turn) == made_it
 
 
 def test_a_refinement_is_refused_with_a_sentence_before_any_call(

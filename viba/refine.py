@@ -108,7 +108,9 @@ def conversation(db: Database, store: ImageStore, view: GenerationView) -> list[
         turns = [Turn("user", f"This is the image to edit.\n{words}", start)]
     else:
         first = rounds[0]
-        turns = [Turn("user", _first_prompt(first), generations.load_inputs(store, first))]
+        refined = str(((rounds[1:] or [view])[0].refinement or {}).get("output") or "")
+        prompt = _first_prompt(db, first, refined)
+        turns = [Turn("user", prompt, generations.load_inputs(store, first))]
     following = [*rounds[1:], view]
     for made, next_round in zip(rounds, following):
         key = (next_round.refinement or {}).get("output")
@@ -130,19 +132,23 @@ def conversation(db: Database, store: ImageStore, view: GenerationView) -> list[
     return turns
 
 
-def _first_prompt(view: GenerationView) -> str:
+def _first_prompt(db: Database, view: GenerationView, refined_key: str) -> str:
     """What the first round asked of the image model: a single-image feature's prompt as
-    stored; a Derivation's variant prompt made again from its description and options."""
+    stored; a Derivation's prompt for the variant that was refined, made again from its
+    description and options with the prompt version it was made with (an admin may have
+    changed the prompt since)."""
     if view.type != "derivation":
         return str(view.input_params.get("prompt") or "")
+    spec = features.get(view.type)
     options = view.input_params.get("options") or {}
-    step = features.get(view.type).image_step
+    versions = view.input_params.get("prompt_versions") or {}
+    meta = (view.details.get("outputs") or {}).get(refined_key) or {}
     return pipelines.derivation_variant_prompt(
         str(view.details.get("description") or ""),
         int(options.get("creativity") or 5),
         options.get("skin_tone"),
-        1,
-        features.get(view.type).outputs,
-        features.builtin_prompts()[step],
+        int(meta.get("variant") or 1),
+        spec.outputs,
+        prompt_store.templates_for(db, versions)[spec.image_step],
         str(options.get("aspect_ratio") or "3:4"),
     )
