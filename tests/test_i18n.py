@@ -32,6 +32,7 @@ DATA = [
     re.compile(r"\{[a-z_]+\}"),  # placeholders shown in prompt help
     re.compile(r":material/[a-z_]+:"),  # icons
     re.compile(r"https?://\S+"),
+    re.compile(r"\b[A-Z][A-Z0-9]*(_[A-Z0-9]+)+\b"),  # settings (environment variables)
 ]
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -1,8 +1,10 @@
-"""Streamlit glue for the Admin page: users, generations, usage and the audit log. Every read
-and change goes through viba.admin, which checks the role in the database."""
+"""Streamlit glue for the Admin page: users, generations, usage, limits, storage and the audit
+log. Every read and change goes through viba.admin (viba.space for storage), which checks the
+role in the database."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -10,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from viba import admin, audit, auth, budget, features, history_view
+from viba import admin, audit, auth, budget, features, history_view, space
 from viba.auth import Account
 from viba.db import Database, is_capped
 from viba.errors import UserError
@@ -21,11 +23,14 @@ from viba.text import md_escape
 from viba.ui import PageContext
 from viba.websession import flash
 
-SECTIONS = ("Users", "Generations", "Usage", "Limits", "Audit log")
+SECTIONS = ("Users", "Generations", "Usage", "Limits", "Storage", "Audit log")
 
 
 def admin_page(ctx: PageContext) -> None:
     st.title(t("Admin"))
+    full = space.used(ctx.db, ctx.account, ctx.settings.database_limit_mb)
+    if full is not None:
+        st.warning(_space_line(full) + " " + t(SPACE_ADVICE), icon=":material/database:")
     wanted = st.query_params.get("gen")
     if wanted:
         open_generation(ctx, wanted)
@@ -38,13 +43,15 @@ def admin_page(ctx: PageContext) -> None:
         label_visibility="collapsed",
         format_func=t,
     )
-    {
+    sections: dict[str, Callable[[Database, Account], None]] = {
         "Users": users_section,
         "Generations": generations_section,
         "Usage": usage_section,
         "Limits": limits_section,
+        "Storage": functools.partial(storage_section, limit_mb=ctx.settings.database_limit_mb),
         "Audit log": audit_section,
-    }[section](ctx.db, ctx.account)
+    }
+    sections[section](ctx.db, ctx.account)
 
 
 def _offset(name: str, signature: str) -> int:
@@ -367,6 +374,49 @@ def usage_section(db: Database, actor: Account) -> None:
         lambda: admin.usage_csv(db, actor, since, until),
         "viba-usage.csv",
         "ausage_csv",
+    )
+
+
+# --- storage ------------------------------------------------------------------------------
+
+SPACE_ADVICE = (
+    "Past the limit the database stops taking writes: move images to object storage "
+    "(VIBA_STORAGE=s3://…, python -m viba.move_images) or delete old generations."
+)
+
+
+def _mb(size: int) -> str:
+    return f"{size / space.MB:,.1f}"
+
+
+def _space_line(used: space.Space) -> str:
+    return t("The database holds {used} MB of its {limit} MB ({share}%).").format(
+        used=_mb(used.database_bytes), limit=_mb(used.limit_bytes), share=round(100 * used.share)
+    )
+
+
+def storage_section(db: Database, actor: Account, limit_mb: int) -> None:
+    report = space.report(db, actor, limit_mb)
+    st.progress(min(report.share, 1.0), text=_space_line(report))
+    st.caption(
+        t(
+            "The limit is VIBA_DATABASE_LIMIT_MB (Supabase's free database: 500 MB). "
+            "Images kept in the database: {count} ({size} MB)."
+        ).format(count=f"{report.images:,}", size=_mb(report.image_bytes))
+    )
+    st.dataframe(
+        t_columns(
+            [
+                {
+                    "table": table.name,
+                    "rows": table.rows,
+                    "MB": None if table.bytes is None else round(table.bytes / space.MB, 2),
+                }
+                for table in report.tables
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
     )
 
 

@@ -138,6 +138,9 @@ class Settings(BaseSettings):
         default="auto", alias="VIBA_DB_POOLER"
     )
     audit_retention_days: int = Field(default=365, alias="VIBA_AUDIT_RETENTION_DAYS", ge=1)
+    # The database plan's size limit (Supabase free: 500 MB): Admin > Storage measures against
+    # it, and admins are warned from 80% on.
+    database_limit_mb: int = Field(default=500, alias="VIBA_DATABASE_LIMIT_MB", ge=1)
     # json: one JSON object per line (production default), text: for a terminal.
     log_format: str = Field(default="", alias="VIBA_LOG_FORMAT", validate_default=True)
     # debug adds a line per page run (bench/load.py counts them) and per job step.

@@ -190,6 +190,15 @@ PHRASES: dict[str, str] = {
     "Usage": "用量",
     "Limits": "限额",
     "Audit log": "审计日志",
+    "Storage": "存储",
+    "rows": "行数",
+    "The database holds {used} MB of its {limit} MB ({share}%).": "数据库已用 {used} MB，上限 {limit} MB（{share}%）。",
+    "Past the limit the database stops taking writes: move images to object storage (VIBA_STORAGE=s3://…, python -m viba.move_images) or delete old generations.": (
+        "超过上限后数据库将无法写入：请把图片移到对象存储（VIBA_STORAGE=s3://…，python -m viba.move_images），或删除旧的生成记录。"
+    ),
+    "The limit is VIBA_DATABASE_LIMIT_MB (Supabase's free database: 500 MB). Images kept in the database: {count} ({size} MB).": (
+        "上限由 VIBA_DATABASE_LIMIT_MB 设定（Supabase 免费数据库：500 MB）。保存在数据库中的图片：{count} 张（{size} MB）。"
+    ),
     "Email or name contains": "邮箱或姓名包含",
     "Show": "显示",
     "all": "全部",
@@ -273,7 +282,7 @@ PHRASES: dict[str, str] = {
     "actor_email": "操作者邮箱",
     "target_user_id": "目标用户 ID",
     "generation_id": "生成记录 ID",
-    "table": "表格",
+    "table": "数据表",
     "full name": "姓名",
     "role": "角色",
     "state": "状态",
