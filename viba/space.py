@@ -77,11 +77,14 @@ def _table_bytes(s: Session, names: list[str]) -> dict[str, int]:
 
 
 def database_bytes_of(db: Database) -> int:
+    """The whole database's size on disk, in a session of its own."""
     with db.session() as s:
         return database_bytes(s)
 
 
 def report(db: Database, actor: Account, limit_mb: int) -> Space:
+    """The database, each of the app's tables (rows, and bytes with its indexes and TOAST) and
+    the images kept in it, for an admin."""
     with db.session() as s:
         auth.require_admin(s, actor.id)
         names = sorted(Base.metadata.tables)
@@ -112,6 +115,5 @@ def used(db: Database, actor: Account, limit_mb: int) -> Space | None:
     with db.session() as s:
         auth.require_admin(s, actor.id)
         size = database_bytes(s)
-    if size < WARN_SHARE * limit_mb * MB:
-        return None
-    return Space(size, limit_mb * MB, [], 0, 0)
+    found = Space(size, limit_mb * MB, [], 0, 0)
+    return found if found.warn else None
