@@ -43,22 +43,27 @@ def member(db, admin):
 
 
 def upload(page: Page, index: int, *files: tuple[str, bytes]) -> None:
-    """Add files to the index-th uploader. A rerun that redraws the form right then can drop
-    the pending files (seen about 1 run in 20 just after login), so they are added again
-    when their chips do not show, as a person would."""
+    """Add files to the index-th uploader and wait until each has uploaded (its chip's
+    spinner and "Cancel upload" give way to "Remove"). A rerun that redraws the form right
+    then can drop the pending files (seen about 1 run in 20 just after login), so they are
+    added again when their chips do not get there, as a person would."""
     inputs = main(page).locator('input[type="file"]')
+
+    def uploaded(timeout: float) -> None:
+        for name, _ in files:
+            remove = main(page).get_by_role("button", name=f"Remove {name}", exact=True)
+            expect(remove.first).to_be_visible(timeout=timeout)
+
     for _ in range(3):
         inputs.nth(index).set_input_files(
             [{"name": n, "mimeType": "image/png", "buffer": b} for n, b in files]
         )
         try:
-            for name, _ in files:
-                expect(main(page).get_by_text(name)).to_be_visible(timeout=5000)
+            uploaded(5000)
             return
         except AssertionError:
             continue
-    for name, _ in files:
-        expect(main(page).get_by_text(name)).to_be_visible()
+    uploaded(5000)
 
 
 def generate(page: Page) -> None:
@@ -541,8 +546,23 @@ def test_a_dropped_photo_shows_and_a_new_pick_replaces_it_in_a_one_file_slot(
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     assert chip.locator("img").count() == 0
     assert thumbnails(page) == [["person.png", 50, 70]]
-    upload(page, 1, ("garment.png", png_bytes("g", (70, 50))))
+    # While a file uploads, its thumbnail shows dimmed beside the chip's spinner.
+    held = []
+    page.route("**/_stcore/upload_file/**", lambda route: held.append(route))
+    garment.set_input_files(
+        [{"name": "garment.png", "mimeType": "image/png", "buffer": png_bytes("g", (70, 50))}]
+    )
     wait_until(lambda: thumbnails(page) == [["person.png", 50, 70], ["garment.png", 70, 50]])
+    chip = main(page).get_by_test_id("stFileChip").filter(has_text="garment.png")
+    expect(chip.get_by_test_id("stFileChipIconSpinner")).to_be_visible()
+    opacity = "img => getComputedStyle(img).opacity"
+    assert chip.locator("img").evaluate(opacity) == "0.5"
+    wait_until(lambda: held)
+    for route in held:
+        route.continue_()
+    page.unroute("**/_stcore/upload_file/**")
+    expect(main(page).get_by_role("button", name="Remove garment.png")).to_be_visible()
+    assert chip.locator("img").evaluate(opacity) == "1"
     generate(page)
     row = check_done(db, member, "try_on", 1)
     assert row.input_params["input_names"] == ["person.png", "garment.png"]

@@ -15,6 +15,7 @@
   const UPLOADER = '[data-testid="stFileUploader"]';
   const CHIP = '[data-testid="stFileChip"]';
   const NAME = '[data-testid="stFileChipName"]';
+  const SPINNER = '[data-testid="stFileChipIconSpinner"]';
   const UNSEEN_MS = 60000; // a pick Streamlit never listed (refused) is let go after this
   const picks = new Map(); // the uploader's st-key-* class -> [{name, url, seen, at}]
 
@@ -118,7 +119,10 @@
 
   const style = document.createElement("style");
   style.textContent =
-    `${CHIP}[data-viba-thumb] > div:first-of-type { display: none; }` +
+    // The chip's icon makes way for the thumbnail, except its spinner while the file uploads
+    // (the thumbnail is dimmed meanwhile).
+    `${CHIP}[data-viba-thumb] > div:first-of-type:not(:has(${SPINNER})) { display: none; }` +
+    `${CHIP}:has(${SPINNER}) > img[data-viba-thumb] { opacity: 0.5; }` +
     `${CHIP} > img[data-viba-thumb] { width: 4rem; height: 4rem; object-fit: cover;` +
     ` border-radius: 0.25rem; flex: none; }`;
   document.head.appendChild(style);
