@@ -48,6 +48,7 @@
   };
 
   const show = (chip, entry) => {
+    chip.dataset.vibaThumb = "1"; // again each time: a redraw of the chip may drop it
     let img = chip.querySelector(":scope > img[data-viba-thumb]");
     if (img && img.dataset.vibaThumb === entry.url) return;
     if (!img) {
@@ -63,7 +64,6 @@
     img.alt = entry.name;
     img.title = entry.name;
     img.src = entry.url;
-    chip.dataset.vibaThumb = "1";
   };
 
   const hide = (chip) => {
