@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from viba import features, ui
-from viba.i18n import t
-from viba.text import md_escape
+from viba.core.text import md_escape
+from viba.studio import features
+from viba.web.guard import guard
+from viba.web.language import t
 
-ctx = ui.guard("Home", icon=":material/home:")
+ctx = guard(__file__)
 st.title(t("Welcome, {name}").format(name=md_escape(ctx.account.full_name)))
 st.write(t("Pick a tool to start. Every generation is kept in your History."))
 for col, feature in zip(st.columns(len(features.all_features())), features.all_features()):

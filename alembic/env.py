@@ -1,10 +1,10 @@
-"""Alembic environment: runs on the connection viba.db hands over, or on DATABASE_URL from the CLI
-(`alembic upgrade head`)."""
+"""Alembic environment: runs on the connection viba.store.db hands over, or on DATABASE_URL
+from the CLI (`alembic upgrade head`)."""
 
 from sqlalchemy import text
 
 from alembic import context
-from viba.models import Base
+from viba.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -31,8 +31,8 @@ connection = config.attributes.get("connection")
 if connection is not None:
     run(connection)
 else:
-    from viba.config import get_settings
-    from viba.db import make_engine
+    from viba.core.config import get_settings
+    from viba.store.db import make_engine
 
     settings = get_settings()
     # Run as the deploy's pre-deploy step: a production setup the app would refuse fails the

@@ -24,11 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common import app_env, healthy, wait_for  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from common import app_env, healthy, wait_for
+from playwright.sync_api import expect, sync_playwright
 
-from fake_gemini import FakeGemini, png_bytes  # noqa: E402
-from helpers import (  # noqa: E402
+from viba.accounts import auth
+
+from fake_gemini import FakeGemini, png_bytes
+from helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PASSWORD,
@@ -41,7 +43,7 @@ from helpers import (  # noqa: E402
 def status(db) -> str:
     from sqlalchemy import select
 
-    from viba.models import GenerationHistory
+    from viba.store.models import GenerationHistory
 
     with db.session() as s:
         rows = s.scalars(select(GenerationHistory.status)).all()
@@ -65,8 +67,7 @@ def start_job(browser, server, user_email: str, fake: FakeGemini) -> None:
 
 
 def one_run(args, fake: FakeGemini, browser, kill: bool) -> dict[str, float]:
-    from viba import auth
-    from viba.db import Database
+    from viba.store.db import Database
 
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch)

@@ -23,13 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from common import photo_jpeg  # noqa: E402
+from common import photo_jpeg
 
-from viba.gemini import GeminiConfig  # noqa: E402
-from viba.images import prepare_image  # noqa: E402
-from viba.pipelines import Shape, run_derivation  # noqa: E402
+from viba.engine.gemini import GeminiConfig
+from viba.engine.images import prepare_image
+from viba.engine.pipelines import Shape, run_derivation
 
-from fake_gemini import FakeGemini  # noqa: E402
+from fake_gemini import FakeGemini
 
 
 def main() -> int:

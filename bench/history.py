@@ -4,7 +4,8 @@ Targets (issue 6):
 - the History page's server time for a user with 10,000 generations <= 0.3 s (median), measured
   as AppTest runs of pages/5_History.py (the whole script: guard, queries, thumbnails);
 - an admin's filtered generations query over 100,000 rows on PostgreSQL <= 0.5 s (median),
-  measured as viba.admin.generations (count + one page), the same call the Admin page makes.
+  measured as viba.studio.admin_reports.generations (count + one page), the same call the
+  Admin page makes.
 
     python bench/history.py [--database-url postgresql://postgres@127.0.0.1:5432/test]
                             [--rows 100000] [--user-rows 10000] [--runs 15]
@@ -30,15 +31,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy import insert, text
 
-from viba import admin, auth, history  # noqa: E402
-from viba.db import Database  # noqa: E402
-from viba.models import GenerationHistory, ModelUsage, User, utcnow  # noqa: E402
-from viba.storage import ImageStore, make_backend  # noqa: E402
+from viba import services
+from viba.accounts import auth
+from viba.accounts.account import Account
+from viba.core.config import get_settings
+from viba.store.db import Database
+from viba.store.image_store import ImageStore, make_backend
+from viba.store.models import GenerationHistory, ModelUsage, User, utcnow
+from viba.studio import admin_reports, history
 
-from conftest import create_pg_database, drop_pg_database  # noqa: E402
-from fake_gemini import png_bytes  # noqa: E402
+from conftest import create_pg_database, drop_pg_database
+from fake_gemini import png_bytes
 
 TYPES = ("derivation", "avatar", "try_on", "swap")
 # No unfinished rows: the job runner would (rightly) fail old ones as interrupted.
@@ -46,9 +51,7 @@ STATUSES = ("completed",) * 8 + ("failed",)
 MODELS = ("gemini-2.5-flash-image", "gemini-3-pro-image-preview")
 
 
-def seed(
-    db: Database, store: ImageStore, rows: int, user_rows: int
-) -> tuple[auth.Account, auth.Account]:
+def seed(db: Database, store: ImageStore, rows: int, user_rows: int) -> tuple[Account, Account]:
     """`rows` generations in all: `user_rows` of them for one user, the rest spread over 199
     others, over the last 365 days; each with stored images so thumbnails are real."""
     boss = auth.register(db, "bench-admin@example.com", "Bench Admin", "bench-pass-1")
@@ -162,14 +165,12 @@ def median_time(fn, runs: int) -> tuple[float, float]:
 def history_page_time(
     db_url: str,
     data_dir: Path,
-    heavy: auth.Account,
+    heavy: Account,
     runs: int,
     query: dict[str, str] | None = None,
     widgets: dict[str, object] | None = None,
 ) -> tuple[float, float]:
     from streamlit.testing.v1 import AppTest
-
-    from viba.config import get_settings
 
     os.environ.update(
         {
@@ -183,11 +184,11 @@ def history_page_time(
     )
     get_settings.cache_clear()
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60)
-    from viba import websession
+    from viba.web import browser_session
 
     from helpers import logged_in_box
 
-    at.session_state[websession.SESSION_KEY] = logged_in_box(heavy)
+    at.session_state[browser_session.SESSION_KEY] = logged_in_box(heavy)
     at.switch_page("pages/5_History.py")
     for key, value in (widgets or {}).items():
         at.session_state[key] = value
@@ -202,14 +203,12 @@ def history_page_time(
     # Queries one History run sends to the database (the app's own engine, in this process).
     from sqlalchemy import event
 
-    from viba.db import get_database
-
     sent = {"n": 0}
 
     def count(*_args: object) -> None:
         sent["n"] += 1
 
-    engine = get_database(db_url).engine
+    engine = services.database(get_settings(), db_url).engine
     event.listen(engine, "before_cursor_execute", count)
     run()
     event.remove(engine, "before_cursor_execute", count)
@@ -273,43 +272,53 @@ def main() -> int:
         ok &= page_median <= 0.3
 
         now = utcnow()
-        filters = admin.GenerationFilter(
+        filters = admin_reports.GenerationFilter(
             types=("avatar",), statuses=("completed",), since=now - timedelta(days=90), until=now
         )
         admin_median, admin_max = median_time(
-            lambda: admin.generations(db, boss, filters), args.runs
+            lambda: admin_reports.generations(db, boss, filters), args.runs
         )
-        rows, total = admin.generations(db, boss, filters)
+        rows, total = admin_reports.generations(db, boss, filters)
         print(
-            f"admin.generations type+status+90 days ({total} match; target <= 500 ms): "
+            f"admin_reports.generations type+status+90 days ({total} match; target <= 500 ms): "
             f"median {admin_median * 1000:.1f} ms  max {admin_max * 1000:.1f} ms"
         )
         if pg:
             ok &= admin_median <= 0.5
         for label, f, sort in [
-            ("all rows, newest first", admin.GenerationFilter(), "created"),
-            ("one user by email part", admin.GenerationFilter(user="user17@"), "created"),
-            ("failed, sorted by user", admin.GenerationFilter(statuses=("failed",)), "user"),
+            ("all rows, newest first", admin_reports.GenerationFilter(), "created"),
+            ("one user by email part", admin_reports.GenerationFilter(user="user17@"), "created"),
+            (
+                "failed, sorted by user",
+                admin_reports.GenerationFilter(statuses=("failed",)),
+                "user",
+            ),
         ]:
             m, mx = median_time(
-                lambda f=f, sort=sort: admin.generations(db, boss, f, sort=sort), args.runs
+                lambda f=f, sort=sort: admin_reports.generations(db, boss, f, sort=sort), args.runs
             )
-            total = admin.generations(db, boss, f, sort=sort, limit=1)[1]
+            total = admin_reports.generations(db, boss, f, sort=sort, limit=1)[1]
             print(
-                f"admin.generations {label} ({total} match): median {m * 1000:.1f} ms"
+                f"admin_reports.generations {label} ({total} match): median {m * 1000:.1f} ms"
                 f"  max {mx * 1000:.1f} ms"
             )
         offset_m, offset_mx = median_time(
-            lambda: admin.generations(db, boss, admin.GenerationFilter(), offset=50_000), args.runs
+            lambda: admin_reports.generations(
+                db, boss, admin_reports.GenerationFilter(), offset=50_000
+            ),
+            args.runs,
         )
         print(
-            f"admin.generations page at offset 50,000: median {offset_m * 1000:.1f} ms"
+            f"admin_reports.generations page at offset 50,000: median {offset_m * 1000:.1f} ms"
             f"  max {offset_mx * 1000:.1f} ms"
         )
         usage_m, usage_mx = median_time(
-            lambda: admin.usage(db, boss, now - timedelta(days=30), now), args.runs
+            lambda: admin_reports.usage(db, boss, now - timedelta(days=30), now), args.runs
         )
-        print(f"admin.usage 30 days: median {usage_m * 1000:.1f} ms  max {usage_mx * 1000:.1f} ms")
+        print(
+            f"admin_reports.usage 30 days: median {usage_m * 1000:.1f} ms  "
+            f"max {usage_mx * 1000:.1f} ms"
+        )
         plan = explain(
             db,
             "SELECT id FROM generation_history WHERE type = :t AND status = :s "

@@ -40,11 +40,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common import Sampler, app_env, cpu_s, healthy, photo_jpeg, print_spread, wait_for  # noqa: E402
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from common import Sampler, app_env, cpu_s, healthy, photo_jpeg, print_spread, wait_for
+from playwright.sync_api import Page, expect, sync_playwright
 
-from fake_gemini import FakeGemini  # noqa: E402
-from helpers import (  # noqa: E402
+from viba.accounts import auth
+
+from fake_gemini import FakeGemini
+from helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PASSWORD,
@@ -159,7 +161,7 @@ def seed_outputs(db, store, user, derivations: int, history_rows: int) -> None:
     and `history_rows` more generations for History (their thumbnails real)."""
     from sqlalchemy import insert
 
-    from viba.models import GenerationHistory, utcnow
+    from viba.store.models import GenerationHistory, utcnow
 
     outputs = [store.save(photo_jpeg(i, (1536, 2048), 97), "image/jpeg").key for i in range(20)]
     now = utcnow()
@@ -208,10 +210,9 @@ def seed_outputs(db, store, user, derivations: int, history_rows: int) -> None:
 def one_run(args, fake: FakeGemini, browser, photo12: bytes, photo3: bytes) -> dict[str, float]:
     from sqlalchemy import func, select
 
-    from viba import auth
-    from viba.db import Database
-    from viba.models import GenerationHistory
-    from viba.storage import ImageStore, make_backend
+    from viba.store.db import Database
+    from viba.store.image_store import ImageStore, make_backend
+    from viba.store.models import GenerationHistory
 
     figures: dict[str, float] = {}
     scratch = Path(tempfile.mkdtemp())

@@ -24,12 +24,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common import Sampler, app_env, photo_jpeg, print_spread, rss_mb  # noqa: E402
-from PIL import Image  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from common import Sampler, app_env, photo_jpeg, print_spread, rss_mb
+from PIL import Image
+from playwright.sync_api import expect, sync_playwright
 
-from fake_gemini import FakeGemini  # noqa: E402
-from helpers import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, log_in, main  # noqa: E402
+from viba.accounts import auth
+
+from fake_gemini import FakeGemini
+from helpers import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, log_in, main
 
 PASSWORD = "bench-password-1"
 
@@ -41,8 +43,7 @@ def bomb_png() -> bytes:
 
 
 def one_run(args: argparse.Namespace, fake: FakeGemini, photos: list[bytes], bomb: bytes) -> dict:
-    from viba import auth
-    from viba.db import Database
+    from viba.store.db import Database
 
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch)
@@ -119,7 +120,7 @@ def one_run(args: argparse.Namespace, fake: FakeGemini, photos: list[bytes], bom
 def done_jobs(db) -> int:
     from sqlalchemy import func, select
 
-    from viba.models import GenerationHistory
+    from viba.store.models import GenerationHistory
 
     with db.session() as s:
         return int(

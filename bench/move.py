@@ -1,4 +1,4 @@
-"""Benchmark: moving stored images between backends (viba.move_images), against moto's S3
+"""Benchmark: moving stored images between backends (viba.commands.move_images), against moto's S3
 server on loopback and a throwaway database. Prints objects copied per second (min / median /
 max of the runs) for db → s3 and s3 → db, and the time of a second run that finds everything
 already there (a resume).
@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from viba import move_images  # noqa: E402
-from viba.db import Database  # noqa: E402
-from viba.storage import ImageStore, make_backend  # noqa: E402
+from viba.commands import move_images
+from viba.store.db import Database
+from viba.store.image_store import ImageStore, make_backend
 
-from helpers import free_port, s3_settings  # noqa: E402
+from helpers import free_port, s3_settings
 
 
 def photo_like(seed: int, kb: int) -> bytes:

@@ -26,16 +26,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from viba import auth, jobs, prompt_store  # noqa: E402
-from viba.catalog import load_catalog  # noqa: E402
-from viba.db import Database  # noqa: E402
-from viba.gemini import GeminiConfig  # noqa: E402
-from viba.images import prepare_image  # noqa: E402
-from viba.storage import ImageStore, make_backend  # noqa: E402
+from viba.accounts import auth
 
-from fake_gemini import FakeGemini  # noqa: E402
+# noqa: E402
+from viba.engine.gemini import GeminiConfig
+from viba.engine.images import prepare_image
+from viba.jobs.runner import JobRunner
+from viba.store.db import Database
+from viba.store.image_store import ImageStore, make_backend
+from viba.studio import (
+    features,
+    prompt_store,
+)
+
+from fake_gemini import FakeGemini
 
 
 def photo(seed: int):
@@ -68,12 +74,12 @@ def main() -> int:
     config = GeminiConfig(
         api_key="bench-key-0123456789", base_url=fake.base_url, timeout_s=60, deadline_s=120
     )
-    runner = jobs.JobRunner(db, store, workers=args.workers, per_user=args.per_user, heartbeat_s=30)
+    runner = JobRunner(db, store, workers=args.workers, per_user=args.per_user, heartbeat_s=30)
     people = [
         auth.register(db, f"team-{uuid.uuid4().hex[:8]}@example.com", "T", "team-pass-1")
         for _ in range(args.users)
     ]
-    models = load_catalog().defaults
+    models = features.catalog().defaults
     in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))
     failures = [0]
 

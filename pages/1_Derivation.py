@@ -1,8 +1,6 @@
 """Derivation: each uploaded image is described by a text model, then an image model makes four
 variants of it. One background job per image."""
 
-from viba import studio, ui
+from viba.web.feature_form import feature_page
 
-ctx = ui.guard("Derivation", icon=":material/auto_awesome:")
-with ui.boundary():
-    studio.feature_page(ctx, "derivation")
+feature_page(__file__)

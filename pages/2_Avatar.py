@@ -1,7 +1,5 @@
 """Avatar: 1 to 3 reference photos of one person → a studio character portrait."""
 
-from viba import studio, ui
+from viba.web.feature_form import feature_page
 
-ctx = ui.guard("Avatar", icon=":material/face:")
-with ui.boundary():
-    studio.feature_page(ctx, "avatar")
+feature_page(__file__)

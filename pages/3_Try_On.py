@@ -1,7 +1,5 @@
 """Try-On: a person image and a garment image → the person wearing the garment."""
 
-from viba import studio, ui
+from viba.web.feature_form import feature_page
 
-ctx = ui.guard("Try-On", icon=":material/checkroom:")
-with ui.boundary():
-    studio.feature_page(ctx, "try_on")
+feature_page(__file__)

@@ -1,7 +1,5 @@
 """Swap: a person (an upload or one of your avatars) composed into a scene."""
 
-from viba import studio, ui
+from viba.web.feature_form import feature_page
 
-ctx = ui.guard("Swap", icon=":material/swap_horiz:")
-with ui.boundary():
-    studio.feature_page(ctx, "swap")
+feature_page(__file__)

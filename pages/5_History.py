@@ -1,7 +1,9 @@
 """History: your generations, newest first, with filters; `?id=` opens one."""
 
-from viba import history_view, ui
+from viba.web import history_view
+from viba.web.boundary import boundary
+from viba.web.guard import guard
 
-ctx = ui.guard("History", icon=":material/history:")
-with ui.boundary():
+ctx = guard(__file__)
+with boundary():
     history_view.history_page(ctx)

@@ -1,7 +1,9 @@
 """System Prompts: the prompt and the model of every feature step."""
 
-from viba import prompts_view, ui
+from viba.web import prompts_view
+from viba.web.boundary import boundary
+from viba.web.guard import guard
 
-ctx = ui.guard("System Prompts", icon=":material/tune:")
-with ui.boundary():
+ctx = guard(__file__)
+with boundary():
     prompts_view.system_prompts_page(ctx)

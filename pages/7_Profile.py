@@ -1,7 +1,9 @@
 """Profile: your name, password and Gemini API key."""
 
-from viba import profile_view, ui
+from viba.web import profile_view
+from viba.web.boundary import boundary
+from viba.web.guard import guard
 
-ctx = ui.guard("Profile", icon=":material/person:")
-with ui.boundary():
+ctx = guard(__file__)
+with boundary():
     profile_view.profile_page(ctx)

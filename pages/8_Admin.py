@@ -1,8 +1,10 @@
 """Admin: users, generations, usage and the audit log (admins only; `?gen=` opens any
 generation)."""
 
-from viba import admin_view, ui
+from viba.web import admin_view
+from viba.web.boundary import boundary
+from viba.web.guard import guard
 
-ctx = ui.guard("Admin", icon=":material/admin_panel_settings:", admin=True)
-with ui.boundary():
+ctx = guard(__file__)
+with boundary():
     admin_view.admin_page(ctx)

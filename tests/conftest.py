@@ -18,7 +18,11 @@ import pytest
 # before the app's settings are first read; the app servers get it through app_env.
 os.environ.setdefault("VIBA_BCRYPT_ROUNDS", "4")
 
-from viba.db import Database
+from viba import services
+from viba.accounts import auth
+from viba.core.config import get_settings
+from viba.jobs.runner import RUNNERS, JobRunner
+from viba.store.db import Database
 
 from helpers import (
     CHROMIUM,
@@ -31,6 +35,9 @@ from helpers import (
     free_port,
     s3_settings,
 )
+
+# What viba.services.configure does for the app: the bcrypt cost of the accounts made here.
+auth.set_bcrypt_rounds(int(os.environ["VIBA_BCRYPT_ROUNDS"]))
 
 
 def _backend() -> str:
@@ -47,7 +54,6 @@ def backend() -> str:
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One fresh database for the whole run. At its end the job runners the pages started in
     this process stop first: their heartbeats would go on sweeping a database that is gone."""
-    from viba import jobs
 
     if _backend() == "postgresql":
         url = create_pg_database(os.environ["TEST_DATABASE_URL"])
@@ -55,7 +61,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'viba.db'}"
         yield url
-    for runner in list(jobs.RUNNERS):
+    for runner in list(RUNNERS):
         runner.shutdown(wait=False)
     if _backend() == "postgresql":
         drop_pg_database(url)
@@ -63,7 +69,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
+    """The run's database, built by the composition root as the app builds its own: the pages
+    that AppTest runs in this process share it (one pool)."""
+    database = services.database(get_settings(), database_url)
     database.migrate()
     yield database
     database.dispose()
@@ -117,14 +125,12 @@ def app_env(
 @pytest.fixture(scope="session")
 def admin(db: Database):
     """An admin exists from the start, so accounts made by tests are ordinary users."""
-    from viba import auth
 
     return auth.register(db, f"admin-{uuid.uuid4().hex[:8]}@example.com", "Ada Admin", PASSWORD)
 
 
 @pytest.fixture()
 def user(db: Database, admin, email: str):
-    from viba import auth
 
     return auth.register(db, email, "Uma User", PASSWORD)
 
@@ -132,23 +138,21 @@ def user(db: Database, admin, email: str):
 @pytest.fixture()
 def store(db, tmp_path):
     """Images in the database (a test module may define its own, on another backend)."""
-    from viba.storage import ImageStore, make_backend
+    from viba.store.image_store import ImageStore, make_backend
 
     return ImageStore(make_backend("db", db, tmp_path))
 
 
 @pytest.fixture()
 def runner(db, store):
-    from viba import jobs
 
-    r = jobs.JobRunner(db, store, workers=4, per_user=2, heartbeat_s=0.2)
+    r = JobRunner(db, store, workers=4, per_user=2, heartbeat_s=0.2)
     yield r
     r.shutdown()
 
 
 @pytest.fixture()
 def member(db, admin, email):
-    from viba import auth
 
     return auth.register(db, email, "Job Tester", PASSWORD)
 
@@ -156,7 +160,7 @@ def member(db, admin, email):
 @pytest.fixture()
 def clean_prompts(db):
     """No saved prompt versions before and after the test (the built-in texts are active)."""
-    from viba.models import PromptVersion
+    from viba.store.models import PromptVersion
 
     with db.session() as s:
         s.query(PromptVersion).delete()
@@ -199,7 +203,7 @@ def app_environ(app_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """The in-process app (AppTest) reads its settings from os.environ."""
     from streamlit import config as st_config
 
-    from viba.config import get_settings
+    from viba.core.config import get_settings
 
     saved = {k: os.environ.get(k) for k in app_env}
     os.environ.update(app_env)
@@ -279,7 +283,7 @@ def fake_gemini(fake_gemini_server):
 @pytest.fixture()
 def gemini_config(fake_gemini):
     """The real SDK pointed at the fake: short timeouts and retry delays for tests."""
-    from viba.gemini import GeminiConfig
+    from viba.engine.gemini import GeminiConfig
 
     return GeminiConfig(
         api_key="test-key-123",

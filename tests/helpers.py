@@ -16,10 +16,14 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
-from viba import auth, features, websession
-from viba.db import normalise_url
-from viba.images import prepare_image
-from viba.models import GenerationHistory, ImageRef, User
+from viba import services
+from viba.accounts.account import Account
+from viba.core.config import get_settings
+from viba.engine.images import prepare_image
+from viba.store.db import normalise_url
+from viba.store.models import GenerationHistory, ImageRef, User
+from viba.studio import features
+from viba.web import browser_session
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
@@ -290,27 +294,27 @@ def add(
         return row.id
 
 
-def logged_in_box(account: auth.Account) -> websession.SessionBox:
+def logged_in_box(account: Account) -> browser_session.SessionBox:
     """A browser session logged in as the account, with a live server-side session."""
     from datetime import timedelta
 
-    from viba import sessions
-    from viba.db import get_database
+    from viba.accounts import sessions
 
-    session_id, expires = sessions.start(get_database(), account.id, timedelta(days=1))
-    box = websession.SessionBox()
+    db = services.database(get_settings())
+    session_id, expires = sessions.start(db, account.id, timedelta(days=1))
+    box = browser_session.SessionBox()
     box.log_in(account, session_id, expires, write_cookie=False)
     return box
 
 
 def open_page(
     page: str | None = None,
-    account: auth.Account | None = None,
+    account: Account | None = None,
     query: dict[str, str] | None = None,
 ) -> AppTest:
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
     if account is not None:
-        at.session_state[websession.SESSION_KEY] = logged_in_box(account)
+        at.session_state[browser_session.SESSION_KEY] = logged_in_box(account)
     if page is not None:
         at.switch_page(page)
     for name, value in (query or {}).items():
@@ -350,9 +354,14 @@ def generation_rows(db, user, feature):
 
 def smtp_env(monkeypatch, port: int) -> None:
     """Point the app's settings at the test SMTP server (undo with monkeypatch.undo())."""
-    from viba.config import get_settings
+    from viba.core.config import get_settings
 
     monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("SMTP_PORT", str(port))
     monkeypatch.setenv("SMTP_SECURITY", "none")
     get_settings.cache_clear()
+
+
+def forget_app_runner() -> None:
+    """The app's next page run starts a new job runner (the one it had goes on running)."""
+    services.services(get_settings()).forget_runner()

@@ -1,5 +1,5 @@
-"""viba.admin against the real database: the role check, account management with its audit
-entries, browsing and exporting generations, usage figures."""
+"""viba.studio.admin_users and admin_reports against the real database: the role check,
+account management with its audit entries, browsing and exporting generations, usage figures."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from viba import admin as adm
-from viba import audit, auth
-from viba.models import AuditEntry, ModelUsage
+from viba.accounts import auth
+from viba.accounts.account import AuthError
+from viba.store import audit
+from viba.store.models import AuditEntry, ModelUsage
+from viba.studio import admin_reports, admin_users
 
 from helpers import PASSWORD, T0, add
 
@@ -28,28 +30,28 @@ def parse_csv(data: bytes) -> list[dict[str, str]]:
 
 def test_everything_refuses_a_non_admin_and_an_admin_whose_role_was_just_revoked(db, admin, user):
     calls = [
-        lambda who: adm.users(db, who),
-        lambda who: adm.users_csv(db, who),
-        lambda who: adm.generations(db, who),
-        lambda who: adm.generations_csv(db, who),
-        lambda who: adm.get_generation(db, who, uuid.uuid4()),
-        lambda who: adm.set_admin(db, who, who.id, True),
-        lambda who: adm.set_active(db, who, admin.id, False),
-        lambda who: adm.unlock(db, who, admin.id),
-        lambda who: adm.usage(db, who, T0, T0 + timedelta(days=1)),
-        lambda who: adm.audit_entries(db, who),
+        lambda who: admin_users.users(db, who),
+        lambda who: admin_users.users_csv(db, who),
+        lambda who: admin_reports.generations(db, who),
+        lambda who: admin_reports.generations_csv(db, who),
+        lambda who: admin_reports.get_generation(db, who, uuid.uuid4()),
+        lambda who: admin_users.set_admin(db, who, who.id, True),
+        lambda who: admin_users.set_active(db, who, admin.id, False),
+        lambda who: admin_users.unlock(db, who, admin.id),
+        lambda who: admin_reports.usage(db, who, T0, T0 + timedelta(days=1)),
+        lambda who: admin_reports.audit_entries(db, who),
     ]
     for call in calls:
-        with pytest.raises(adm.NotAllowed):
+        with pytest.raises(admin_users.NotAllowed):
             call(user)
     # A second admin, demoted by another admin, keeps a stale Account that says is_admin.
     deputy = new_user(db, "Dee Deputy")
-    adm.set_admin(db, admin, deputy.id, True)
+    admin_users.set_admin(db, admin, deputy.id, True)
     stale = auth.get_account(db, deputy.id)
     assert stale.is_admin
-    adm.set_admin(db, admin, deputy.id, False)
+    admin_users.set_admin(db, admin, deputy.id, False)
     for call in calls:
-        with pytest.raises(adm.NotAllowed):
+        with pytest.raises(admin_users.NotAllowed):
             call(stale)
     assert not auth.get_account(db, user.id).is_admin  # nothing slipped through
 
@@ -57,30 +59,30 @@ def test_everything_refuses_a_non_admin_and_an_admin_whose_role_was_just_revoked
 def test_account_management_works_and_is_audited(db, admin, user):
     # Lock the user out with wrong passwords, then unlock.
     for _ in range(auth.MAX_FAILED_LOGINS):
-        with pytest.raises(auth.AuthError):
+        with pytest.raises(AuthError):
             auth.authenticate(db, user.email, "wrong-password-1")
-    row = adm.get_user(db, admin, user.id)
+    row = admin_users.get_user(db, admin, user.id)
     assert row.locked and row.failed_logins == auth.MAX_FAILED_LOGINS
-    adm.unlock(db, admin, user.id)
-    assert not adm.get_user(db, admin, user.id).locked
+    admin_users.unlock(db, admin, user.id)
+    assert not admin_users.get_user(db, admin, user.id).locked
     auth.authenticate(db, user.email, PASSWORD)
 
-    adm.set_verified(db, admin, user.id, True)
+    admin_users.set_verified(db, admin, user.id, True)
     assert auth.get_account(db, user.id).is_verified
 
-    adm.set_active(db, admin, user.id, False)
+    admin_users.set_active(db, admin, user.id, False)
     assert auth.get_account(db, user.id) is None  # open sessions end on their next page
-    with pytest.raises(auth.AuthError):
+    with pytest.raises(AuthError):
         auth.authenticate(db, user.email, PASSWORD)
-    adm.set_active(db, admin, user.id, True)
+    admin_users.set_active(db, admin, user.id, True)
     auth.authenticate(db, user.email, PASSWORD)
 
-    adm.set_temporary_password(db, admin, user.id, "temporary-pass-9")
+    admin_users.set_temporary_password(db, admin, user.id, "temporary-pass-9")
     auth.authenticate(db, user.email, "temporary-pass-9")
 
-    adm.set_admin(db, admin, user.id, True)
+    admin_users.set_admin(db, admin, user.id, True)
     assert auth.get_account(db, user.id).is_admin
-    adm.set_admin(db, admin, user.id, False)
+    admin_users.set_admin(db, admin, user.id, False)
 
     with db.session() as s:
         entries = s.scalars(
@@ -103,10 +105,10 @@ def test_account_management_works_and_is_audited(db, admin, user):
 
 def test_an_admin_cannot_demote_or_deactivate_themselves(db, admin):
     for call in (
-        lambda: adm.set_admin(db, admin, admin.id, False),
-        lambda: adm.set_active(db, admin, admin.id, False),
+        lambda: admin_users.set_admin(db, admin, admin.id, False),
+        lambda: admin_users.set_active(db, admin, admin.id, False),
     ):
-        with pytest.raises(adm.NotAllowed, match="your own"):
+        with pytest.raises(admin_users.NotAllowed, match="your own"):
             call()
     assert auth.get_account(db, admin.id).is_admin
 
@@ -116,12 +118,12 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(db, admin):
     it was demoted (PostgreSQL: it waits for the first; SQLite: it fails as busy)."""
     import threading
 
-    from viba.db import DatabaseUnavailable
+    from viba.store.db import DatabaseUnavailable
 
     for _ in range(5):
         a, b = new_user(db, "Ann"), new_user(db, "Bob")
-        adm.set_admin(db, admin, a.id, True)
-        adm.set_admin(db, admin, b.id, True)
+        admin_users.set_admin(db, admin, a.id, True)
+        admin_users.set_admin(db, admin, b.id, True)
         a, b = auth.get_account(db, a.id), auth.get_account(db, b.id)
         barrier = threading.Barrier(2)
         outcomes: list[str] = []
@@ -129,9 +131,9 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(db, admin):
         def demote(actor, target, barrier=barrier, outcomes=outcomes):
             barrier.wait()
             try:
-                adm.set_admin(db, actor, target.id, False)
+                admin_users.set_admin(db, actor, target.id, False)
                 outcomes.append("done")
-            except (adm.NotAllowed, DatabaseUnavailable) as exc:
+            except (admin_users.NotAllowed, DatabaseUnavailable) as exc:
                 outcomes.append(type(exc).__name__)
 
         threads = [
@@ -154,19 +156,23 @@ def test_users_filter_sort_page_and_count_generations(db, admin):
     ]
     add(db, made[2])
     add(db, made[2])
-    mine = adm.UserFilter(text=f"zz-{tag}")
-    rows, total = adm.users(db, admin, mine, sort="email", descending=False, limit=2)
+    mine = admin_users.UserFilter(text=f"zz-{tag}")
+    rows, total = admin_users.users(db, admin, mine, sort="email", descending=False, limit=2)
     assert total == 5 and [r.email for r in rows] == [made[0].email, made[1].email]
-    rows, _ = adm.users(db, admin, mine, sort="email", descending=False, offset=2, limit=2)
+    rows, _ = admin_users.users(db, admin, mine, sort="email", descending=False, offset=2, limit=2)
     assert [r.email for r in rows] == [made[2].email, made[3].email]
     assert rows[0].generations == 2 and rows[1].generations == 0
-    adm.set_active(db, admin, made[4].id, False)
+    admin_users.set_active(db, admin, made[4].id, False)
     assert [
         r.email
-        for r in adm.users(db, admin, adm.UserFilter(text=f"zz-{tag}", state="deactivated"))[0]
+        for r in admin_users.users(
+            db, admin, admin_users.UserFilter(text=f"zz-{tag}", state="deactivated")
+        )[0]
     ] == [made[4].email]
-    assert adm.users(db, admin, adm.UserFilter(text="PERSON 3"))[1] >= 1  # name, any case
-    exported = parse_csv(adm.users_csv(db, admin, mine, sort="email", descending=False))
+    assert (
+        admin_users.users(db, admin, admin_users.UserFilter(text="PERSON 3"))[1] >= 1
+    )  # name, any case
+    exported = parse_csv(admin_users.users_csv(db, admin, mine, sort="email", descending=False))
     assert [r["email"] for r in exported] == [u.email for u in made]
     assert exported[2]["generations"] == "2" and "password_hash" not in exported[0]
 
@@ -181,7 +187,7 @@ def test_generations_filter_sort_page_export_and_open_any(db, admin):
     }
 
     def listed(**kw):
-        rows, total = adm.generations(db, admin, adm.GenerationFilter(**kw))
+        rows, total = admin_reports.generations(db, admin, admin_reports.GenerationFilter(**kw))
         got = {r.id for r in rows} & set(ids.values())
         return {k for k, v in ids.items() if v in got}
 
@@ -190,30 +196,37 @@ def test_generations_filter_sort_page_export_and_open_any(db, admin):
     assert listed(user_id=bob.id, types=("avatar",)) == {"b1"}
     assert listed(user_id=ann.id, statuses=("failed",)) == {"a2"}
     assert listed(user_id=bob.id, since=T0 + timedelta(days=1)) == {"b2"}
-    rows, total = adm.generations(
-        db, admin, adm.GenerationFilter(user_id=ann.id), sort="created", descending=False, limit=1
-    )
-    assert total == 2 and rows[0].id == ids["a1"] and rows[0].user_email == ann.email
-    rows, _ = adm.generations(
+    rows, total = admin_reports.generations(
         db,
         admin,
-        adm.GenerationFilter(user_id=ann.id),
+        admin_reports.GenerationFilter(user_id=ann.id),
+        sort="created",
+        descending=False,
+        limit=1,
+    )
+    assert total == 2 and rows[0].id == ids["a1"] and rows[0].user_email == ann.email
+    rows, _ = admin_reports.generations(
+        db,
+        admin,
+        admin_reports.GenerationFilter(user_id=ann.id),
         sort="created",
         descending=False,
         offset=1,
         limit=1,
     )
     assert rows[0].id == ids["a2"] and rows[0].error_message == "Gemini said no."
-    exported = parse_csv(adm.generations_csv(db, admin, adm.GenerationFilter(user_id=bob.id)))
+    exported = parse_csv(
+        admin_reports.generations_csv(db, admin, admin_reports.GenerationFilter(user_id=bob.id))
+    )
     assert [r["id"] for r in exported] == [str(ids["b2"]), str(ids["b1"])]
     assert exported[0]["user_email"] == bob.email and exported[0]["type"] == "derivation"
-    view, owner = adm.get_generation(db, admin, ids["a2"])
+    view, owner = admin_reports.get_generation(db, admin, ids["a2"])
     assert view.id == ids["a2"] and owner == ann.email
 
 
 def test_csv_cells_cannot_start_a_formula(db, admin):
     evil = auth.register(db, f"x-{uuid.uuid4().hex[:6]}@example.com", "=HYPERLINK(1)", PASSWORD)
-    rows = parse_csv(adm.users_csv(db, admin, adm.UserFilter(text=evil.email)))
+    rows = parse_csv(admin_users.users_csv(db, admin, admin_users.UserFilter(text=evil.email)))
     assert rows[0]["full_name"] == "'=HYPERLINK(1)"
 
 
@@ -244,7 +257,7 @@ def test_usage_per_user_model_and_day(db, admin):
                     own_key=own,
                 )
             )
-    report = adm.usage(db, admin, day1 - timedelta(hours=1), day2 + timedelta(days=1))
+    report = admin_reports.usage(db, admin, day1 - timedelta(hours=1), day2 + timedelta(days=1))
     assert report.per_user == [
         {
             "email": ann.email,
@@ -295,9 +308,9 @@ def test_usage_per_user_model_and_day(db, admin):
             "calls_without_price": 0,
         },
     ]
-    csv_text = adm.usage_csv(db, admin, day1 - timedelta(hours=1), day2 + timedelta(days=1)).decode(
-        "utf-8-sig"
-    )
+    csv_text = admin_reports.usage_csv(
+        db, admin, day1 - timedelta(hours=1), day2 + timedelta(days=1)
+    ).decode("utf-8-sig")
     assert csv_text.splitlines()[0].startswith("table,email,generations,images,tokens,team_key_usd")
     assert csv_text.count("per model,") == 3 and csv_text.count("per day,") == 3
     assert report.per_day == [
@@ -310,16 +323,16 @@ def test_usage_per_user_model_and_day(db, admin):
 def test_the_generations_count_stops_past_the_page(db, admin, monkeypatch):
     """Counting every row of a big table on each page view is a full scan: the count goes
     COUNT_BEYOND rows past the page shown, and the pager says "more than" beyond that."""
-    from viba import db as dbmod
+    from viba.store import db as dbmod
 
     monkeypatch.setattr(dbmod, "COUNT_BEYOND", 3)
     many = new_user(db, "Many")
     for i in range(12):
         add(db, many, at=T0 + timedelta(minutes=i))
-    mine = adm.GenerationFilter(user_id=many.id)
-    rows, total = adm.generations(db, admin, mine, limit=5)
+    mine = admin_reports.GenerationFilter(user_id=many.id)
+    rows, total = admin_reports.generations(db, admin, mine, limit=5)
     assert len(rows) == 5 and total == 9 and dbmod.is_capped(total, 5)  # 5 + 3 + 1: "more"
-    rows, total = adm.generations(db, admin, mine, offset=5, limit=5)
+    rows, total = admin_reports.generations(db, admin, mine, offset=5, limit=5)
     assert len(rows) == 5 and total == 12 and not dbmod.is_capped(total, 10)  # exact
-    few = adm.GenerationFilter(user_id=many.id, since=T0 + timedelta(minutes=10))
-    assert adm.generations(db, admin, few, limit=5)[1] == 2
+    few = admin_reports.GenerationFilter(user_id=many.id, since=T0 + timedelta(minutes=10))
+    assert admin_reports.generations(db, admin, few, limit=5)[1] == 2

@@ -10,9 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from viba import admin as adm
-from viba import auth, sessions
-from viba.models import ModelUsage, utcnow
+from viba.accounts import auth, sessions
+from viba.accounts.account import AuthError
+from viba.store.models import ModelUsage, utcnow
+from viba.studio import admin_reports
 
 from helpers import PASSWORD, T0, add, open_page
 
@@ -47,7 +48,7 @@ def test_users_section_finds_a_user_and_every_action_changes_the_row(db, admin, 
         assert at.toast, button  # the outcome is shown
     assert at.button(key="au_unlock").disabled  # not locked
     for _ in range(auth.MAX_FAILED_LOGINS):
-        with pytest.raises(auth.AuthError):
+        with pytest.raises(AuthError):
             auth.authenticate(db, user.email, "wrong-password-1")
     at.run()
     assert list(table(at)["locked"]) == [True]
@@ -97,7 +98,7 @@ def test_generations_section_filters_pages_and_opens_any_generation(db, admin):
 
 
 def test_usage_and_audit_sections_show_the_figures(db, admin, user):
-    with pytest.raises(auth.AuthError):
+    with pytest.raises(AuthError):
         auth.authenticate(db, user.email, "wrong-password-1")
     at = open_page(PAGE, admin)
     at.radio(key="admin_section").set_value("Audit log").run()
@@ -133,13 +134,15 @@ def test_usage_and_audit_sections_show_the_figures(db, admin, user):
 def test_csv_export_matches_the_filtered_rows(db, admin):
     owner = auth.register(db, f"c-{uuid.uuid4().hex[:8]}@example.com", "Cy", PASSWORD)
     ids = [add(db, owner, at=T0 + timedelta(minutes=i)) for i in range(3)]
-    data = adm.generations_csv(db, admin, adm.GenerationFilter(user=owner.email))
+    data = admin_reports.generations_csv(
+        db, admin, admin_reports.GenerationFilter(user=owner.email)
+    )
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert [r["id"] for r in rows] == [str(i) for i in reversed(ids)]
 
 
 def test_limits_section_sets_everyones_and_one_accounts_limits(db, admin, user):
-    from viba import budget
+    from viba.studio import budget
 
     at = open_page(PAGE, admin)
     at.radio(key="admin_section").set_value("Limits").run()

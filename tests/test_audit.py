@@ -9,8 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from viba import audit, auth
-from viba.models import AuditEntry, utcnow
+from viba.accounts import auth
+from viba.accounts.account import AccountLocked, AuthError
+from viba.store import audit
+from viba.store.models import AuditEntry, utcnow
 
 from helpers import PASSWORD
 
@@ -26,9 +28,9 @@ def actions_for(db, email):
 def test_logins_failures_and_the_lock_are_recorded(db, user):
     auth.authenticate(db, user.email, PASSWORD)
     for _ in range(auth.MAX_FAILED_LOGINS):
-        with pytest.raises(auth.AuthError):
+        with pytest.raises(AuthError):
             auth.authenticate(db, user.email, "wrong-password-1")
-    with pytest.raises(auth.AccountLocked):
+    with pytest.raises(AccountLocked):
         auth.authenticate(db, user.email, PASSWORD)
     got = actions_for(db, user.email)
     assert got[0] == (audit.REGISTER, None)
@@ -40,7 +42,7 @@ def test_logins_failures_and_the_lock_are_recorded(db, user):
 
 def test_a_failed_login_for_an_unknown_email_is_recorded_with_that_email(db):
     email = f"nobody-{uuid.uuid4().hex[:6]}@example.com"
-    with pytest.raises(auth.AuthError):
+    with pytest.raises(AuthError):
         auth.authenticate(db, email.upper(), "whatever-123")
     assert actions_for(db, email) == [(audit.LOGIN_FAILED, "no account")]
 
@@ -64,7 +66,7 @@ def test_password_change_reset_and_temporary_password_are_recorded(db, admin, us
 
 def test_entries_filter_and_page_newest_first(db, user):
     for _ in range(3):
-        with pytest.raises(auth.AuthError):
+        with pytest.raises(AuthError):
             auth.authenticate(db, user.email, "wrong-password-1")
     only_mine = audit.AuditFilter(actions=(audit.LOGIN_FAILED,), email=user.email.upper())
     later = audit.AuditFilter(email=user.email, since=utcnow() + timedelta(minutes=1))

@@ -8,9 +8,23 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from viba import auth
-from viba.db import Database
-from viba.models import User, utcnow
+from viba.accounts import auth
+from viba.accounts.account import AccountLocked, AuthError
+from viba.accounts.auth import (
+    GENERIC_LOGIN_ERROR,
+    MAX_FAILED_LOGINS,
+    authenticate,
+    change_password,
+    get_account,
+    make_reset_token,
+    register,
+    reset_password_with_token,
+    set_temporary_password,
+    update_profile,
+    verify_password,
+)
+from viba.store.db import Database
+from viba.store.models import User, utcnow
 
 from helpers import PASSWORD
 
@@ -21,11 +35,11 @@ def row(db: Database, email: str) -> User:
 
 
 def test_register_stores_a_bcrypt_hash_and_lowercased_email(db, admin, email):
-    account = auth.register(db, "  " + email.upper() + " ", "Uma User", PASSWORD)
+    account = register(db, "  " + email.upper() + " ", "Uma User", PASSWORD)
     stored = row(db, email)
     assert account.email == email == stored.email
     assert stored.password_hash.startswith("$2b$") and PASSWORD not in stored.password_hash
-    assert auth.verify_password(PASSWORD, stored.password_hash)
+    assert verify_password(PASSWORD, stored.password_hash)
     assert stored.is_admin is False and stored.is_verified is False
     assert stored.model_preferences == {} and stored.failed_logins == 0
     assert stored.created_at.tzinfo is not None
@@ -33,13 +47,13 @@ def test_register_stores_a_bcrypt_hash_and_lowercased_email(db, admin, email):
 
 @pytest.mark.parametrize("name", ["Eve\nAdmin", "Eve\x00", "Eve\u202eevil"])
 def test_names_with_control_characters_are_refused(db, name):
-    with pytest.raises(auth.AuthError, match="control characters"):
-        auth.register(db, f"n-{uuid.uuid4().hex[:8]}@example.com", name, PASSWORD)
+    with pytest.raises(AuthError, match="control characters"):
+        register(db, f"n-{uuid.uuid4().hex[:8]}@example.com", name, PASSWORD)
 
 
 def test_duplicate_email_is_refused_whatever_the_case(db, user):
-    with pytest.raises(auth.AuthError, match="already exists"):
-        auth.register(db, user.email.upper(), "Other", PASSWORD)
+    with pytest.raises(AuthError, match="already exists"):
+        register(db, user.email.upper(), "Other", PASSWORD)
 
 
 @pytest.mark.parametrize(
@@ -52,8 +66,8 @@ def test_duplicate_email_is_refused_whatever_the_case(db, user):
     ],
 )
 def test_password_policy(db, admin, email, password, problem):
-    with pytest.raises(auth.AuthError, match=problem):
-        auth.register(db, email, "Uma", password)
+    with pytest.raises(AuthError, match=problem):
+        register(db, email, "Uma", password)
     with db.session() as s:
         assert s.scalar(select(User).where(User.email == email)) is None
 
@@ -75,26 +89,26 @@ def test_password_policy(db, admin, email, password, problem):
     ],
 )
 def test_bad_email_is_refused(db, bad):
-    with pytest.raises(auth.AuthError, match="valid email"):
-        auth.register(db, bad, "Uma", PASSWORD)
+    with pytest.raises(AuthError, match="valid email"):
+        register(db, bad, "Uma", PASSWORD)
 
 
 def test_register_logout_login_then_five_wrong_passwords_lock_the_account(db, user):
-    assert auth.authenticate(db, user.email, PASSWORD).id == user.id
+    assert authenticate(db, user.email, PASSWORD).id == user.id
     assert row(db, user.email).last_login_at is not None
     for attempt in range(1, 5):
-        with pytest.raises(auth.AuthError, match="incorrect") as info:
-            auth.authenticate(db, user.email, "wrong-password-1")
-        assert not isinstance(info.value, auth.AccountLocked)
+        with pytest.raises(AuthError, match="incorrect") as info:
+            authenticate(db, user.email, "wrong-password-1")
+        assert not isinstance(info.value, AccountLocked)
         assert row(db, user.email).failed_logins == attempt
-    with pytest.raises(auth.AccountLocked, match="locked for 15 minutes"):
-        auth.authenticate(db, user.email, "wrong-password-1")
+    with pytest.raises(AccountLocked, match="locked for 15 minutes"):
+        authenticate(db, user.email, "wrong-password-1")
     locked = row(db, user.email)
     assert locked.failed_logins == 5
     assert timedelta(minutes=14) < locked.locked_until - utcnow() <= timedelta(minutes=15)
     # Even the right password is refused while the lock holds, and does not extend it.
-    with pytest.raises(auth.AccountLocked):
-        auth.authenticate(db, user.email, PASSWORD)
+    with pytest.raises(AccountLocked):
+        authenticate(db, user.email, PASSWORD)
     assert row(db, user.email).locked_until == locked.locked_until
 
 
@@ -105,10 +119,10 @@ def test_lock_expires_and_a_success_resets_the_count(db, user):
             .where(User.id == user.id)
             .values(failed_logins=5, locked_until=utcnow() - timedelta(seconds=1))
         )
-    with pytest.raises(auth.AuthError, match="incorrect"):
-        auth.authenticate(db, user.email, "wrong-password-1")
+    with pytest.raises(AuthError, match="incorrect"):
+        authenticate(db, user.email, "wrong-password-1")
     assert row(db, user.email).failed_logins == 1  # a fresh count after the lock ran out
-    auth.authenticate(db, user.email, PASSWORD)
+    authenticate(db, user.email, PASSWORD)
     stored = row(db, user.email)
     assert stored.failed_logins == 0 and stored.locked_until is None
 
@@ -120,11 +134,11 @@ def test_unknown_email_wrong_password_and_locked_account_get_the_same_answer(db,
         + [(user.email, "wrong-password-1")] * 6
         + [(user.email, PASSWORD)]
     ):
-        with pytest.raises(auth.AuthError) as refused:
-            auth.authenticate(db, email, password)
+        with pytest.raises(AuthError) as refused:
+            authenticate(db, email, password)
         answers.append(str(refused.value))
     assert row(db, user.email).locked_until is not None  # the last ones met a lock
-    assert set(answers) == {auth.GENERIC_LOGIN_ERROR}
+    assert set(answers) == {GENERIC_LOGIN_ERROR}
 
 
 @pytest.mark.parametrize("right_at", [0, 4, 5, 17, 29])
@@ -135,7 +149,7 @@ def test_a_burst_of_guesses_gets_at_most_five_passwords_checked(db, user, monkey
 
     stored_hash = row(db, user.email).password_hash
     checked: list[str] = []
-    real_verify = auth.verify_password
+    real_verify = verify_password
 
     def counting_verify(password, password_hash):
         if password_hash == stored_hash:
@@ -151,9 +165,9 @@ def test_a_burst_of_guesses_gets_at_most_five_passwords_checked(db, user, monkey
     def attempt(i: int) -> None:
         barrier.wait()
         try:
-            auth.authenticate(db, user.email, passwords[i])
+            authenticate(db, user.email, passwords[i])
             outcomes[i] = "in"
-        except auth.AuthError:
+        except AuthError:
             outcomes[i] = "refused"
 
     threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(passwords))]
@@ -163,10 +177,10 @@ def test_a_burst_of_guesses_gets_at_most_five_passwords_checked(db, user, monkey
         t.join(60)
     assert len(outcomes) == 30 and list(outcomes.values()).count("in") <= 1
     if PASSWORD in checked:  # among the first five checked: in (a success resets the count)
-        assert checked.index(PASSWORD) < auth.MAX_FAILED_LOGINS
+        assert checked.index(PASSWORD) < MAX_FAILED_LOGINS
         assert outcomes[right_at] == "in"
     else:  # five wrong ones locked the account before it was checked
-        assert len(checked) == auth.MAX_FAILED_LOGINS
+        assert len(checked) == MAX_FAILED_LOGINS
         assert outcomes[right_at] == "refused"
         assert row(db, user.email).locked_until is not None
 
@@ -183,7 +197,7 @@ def test_simultaneous_first_registrations_make_exactly_one_admin(empty_database_
 
         def sign_up(i: int) -> None:
             barrier.wait()
-            made.append(auth.register(db, f"first-{i}@example.com", f"F{i}", PASSWORD))
+            made.append(register(db, f"first-{i}@example.com", f"F{i}", PASSWORD))
 
         threads = [threading.Thread(target=sign_up, args=(i,)) for i in range(8)]
         for t in threads:
@@ -201,14 +215,14 @@ def test_simultaneous_first_registrations_make_exactly_one_admin(empty_database_
 def test_first_account_is_admin_and_admin_emails_are_admins(empty_database_url):
     db = Database(empty_database_url)
     try:
-        first = auth.register(db, "first@example.com", "First", PASSWORD)
-        second = auth.register(db, "second@example.com", "Second", PASSWORD)
-        listed = auth.register(
+        first = register(db, "first@example.com", "First", PASSWORD)
+        second = register(db, "second@example.com", "Second", PASSWORD)
+        listed = register(
             db, "Boss@Example.com", "Boss", PASSWORD, admin_emails=frozenset({"boss@example.com"})
         )
         assert (first.is_admin, second.is_admin, listed.is_admin) == (True, False, True)
         # Adding an email to VIBA_ADMIN_EMAILS later promotes the account at its next login.
-        promoted = auth.authenticate(
+        promoted = authenticate(
             db, "second@example.com", PASSWORD, admin_emails=frozenset({"second@example.com"})
         )
         assert promoted.is_admin and row(db, "second@example.com").is_admin
@@ -217,16 +231,16 @@ def test_first_account_is_admin_and_admin_emails_are_admins(empty_database_url):
 
 
 def test_change_password(db, user):
-    with pytest.raises(auth.AuthError, match="current password"):
-        auth.change_password(db, user.id, "wrong-password-1", "new-password-77")
-    with pytest.raises(auth.AuthError, match="a digit"):
-        auth.change_password(db, user.id, PASSWORD, "no-digits-here")
+    with pytest.raises(AuthError, match="current password"):
+        change_password(db, user.id, "wrong-password-1", "new-password-77")
+    with pytest.raises(AuthError, match="a digit"):
+        change_password(db, user.id, PASSWORD, "no-digits-here")
     before = row(db, user.email).password_changed_at
-    auth.change_password(db, user.id, PASSWORD, "new-password-77")
+    change_password(db, user.id, PASSWORD, "new-password-77")
     assert row(db, user.email).password_changed_at > before
-    with pytest.raises(auth.AuthError):
-        auth.authenticate(db, user.email, PASSWORD)
-    assert auth.authenticate(db, user.email, "new-password-77").id == user.id
+    with pytest.raises(AuthError):
+        authenticate(db, user.email, PASSWORD)
+    assert authenticate(db, user.email, "new-password-77").id == user.id
 
 
 def test_admin_sets_a_temporary_password_and_unlocks(db, admin, user):
@@ -236,41 +250,41 @@ def test_admin_sets_a_temporary_password_and_unlocks(db, admin, user):
             .where(User.id == user.id)
             .values(failed_logins=5, locked_until=utcnow() + timedelta(minutes=10))
         )
-    with pytest.raises(auth.AuthError, match="Only admins"):
-        auth.set_temporary_password(db, user, user.email, "temporary-pass-1")
-    auth.set_temporary_password(db, admin, user.email, "temporary-pass-1")
-    assert auth.authenticate(db, user.email, "temporary-pass-1").id == user.id
+    with pytest.raises(AuthError, match="Only admins"):
+        set_temporary_password(db, user, user.email, "temporary-pass-1")
+    set_temporary_password(db, admin, user.email, "temporary-pass-1")
+    assert authenticate(db, user.email, "temporary-pass-1").id == user.id
 
 
 def test_reset_token_is_single_use_and_bound_to_its_secret(db, user):
     secret = "s" * 40
-    assert auth.make_reset_token(db, secret, "nobody@example.com") is None
-    token = auth.make_reset_token(db, secret, user.email)
+    assert make_reset_token(db, secret, "nobody@example.com") is None
+    token = make_reset_token(db, secret, user.email)
     assert token
-    with pytest.raises(auth.AuthError, match="invalid or has expired"):
-        auth.reset_password_with_token(db, "another-secret-" + "x" * 30, token, "reset-pass-123")
-    with pytest.raises(auth.AuthError, match="invalid or has expired"):
-        auth.reset_password_with_token(db, secret, token[:-4] + "AAAA", "reset-pass-123")
-    account = auth.reset_password_with_token(db, secret, token, "reset-pass-123")
+    with pytest.raises(AuthError, match="invalid or has expired"):
+        reset_password_with_token(db, "another-secret-" + "x" * 30, token, "reset-pass-123")
+    with pytest.raises(AuthError, match="invalid or has expired"):
+        reset_password_with_token(db, secret, token[:-4] + "AAAA", "reset-pass-123")
+    account = reset_password_with_token(db, secret, token, "reset-pass-123")
     assert account.is_verified
-    assert auth.authenticate(db, user.email, "reset-pass-123").id == user.id
-    with pytest.raises(auth.AuthError, match="invalid or has expired"):
-        auth.reset_password_with_token(db, secret, token, "reset-pass-456")
+    assert authenticate(db, user.email, "reset-pass-123").id == user.id
+    with pytest.raises(AuthError, match="invalid or has expired"):
+        reset_password_with_token(db, secret, token, "reset-pass-456")
 
 
 def test_profile_name_update(db, user):
-    assert auth.update_profile(db, user.id, "  Uma Renamed ").full_name == "Uma Renamed"
-    with pytest.raises(auth.AuthError):
-        auth.update_profile(db, user.id, "   ")
+    assert update_profile(db, user.id, "  Uma Renamed ").full_name == "Uma Renamed"
+    with pytest.raises(AuthError):
+        update_profile(db, user.id, "   ")
     assert row(db, user.email).full_name == "Uma Renamed"
 
 
 def test_deactivated_account_cannot_log_in(db, user):
     with db.session() as s:
         s.execute(update(User).where(User.id == user.id).values(is_active=False))
-    with pytest.raises(auth.AuthError, match="incorrect"):
-        auth.authenticate(db, user.email, PASSWORD)
-    assert auth.get_account(db, user.id) is None
+    with pytest.raises(AuthError, match="incorrect"):
+        authenticate(db, user.email, PASSWORD)
+    assert get_account(db, user.id) is None
 
 
 def test_concurrent_wrong_passwords_all_count(db, user):
@@ -279,13 +293,13 @@ def test_concurrent_wrong_passwords_all_count(db, user):
 
     def attempt(_):
         try:
-            auth.authenticate(db, user.email, "wrong-password-1")
-        except auth.AuthError as exc:
+            authenticate(db, user.email, "wrong-password-1")
+        except AuthError as exc:
             return type(exc).__name__
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         outcomes = list(pool.map(attempt, range(4)))
     assert outcomes == ["AuthError"] * 4
     assert row(db, user.email).failed_logins == 4
-    with pytest.raises(auth.AccountLocked):
-        auth.authenticate(db, user.email, "wrong-password-1")
+    with pytest.raises(AccountLocked):
+        authenticate(db, user.email, "wrong-password-1")

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from viba import availability
-from viba.catalog import load_catalog
+from viba.engine import availability
+from viba.studio import features
 
 
 @pytest.fixture(autouse=True)
@@ -59,8 +59,8 @@ def test_a_failed_list_is_kept_a_minute_and_offers_the_whole_catalog(gemini_conf
     assert availability.for_config(down, clock=clock) is failed
     clock.now += 2
     assert availability.for_config(down, clock=clock) is not failed
-    offer = availability.offer(load_catalog(), "avatar", None, "gemini-3-pro-image")
-    assert offer.models == [m.id for m in load_catalog().for_step("avatar")]
+    offer = availability.offer(features.catalog(), "avatar", None, "gemini-3-pro-image")
+    assert offer.models == [m.id for m in features.catalog().for_step("avatar")]
 
 
 def test_pages_asking_at_once_make_one_call(fake_gemini, gemini_config):
@@ -83,6 +83,6 @@ def test_pages_asking_at_once_make_one_call(fake_gemini, gemini_config):
 
 def test_the_current_choice_stays_offered_even_when_the_key_cannot_call_it():
     known = availability.Availability(frozenset({"gemini-3.1-flash-image"}))
-    offer = availability.offer(load_catalog(), "avatar", known, "gemini-3-pro-image")
+    offer = availability.offer(features.catalog(), "avatar", known, "gemini-3-pro-image")
     assert offer.models == ["gemini-3.1-flash-image", "gemini-3-pro-image"]
     assert [m.id for m, _ in offer.unavailable] == ["gemini-3-pro-image"]

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from viba import auth
+from viba.accounts import auth
 
 from helpers import (
     PASSWORD,
@@ -82,7 +82,7 @@ def test_login_then_go_straight_to_another_page_and_reload(page: Page, streamlit
 def failed_logins(db, user) -> int:
     from sqlalchemy import select
 
-    from viba.models import User
+    from viba.store.models import User
 
     with db.session() as s:
         return s.scalar(select(User.failed_logins).where(User.id == user.id))
@@ -199,8 +199,8 @@ def test_a_forged_cookie_shows_the_login_panel_and_is_cleared(
     import jwt
     from sqlalchemy import func, select
 
-    from viba import audit
-    from viba.models import AuditEntry
+    from viba.store import audit
+    from viba.store.models import AuditEntry
 
     def part(data: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")

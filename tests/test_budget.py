@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from test_jobs import models, row, submit
 
-from viba import audit, budget, features, jobs
-from viba.catalog import load_catalog
-from viba.models import AuditEntry, Blob, GenerationHistory, ModelUsage
+from viba.jobs.runner import JobError, JobRunner
+from viba.store import audit
+from viba.store.models import AuditEntry, Blob, GenerationHistory, ModelUsage
+from viba.studio import budget, features
 
 
 def usage_rows(db, job_id):
@@ -27,7 +28,7 @@ def test_each_call_records_its_estimated_cost_and_the_generation_its_total(
     runner.wait(job_id)
     rows = usage_rows(db, job_id)
     assert len(rows) == 5 and all(u.cost_usd and u.cost_usd > 0 and not u.own_key for u in rows)
-    catalog = load_catalog()
+    catalog = features.catalog()
     image = next(u for u in rows if u.images)
     flash = catalog.get(image.model)
     # A 1K image on Gemini 3.1 Flash Image: 1,120 output tokens at $60 per million, plus input
@@ -63,7 +64,7 @@ def test_the_daily_count_refuses_the_next_job_before_any_call_and_keeps_nothing(
     for _ in range(2):
         runner.wait(submit(runner, db, member, "avatar", 1, gemini_config))
     calls, blobs = len(fake_gemini.requests), blob_count(db)
-    with pytest.raises(jobs.JobError) as refused:
+    with pytest.raises(JobError) as refused:
         submit(runner, db, member, "avatar", 1, gemini_config)
     message = str(refused.value)
     assert message.startswith("You have made your 2 generations for today, your daily limit.")
@@ -94,7 +95,7 @@ def test_ten_submits_at_once_at_the_edge_of_the_budget_never_pass_it(
     fake_gemini.image_latency = 3.0  # the accepted jobs stay under way through the burst
     one = budget.estimate(features.get("avatar"), models(), {"image_size": "4K"}, 1)
     budget.set_team_limits(db, admin, round(3.5 * one, 6), None)  # room for three
-    wide = jobs.JobRunner(db, store, workers=10, per_user=10, heartbeat_s=0.2)
+    wide = JobRunner(db, store, workers=10, per_user=10, heartbeat_s=0.2)
     start = threading.Barrier(10)
     accepted, refused = [], []
 
@@ -102,7 +103,7 @@ def test_ten_submits_at_once_at_the_edge_of_the_budget_never_pass_it(
         start.wait()
         try:
             accepted.append(submit(wide, db, member, "avatar", 1, gemini_config))
-        except jobs.JobError as exc:
+        except JobError as exc:
             refused.append(str(exc))
 
     try:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from viba.catalog import CatalogError, load_catalog, parse_catalog, steps
+from viba.engine.catalog import CatalogError, parse_catalog
+from viba.studio import features
 
 SEED_NAMES = [
     "gemini-3-pro-preview",
@@ -24,9 +25,9 @@ SHUT_DOWN = ["gemini-2.5-flash-image", "gemini-3-pro-image-preview"]
 
 
 def test_catalog_offers_the_seed_and_current_names_with_current_defaults():
-    catalog = load_catalog()
+    catalog = features.catalog()
     assert set(SEED_NAMES + CURRENT) <= set(catalog.models)
-    for step, capability in steps().items():
+    for step, capability in features.step_capabilities().items():
         default = catalog.get(catalog.defaults[step])
         assert default.capability == capability and default.status in ("current", "preview")
         offered = catalog.for_step(step)
@@ -53,9 +54,13 @@ def test_catalog_offers_the_seed_and_current_names_with_current_defaults():
     ],
 )
 def test_resolve_maps_stored_names(step, stored, expected, note):
-    resolved = load_catalog().resolve(step, stored)
+    resolved = features.catalog().resolve(step, stored)
     assert resolved.model == expected
     assert (note is None and resolved.note is None) or note in resolved.note
+
+
+def parse(text):
+    return parse_catalog(text, features.step_capabilities())
 
 
 def test_a_malformed_catalog_is_refused():
@@ -63,29 +68,46 @@ def test_a_malformed_catalog_is_refused():
     text = '[[models]]\nid="t"\ncapability="text"\nlabel="T"\nstatus="current"\n'
     bare = '[[models]]\nid="i"\ncapability="image"\nlabel="I"\nstatus="current"\n'
     image = bare + 'sizes=["1K"]\naspect_ratios=["3:4"]\n'
-    assert parse_catalog(base + text + image).defaults["avatar"] == "i"
+    assert parse(base + text + image).defaults["avatar"] == "i"
     with pytest.raises(CatalogError, match="needs sizes"):  # an image model says what it makes
-        parse_catalog(base + text + bare)
+        parse(base + text + bare)
     with pytest.raises(CatalogError, match="needs sizes"):
-        parse_catalog(base + text + bare + 'sizes=["8K"]\naspect_ratios=["3:4"]\n')
+        parse(base + text + bare + 'sizes=["8K"]\naspect_ratios=["3:4"]\n')
     with pytest.raises(CatalogError, match="not like 3:4"):
-        parse_catalog(base + text + bare + 'sizes=["1K"]\naspect_ratios=["tall"]\n')
+        parse(base + text + bare + 'sizes=["1K"]\naspect_ratios=["tall"]\n')
     with pytest.raises(CatalogError, match="replacement"):
-        parse_catalog(
+        parse(
             base + text + image + '[[models]]\nid="old"\ncapability="image"\n'
             'label="O"\nstatus="shut_down"\nreplacement="t"\n'
         )
     assert (
-        parse_catalog(base + 'swap="j"\n' + text + image + image.replace('"i"', '"j"')).defaults[
-            "swap"
-        ]
+        parse(base + 'swap="j"\n' + text + image + image.replace('"i"', '"j"')).defaults["swap"]
         == "j"
     )
     with pytest.raises(CatalogError, match="default for avatar"):  # a step's own default
-        parse_catalog(base + 'avatar="t"\n' + text + image)
+        parse(base + 'avatar="t"\n' + text + image)
     with pytest.raises(CatalogError, match="default for image"):
-        parse_catalog(base.replace('image="i"', "") + text + image)
+        parse(base.replace('image="i"', "") + text + image)
     with pytest.raises(CatalogError, match="no feature has a step"):
-        parse_catalog(base + 'avatr="i"\n' + text + image)
+        parse(base + 'avatr="i"\n' + text + image)
     with pytest.raises(CatalogError, match="malformed"):
-        parse_catalog(base + '[[models]]\nid="x"\ncolour="blue"\n')
+        parse(base + '[[models]]\nid="x"\ncolour="blue"\n')
+
+
+def test_the_catalog_is_handed_its_steps_and_knows_no_feature():
+    text = (
+        '[defaults]\ntext="t"\nimage="i"\nsketch="j"\n'
+        '[[models]]\nid="t"\ncapability="text"\nlabel="T"\nstatus="current"\n'
+    )
+    for name in ("i", "j"):
+        text += (
+            f'[[models]]\nid="{name}"\ncapability="image"\nlabel="I"\nstatus="current"\n'
+            'sizes=["1K"]\naspect_ratios=["3:4"]\n'
+        )
+    sketching = parse_catalog(text, {"sketch": "image", "paint": "image"})
+    assert sketching.defaults == {"sketch": "j", "paint": "i"}
+    assert [m.id for m in sketching.for_step("paint")] == ["i", "j"]
+    models_only = parse_catalog(text)  # no steps: models and capabilities, no step checked
+    assert models_only.defaults == {} and models_only.get("j").capability == "image"
+    with pytest.raises(CatalogError, match="no feature has a step"):
+        parse_catalog(text, {"paint": "image"})

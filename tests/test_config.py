@@ -7,8 +7,8 @@ import secrets
 import pytest
 from sqlalchemy.pool import NullPool
 
-from viba.config import ConfigError, estimated_entropy_bits, load_settings
-from viba.db import Database, DatabaseUnavailable, make_engine, normalise_url
+from viba.core.config import ConfigError, estimated_entropy_bits, load_settings
+from viba.store.db import Database, DatabaseUnavailable, make_engine, normalise_url
 
 
 @pytest.fixture(autouse=True)

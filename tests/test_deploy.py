@@ -15,7 +15,7 @@ import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
-from viba.config import Settings
+from viba.core.config import Settings
 
 from fake_gemini import png_bytes
 from helpers import (
@@ -110,7 +110,7 @@ def test_streamlit_config_is_fit_for_production():
     assert config["client"]["showSidebarNavigation"] is False
     assert config["runner"]["fastReruns"] is False
     assert config["runner"]["postScriptGC"] is False  # see the comment there (bench/load.py)
-    assert config["server"]["enableStaticServing"] is True  # thumbnails (viba/thumb_cache.py)
+    assert config["server"]["enableStaticServing"] is True  # thumbnails (viba/web/thumbnails.py)
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -243,4 +243,4 @@ def test_production_smoke_started_like_render(
     assert sum("/img/" in n for n in names) == 2 and sum("/thumb/" in n for n in names) == 2
     app_lines = [line for line in text.splitlines() if line.startswith('{"ts"')]
     started = [json.loads(line) for line in app_lines if "job runner started" in line]
-    assert len(started) == 1 and started[0]["logger"] == "viba.jobs"
+    assert len(started) == 1 and started[0]["logger"] == "viba.jobs.runner"

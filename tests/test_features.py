@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from viba import features, pipelines, prompt_store, sidebar, websession
-from viba.catalog import load_catalog, steps
-from viba.features import Feature, Slot, Step
-from viba.models import GenerationHistory, ModelUsage
-from viba.prompts import PromptTemplate
+from viba.engine import pipelines
+from viba.engine.prompts import PromptTemplate
+from viba.store.models import GenerationHistory, ModelUsage
+from viba.studio import features, prompt_store
+from viba.studio.features import Feature, Slot, Step
+from viba.web import browser_session, sidebar
 
 from fake_gemini import png_bytes
 from helpers import ROOT, logged_in_box, wait_until
@@ -25,11 +26,9 @@ SKETCH_PROMPT = PromptTemplate(
     system="You are an illustrator.",
     template="Redraw the {photo_count} photo(s) as one pencil sketch, {aspect_ratio}.",
 )
-SKETCH_PAGE = """from viba import studio, ui
+SKETCH_PAGE = """from viba.web.feature_form import feature_page
 
-ctx = ui.guard("Sketch")
-with ui.boundary():
-    studio.feature_page(ctx, "sketch")
+feature_page(__file__)
 """
 
 
@@ -62,8 +61,12 @@ def app_copy(tmp_path: Path, sketch) -> Path:
 def test_every_consumer_reads_the_registry():
     keys = features.keys()
     assert keys == ("derivation", "avatar", "try_on", "swap")
-    assert set(steps()) == set(features.steps()) == set(features.builtin_prompts())
-    assert set(load_catalog().defaults) == set(features.steps())
+    assert (
+        set(features.step_capabilities())
+        == set(features.steps())
+        == set(features.builtin_prompts())
+    )
+    assert set(features.catalog().defaults) == set(features.steps())
     pages = [item.path for item in sidebar.studio_pages()]
     assert pages[1:5] == [f.page for f in features.all_features()]
     assert features.get("derivation").input_range == (1, 1)
@@ -93,9 +96,9 @@ def test_a_step_id_cannot_be_registered_twice(sketch):
 def test_a_new_feature_is_one_entry_one_prompt_one_page(
     db, user, app_environ, fake_gemini, app_copy, sketch
 ):
-    model = load_catalog().defaults["sketch"]  # the image default serves the new step
+    model = features.catalog().defaults["sketch"]  # the image default serves the new step
     at = AppTest.from_file(str(app_copy / "Home.py"), default_timeout=30)
-    at.session_state[websession.SESSION_KEY] = logged_in_box(user)
+    at.session_state[browser_session.SESSION_KEY] = logged_in_box(user)
     at.switch_page("pages/9_Sketch.py").run()
     assert not at.exception, at.exception
     assert "sketch" in [link.label for link in at.sidebar.get("page_link")]

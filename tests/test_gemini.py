@@ -10,8 +10,8 @@ import time
 import pytest
 from PIL import Image
 
-from viba import gemini, pipelines, prompts
-from viba.config import load_settings
+from viba.core.config import load_settings
+from viba.engine import gemini, pipelines, prompts
 
 import fake_gemini as fg
 from helpers import photo
@@ -33,7 +33,7 @@ def photo_3mp():
     """A photo-like 3 MP input as the studio prepares it (the long side at 2048 px)."""
     from PIL import ImageFilter
 
-    from viba.images import prepare_image
+    from viba.engine.images import prepare_image
 
     base = Image.effect_noise((2048, 1536), 60).convert("RGB").filter(ImageFilter.GaussianBlur(1))
     tint = Image.linear_gradient("L").resize((2048, 1536)).convert("RGB")

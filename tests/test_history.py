@@ -1,4 +1,4 @@
-"""History in viba.history against the real database: keyset pages, filters, favourites,
+"""History in viba.studio.history against the real database: keyset pages, filters, favourites,
 zip downloads, deletes, and that nobody reaches another user's generations by id."""
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from viba import audit, auth, history, metadata
-from viba.models import AuditEntry, GenerationHistory, ImageRef
-from viba.storage import ImageStore, make_backend
+from viba.accounts import auth
+from viba.store import audit
+from viba.store.image_store import ImageStore, make_backend
+from viba.store.models import AuditEntry, GenerationHistory, ImageRef
+from viba.studio import history, metadata
 
 from fake_gemini import png_bytes
 from helpers import PASSWORD, T0, add
@@ -199,7 +201,7 @@ def test_zip_holds_outputs_inputs_description_and_the_parameters(db, store, owne
             ]
         )
         second = zf.read(f"viba-derivation-{gid.hex[:8]}-2.png")
-        # The image as stored, with its settings inside (viba.metadata), pixels untouched.
+        # The image as stored, with its settings inside (viba.studio.metadata), pixels untouched.
         assert metadata.read(second)["generation_id"] == str(gid)
         with Image.open(io.BytesIO(second)) as a, Image.open(io.BytesIO(store.load(outs[1]))) as b:
             assert a.tobytes() == b.tobytes()

@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from viba import auth
-from viba.config import load_settings
-from viba.models import utcnow
-from viba.storage import ImageStore, make_backend
+from viba.accounts import auth
+from viba.core.config import load_settings
+from viba.store.image_store import ImageStore, make_backend
+from viba.store.models import utcnow
 
 from fake_gemini import png_bytes
 from helpers import PASSWORD, add, heading, main, open_logged_in, screenshot
@@ -113,7 +113,7 @@ def test_the_list_updates_by_itself_when_a_generation_finishes(
 ):
     from sqlalchemy import update
 
-    from viba.models import GenerationHistory
+    from viba.store.models import GenerationHistory
 
     user = auth.register(db, f"poll-{uuid.uuid4().hex[:8]}@example.com", "Polly", PASSWORD)
     gid = add(db, user, status="processing", at=utcnow(), names=("waiting.png",))

@@ -9,13 +9,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from viba import history
-from viba.config import get_settings
-from viba.models import GenerationHistory
-from viba.storage import ImageStore, make_backend
+from viba.core.config import get_settings
+from viba.jobs.runner import JobRunner
+from viba.store.image_store import ImageStore, make_backend
+from viba.store.models import GenerationHistory
+from viba.studio import history
 
 from fake_gemini import png_bytes
-from helpers import T0, add, open_page
+from helpers import T0, add, forget_app_runner, open_page
 
 PAGE = "pages/5_History.py"
 
@@ -128,13 +129,12 @@ def test_history_and_admin_work_when_the_job_runner_cannot_start(db, store, admi
     """Reading generations needs the store, not the scheduler: with no runner made yet and
     every attempt to start one failing (each page run tries), History (list and detail) and
     Admin still work."""
-    from viba import jobs, ui
 
     def refuse(*args, **kwargs):
         raise AssertionError("a job runner was started")
 
-    ui._runner.clear()
-    monkeypatch.setattr(jobs.JobRunner, "__init__", refuse)
+    forget_app_runner()
+    monkeypatch.setattr(JobRunner, "__init__", refuse)
     key = store.save(png_bytes("no runner"), "image/png").key
     gid = add(db, admin, outputs=[key], description="no worker here")
     try:
@@ -148,4 +148,4 @@ def test_history_and_admin_work_when_the_job_runner_cannot_start(db, store, admi
             assert not at.exception and not at.error, (page, query)
         assert "no worker here" in [t.value for t in at.text]
     finally:
-        ui._runner.clear()
+        forget_app_runner()

@@ -8,12 +8,15 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from viba import admin, audit, gemini, history, jobs, prompt_store
-from viba.catalog import load_catalog
-from viba.images import prepare_image
-from viba.models import GenerationHistory
-from viba.storage import ImageStore, LocalBackend, StorageError
-from viba.text import BadSearchText, md_escape
+from viba.accounts import auth
+from viba.core.text import BadSearchText, md_escape
+from viba.engine import gemini
+from viba.engine.images import prepare_image
+from viba.jobs.runner import JobError, JobRunner
+from viba.store import audit
+from viba.store.image_store import ImageStore, LocalBackend, StorageError
+from viba.store.models import GenerationHistory
+from viba.studio import admin_reports, admin_users, features, history, prompt_store
 
 import fake_gemini as fg
 from fake_gemini import png_bytes
@@ -29,17 +32,17 @@ def test_an_image_folder_that_cannot_be_written_is_one_sentence_and_no_row(
     store = ImageStore(LocalBackend(root))
     with pytest.raises(StorageError, match="cannot store images"):
         store.save(png_bytes("blocked"), "image/png")
-    runner = jobs.JobRunner(db, store, heartbeat_s=10)
+    runner = JobRunner(db, store, heartbeat_s=10)
     try:
         with db.session() as s:
             before = s.scalar(select(func.count()).select_from(GenerationHistory))
-        with pytest.raises(jobs.JobError, match="cannot store images"):
+        with pytest.raises(JobError, match="cannot store images"):
             runner.submit(
                 user.id,
                 "avatar",
                 [prepare_image(png_bytes("x"), "x.png")],
                 {},
-                load_catalog().defaults,
+                features.catalog().defaults,
                 prompt_store.prompts_in_use(prompt_store.active_prompts(db)),
                 gemini_config,
             )
@@ -67,8 +70,8 @@ def test_control_characters_in_filters_are_one_sentence():
     for make in (
         lambda: history.HistoryFilter(text="a\x00b"),
         lambda: history.HistoryFilter(model="m\x00"),
-        lambda: admin.UserFilter(text="\x00"),
-        lambda: admin.GenerationFilter(user="x\x00"),
+        lambda: admin_users.UserFilter(text="\x00"),
+        lambda: admin_reports.GenerationFilter(user="x\x00"),
         lambda: audit.AuditFilter(email="\x07"),
     ):
         with pytest.raises(BadSearchText, match="control characters"):
@@ -89,8 +92,6 @@ HOSTILE = "[relogin](http://host.invalid/phish)![x](http://host.invalid/x.gif)"
 
 def test_a_hostile_name_and_file_name_are_never_markdown(db, admin, app_environ):
     import re
-
-    from viba import auth
 
     who = auth.register(db, f"h-{uuid.uuid4().hex[:8]}@example.com", HOSTILE, "hostile-pass-1")
     with db.session() as s:

@@ -13,8 +13,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Node
 
-from viba import auth, i18n, websession
-from viba.admin_view import SECTIONS
+from viba import i18n
+from viba.accounts import auth
+from viba.web import browser_session, language
+from viba.web.admin_view import SECTIONS
 
 from helpers import PASSWORD, ROOT, logged_in_box, smtp_env
 
@@ -83,17 +85,16 @@ def people(db, admin):
     suffix = uuid.uuid4().hex[:8]
     member = auth.register(db, f"zh-user-{suffix}@example.com", "李雷", PASSWORD)
     boss = auth.register(db, f"zh-admin-{suffix}@example.com", "韩梅梅", PASSWORD)
-    from viba import admin as adm
 
     first_admin = next(a for a in [auth.get_account(db, boss.id)] if a)
-    return member, first_admin, adm
+    return member, first_admin
 
 
 def runs(db, people, lang: str) -> Iterator[tuple[str, AppTest]]:
-    member, boss, _ = people
+    member, boss = people
     from sqlalchemy import update
 
-    from viba.models import User
+    from viba.store.models import User
 
     with db.session() as s:  # the walker's admin
         s.execute(update(User).where(User.id == boss.id).values(is_admin=True))
@@ -105,10 +106,10 @@ def runs(db, people, lang: str) -> Iterator[tuple[str, AppTest]]:
             sections = SECTIONS if page.endswith("Admin.py") and who == "admin" else [None]
             for section in sections:
                 at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
-                box = logged_in_box(account) if account else websession.SessionBox()
+                box = logged_in_box(account) if account else browser_session.SessionBox()
                 box.language = lang
                 box.language_of = str(account.id) if account else None  # as chosen here
-                at.session_state[websession.SESSION_KEY] = box
+                at.session_state[browser_session.SESSION_KEY] = box
                 if section:
                     at.session_state["admin_section"] = section
                 if page != "Home.py":
@@ -137,10 +138,10 @@ def test_every_page_in_both_languages_shows_only_that_language(db, people, app_e
 
 def zh_page(account=None, page: str | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
-    box = logged_in_box(account) if account else websession.SessionBox()
+    box = logged_in_box(account) if account else browser_session.SessionBox()
     box.language = "zh"
     box.language_of = str(account.id) if account else None
-    at.session_state[websession.SESSION_KEY] = box
+    at.session_state[browser_session.SESSION_KEY] = box
     if page:
         at.switch_page(page)
     return at.run()
@@ -151,14 +152,14 @@ def all_texts(at: AppTest) -> list[str]:
 
 
 def test_messages_after_actions_are_in_chinese_too(db, people, admin, app_environ):
-    from viba import budget
+    from viba.studio import budget
 
     member = people[0]
     at = zh_page()
     at.text_input(key="login_email").input(member.email)
     at.text_input(key="login_password").input("wrong-password-1")
     at.button(key="FormSubmitter:login-登录").click().run()
-    assert [e.value for e in at.error] == [i18n.t(auth.GENERIC_LOGIN_ERROR, "zh")]
+    assert [e.value for e in at.error] == [language.t(auth.GENERIC_LOGIN_ERROR, "zh")]
     # A studio form: nothing uploaded, then a limit reached.
     at = zh_page(member, "pages/2_Avatar.py")
     next(b for b in at.button if b.label == "生成").click().run()
@@ -178,8 +179,8 @@ def test_messages_after_actions_are_in_chinese_too(db, people, admin, app_enviro
 
 
 def test_the_reset_email_is_in_the_accounts_language(monkeypatch, db, people, smtp_server):
-    from viba import preferences
-    from viba.config import get_settings
+    from viba.core.config import get_settings
+    from viba.studio import preferences
 
     member = people[0]
     preferences.set_language(db, member.id, "zh")
@@ -204,7 +205,7 @@ def test_csv_headers_in_chinese_and_their_rows_as_they_are():
 
 
 def test_every_phrase_has_its_placeholders_in_chinese():
-    from viba.i18n_zh import PHRASES
+    from viba.i18n.zh import PHRASES
 
     names = re.compile(r"\{([a-z_]*)\}")
     for english, chinese in PHRASES.items():

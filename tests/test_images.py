@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from viba.images import ImageInputError, prepare_image
+from viba.engine.images import ImageInputError, prepare_image
 
 
 def encode(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -137,7 +137,7 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_scale_within_the_budget():
 def test_no_more_decodes_run_at_once_than_the_setting(monkeypatch):
     import threading
 
-    from viba import images
+    from viba.engine import images
 
     running, most = [0], [0]
     lock = threading.Condition()

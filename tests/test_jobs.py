@@ -10,19 +10,21 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from viba import auth, features, generations, history, jobs, prompt_store
-from viba.catalog import load_catalog
-from viba.images import prepare_image
-from viba.models import GenerationHistory, ImageRef, ModelUsage, utcnow
-from viba.storage import ImageStore, make_backend
+from viba.accounts import auth
+from viba.engine.images import prepare_image
+from viba.jobs import wiring
+from viba.jobs.runner import RUNNERS, WORKER_ID, ImageResult, JobError, JobRunner, Usage
+from viba.store.image_store import ImageStore, make_backend
+from viba.store.models import GenerationHistory, ImageRef, ModelUsage, utcnow
+from viba.studio import features, generations, history, prompt_store
 
 import fake_gemini as fg
 from fake_gemini import png_bytes
-from helpers import PASSWORD, wait_until
+from helpers import PASSWORD, forget_app_runner, wait_until
 
 
 def models():
-    return dict(load_catalog().defaults)
+    return dict(features.catalog().defaults)
 
 
 def submit(runner, db, user, feature, n_images, gemini_config, **options):
@@ -149,14 +151,14 @@ def test_other_users_cannot_run_again_or_read(runner, db, member, admin, gemini_
     job_id = submit(runner, db, member, "avatar", 1, gemini_config)
     runner.wait(job_id)
     assert runner.get(job_id, admin.id) is None
-    with pytest.raises(jobs.JobError):
+    with pytest.raises(JobError):
         runner.run_again(job_id, admin.id, {}, gemini_config)
     with pytest.raises(history.NotFound):
         history.get_generation(db, admin.id, job_id)
 
 
 def test_wrong_image_count_and_options_are_refused(runner, db, member, gemini_config):
-    with pytest.raises(jobs.JobError, match="2 images"):
+    with pytest.raises(JobError, match="2 images"):
         submit(runner, db, member, "try_on", 1, gemini_config)
     with pytest.raises(Exception, match="Creativity"):
         submit(runner, db, member, "derivation", 1, gemini_config, creativity=11)
@@ -192,14 +194,14 @@ def test_stale_unfinished_jobs_are_marked_interrupted(db, store, member):
             .where(GenerationHistory.id == ids[0])
             .values(updated_at=utcnow() - timedelta(minutes=5))
         )
-    r = jobs.JobRunner(db, store, heartbeat_s=10)  # the sweep runs at start
+    r = JobRunner(db, store, heartbeat_s=10)  # the sweep runs at start
     r.shutdown()
     assert row(db, ids[0]).status == "failed"
     assert row(db, ids[0]).error_message == generations.INTERRUPTED_MESSAGE
     assert row(db, ids[1]).status == "processing"
 
 
-class SweepCountingRunner(jobs.JobRunner):
+class SweepCountingRunner(JobRunner):
     """A runner that notes when each of its sweeps for interrupted jobs ran."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -291,7 +293,7 @@ def test_an_image_deleted_between_save_and_reference_is_put_back(
     db, tmp_path, member, gemini_config
 ):
     store = DeletedRightAfterSave(make_backend("local", db, tmp_path))
-    runner = jobs.JobRunner(db, store, workers=2, per_user=2, heartbeat_s=0.2)
+    runner = JobRunner(db, store, workers=2, per_user=2, heartbeat_s=0.2)
     try:
         job_id = submit(runner, db, member, "avatar", 1, gemini_config)
         runner.wait(job_id)
@@ -356,7 +358,7 @@ def test_a_variant_whose_bytes_are_not_an_image_is_one_failed_variant(
     import base64
     import hashlib
 
-    from viba.models import Blob
+    from viba.store.models import Blob
 
     junk = b"\x89PNG but not really an image" * 10
     fake_gemini.script(
@@ -377,8 +379,8 @@ def test_a_variant_whose_bytes_are_not_an_image_is_one_failed_variant(
 
 
 def test_an_output_that_cannot_be_kept_fails_that_variant_only(gemini_config):
-    from viba import pipelines
-    from viba.storage import StorageError
+    from viba.engine import pipelines
+    from viba.store.image_store import StorageError
 
     kept, failed = [], []
 
@@ -407,11 +409,11 @@ def test_n_submits_at_once_never_need_more_than_a_pool_of_n(
     """Every submit holds a connection inside its image lock while the image store (here the
     database itself) checks and stores the inputs: with a second connection each, N submits
     on a pool of N waited for an N+1th until the pool timed out."""
-    from viba.db import Database
+    from viba.store.db import Database
 
     small = Database(database_url, pool_size=n, max_overflow=0, pool_timeout=5)
     store = ImageStore(make_backend("db", small, tmp_path))
-    r = jobs.JobRunner(small, store, workers=1, per_user=1, heartbeat_s=30)
+    r = JobRunner(small, store, workers=1, per_user=1, heartbeat_s=30)
     barrier = threading.Barrier(n)
     outcomes: list = []
 
@@ -450,7 +452,7 @@ def test_n_submits_at_once_never_need_more_than_a_pool_of_n(
 def test_variants_keep_their_places_whatever_order_they_finish_in():
     from datetime import datetime
 
-    from viba.generations import GenerationView, output_slots
+    from viba.studio.generations import GenerationView, output_slots
 
     now = datetime.now(UTC)
     meta = {"img/c": {"variant": 3}, "img/a": {"variant": 1}, "img/d": {"variant": 4}}
@@ -491,14 +493,13 @@ def test_variants_keep_their_places_whatever_order_they_finish_in():
 def sole_runner():
     """The runners these tests make are the only ones sweeping: a page test's app runner (it
     lives on in this process) would otherwise pick up their stale rows first."""
-    from viba import ui
 
-    for r in list(jobs.RUNNERS):
+    for r in list(RUNNERS):
         r.shutdown(wait=False)
-    ui._runner.clear()
+    forget_app_runner()
 
 
-class DyingRunner(jobs.JobRunner):
+class DyingRunner(JobRunner):
     """A process that stores the job and dies before running it."""
 
     def _enqueue(self, job) -> None:
@@ -525,7 +526,7 @@ def age(db, job_id, minutes=5):
 
 
 def resuming_runner(db, store, gemini_config, **kwargs):
-    return jobs.JobRunner(
+    return JobRunner(
         db, store, heartbeat_s=30, config_for=lambda user_id, own: gemini_config, **kwargs
     )
 
@@ -537,7 +538,7 @@ def test_a_job_whose_process_died_is_picked_up_again_keeping_what_it_had(
     # Before it died it had its description and variant 2.
     view = generations.find(db, member.id, job_id)
     generations.merge_details(db, job_id, description="a red square", description_tokens=7)
-    kept = jobs.ImageResult(png_bytes("variant two"), "image/png", "m", jobs.Usage(1, 2, 3), 0.1)
+    kept = ImageResult(png_bytes("variant two"), "image/png", "m", Usage(1, 2, 3), 0.1)
     generations.add_output(db, store, view, "derivation_image", kept, 2)
     age(db, job_id)
     fake_gemini.reset()
@@ -549,7 +550,7 @@ def test_a_job_whose_process_died_is_picked_up_again_keeping_what_it_had(
     done = row(db, job_id)
     assert done.status == "completed", done.error_message
     assert done.details["resumed"] == 1
-    assert done.worker_id == jobs.WORKER_ID
+    assert done.worker_id == WORKER_ID
     # Step 1 was not asked again; only variants 1, 3 and 4 were made.
     calls = fake_gemini.generate_calls()
     assert [c.model for c in calls] == [models()["derivation_image"]] * 3
@@ -581,14 +582,14 @@ def test_a_job_made_with_a_key_kept_for_one_session_cannot_be_picked_up(
 ):
     from dataclasses import replace
 
-    from viba.config import load_settings
+    from viba.core.config import load_settings
 
     own = replace(gemini_config, own_key=True)
     job_id = left_by_a_dead_process(db, store, member, own, "avatar", 1)
     assert row(db, job_id).input_params["own_key"] is True
     fake_gemini.reset()
     settings = load_settings(VIBA_DATA_DIR=str(tmp_path), VIBA_COOKIE_KEY="k" * 48)
-    r = jobs.JobRunner(db, store, heartbeat_s=30, config_for=jobs.resume_config(settings, db))
+    r = JobRunner(db, store, heartbeat_s=30, config_for=wiring.resume_config(settings, db))
     r.shutdown()
     failed = row(db, job_id)
     assert failed.status == "failed"
@@ -629,7 +630,7 @@ def test_stopping_refuses_new_jobs_and_lets_running_ones_finish(
 ):
     gate = threading.Event()
     fake_gemini.script(fg.gated(gate), model=models()["avatar"])
-    r = jobs.JobRunner(db, store, heartbeat_s=0.2, grace_s=30)
+    r = JobRunner(db, store, heartbeat_s=0.2, grace_s=30)
     try:
         job_id = submit(r, db, member, "avatar", 1, gemini_config)
         wait_until(lambda: fake_gemini.generate_calls())
@@ -637,7 +638,7 @@ def test_stopping_refuses_new_jobs_and_lets_running_ones_finish(
         stopping = threading.Thread(target=lambda: drained.append(r.drain()))
         stopping.start()
         wait_until(lambda: r._draining.is_set())
-        with pytest.raises(jobs.JobError, match="restarting for an update"):
+        with pytest.raises(JobError, match="restarting for an update"):
             submit(r, db, member, "avatar", 1, gemini_config)
         assert row(db, job_id).status == "processing" and not drained
         gate.set()
@@ -654,7 +655,7 @@ def test_a_stop_that_outlasts_its_grace_leaves_the_job_to_the_next_process(
 ):
     gate = threading.Event()
     fake_gemini.script(fg.gated(gate), model=models()["avatar"])
-    r = jobs.JobRunner(db, store, heartbeat_s=0.2)
+    r = JobRunner(db, store, heartbeat_s=0.2)
     try:
         job_id = submit(r, db, member, "avatar", 1, gemini_config)
         wait_until(lambda: fake_gemini.generate_calls())
@@ -696,7 +697,7 @@ def test_a_size_the_model_cannot_make_is_refused_before_any_call(
     photo = prepare_image(png_bytes("refused"), "in.png")
     in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))
     pro = {**models(), "avatar": "gemini-3-pro-image"}
-    with pytest.raises(jobs.JobError, match="Gemini 3 Pro Image makes images of 1K, 2K, 4K"):
+    with pytest.raises(JobError, match="Gemini 3 Pro Image makes images of 1K, 2K, 4K"):
         runner.submit(
             member.id, "avatar", [photo], {"image_size": "512"}, pro, in_use, gemini_config
         )
@@ -707,7 +708,7 @@ def test_a_size_the_model_cannot_make_is_refused_before_any_call(
 def test_a_queued_job_cancelled_never_runs(db, store, member, gemini_config, fake_gemini):
     gate = threading.Event()
     fake_gemini.script(fg.gated(gate))  # the first job's one call waits
-    one_at_a_time = jobs.JobRunner(db, store, workers=2, per_user=1, heartbeat_s=0.2)
+    one_at_a_time = JobRunner(db, store, workers=2, per_user=1, heartbeat_s=0.2)
     try:
         first = submit(one_at_a_time, db, member, "avatar", 1, gemini_config)
         second = submit(one_at_a_time, db, member, "avatar", 1, gemini_config)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from viba import auth, keyvault
-from viba.models import User
+from viba.accounts import auth, keyvault
+from viba.store.models import User
 
 from helpers import PASSWORD
 

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from viba import live_check
-from viba.catalog import load_catalog
-from viba.config import get_settings
+from viba.commands import live_check
+from viba.core.config import get_settings
+from viba.studio import features
 
 from helpers import ROOT
 
@@ -37,7 +37,7 @@ def test_the_command_runs_every_feature_on_every_model_at_the_smallest_size(
     gemini_env, fake_gemini
 ):
     done = subprocess.run(
-        [sys.executable, "-m", "viba.live_check"],
+        [sys.executable, "-m", "viba.commands.live_check"],
         env={**os.environ, **gemini_env},
         cwd=ROOT,
         capture_output=True,
@@ -47,7 +47,7 @@ def test_the_command_runs_every_feature_on_every_model_at_the_smallest_size(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    catalog = load_catalog()
+    catalog = features.catalog()
     usable = [m for m in catalog.models.values() if m.usable]
     images = [m for m in usable if m.capability == "image"]
     texts = [m for m in usable if m.capability == "text"]

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from viba import logs
+from viba.core import logs
 
 
 @pytest.fixture()
@@ -32,13 +32,13 @@ def captured():
 
 def test_json_lines_carry_the_job_and_user_they_concern(captured):
     lines = captured("json")
-    log = logging.getLogger("viba.jobs")
+    log = logging.getLogger("viba.jobs.runner")
     with logs.context(job_id="job-1", user_id="user-7"):
         log.warning("job %s: %s", "job-1", "the variant failed")
     log.info("outside any job")
     first, second = (json.loads(line) for line in lines())
     assert first["job_id"] == "job-1" and first["user_id"] == "user-7"
-    assert first["level"] == "warning" and first["logger"] == "viba.jobs"
+    assert first["level"] == "warning" and first["logger"] == "viba.jobs.runner"
     assert first["message"] == "job job-1: the variant failed"
     assert "job_id" not in second and second["message"] == "outside any job"
 
@@ -46,9 +46,9 @@ def test_json_lines_carry_the_job_and_user_they_concern(captured):
 def test_a_page_run_names_its_user_until_the_next_run_names_another(captured):
     lines = captured("json")
     logs.set_user("u-1")
-    logging.getLogger("viba.ui").warning("first")
+    logging.getLogger("viba.web.guard").warning("first")
     logs.set_user(None)
-    logging.getLogger("viba.ui").warning("second")
+    logging.getLogger("viba.web.guard").warning("second")
     assert [json.loads(line).get("user_id") for line in lines()] == ["u-1", None]
 
 

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from viba import metadata, preferences
+from viba.jobs import runner
+from viba.studio import features, metadata, preferences
 
 from fake_gemini import jpeg_bytes, png_bytes
 from helpers import open_page
@@ -62,15 +63,14 @@ def test_a_hostile_or_broken_file_is_just_not_ours():
 def test_dropping_an_image_opens_its_generation_or_recalls_its_settings(
     db, user, app_environ, gemini_config
 ):
-    from viba import history, jobs, prompt_store
-    from viba.catalog import load_catalog
-    from viba.config import get_settings
-    from viba.images import prepare_image
-    from viba.storage import ImageStore, make_backend
+    from viba.core.config import get_settings
+    from viba.engine.images import prepare_image
+    from viba.store.image_store import ImageStore, make_backend
+    from viba.studio import history, prompt_store
 
     settings = get_settings()
     store = ImageStore(make_backend(settings.storage, db, settings.data_dir))
-    runner_here = jobs.JobRunner(db, store, heartbeat_s=0.2)
+    runner_here = runner.JobRunner(db, store, heartbeat_s=0.2)
     try:
         in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))
         photo = prepare_image(png_bytes("drop me"), "me.png")
@@ -79,7 +79,7 @@ def test_dropping_an_image_opens_its_generation_or_recalls_its_settings(
             "avatar",
             [photo],
             {"image_size": "1K"},
-            load_catalog().defaults,
+            features.catalog().defaults,
             in_use,
             gemini_config,
         )

@@ -8,15 +8,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from viba.db import Database, run_migrations
-from viba.models import Base
+from viba.store.db import Database, run_migrations
+from viba.store.models import Base
 
 
 def alembic_head() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from viba.db import ALEMBIC_DIR
+    from viba.store.db import ALEMBIC_DIR
 
     cfg = Config()
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))
@@ -54,7 +54,7 @@ def test_upgrade_is_idempotent_and_downgrade_removes_everything(empty_database_u
     from alembic.config import Config
 
     from alembic import command
-    from viba.db import ALEMBIC_DIR
+    from viba.store.db import ALEMBIC_DIR
 
     db = Database(empty_database_url)
     try:
@@ -106,7 +106,7 @@ def test_several_processes_migrating_at_once_all_succeed(empty_database_url):
     import sys
 
     code = (
-        "import sys; from viba.db import Database; d = Database(sys.argv[1]); d.migrate(); "
+        "import sys; from viba.store.db import Database; d = Database(sys.argv[1]); d.migrate(); "
         "print(d.table_names())"
     )
     procs = [
@@ -133,7 +133,7 @@ def test_0004_backfills_model_usage_from_rows_made_before_it(empty_database_url)
     from alembic.config import Config
 
     from alembic import command
-    from viba.db import ALEMBIC_DIR
+    from viba.store.db import ALEMBIC_DIR
 
     db = Database(empty_database_url)
     try:

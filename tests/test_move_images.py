@@ -1,4 +1,4 @@
-"""Moving every stored image between backends (python -m viba.move_images), against the
+"""Moving every stored image between backends (python -m viba.commands.move_images), against the
 test database and moto's S3 server: verified, resumable, and never changing the source."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from viba import move_images
-from viba.storage import ImageStore, StorageError, make_backend, thumb_key_for
+from viba.accounts import auth
+from viba.commands import move_images
+from viba.store.image_store import ImageStore, StorageError, make_backend, thumb_key_for
 
 from fake_gemini import png_bytes
 from helpers import ROOT, add
@@ -27,9 +28,9 @@ def images(db, tmp_path, admin):
 
 
 def move_command(env: dict[str, str], target: str) -> subprocess.CompletedProcess:
-    """`python -m viba.move_images --to target` as an operator runs it."""
+    """`python -m viba.commands.move_images --to target` as an operator runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "viba.move_images", "--to", target],
+        [sys.executable, "-m", "viba.commands.move_images", "--to", target],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -95,8 +96,7 @@ def test_a_missing_thumbnail_is_made_anew(s3_env, db, tmp_path, images):
 
 
 def test_the_command_moves_everything_and_says_what_to_set(s3_env, empty_database_url, tmp_path):
-    from viba import auth
-    from viba.db import Database
+    from viba.store.db import Database
 
     db = Database(empty_database_url)
     db.migrate()

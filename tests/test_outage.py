@@ -12,12 +12,13 @@ import uuid
 import pytest
 from sqlalchemy import event, text
 
-from viba import auth, generations, jobs, prompt_store
-from viba.catalog import load_catalog
-from viba.db import Database
-from viba.images import prepare_image
-from viba.models import GenerationHistory
-from viba.storage import ImageStore, LocalBackend
+from viba.accounts import auth
+from viba.engine.images import prepare_image
+from viba.jobs.runner import JobRunner
+from viba.store.db import Database
+from viba.store.image_store import ImageStore, LocalBackend
+from viba.store.models import GenerationHistory
+from viba.studio import features, generations, prompt_store
 
 import fake_gemini as fg
 from fake_gemini import png_bytes
@@ -76,7 +77,7 @@ def _submit(runner, db, user, gemini_config):
         "avatar",
         [image],
         {},
-        load_catalog().defaults,
+        features.catalog().defaults,
         prompt_store.prompts_in_use(prompt_store.active_prompts(db)),
         gemini_config,
     )
@@ -95,11 +96,11 @@ def test_a_short_outage_while_gemini_works_loses_nothing(
     store = ImageStore(LocalBackend(tmp_path / "images"))
     gate = threading.Event()
     fake_gemini.script(fg.gated(gate))
-    runner = jobs.JobRunner(db, store, heartbeat_s=30, db_retry_s=60)
+    runner = JobRunner(db, store, heartbeat_s=30, db_retry_s=60)
     try:
         job_id = _submit(runner, db, user, gemini_config)
         wait_until(lambda: _row(db, job_id).status == "processing")
-        caplog.set_level(logging.WARNING, logger="viba.db")
+        caplog.set_level(logging.WARNING, logger="viba.store.db")
         with outage(db, url):
             gate.set()  # Gemini answers while the database is away
             wait_until(lambda: "database unavailable" in caplog.text, timeout=20)
@@ -128,7 +129,7 @@ def test_a_long_outage_fails_the_job_saying_so_and_leaves_no_image(
         return real_fail(*args, **kwargs)
 
     monkeypatch.setattr(generations, "fail", fail)
-    runner = jobs.JobRunner(db, store, heartbeat_s=30, db_retry_s=2)
+    runner = JobRunner(db, store, heartbeat_s=30, db_retry_s=2)
     try:
         job_id = _submit(runner, db, user, gemini_config)
         wait_until(lambda: _row(db, job_id).status == "processing")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from viba import features, output
-from viba.catalog import load_catalog
-from viba.images import PreparedImage
+from viba.engine.images import PreparedImage
+from viba.studio import features, output
 
 FLASH = "gemini-3.1-flash-image"
 PRO = "gemini-3-pro-image"
@@ -18,7 +17,7 @@ def shaped(width: int, height: int) -> PreparedImage:
 
 def choose(feature: str, model: str, images=(), **requested):
     return output.choose(
-        features.get(feature), requested, load_catalog().get(model), model, list(images)
+        features.get(feature), requested, features.catalog().get(model), model, list(images)
     )
 
 
@@ -34,7 +33,7 @@ def choose(feature: str, model: str, images=(), **requested):
     ],
 )
 def test_the_nearest_supported_ratio(size, model, expected):
-    assert output.nearest_ratio(*size, load_catalog().get(model).aspect_ratios) == expected
+    assert output.nearest_ratio(*size, features.catalog().get(model).aspect_ratios) == expected
 
 
 def test_each_feature_has_its_default_size_and_follows_its_input():
@@ -75,5 +74,5 @@ def test_a_choice_is_kept_and_an_unsupported_one_refused_with_a_sentence():
 def test_a_model_that_cannot_make_the_default_size_gets_its_largest_below_it():
     import dataclasses
 
-    small = dataclasses.replace(load_catalog().get(FLASH), sizes=("512", "1K"))
+    small = dataclasses.replace(features.catalog().get(FLASH), sizes=("512", "1K"))
     assert output.defaults(features.get("avatar"), small)["image_size"] == "1K"

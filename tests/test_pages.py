@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from viba import auth, sidebar, websession
+from viba.accounts import auth
+from viba.accounts.account import Account
+from viba.web import browser_session, sidebar
 
 from helpers import PASSWORD, main_texts, open_page, sidebar_links, smtp_env
 
@@ -59,7 +61,7 @@ def cookie_commands(at: AppTest) -> set[str]:
 
 
 def test_nav_items_by_role():
-    admin = auth.Account(
+    admin = Account(
         id=None,
         email="a@x.io",
         full_name="A",
@@ -67,7 +69,7 @@ def test_nav_items_by_role():
         is_verified=True,
         password_changed_at=None,
     )  # type: ignore[arg-type]
-    user = auth.Account(
+    user = Account(
         id=None,
         email="u@x.io",
         full_name="U",
@@ -123,7 +125,7 @@ def test_register_logout_login_and_lockout_through_the_forms(db, admin, email):
     at.button(key="FormSubmitter:register-Register").click().run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Welcome, Rita Register"]
-    assert at.session_state[websession.SESSION_KEY].user_id
+    assert at.session_state[browser_session.SESSION_KEY].user_id
     # The same run that logged in asked the browser to store the cookie.
     assert cookie_commands(at) == {"init", "set"}
 
@@ -217,7 +219,7 @@ def test_admin_sets_a_temporary_password_from_the_admin_page(db, admin, user):
 def test_deactivated_user_is_logged_out_on_the_next_run(db, user):
     from sqlalchemy import update
 
-    from viba.models import User
+    from viba.store.models import User
 
     at = open_page("pages/7_Profile.py", user)
     assert [t.value for t in at.title] == ["Profile"]
@@ -235,7 +237,7 @@ def test_deactivated_user_is_logged_out_on_the_next_run(db, user):
     ],
 )
 def test_bad_database_shows_one_message_not_a_trace(monkeypatch, app_environ, url, message):
-    from viba.config import get_settings
+    from viba.core.config import get_settings
 
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
@@ -251,7 +253,7 @@ def test_bad_database_shows_one_message_not_a_trace(monkeypatch, app_environ, ur
 
 
 def test_forgot_password_form_emails_a_link_through_smtp(monkeypatch, db, user, smtp_server):
-    from viba.config import get_settings
+    from viba.core.config import get_settings
 
     port, inbox = smtp_server
     smtp_env(monkeypatch, port)
@@ -269,7 +271,7 @@ def test_forgot_password_form_emails_a_link_through_smtp(monkeypatch, db, user, 
 
 
 def test_language_switch_translates_the_studio(db, user, app_environ):
-    from viba.i18n import LANG_KEY
+    from viba.web.language import LANG_KEY
 
     at = open_page("pages/1_Derivation.py", user)
     assert [t.value for t in at.title] == ["Derivation"]
@@ -280,8 +282,8 @@ def test_language_switch_translates_the_studio(db, user, app_environ):
 
 
 def test_profile_key_is_masked_and_remembered_encrypted(db, user, app_environ):
-    from viba import keyvault
-    from viba.config import get_settings
+    from viba.accounts import keyvault
+    from viba.core.config import get_settings
 
     at = open_page("pages/7_Profile.py", user)
     next(w for w in at.text_input if w.label == "Your Gemini API key").input(
@@ -314,7 +316,7 @@ def test_a_new_visitor_gets_the_browsers_language_when_it_is_ours(header, expect
 
 
 def test_the_accounts_language_is_taken_at_login_and_holds_on_every_page(db, user, app_environ):
-    from viba import preferences
+    from viba.studio import preferences
 
     preferences.set_language(db, user.id, "zh")
     at = open_page("pages/1_Derivation.py", auth.get_account(db, user.id))

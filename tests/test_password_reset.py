@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from viba import auth
-from viba.config import load_settings
+from viba.accounts import auth
+from viba.core.config import load_settings
 
 
 def smtp_settings(port: int, **extra):

@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from viba import auth, generations, jobs, prompt_store
-from viba.catalog import load_catalog
-from viba.db import Database
-from viba.images import prepare_image
-from viba.storage import ImageStore, make_backend
+from viba.accounts import auth
+from viba.engine.images import prepare_image
+from viba.jobs.runner import JobRunner
+from viba.store.db import Database
+from viba.store.image_store import ImageStore, make_backend
+from viba.studio import features, generations, prompt_store
 
 from fake_gemini import png_bytes
 from helpers import PASSWORD, create_pg_database, drop_pg_database, free_port, wait_until
@@ -113,8 +114,8 @@ def test_a_team_registers_logs_in_and_generates_at_once_through_the_pooler(
     pooled, fake_gemini, gemini_config, tmp_path
 ):
     store = ImageStore(make_backend("db", pooled, tmp_path))
-    runner = jobs.JobRunner(pooled, store, workers=16, per_user=6, heartbeat_s=0.3)
-    models = dict(load_catalog().defaults)
+    runner = JobRunner(pooled, store, workers=16, per_user=6, heartbeat_s=0.3)
+    models = dict(features.catalog().defaults)
     in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(pooled))
     people = 12
     start = threading.Barrier(people)
@@ -147,7 +148,7 @@ def test_a_team_registers_logs_in_and_generates_at_once_through_the_pooler(
         runner.shutdown()
     for job_id in job_ids:
         with pooled.session() as s:
-            from viba.models import GenerationHistory
+            from viba.store.models import GenerationHistory
 
             row = s.get(GenerationHistory, job_id)
             assert row.status == "completed", row.error_message
@@ -162,10 +163,10 @@ def test_a_dead_processs_job_is_picked_up_through_the_pooler(
 ):
     store = ImageStore(make_backend("db", pooled, tmp_path))
     owner = auth.register(pooled, "owner@example.com", "Own Er", PASSWORD)
-    models = dict(load_catalog().defaults)
+    models = dict(features.catalog().defaults)
     in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(pooled))
 
-    class Dying(jobs.JobRunner):
+    class Dying(JobRunner):
         def _enqueue(self, job) -> None:
             pass
 
@@ -181,9 +182,7 @@ def test_a_dead_processs_job_is_picked_up_through_the_pooler(
             ),
             {"id": job_id},
         )
-    runner = jobs.JobRunner(
-        pooled, store, heartbeat_s=30, config_for=lambda user_id, own: gemini_config
-    )
+    runner = JobRunner(pooled, store, heartbeat_s=30, config_for=lambda user_id, own: gemini_config)
     try:
         runner.wait(job_id, timeout=30)
     finally:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from viba import jobs, prompt_store
-from viba.catalog import load_catalog
-from viba.config import get_settings
-from viba.images import prepare_image
-from viba.storage import ImageStore, make_backend
+from viba import services
+from viba.core.config import get_settings
+from viba.engine.images import prepare_image
+from viba.jobs.runner import JobRunner
+from viba.store.image_store import ImageStore, make_backend
+from viba.studio import features, prompt_store
 
 from fake_gemini import png_bytes
 from helpers import generation_rows as rows
@@ -16,12 +17,12 @@ from helpers import open_page, wait_until
 def made(db, user, feature, options, *names, gemini_config):
     settings = get_settings()
     store = ImageStore(make_backend(settings.storage, db, settings.data_dir))
-    runner = jobs.JobRunner(db, store, heartbeat_s=0.2)
+    runner = JobRunner(db, store, heartbeat_s=0.2)
     try:
         images = [prepare_image(png_bytes(n), f"{n}.png") for n in names]
         in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))
         job_id = runner.submit(
-            user.id, feature, images, options, load_catalog().defaults, in_use, gemini_config
+            user.id, feature, images, options, features.catalog().defaults, in_use, gemini_config
         )
         runner.wait(job_id)
         return job_id
@@ -102,7 +103,7 @@ def test_outputs_picked_on_cards_are_compared_side_by_side_on_history(
     assert any("· 896×1200" in x for x in texts) and any("· 1792×2400" in x for x in texts)
     assert sum("1K · 3:4" in x or "2K · 3:4" in x for x in texts) == 2
     assert len(at.get("download_button")) == 3  # each, and the zip
-    from viba import generations, history  # the zip is made on click: checked directly
+    from viba.studio import generations, history  # the zip is made on click: checked directly
 
     picked = [
         (generations.find(db, user.id, r.id), r.output_keys[0]) for r in rows(db, user, "avatar")
@@ -117,7 +118,7 @@ def test_outputs_picked_on_cards_are_compared_side_by_side_on_history(
 
 
 def _store():
-    from viba.db import get_database
-
     settings = get_settings()
-    return ImageStore(make_backend(settings.storage, get_database(), settings.data_dir))
+    return ImageStore(
+        make_backend(settings.storage, services.database(settings), settings.data_dir)
+    )

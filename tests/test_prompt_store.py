@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from viba import auth, features, pipelines, preferences, prompt_store, prompts
-from viba.catalog import load_catalog
-from viba.models import User
+from viba.accounts.account import AuthError
+from viba.engine import pipelines, prompts
+from viba.store.models import User
+from viba.studio import features, preferences, prompt_store
 
 from helpers import stored_prefs
 
@@ -80,13 +81,13 @@ def test_a_prompt_that_would_not_render_is_refused(
 
 
 def test_non_admins_cannot_edit_prompts(db, user, clean_prompts):
-    with pytest.raises(auth.AuthError, match="Only admins"):
+    with pytest.raises(AuthError, match="Only admins"):
         prompt_store.save_version(db, user, "avatar", "x", "y {photo_count}")
     assert prompt_store.list_versions(db, "avatar") == []
 
 
 def test_model_choice_is_validated_saved_and_reset(db, user):
-    catalog = load_catalog()
+    catalog = features.catalog()
     choices, notes = preferences.load_model_choices(db, user.id)
     assert choices == catalog.defaults and notes == []
     preferences.set_model_choice(db, user.id, "avatar", "gemini-3-pro-image")

@@ -8,7 +8,8 @@ import threading
 import pytest
 from test_jobs import models, row, submit
 
-from viba import generations, jobs, prompt_store, refine
+from viba.jobs.runner import JobError, JobRunner
+from viba.studio import generations, prompt_store, refine
 
 import fake_gemini as fg
 
@@ -96,12 +97,12 @@ def test_a_refinement_is_refused_with_a_sentence_before_any_call(
         (member, "darker", "img/" + "0" * 64 + ".png", "not one of this generation's"),
         (admin, "darker", key, r"does not exist \(or is not yours\)"),
     ]:
-        with pytest.raises(jobs.JobError, match=message):
+        with pytest.raises(JobError, match=message):
             runner.refine(who.id, job, wanted, words, gemini_config)
     monkeypatch.setattr(refine, "MAX_ROUNDS", 1)
     second = runner.refine(member.id, job, key, "darker", gemini_config)
     runner.wait(second)
-    with pytest.raises(jobs.JobError, match="stops at 1 rounds"):
+    with pytest.raises(JobError, match="stops at 1 rounds"):
         runner.refine(member.id, second, row(db, second).output_keys[0], "again", gemini_config)
 
 
@@ -122,8 +123,8 @@ def test_an_output_kept_without_its_signature_goes_back_as_the_image_to_edit(
 
 
 def test_gemini_refuses_a_model_image_passed_back_without_its_signature(fake_gemini, gemini_config):
-    from viba import gemini
-    from viba.images import prepare_image
+    from viba.engine import gemini
+    from viba.engine.images import prepare_image
 
     from fake_gemini import png_bytes
 
@@ -168,10 +169,10 @@ def test_refine_from_a_card_and_the_chain_on_history(db, user, app_environ, gemi
 def test_a_refinement_whose_parent_was_deleted_meanwhile_fails_with_a_sentence(
     db, store, member, gemini_config, fake_gemini
 ):
-    from viba import history
+    from viba.studio import history
 
     gate = threading.Event()
-    one = jobs.JobRunner(db, store, workers=2, per_user=1, heartbeat_s=0.2)
+    one = JobRunner(db, store, workers=2, per_user=1, heartbeat_s=0.2)
     try:
         job = submit(one, db, member, "avatar", 1, gemini_config)
         one.wait(job)

@@ -7,9 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from viba import admin as adm
-from viba import audit, auth, sessions, websession
-from viba.models import AuditEntry, UserSession, utcnow
+from viba.accounts import auth, sessions
+from viba.accounts.account import Account
+from viba.store import audit
+from viba.store.models import AuditEntry, UserSession, utcnow
+from viba.studio import admin_users
+from viba.web import browser_session
 
 from helpers import PASSWORD, logged_in_box, open_page
 
@@ -30,9 +33,9 @@ def test_a_session_logs_in_until_it_ends_expires_or_its_user_is_deactivated(db, 
         )
     assert sessions.check(db, second) is None
     third, _ = sessions.start(db, user.id, DAY)
-    adm.set_active(db, admin, user.id, False)
+    admin_users.set_active(db, admin, user.id, False)
     assert sessions.check(db, third) is None
-    adm.set_active(db, admin, user.id, True)
+    admin_users.set_active(db, admin, user.id, True)
     assert sessions.check(db, third) is None  # deactivation ended it for good
     assert sessions.live(db, user.id) == []
 
@@ -48,17 +51,17 @@ def test_password_change_keeps_this_browser_and_ends_the_others(db, user):
 
 def _admin(db):
     with db.session() as s:
-        from viba.models import User
+        from viba.store.models import User
 
         row = s.scalars(select(User).where(User.is_admin.is_(True)).limit(1)).one()
-        return auth.Account.of(row)
+        return Account.of(row)
 
 
 def test_admins_end_a_users_sessions_and_it_is_audited(db, admin, user):
     live, _ = sessions.start(db, user.id, DAY)
-    with pytest.raises(adm.NotAllowed):
-        adm.end_sessions(db, user, admin.id)
-    adm.end_sessions(db, admin, user.id)
+    with pytest.raises(admin_users.NotAllowed):
+        admin_users.end_sessions(db, user, admin.id)
+    admin_users.end_sessions(db, admin, user.id)
     assert sessions.check(db, live) is None
     with db.session() as s:
         actions = s.scalars(
@@ -105,6 +108,6 @@ def test_a_box_without_a_live_session_is_logged_out(db, user, app_environ):
     box = logged_in_box(user)
     sessions.end(db, box.session_id)
     at = open_page()
-    at.session_state[websession.SESSION_KEY] = box
+    at.session_state[browser_session.SESSION_KEY] = box
     at.run()
     assert [t.value for t in at.title] == ["Viba Studio"]

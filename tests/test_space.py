@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from viba import auth, space
-from viba.config import get_settings
-from viba.models import User
+from viba.accounts.account import NotAllowed
+from viba.core.config import get_settings
+from viba.store.models import User
+from viba.studio import space
 
 from helpers import open_page
 
@@ -47,9 +48,9 @@ def test_the_report_counts_the_database_its_tables_and_the_images_kept_in_it(db,
 
 
 def test_only_an_admin_sees_it(db, admin, user):
-    with pytest.raises(auth.NotAllowed):
+    with pytest.raises(NotAllowed):
         space.report(db, user, 500)
-    with pytest.raises(auth.NotAllowed):
+    with pytest.raises(NotAllowed):
         space.used(db, user, 500)
 
 

@@ -8,8 +8,8 @@ import io
 import pytest
 from PIL import Image
 
-from viba import storage
-from viba.storage import BlobMissing, ImageStore, StorageError, make_backend
+from viba.store import image_store
+from viba.store.image_store import BlobMissing, ImageStore, StorageError, make_backend
 
 from fake_gemini import png_bytes
 
@@ -48,7 +48,7 @@ def test_content_addressed_with_thumbnail(backend):
     assert store.load(first.key) == data
     with Image.open(io.BytesIO(store.thumbnail(first.key))) as thumb:
         assert thumb.format == "WEBP"
-        assert max(thumb.size) == storage.THUMB_SIDE
+        assert max(thumb.size) == image_store.THUMB_SIDE
         assert thumb.size == (384, 288)
     other = store.save(png_bytes("another"), "image/png")
     assert other.key != first.key
@@ -113,6 +113,6 @@ def test_screen_size_is_made_on_demand_with_the_full_size_beside_it(backend):
     shown, size = store.screen_image(key)
     assert size == (3584, 4800)
     with Image.open(io.BytesIO(shown)) as screen:
-        assert screen.format == "WEBP" and screen.size == (1090, storage.SCREEN_SIDE)
+        assert screen.format == "WEBP" and screen.size == (1090, image_store.SCREEN_SIDE)
     with pytest.raises(StorageError):
         store.screen_image("img/" + "0" * 64 + ".png")  # not stored

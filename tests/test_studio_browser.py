@@ -15,8 +15,8 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select
 
-from viba import auth
-from viba.models import Blob, GenerationHistory
+from viba.accounts import auth
+from viba.store.models import Blob, GenerationHistory
 
 import fake_gemini as fg
 from fake_gemini import png_bytes
@@ -358,7 +358,7 @@ def test_a_new_visitor_gets_the_browsers_language(browser, streamlit_server):
 
 
 def test_an_account_in_chinese_logs_in_to_chinese(page, streamlit_server, db, member):
-    from viba import preferences
+    from viba.studio import preferences
 
     preferences.set_language(db, member.id, "zh")
     open_logged_in(page, streamlit_server, member, "Derivation")
@@ -414,7 +414,7 @@ def test_refine_an_output_in_the_browser_sends_the_conversation(
 def test_iterate_in_the_browser_edit_use_as_input_compare_and_settings_in_the_file(
     page, streamlit_server, db, member, fake_gemini
 ):
-    from viba import metadata
+    from viba.studio import metadata
 
     open_logged_in(page, streamlit_server, member, "Avatar")
     upload(page, 0, ("me.png", png_bytes("iterate")))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from viba import preferences
-from viba.models import GenerationHistory, User
+from viba.store.models import GenerationHistory, User
+from viba.studio import preferences
 
 from fake_gemini import png_bytes
 from helpers import open_page, wait_until
@@ -75,7 +75,7 @@ def test_the_choices_are_those_of_the_chosen_model_and_a_stored_one_it_lacks_is_
 
 
 def test_a_user_with_limits_sees_what_is_left_under_the_form(db, user, admin, app_environ):
-    from viba import budget
+    from viba.studio import budget
 
     budget.set_user_limits(db, admin, user.id, 5.0, 4)
     try:

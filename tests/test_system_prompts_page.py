@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from viba import features, prompt_store, prompts, websession
-from viba.catalog import load_catalog, steps
-from viba.models import User
+from viba.engine import prompts
+from viba.store.models import User
+from viba.studio import features, prompt_store
+from viba.web import browser_session
 
 from helpers import open_page, stored_prefs
 
@@ -22,8 +23,8 @@ def _env(app_environ):
 def test_every_step_shows_its_prompt_and_fitting_models(user, clean_prompts):
     at = open_page(PAGE, user)
     assert not at.exception
-    catalog = load_catalog()
-    for step in steps():
+    catalog = features.catalog()
+    for step in features.step_capabilities():
         box = at.selectbox(key=f"model_{step}")
         assert box.value == catalog.defaults[step]
         assert box.options == [
@@ -41,14 +42,17 @@ def test_select_is_kept_in_session_and_row_and_restored_in_a_new_session(db, use
     at = open_page(PAGE, user)
     at.selectbox(key="model_avatar").select("gemini-3-pro-image").run()
     assert not at.exception
-    assert at.session_state[websession.SESSION_KEY].model_choices["avatar"] == "gemini-3-pro-image"
+    assert (
+        at.session_state[browser_session.SESSION_KEY].model_choices["avatar"]
+        == "gemini-3-pro-image"
+    )
     assert stored_prefs(db, user) == {"avatar": "gemini-3-pro-image"}
     assert "Saved: gemini-3-pro-image" in at.toast[0].value
     fresh = open_page(PAGE, user)  # a new session: loaded from the row
     assert fresh.selectbox(key="model_avatar").value == "gemini-3-pro-image"
-    assert fresh.selectbox(key="model_swap").value == load_catalog().defaults["swap"]
+    assert fresh.selectbox(key="model_swap").value == features.catalog().defaults["swap"]
     fresh.button[0].click().run()  # Reset models to defaults
-    assert fresh.selectbox(key="model_avatar").value == load_catalog().defaults["avatar"]
+    assert fresh.selectbox(key="model_avatar").value == features.catalog().defaults["avatar"]
     assert stored_prefs(db, user) == {}
 
 
@@ -103,8 +107,8 @@ def test_admin_edits_a_prompt_and_restores_an_old_version(db, admin, clean_promp
 def test_the_model_list_is_the_keys_asked_once_an_hour_and_refreshed_on_demand(
     monkeypatch, user, fake_gemini
 ):
-    from viba import availability
-    from viba.config import get_settings
+    from viba.core.config import get_settings
+    from viba.engine import availability
 
     monkeypatch.setenv("GEMINI_API_KEY", "server-key-for-the-list")
     monkeypatch.setenv("GEMINI_RETRY_ATTEMPTS", "1")
@@ -143,7 +147,7 @@ def test_the_model_list_is_the_keys_asked_once_an_hour_and_refreshed_on_demand(
 
 
 def test_without_a_key_every_catalog_model_is_offered_and_the_page_says_why(monkeypatch, user):
-    from viba.config import get_settings
+    from viba.core.config import get_settings
 
     monkeypatch.setenv("GEMINI_API_KEY", "")
     get_settings.cache_clear()

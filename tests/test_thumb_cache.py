@@ -1,4 +1,4 @@
-"""Thumbnails as files with stable addresses (viba.thumb_cache) behind ImageStore.thumbnail_refs."""
+"""Thumbnails as files with stable addresses (viba.web.thumbnails) in front of an ImageStore."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from viba.storage import ImageStore, StorageError, make_backend
-from viba.thumb_cache import ThumbCache
+from viba.store.image_store import ImageStore, StorageError, make_backend
+from viba.web.thumbnails import ThumbCache
 
 from fake_gemini import png_bytes
 
@@ -30,16 +30,16 @@ class CountingBackend:
 def parts(db, tmp_path):
     backend = CountingBackend(make_backend("db", db, tmp_path))
     cache = ThumbCache(tmp_path / "static" / "t", "/app/static/t", max_files=3)
-    return ImageStore(backend, cache), backend, cache
+    return ImageStore(backend), backend, cache
 
 
 def test_a_thumbnail_is_read_once_then_shown_by_its_address(parts, tmp_path):
     store, backend, cache = parts
     keys = [store.save(png_bytes(f"thumb-{tmp_path.name}-{i}"), "image/png").key for i in range(2)]
-    first = store.thumbnail_refs(keys)
+    first = cache.refs(store, keys)
     assert backend.reads == 2
     assert first == {k: f"/app/static/t/{k[4:68]}.webp" for k in keys}
-    assert store.thumbnail_refs(keys) == first and backend.reads == 2  # no store read again
+    assert cache.refs(store, keys) == first and backend.reads == 2  # no store read again
     on_disk = (tmp_path / "static" / "t" / f"{keys[0][4:68]}.webp").read_bytes()
     assert on_disk == store.thumbnail(keys[0]) and on_disk[:4] == b"RIFF"
 
@@ -47,17 +47,17 @@ def test_a_thumbnail_is_read_once_then_shown_by_its_address(parts, tmp_path):
 def test_deleting_an_image_deletes_its_thumbnail_file(parts, tmp_path):
     store, _, cache = parts
     key = store.save(png_bytes(f"gone-{tmp_path.name}"), "image/png").key
-    store.thumbnail_refs([key])
+    cache.refs(store, [key])
     assert cache.has(key)
     store.delete(key)
     assert not cache.has(key)
-    assert store.thumbnail_refs([key]) == {}  # gone everywhere: nothing to show
+    assert cache.refs(store, [key]) == {}  # gone everywhere: nothing to show
 
 
 def test_the_folder_keeps_at_most_max_files(parts, tmp_path):
     store, _, cache = parts
     keys = [store.save(png_bytes(f"many-{tmp_path.name}-{i}"), "image/png").key for i in range(5)]
-    store.thumbnail_refs(keys)
+    cache.refs(store, keys)
     assert cache.prune() == 2
     assert len(list((tmp_path / "static" / "t").glob("*.webp"))) == 3
 
@@ -71,9 +71,9 @@ def test_a_folder_that_cannot_be_written_hands_back_bytes(db, tmp_path):
         folder = tmp_path / "ro"
         folder.mkdir(mode=0o500)
         cache = ThumbCache(folder / "t", "/app/static/t")
-    store = ImageStore(make_backend("db", db, tmp_path), cache)
+    store = ImageStore(make_backend("db", db, tmp_path))
     key = store.save(png_bytes(f"ro-{tmp_path.name}"), "image/png").key
-    refs = store.thumbnail_refs([key])
+    refs = cache.refs(store, [key])
     assert refs[key] == store.thumbnail(key)
 
 

@@ -1,0 +1,181 @@
+"""Input images: checked and normalised before any Gemini call.
+
+EXIF orientation applied, converted to RGB, long side capped, re-encoded as JPEG (quality 90).
+Memory is bounded: a pixel budget read from the header before decoding (Pillow's own bomb
+limit, ~179 MP, is far too high for a 512 MB server), JPEG decoded at a reduced scale, a bound
+on decodes at once. Anything else is refused with a message a person understands.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from viba.core.errors import UserError
+
+try:  # phone photos: HEIC/HEIF read like any other upload
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - it is in requirements.txt
+    pass
+
+DEFAULT_MAX_SIDE = 2048
+ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", "HEIF", "AVIF"}
+
+
+class ImageInputError(UserError, ValueError):
+    """The upload cannot be used; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+    name: str = "image"
+
+
+JPEG_QUALITY = 90
+DEFAULT_MAX_PIXELS = 30_000_000  # decoded; a 12 MP photo is 12,000,000
+DEFAULT_DECODES_AT_ONCE = 2
+_RESIZE_FIRST = {"RGB", "RGBA", "L", "LA", "CMYK", "YCbCr"}  # modes thumbnail() handles as is
+
+
+# How many uploads are decoded at once in this process (VIBA_DECODES_AT_ONCE, set by
+# viba.services.configure): a decode holds the whole picture in memory, so a burst waits here
+# instead of adding up.
+_decode_slots = threading.BoundedSemaphore(DEFAULT_DECODES_AT_ONCE)
+
+
+def set_decodes_at_once(count: int) -> None:
+    """Decodes that start from now on share `count` slots (running ones finish on theirs)."""
+    global _decode_slots
+    _decode_slots = threading.BoundedSemaphore(count)
+
+
+def prepare_image(
+    data: bytes | BinaryIO,
+    name: str = "image",
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> PreparedImage:
+    """Check and normalise one upload, with bounded memory: the size is read from the header
+    and refused above max_pixels before anything is decoded, a JPEG is decoded at a reduced
+    scale when that still covers max_side, and one decode holds one copy at a time."""
+    label = f"“{name}”"
+    source = _Source(data)
+    if not source.size:
+        raise ImageInputError(f"{label} is empty (0 bytes). Choose another file.")
+    try:
+        with warnings.catch_warnings():
+            # Over Pillow's pixel limit is a warning up to 2x and an error beyond: refuse both.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source.open()) as probe:
+                fmt = probe.format or ""
+                if fmt not in ACCEPTED_FORMATS:
+                    raise ImageInputError(
+                        f"{label} is a {fmt or 'unknown'} file; use PNG, JPEG, WEBP or HEIC."
+                    )
+                probe.verify()
+            with _decode_slots, Image.open(source.open()) as opened:
+                if opened.format == "JPEG":
+                    opened.draft(opened.mode, _covering(opened.size, max_side))
+                if opened.size[0] * opened.size[1] > max_pixels:
+                    raise ImageInputError(
+                        f"{label} is {opened.size[0]}×{opened.size[1]} pixels; the most this "
+                        f"studio takes is {max_pixels // 1_000_000} megapixels."
+                    )
+                rgb = _normalised(opened, max_side)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageInputError(f"{label} has too many pixels to be processed safely.") from None
+    except UnidentifiedImageError:
+        raise ImageInputError(
+            f"{label} is not an image (PNG, JPEG, WEBP or HEIC expected)."
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, ImageInputError):
+            raise
+        raise ImageInputError(f"{label} is damaged or incomplete; upload it again.") from None
+    out = io.BytesIO()
+    # JPEG whatever came in: a photo saved as PNG was 5-6 times the bytes to send, five
+    # times per derivation, for no visible gain to the image model.
+    rgb.save(out, format="JPEG", quality=JPEG_QUALITY)
+    return PreparedImage(out.getvalue(), "image/jpeg", rgb.width, rgb.height, name)
+
+
+DRAFT_SLACK = 0.9  # a JPEG may be decoded down to 90% of max_side (4000 px -> 2000, not 2048)
+
+
+class _Source:
+    """The upload's bytes, or its file object read in place (no copy of a large upload)."""
+
+    def __init__(self, data: bytes | BinaryIO) -> None:
+        self.data = data
+        if isinstance(data, bytes | bytearray):
+            self.size = len(data)
+        else:
+            self.size = data.seek(0, io.SEEK_END)
+
+    def open(self) -> BinaryIO:
+        if isinstance(self.data, bytes | bytearray):
+            return io.BytesIO(self.data)
+        self.data.seek(0)
+        return self.data
+
+
+def _covering(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """The smallest size, with the image's aspect, that a reduced JPEG decode may give: its
+    long side at least DRAFT_SLACK x max_side. (A 12 MP photo then decodes at half scale,
+    a quarter of the memory, and comes out 2000 px long instead of 2048.)"""
+    width, height = size
+    scale = min(1.0, DRAFT_SLACK * max_side / max(width, height))
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def _normalised(img: Image.Image, max_side: int) -> Image.Image:
+    """Decoded, made small, turned upright and converted, keeping one copy at a time."""
+    img.load()
+    if img.mode in _RESIZE_FIRST and max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # in place
+    upright = ImageOps.exif_transpose(img)
+    rgb = _to_rgb(upright)
+    del upright
+    if max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return rgb
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Any mode a user can upload, as 8-bit RGB with its real tones: 16- and 32-bit greys are
+    scaled (not clipped to white), float images by their range, transparency laid on white."""
+    if img.mode == "RGB":
+        return img.copy()
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        grey = img if img.mode == "I" else img.convert("I")
+        high = grey.getextrema()[1]
+        scale = 1 / 256 if isinstance(high, int) and high > 255 else 1.0
+        if isinstance(high, int) and high > 65535:
+            scale = 255 / high
+        return grey.point(lambda v: v * scale).convert("L").convert("RGB")
+    if img.mode == "F":
+        extrema = img.getextrema()
+        low, high = float(extrema[0]), float(extrema[1])  # type: ignore[arg-type]
+        if 0 <= low and high <= 1:  # a 0..1 image
+            low, high = 0.0, 1.0
+        span = (high - low) or 1.0
+        return img.point(lambda v: (v - low) * 255 / span).convert("L").convert("RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        img.mode == "P" and "transparency" in img.info
+    ):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV

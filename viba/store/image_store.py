@@ -1,0 +1,382 @@
+"""Images stored by key (VIBA_STORAGE): `db` (a blobs table), `local:<dir>`, `s3://bucket/prefix`.
+
+Keys are content addresses (`img/<sha256>.<ext>`), so the same upload is stored once, and never
+expire (history rows keep keys, not URLs). Every image gets a WEBP thumbnail (`thumb/<sha256>.webp`,
+long side at most 384 px). Which generations use a key is kept in the image_refs table; a blob
+is deleted only when no row refers to it any more (viba.studio.history does that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from PIL import Image
+from sqlalchemy import delete, select
+
+from viba.core.errors import UserError
+from viba.store.db import Database
+from viba.store.models import Blob, utcnow
+
+THUMB_SIDE = 384
+KEY_RE = re.compile(r"^(img|thumb)/[0-9a-f]{64}\.(png|jpg|webp)$")
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+MIME_BY_EXT = {ext: mime for mime, ext in EXTENSIONS.items()}
+
+
+class StorageError(UserError, RuntimeError):
+    """A stored image cannot be read or written; the message says what to check."""
+
+
+class BlobMissing(StorageError):
+    pass
+
+
+class Backend(Protocol):
+    name: str
+
+    def put(self, key: str, data: bytes, mime: str) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+def check_key(key: str) -> str:
+    """Keys come from our own rows, but a key is also a path or an S3 name: refuse anything
+    that is not exactly one of ours."""
+    if not KEY_RE.match(key):
+        raise StorageError(f"Not an image key: {key!r}")
+    return key
+
+
+class DbBackend:
+    """Blobs in the application database: nothing else to run, works on Supabase as is."""
+
+    name = "db"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def put(self, key: str, data: bytes, mime: str) -> None:
+        # Two jobs may store the same image at once: the second insert is a no-op.
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect = postgresql if self.db.engine.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(Blob)
+            .values(key=check_key(key), mime=mime, size=len(data), data=data, created_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        with self.db.session() as s:
+            s.execute(statement)
+
+    def get(self, key: str) -> bytes:
+        with self.db.session() as s:
+            data = s.scalar(select(Blob.data).where(Blob.key == key))
+        if data is None:
+            raise BlobMissing(f"The image {key} is missing from the database.")
+        return bytes(data)
+
+    def exists(self, key: str) -> bool:
+        with self.db.session() as s:
+            return s.scalar(select(Blob.key).where(Blob.key == key)) is not None
+
+    def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        with self.db.session() as s:
+            rows = s.execute(select(Blob.key, Blob.data).where(Blob.key.in_(keys))).all()
+        return {key: bytes(data) for key, data in rows}
+
+    def delete(self, key: str) -> None:
+        with self.db.session() as s:
+            s.execute(delete(Blob).where(Blob.key == key))
+
+
+class LocalBackend:
+    """Files under a directory; writes go to a temp file first, so a crash leaves no half file."""
+
+    name = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"Cannot create the image folder {root}: {exc.strerror}.") from exc
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def _fail(self, exc: OSError, doing: str) -> StorageError:
+        why = exc.strerror or type(exc).__name__
+        return StorageError(f"The image folder {self.root} cannot {doing} images ({why}).")
+
+    def put(self, key: str, data: bytes, mime: str) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        except OSError as exc:  # read-only, full, or not a folder
+            raise self._fail(exc, "store") from exc
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException as exc:
+            Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise self._fail(exc, "store") from exc
+            raise
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobMissing(f"The image {key} is missing from {self.root}.") from exc
+        except OSError as exc:
+            raise self._fail(exc, "read") from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            return self._path(key).is_file()
+        except OSError as exc:
+            raise self._fail(exc, "read") from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._fail(exc, "delete") from exc
+
+
+class S3Backend:
+    """Any S3-compatible store (AWS, Supabase Storage, R2, MinIO) through boto3. Endpoint and
+    credentials come from the environment boto3 reads: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY, AWS_REGION (or AWS_DEFAULT_REGION)."""
+
+    name = "s3"
+
+    def __init__(self, bucket: str, prefix: str = "") -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = boto3.client(
+            "s3",
+            config=Config(
+                retries={"max_attempts": 4, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=30,
+                # boto3 >= 1.36 adds CRC checksums to every upload and checks them on download
+                # by default; S3-compatible stores (Supabase Storage among them) reject or do
+                # not return them. Only where an operation requires one (as
+                # AWS_REQUEST_CHECKSUM_CALCULATION / AWS_RESPONSE_CHECKSUM_VALIDATION would).
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                # Supabase Storage (and MinIO) serve buckets under the endpoint's path, not as
+                # a subdomain: path style wherever an endpoint is given.
+                s3={"addressing_style": "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto"},
+            ),
+        )
+
+    def _name(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    def _fail(self, exc: Exception, key: str) -> StorageError:
+        return StorageError(
+            f"The image store s3://{self.bucket}/{self.prefix} failed on {key}: {exc}"
+        )
+
+    def put(self, key: str, data: bytes, mime: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._name(key),
+                Body=data,
+                ContentType=mime,
+                CacheControl="max-age=31536000, immutable",
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(exc, key) from exc
+
+    def get(self, key: str) -> bytes:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise BlobMissing(f"The image {key} is missing from s3://{self.bucket}.") from exc
+            raise self._fail(exc, key) from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, key) from exc
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise self._fail(exc, key) from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, key) from exc
+
+    def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        """Several objects at once (a History page's thumbnails): fetched in parallel, a
+        missing one left out."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(key: str) -> tuple[str, bytes | None]:
+            try:
+                return key, self.get(key)
+            except BlobMissing:
+                return key, None
+
+        with ThreadPoolExecutor(max_workers=min(8, len(keys) or 1)) as pool:
+            return {k: data for k, data in pool.map(one, keys) if data is not None}
+
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(exc, key) from exc
+
+
+def make_backend(spec: str, db: Database, data_dir: Path) -> Backend:
+    """VIBA_STORAGE: `db`, `local` / `local:<dir>`, or `s3://bucket/prefix` (the default is
+    chosen in viba.core.config: local files in development, db in production)."""
+    spec = (spec or "db").strip()
+    if spec == "db":
+        return DbBackend(db)
+    if spec == "local" or spec.startswith("local:"):
+        folder = spec.partition(":")[2].strip()
+        root = Path(folder).expanduser() if folder else data_dir / "images"
+        return LocalBackend(root if root.is_absolute() else data_dir.parent / root)
+    if spec.startswith("s3://"):
+        bucket, _, prefix = spec[5:].partition("/")
+        if not bucket:
+            raise StorageError("VIBA_STORAGE=s3://... needs a bucket name: s3://bucket/prefix.")
+        return S3Backend(bucket, prefix)
+    raise StorageError(
+        f"VIBA_STORAGE={spec!r} is not understood: use db, local:<folder> or s3://bucket/prefix."
+    )
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    key: str
+    thumb_key: str
+    mime: str
+    # This save stored the image (nobody had these bytes before); not part of its identity.
+    created: bool = field(default=False, compare=False)
+
+
+def thumb_key_for(key: str) -> str:
+    check_key(key)
+    return "thumb/" + key.split("/", 1)[1].rsplit(".", 1)[0] + ".webp"
+
+
+def mime_for(key: str) -> str:
+    return MIME_BY_EXT[check_key(key).rsplit(".", 1)[1]]
+
+
+SCREEN_SIDE = 1460  # what Streamlit shows an image at, at most (twice its 730 px column)
+
+
+def make_thumbnail(data: bytes, side: int = THUMB_SIDE) -> bytes:
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.thumbnail((side, side))
+        img: Image.Image = opened
+        if img.mode not in ("RGB", "RGBA"):
+            img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+        out = io.BytesIO()
+        img.save(out, "WEBP", quality=80, method=4)
+    return out.getvalue()
+
+
+class ImageStore:
+    """Content-addressed images with thumbnails on one backend. `on_delete` holds what else
+    must forget a deleted image (the web's thumbnail files, viba.web.thumbnails)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.on_delete: list[Callable[[str], None]] = []
+
+    def save(self, data: bytes, mime: str) -> StoredImage:
+        if mime not in EXTENSIONS:
+            raise StorageError(f"Cannot store {mime} images (png, jpeg or webp only).")
+        digest = hashlib.sha256(data).hexdigest()
+        key = f"img/{digest}.{EXTENSIONS[mime]}"
+        thumb = thumb_key_for(key)
+        if self.backend.exists(key) and self.backend.exists(thumb):
+            return StoredImage(key, thumb, mime)
+        try:  # first, so that bytes that are not an image are never stored
+            small = make_thumbnail(data)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise StorageError("That is not an image that can be stored.") from exc
+        created = not self.backend.exists(key)
+        if created:
+            self.backend.put(key, data, mime)
+        if not self.backend.exists(thumb):
+            self.backend.put(thumb, small, "image/webp")
+        return StoredImage(key, thumb, mime, created)
+
+    def load(self, key: str) -> bytes:
+        return self.backend.get(check_key(key))
+
+    def thumbnail(self, key: str) -> bytes:
+        return self.backend.get(thumb_key_for(key))
+
+    def screen_image(self, key: str) -> tuple[bytes, tuple[int, int]]:
+        """An image at screen size (long side SCREEN_SIDE; WEBP), made when asked, and the
+        full image's pixel size. Streamlit would itself decode and re-encode a larger one on
+        every draw; a JPEG is decoded here at a reduced scale, a fraction of the memory."""
+        data = self.load(key)
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                size = probe.size
+            return make_thumbnail(data, SCREEN_SIDE), size
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise StorageError("That stored image could not be read.") from exc
+
+    def thumbnails(self, keys: list[str]) -> dict[str, bytes]:
+        """The thumbnails of several images (image key -> WEBP bytes; a missing one is left
+        out), in one query on the database backend."""
+        by_thumb = {thumb_key_for(key): key for key in keys}
+        many = getattr(self.backend, "get_many", None)
+        if many is not None:
+            return {by_thumb[t]: data for t, data in many(list(by_thumb)).items()}
+        found = {}
+        for thumb, key in by_thumb.items():
+            try:
+                found[key] = self.backend.get(thumb)
+            except BlobMissing:
+                continue
+        return found
+
+    def delete(self, key: str) -> None:
+        """Delete an image and its thumbnail (the caller checked nothing refers to it)."""
+        self.backend.delete(check_key(key))
+        self.backend.delete(thumb_key_for(key))
+        for forget in list(self.on_delete):
+            forget(key)
+
+    def exists(self, key: str) -> bool:
+        return self.backend.exists(check_key(key))

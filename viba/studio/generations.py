@@ -1,0 +1,517 @@
+"""The generations store: the generation_history row, its view, the queries and writes on it,
+its image references and the locks that keep images and references consistent.
+
+The job runner (viba.jobs.runner) only schedules and runs pipelines and writes through here; History
+and Admin read through here and never touch the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from viba.core.errors import UserError
+from viba.engine.gemini import ImageResult, Usage
+from viba.engine.images import PreparedImage
+from viba.store.db import Database, DatabaseUnavailable, rowcount
+from viba.store.image_store import ImageStore, StorageError, StoredImage, mime_for
+from viba.store.models import GenerationHistory, ImageRef, ModelUsage, utcnow
+from viba.studio import features
+
+log = logging.getLogger(__name__)
+
+UNFINISHED = ("pending", "processing")
+INTERRUPTED_MESSAGE = (
+    "Interrupted: the server restarted (or lost its database for too long) while this was "
+    "running. Use “Run again”."
+)
+NOT_RESUMABLE = (
+    "Interrupted by a server restart, and it could not be picked up again ({reason}). "
+    "Use “Run again”."
+)
+
+
+@dataclass(frozen=True)
+class GenerationView:
+    """A generation row as pages and the runner read it."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    type: str
+    status: str
+    input_params: dict[str, Any]
+    input_keys: list[str]
+    output_keys: list[str]
+    details: dict[str, Any]
+    error_message: str | None
+    created_at: datetime
+    updated_at: datetime
+    favorite: bool = False
+    parent_id: uuid.UUID | None = None  # a refinement's parent (viba.studio.refine)
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in UNFINISHED
+
+    @property
+    def refinement(self) -> dict[str, Any] | None:
+        """What a refinement refines (parent, output, instruction); None for a first round."""
+        found = self.input_params.get("refine")
+        return found if isinstance(found, dict) else None
+
+    @property
+    def expected_outputs(self) -> int:
+        """How many images it makes: its feature's number, one for a refinement."""
+        return 1 if self.refinement else features.get(self.type).outputs
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(
+            self.input_params.get("input_names")
+            or [f"input {i + 1}" for i in range(len(self.input_keys))]
+        )
+
+
+def output_slots(view: GenerationView, outputs: int) -> list[str | None]:
+    """The output keys in their places: variant n in slot n (None while it is on its way, or
+    where it failed), whatever order they finished in."""
+    if outputs <= 1:
+        return list(view.output_keys)
+    slots: list[str | None] = [None] * outputs
+    meta = view.details.get("outputs") or {}
+    extra = []
+    for key in view.output_keys:
+        variant = (meta.get(key) or {}).get("variant")
+        if isinstance(variant, int) and 1 <= variant <= outputs and slots[variant - 1] is None:
+            slots[variant - 1] = key
+        else:
+            extra.append(key)
+    return slots + extra
+
+
+def view_of(row: GenerationHistory) -> GenerationView:
+    return GenerationView(
+        row.id,
+        row.user_id,
+        row.type,
+        row.status,
+        dict(row.input_params or {}),
+        list(row.input_keys or []),
+        list(row.output_keys or []),
+        dict(row.details or {}),
+        row.error_message,
+        row.created_at,
+        row.updated_at,
+        bool(row.favorite),
+        row.parent_id,
+    )
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def find(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> GenerationView | None:
+    """A generation of this user (None for anyone else's or a missing one)."""
+    with db.session() as s:
+        row = s.scalar(
+            select(GenerationHistory).where(
+                GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id
+            )
+        )
+        return view_of(row) if row else None
+
+
+def recent(
+    db: Database, user_id: uuid.UUID, feature: str | None = None, limit: int = 5
+) -> list[GenerationView]:
+    query = select(GenerationHistory).where(GenerationHistory.user_id == user_id)
+    if feature:
+        query = query.where(GenerationHistory.type == feature)
+    query = query.order_by(GenerationHistory.created_at.desc()).limit(limit)
+    with db.session() as s:
+        return [view_of(r) for r in s.scalars(query)]
+
+
+def statuses(
+    db: Database, user_id: uuid.UUID, also: Iterable[uuid.UUID] = (), limit: int = 50
+) -> dict[uuid.UUID, tuple[str, str]]:
+    """id -> (feature, status) of this user's unfinished generations, and of the ones in
+    `also` whatever their status (one query: what a page watching its owner's jobs needs)."""
+    g = GenerationHistory
+    wanted = list(also)
+    which = (
+        g.status.in_(UNFINISHED) if not wanted else or_(g.status.in_(UNFINISHED), g.id.in_(wanted))
+    )
+    query = (
+        select(g.id, g.type, g.status)
+        .where(g.user_id == user_id, which)
+        .order_by(g.created_at.desc())
+        .limit(limit + len(wanted))
+    )
+    with db.session() as s:
+        return {r.id: (r.type, r.status) for r in s.execute(query)}
+
+
+def children(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> list[GenerationView]:
+    """The refinements made of a generation's outputs, oldest first."""
+    with db.session() as s:
+        rows = s.scalars(
+            select(GenerationHistory)
+            .where(
+                GenerationHistory.parent_id == generation_id, GenerationHistory.user_id == user_id
+            )
+            .order_by(GenerationHistory.created_at)
+            .limit(50)
+        )
+        return [view_of(r) for r in rows]
+
+
+def stored_image(store: ImageStore, key: str, name: str) -> PreparedImage:
+    """A stored image as pipeline input (it was checked and normalised before it was stored)."""
+    return PreparedImage(store.load(key), mime_for(key), 0, 0, name)
+
+
+def load_inputs(store: ImageStore, view: GenerationView) -> list[PreparedImage]:
+    return [stored_image(store, key, name) for key, name in zip(view.input_keys, view.input_names)]
+
+
+# --- images and their references ---------------------------------------------------------
+
+
+def image_lock(key: str) -> str:
+    """The lock name (Database.locked_session) under which an image's references are added
+    and under which an unreferenced image is deleted, so the two never interleave."""
+    return f"viba-image:{key}"
+
+
+def _restore(store: ImageStore, images: Sequence[tuple[StoredImage, bytes]]) -> None:
+    """Under the images' locks, before their references are written: put back any image that
+    a concurrent delete removed after it was saved (it had no reference then)."""
+    for stored, data in images:
+        if not store.exists(stored.key):
+            store.save(data, stored.mime)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def create(
+    db: Database,
+    store: ImageStore,
+    user_id: uuid.UUID,
+    feature: str,
+    images: Sequence[PreparedImage],
+    params: dict[str, Any],
+    worker_id: str,
+    guard: Callable[[Session], None] | None = None,
+    parent_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Store the inputs and add the pending row with their references. Raises StorageError.
+
+    guard (a limit check) runs in the row's transaction, one at a time per user, before the
+    row is added: a UserError from it refuses the job, and the images this call stored for
+    it are deleted again."""
+    stored = [store.save(img.data, img.mime_type) for img in images]
+    row = GenerationHistory(
+        user_id=user_id,
+        type=feature,
+        status="pending",
+        input_params=params,
+        input_keys=[x.key for x in stored],
+        output_keys=[],
+        details={},
+        worker_id=worker_id,
+        parent_id=parent_id,
+    )
+    names = [image_lock(x.key) for x in stored] + ([f"limits:{user_id}"] if guard else [])
+    try:
+        with db.locked_session(*names) as s:
+            if guard is not None:
+                guard(s)
+            _restore(store, [(x, img.data) for x, img in zip(stored, images)])
+            s.add(row)
+            s.flush()
+            for key in dict.fromkeys(x.key for x in stored):
+                s.add(ImageRef(generation_id=row.id, key=key, role="input"))
+            return row.id
+    except UserError:
+        try:
+            forget_unreferenced(db, store, [x.key for x in stored if x.created])
+        except StorageError:
+            log.exception("the inputs of a refused job could not be deleted")
+        raise
+
+
+def forget_unreferenced(db: Database, store: ImageStore, keys: Iterable[str]) -> int:
+    """Delete the images nothing refers to, each under its lock: a job adding a reference to
+    one waits, or has finished and is seen here (see image_lock). How many were deleted."""
+    deleted = 0
+    for key in sorted(set(keys)):
+        with db.locked_session(image_lock(key)) as s:
+            if s.scalar(select(ImageRef.key).where(ImageRef.key == key).limit(1)) is None:
+                store.delete(key)
+                deleted += 1
+    return deleted
+
+
+def claim(db: Database, generation_id: uuid.UUID, worker_id: str) -> GenerationView | None:
+    """pending → processing for this worker; None when the row is gone or no longer pending."""
+    with db.session() as s:
+        claimed = rowcount(
+            s.execute(
+                update(GenerationHistory)
+                .where(GenerationHistory.id == generation_id, GenerationHistory.status == "pending")
+                .values(status="processing", worker_id=worker_id, updated_at=utcnow())
+            )
+        )
+        row = s.get(GenerationHistory, generation_id) if claimed else None
+        return view_of(row) if row is not None else None
+
+
+def usage_row(
+    view: GenerationView, step: str, model: str, usage: Usage, images: int = 0
+) -> ModelUsage:
+    """One successful call's usage: its tokens and its estimated cost (the catalog's price for
+    the model; None without one), and whether the user's own key paid for it."""
+
+    info = features.catalog().get(model)
+    cost = info.cost(usage) if info is not None else None
+    return ModelUsage(
+        user_id=view.user_id,
+        generation_id=view.id,
+        feature=view.type,
+        step=step,
+        model=model,
+        tokens=int(usage.total_tokens or 0),
+        images=images,
+        created_at=utcnow(),
+        cost_usd=round(cost, 6) if cost is not None else None,
+        own_key=bool(view.input_params.get("own_key")),
+    )
+
+
+THOUGHTS_KEPT = 4000  # characters of a model's thought summary kept with its output
+
+
+def add_output(
+    db: Database,
+    store: ImageStore,
+    view: GenerationView,
+    step: str,
+    result: ImageResult,
+    variant: int | None,
+    retry_s: float = 0.0,
+) -> None:
+    """Store an output image and add it to the row, with its usage and reference. The row is
+    written again and again through a database outage of up to retry_s; if it still cannot
+    be written, an image this call stored is deleted again (never left unreferenced)."""
+    # The store may be the database too (VIBA_STORAGE=db): saving waits out an outage as well.
+    stored = db.retrying(lambda: store.save(result.data, result.mime_type), retry_s)
+    try:
+        db.retrying(lambda: _record_output(db, store, view, step, result, stored, variant), retry_s)
+    except DatabaseUnavailable as exc:
+        if stored.created:
+            try:
+                store.delete(stored.key)
+            except StorageError:
+                log.exception("an unsaved output could not be deleted: %s", stored.key)
+        raise DatabaseUnavailable(
+            f"The database could not be reached for {retry_s:g} seconds while this result was "
+            "being saved, so it was not kept."
+        ) from exc
+
+
+def _record_output(
+    db: Database,
+    store: ImageStore,
+    view: GenerationView,
+    step: str,
+    result: ImageResult,
+    stored: StoredImage,
+    variant: int | None,
+) -> None:
+    with db.locked_session(image_lock(stored.key)) as s:
+        _restore(store, [(stored, result.data)])
+        s.add(usage_row(view, step, result.model, result.usage, images=1))
+        row = s.scalars(
+            select(GenerationHistory).where(GenerationHistory.id == view.id).with_for_update()
+        ).one()
+        details = dict(row.details or {})
+        meta = dict(details.get("outputs") or {})
+        meta[stored.key] = {
+            "signature": result.signature,  # the next turn of a conversation needs it
+            "model": result.model,
+            "seconds": round(result.seconds, 3),
+            "tokens": result.usage.total_tokens,
+            "image_tokens": result.usage.image_tokens,
+            "variant": variant,
+        }
+        if result.thoughts:  # the model's thought summary (Gemini 3), kept short
+            meta[stored.key]["thoughts"] = result.thoughts[:THOUGHTS_KEPT]
+        details["outputs"] = meta
+        row.output_keys = [*(row.output_keys or []), stored.key]
+        row.details = details
+        row.updated_at = utcnow()
+        if s.get(ImageRef, (view.id, stored.key, "output")) is None:
+            s.add(ImageRef(generation_id=view.id, key=stored.key, role="output"))
+
+
+def merge_details(
+    db: Database, generation_id: uuid.UUID, usage: ModelUsage | None = None, **values: Any
+) -> None:
+    with db.session() as s:
+        if usage is not None:
+            s.add(usage)
+        row = s.scalars(
+            select(GenerationHistory).where(GenerationHistory.id == generation_id).with_for_update()
+        ).one()
+        row.details = {**(row.details or {}), **values}
+        row.updated_at = utcnow()
+
+
+def _end(
+    db: Database,
+    generation_id: uuid.UUID,
+    status: str,
+    details: dict[str, Any],
+    error_message: str | None = None,
+) -> None:
+    with db.session() as s:
+        row = s.get(GenerationHistory, generation_id, with_for_update=True)
+        if row is None:  # deleted meanwhile
+            return
+        # What its calls cost, from their usage rows (a resumed job's earlier calls too).
+        spent = s.execute(
+            select(
+                func.sum(ModelUsage.cost_usd), func.count(), func.count(ModelUsage.cost_usd)
+            ).where(ModelUsage.generation_id == generation_id)
+        ).one()
+        if spent[1]:
+            details = {**details, "cost_usd": round(float(spent[0] or 0.0), 6)}
+            if spent[2] < spent[1]:
+                details["cost_unpriced_calls"] = spent[1] - spent[2]
+        if row.status == "cancelled":  # cancelled while it ran: it stays so, with its figures
+            status, error_message = "cancelled", None
+        row.status = status
+        row.error_message = error_message
+        row.details = {**(row.details or {}), **details}
+        row.updated_at = utcnow()
+
+
+def cancel(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> bool:
+    """Cancel a queued or running generation of this user: a queued one never runs, a running
+    one starts no more Gemini calls (what it made is kept). False when it had already ended
+    (or is not this user's). The row is locked: a job ending at the same moment ends first or
+    finds it cancelled, never both."""
+    with db.session() as s:
+        row = s.scalar(
+            select(GenerationHistory)
+            .where(GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id)
+            .with_for_update()
+        )
+        if row is None or row.status not in UNFINISHED:
+            return False
+        row.status = "cancelled"
+        row.details = {**(row.details or {}), "cancelled_at": utcnow().isoformat()}
+        row.updated_at = utcnow()
+        return True
+
+
+def is_cancelled(db: Database, generation_id: uuid.UUID) -> bool:
+    with db.session() as s:
+        status = s.scalar(
+            select(GenerationHistory.status).where(GenerationHistory.id == generation_id)
+        )
+    return status == "cancelled"
+
+
+def finish(db: Database, generation_id: uuid.UUID, tokens: int, seconds: float) -> None:
+    _end(db, generation_id, "completed", {"total_tokens": tokens, "seconds": round(seconds, 3)})
+
+
+def fail(
+    db: Database, generation_id: uuid.UUID, message: str, extra: dict[str, Any] | None = None
+) -> None:
+    _end(db, generation_id, "failed", extra or {}, message)
+
+
+# --- liveness --------------------------------------------------------------------------------
+
+
+def take_interrupted(
+    db: Database,
+    stale_after: timedelta,
+    alive: Sequence[uuid.UUID],
+    worker_id: str,
+    resumes: int = 1,
+) -> tuple[list[GenerationView], int]:
+    """The unfinished generations nobody has touched for stale_after (their process died),
+    except `alive`: each one resumed fewer than `resumes` times before is taken by this
+    worker (back to pending, its resume counted) and returned; the others are marked failed.
+    Several processes may sweep at once: a row goes to exactly one of them (the update only
+    matches while the row is still stale). Returns (taken, how many failed)."""
+    cutoff = utcnow() - stale_after
+    stale = select(GenerationHistory.id, GenerationHistory.details).where(
+        GenerationHistory.status.in_(UNFINISHED), GenerationHistory.updated_at < cutoff
+    )
+    if alive:
+        stale = stale.where(GenerationHistory.id.not_in(list(alive)))
+    with db.session() as s:
+        rows = s.execute(stale).all()
+    taken: list[GenerationView] = []
+    failed = 0
+    for generation_id, details in rows:
+        details = dict(details or {})
+        resumed = int(details.get("resumed") or 0)
+        still_stale = update(GenerationHistory).where(
+            GenerationHistory.id == generation_id,
+            GenerationHistory.status.in_(UNFINISHED),
+            GenerationHistory.updated_at < cutoff,
+        )
+        with db.session() as s:
+            if resumed < resumes:
+                resume = {**details, "resumed": resumed + 1, "failures": []}
+                if rowcount(
+                    s.execute(
+                        still_stale.values(
+                            status="pending",
+                            worker_id=worker_id,
+                            updated_at=utcnow(),
+                            details=resume,
+                        )
+                    )
+                ):
+                    row = s.get(GenerationHistory, generation_id)
+                    if row is not None:
+                        taken.append(view_of(row))
+            else:
+                failed += rowcount(
+                    s.execute(
+                        still_stale.values(
+                            status="failed", error_message=INTERRUPTED_MESSAGE, updated_at=utcnow()
+                        )
+                    )
+                )
+    return taken, failed
+
+
+def touch(db: Database, generation_ids: Sequence[uuid.UUID]) -> None:
+    """Mark these unfinished generations alive now."""
+    if not generation_ids:
+        return
+    with db.session() as s:
+        s.execute(
+            update(GenerationHistory)
+            .where(
+                GenerationHistory.id.in_(list(generation_ids)),
+                GenerationHistory.status.in_(UNFINISHED),
+            )
+            .values(updated_at=utcnow())
+        )

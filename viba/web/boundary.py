@@ -1,0 +1,56 @@
+"""The error boundary of a page run: a UserError shows its sentence, anything else is logged
+and shown as one sentence; never a stack trace."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn, ParamSpec
+
+import streamlit as st
+
+from viba.core.errors import UNEXPECTED, UserError
+from viba.core.text import md_escape
+from viba.web.browser_session import session
+from viba.web.language import t
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+
+
+def fail(message: str) -> NoReturn:
+    """Show one clear message and end the run (no stack trace)."""
+    st.error(md_escape(t(message)), icon=":material/error:")
+    st.stop()
+    raise AssertionError("unreachable: st.stop() raises")
+
+
+@contextmanager
+def boundary() -> Iterator[None]:
+    """Around a page's body: a UserError shows its sentence; anything else is logged with its
+    trace and shown as one sentence. Streamlit's stop and rerun pass through."""
+    try:
+        yield
+    except UserError as exc:
+        st.error(md_escape(t(str(exc))), icon=":material/error:")
+    except Exception:
+        log.exception("a page failed")
+        st.error(t(UNEXPECTED), icon=":material/error:")
+
+
+def action(fn: Callable[P, Any]) -> Callable[P, None]:
+    """A widget callback whose failure is shown as a toast on the next run, never a trace."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            fn(*args, **kwargs)
+        except UserError as exc:
+            session().flash = str(exc)
+        except Exception:
+            log.exception("a callback failed")
+            session().flash = UNEXPECTED
+
+    return run

@@ -1,0 +1,416 @@
+"""The studio pages: one form per feature, drawn from its registry entry (viba.studio.features),
+above the job cards of the user's latest generations (viba.web.job_cards)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from viba.core.errors import UserError
+from viba.core.text import md_escape
+from viba.engine.gemini import GeminiConfig, MissingApiKey
+from viba.engine.images import ImageInputError, PreparedImage, prepare_image
+from viba.store.image_store import StorageError
+from viba.studio import (
+    budget,
+    features,
+    generations,
+    output,
+    prompt_store,
+)
+from viba.studio.features import ChoiceOption, Feature, IntOption, Slot
+from viba.studio.generations import GenerationView
+from viba.studio.prefill import Prefill
+from viba.web import context, sidebar, thumbnails
+from viba.web.boundary import boundary
+from viba.web.browser_session import session
+from viba.web.context import PageContext
+from viba.web.guard import guard
+from viba.web.job_cards import recent_jobs
+from viba.web.language import t
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "heic", "heif"]
+# Thumbnails of the picked photos before Generate, drawn by the browser (see the file).
+_PREVIEWS_JS = Path(__file__).with_name("upload_previews.js").read_text(encoding="utf-8")
+
+
+def feature_page(script: str) -> None:
+    """A feature's whole page (`feature_page(__file__)`): the guard, then title, form, and the
+    user's latest jobs of it. Which feature is the registry's entry that names this file."""
+    ctx = guard(script)
+    with boundary():
+        feature_body(ctx, features.for_page(script))
+
+
+def feature_body(ctx: PageContext, feature: Feature) -> None:
+    st.title(t(feature.key))
+    st.caption(t(feature.intro_key))
+    config = gemini_config_or_help(ctx)
+    feature_form(ctx, feature, config)
+    limits_line(ctx, config)
+    st.subheader(t("recent"))
+    recent_jobs(ctx, feature)
+
+
+def gemini_config_or_help(ctx: PageContext) -> GeminiConfig | None:
+    """The engine config, or None after explaining how to add a key."""
+    try:
+        return ctx.gemini_config()
+    except MissingApiKey:
+        st.warning(t("no_key"), icon=":material/key:")
+        st.page_link(sidebar.PROFILE_PAGE, label=t("add_key"), icon=":material/key:")
+        return None
+
+
+def prepare(files: Sequence[Any], ctx: PageContext) -> tuple[list[PreparedImage], list[str]]:
+    """Uploaded files → checked images, and one message per file that cannot be used (shown
+    on the page, and returned)."""
+    good, errors = [], []
+    for f in files:
+        try:
+            good.append(
+                prepare_image(  # the upload is read in place: no copy of its bytes
+                    f, f.name, ctx.settings.max_image_side, ctx.settings.max_input_pixels
+                )
+            )
+        except ImageInputError as exc:
+            errors.append(str(exc))
+            st.error(md_escape(t(str(exc))), icon=":material/broken_image:")
+    return good, errors
+
+
+def submit(
+    ctx: PageContext,
+    feature: Feature,
+    images: list[PreparedImage],
+    options: dict[str, Any],
+    config: GeminiConfig,
+    models: dict[str, str] | None = None,
+) -> uuid.UUID:
+    """Queue one job with the user's models (or, for a form filled in from a generation, the
+    models it used, each still checked against the catalog)."""
+    in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(ctx.db))
+    chosen = ctx.model_choices()
+    if models:
+        catalog = features.catalog()
+        chosen |= {
+            step: catalog.resolve(step, models[step]).model
+            for step in feature.step_ids
+            if step in models
+        }
+    return ctx.runner.submit(ctx.account.id, feature.key, images, options, chosen, in_use, config)
+
+
+# --- the form ------------------------------------------------------------------------------
+
+
+def _made_choices(ctx: PageContext, slot: Slot) -> list[GenerationView]:
+    """The user's latest finished generations of the feature the slot takes outputs of."""
+    return [
+        v
+        for v in generations.recent(ctx.db, ctx.account.id, str(slot.outputs_of), limit=12)
+        if v.status == "completed" and v.output_keys
+    ]
+
+
+UPLOAD_MODE = "upload"
+
+
+def _avatar_picker(ctx: PageContext, feature: Feature, slot: Slot) -> GenerationView | None:
+    """For a slot that may take an output of another feature (slot.outputs_of: one of the
+    user's avatars): the choice between an upload and such an output. Returns the one picked;
+    the slot's source in session state is that feature's key while the user chose one (the
+    slot then has no uploader)."""
+    source = st.radio(
+        t("person_source"),
+        [UPLOAD_MODE, str(slot.outputs_of)],
+        horizontal=True,
+        format_func=lambda v: t("upload") if v == UPLOAD_MODE else t("an_avatar"),
+        key=_source_key(feature, slot),
+    )
+    picker = st.container()  # always there, so the form below never shifts (and remounts)
+    if source == UPLOAD_MODE:
+        return None
+    options = _made_choices(ctx, slot)
+    if not options:
+        picker.info(t("no_avatars"))
+        return None
+    chosen = picker.selectbox(
+        t("pick_avatar"),
+        options,
+        key=f"{feature.key}_avatar",
+        format_func=lambda v: f"{v.created_at:%Y-%m-%d %H:%M} · " + ", ".join(v.input_names),
+    )
+    if chosen is not None:
+        key = chosen.output_keys[0]
+        shown = thumbnails.refs(ctx.store, [key]).get(key)
+        if shown is not None:
+            picker.image(shown, width=160)
+    return chosen
+
+
+def _source_key(feature: Feature, slot: Slot) -> str:
+    return f"{feature.key}_{slot.role}_source"
+
+
+def _from_avatar(feature: Feature, slot: Slot) -> bool:
+    source = st.session_state.get(_source_key(feature, slot))
+    return slot.outputs_of is not None and source == slot.outputs_of
+
+
+def _option_widget(option: IntOption | ChoiceOption, container: Any, last: dict[str, Any]) -> Any:
+    """An option's widget, opening at the user's last value of it (else the default). No key:
+    after a submit clears the form, it reopens at what was just submitted."""
+    value: Any = option.default
+    try:
+        value = option.check(last.get(option.name, option.default))
+    except features.InputError:  # a stored value the option no longer takes
+        pass
+    if isinstance(option, IntOption):
+        return container.slider(
+            t(option.label_key),
+            option.low,
+            option.high,
+            value,
+            help=t(option.help_key) if option.help_key else None,
+        )
+    none_label = t(option.none_key)
+    choices = [None, *option.choices]
+    return container.selectbox(
+        t(option.label_key),
+        choices,
+        index=choices.index(value),
+        format_func=lambda v: none_label if v is None else t(v),
+    )
+
+
+def _output_widgets(
+    ctx: PageContext, feature: Feature, columns: Sequence[Any], last: dict[str, Any]
+) -> dict[str, str]:
+    """Size and aspect ratio, limited to what the user's image model for this feature makes,
+    opening at the user's last choice where the model makes it (else the feature's default)."""
+    model = features.catalog().get(ctx.model_choices()[feature.image_step])
+    default = output.defaults(feature, model)
+    sizes = list(output.sizes_for(model))
+    ratios = [output.AUTO] * bool(feature.ratio_from) + list(output.ratios_for(model))
+
+    def start(values: list[str], name: str) -> int:
+        value = last.get(name)
+        return values.index(value if value in values else default[name])
+
+    follows = t("ratio_auto").format(role=t(f"ratio_role_{feature.ratio_from}"))
+    return {
+        output.SIZE_OPTION: columns[0].selectbox(
+            t("image_size"),
+            sizes,
+            index=start(sizes, output.SIZE_OPTION),
+            help=t("image_size_help"),
+        ),
+        output.RATIO_OPTION: columns[1].selectbox(
+            t("aspect_ratio"),
+            ratios,
+            index=start(ratios, output.RATIO_OPTION),
+            format_func=lambda r: follows if r == output.AUTO else r,
+        ),
+    }
+
+
+def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None) -> None:
+    """The feature's uploaders (one per input slot), options, output size and ratio; on
+    Generate, one job (or, for a batch slot, one job per file)."""
+    avatars = {
+        slot.role: _avatar_picker(ctx, feature, slot) for slot in feature.slots if slot.outputs_of
+    }
+    filled = _prefilled(ctx, feature)
+    last = context.feature_options(ctx.db, ctx.account).get(feature.key, {})
+    if filled is not None and filled.options is not None:
+        last = filled.options
+    uploads: dict[str, Any] = {}
+    upload_previews()
+    with st.form(feature.key, clear_on_submit=True):
+        columns = st.columns(len(feature.slots)) if len(feature.slots) > 1 else [st.container()]
+        for slot, column in zip(feature.slots, columns):
+            if filled is not None and slot.role in filled.inputs:
+                continue  # shown above the form, from the store
+            if not _from_avatar(feature, slot):
+                uploads[slot.role] = column.file_uploader(
+                    t(slot.label_key),
+                    type=UPLOAD_TYPES,
+                    key=f"{feature.key}_{slot.role}",
+                    accept_multiple_files=slot.batch or slot.max > 1,
+                )
+        option_columns = st.columns(len(feature.options) + 2)
+        values = {
+            o.name: _option_widget(o, c, last) for o, c in zip(feature.options, option_columns)
+        }
+        values.update(_output_widgets(ctx, feature, option_columns[len(feature.options) :], last))
+        submitted = st.form_submit_button(
+            t("generate"), type="primary", icon=":material/bolt:", disabled=config is None
+        )
+    if not submitted or config is None:
+        return
+    queued, refused = 0, False
+    for images in _jobs_from(ctx, feature, uploads, avatars, filled):
+        try:
+            submit(ctx, feature, images, values, config, filled.models if filled else None)
+            queued += 1
+        except UserError as exc:  # this job is refused; the others of a batch still go
+            refused = True
+            st.error(md_escape(t(str(exc))), icon=":material/error:")
+    if not queued:
+        return
+    if filled is not None:
+        session().prefill = None  # used
+    changed = filled is not None or any(last.get(name) != value for name, value in values.items())
+    context.remember_feature_options(ctx.db, ctx.account, feature.key, values)
+    if changed and not refused:
+        # The cleared form shows its old starting values until the page runs again: run it
+        # now, so it shows what was just submitted (the toast goes with the next run).
+        session().flash = t("queued")
+        st.rerun()
+    st.toast(t("queued"), icon=":material/schedule:")
+
+
+def upload_previews() -> None:
+    """A thumbnail in each picked file's chip, drawn in the browser: the uploaders are inside
+    the form, so the server sees the files only on Generate (upload_previews.js says why). The
+    element itself takes no room."""
+    st.html(
+        f'<script data-viba="upload-previews">{_PREVIEWS_JS}</script>'
+        "<style>.stElementContainer:has(script[data-viba='upload-previews'])"
+        "{display: none}</style>",
+        unsafe_allow_javascript=True,
+    )
+
+
+def _prefilled(ctx: PageContext, feature: Feature) -> Prefill | None:
+    """The inputs this form was filled in with (Edit and run again, Use as input): drawn above
+    the form with a remove button each; None when there are none for this feature."""
+    filled = session().prefill
+    if not isinstance(filled, Prefill) or filled.feature != feature.key:
+        return None
+    with st.container(border=True):
+        st.caption(t("filled_in"))
+        for slot in feature.slots:
+            keys = filled.inputs.get(slot.role)
+            if not keys:
+                continue
+            shown = thumbnails.refs(ctx.store, keys)
+            left, right = st.columns([4, 1], vertical_alignment="center")
+            left.image([shown[k] for k in keys if k in shown], width=96, caption=None)
+            left.text(f"{t(slot.label_key)}: " + ", ".join(filled.names.get(slot.role) or []))
+            right.button(
+                t("remove"),
+                key=f"prefill_remove_{feature.key}_{slot.role}",
+                icon=":material/close:",
+                on_click=_drop_prefilled,
+                args=(slot.role,),
+            )
+    return filled
+
+
+def _drop_prefilled(role: str) -> None:
+    box = session()
+    if isinstance(box.prefill, Prefill):
+        box.prefill = box.prefill.without(role)
+
+
+def _files(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _jobs_from(
+    ctx: PageContext,
+    feature: Feature,
+    uploads: dict[str, Any],
+    avatars: dict[str, GenerationView | None],
+    filled: Prefill | None = None,
+) -> list[list[PreparedImage]]:
+    """The inputs of each job to submit, in slot order; nothing (after saying why) when the
+    inputs are missing or unusable. A batch slot gives one job per usable file."""
+    per_slot: list[list[PreparedImage]] = []
+    batch_index: int | None = None
+    for slot in feature.slots:
+        if filled is not None and slot.role in filled.inputs:
+            names = filled.names.get(slot.role) or []
+            try:
+                per_slot.append(
+                    [
+                        generations.stored_image(
+                            ctx.store, key, names[i] if i < len(names) else "image.jpg"
+                        )
+                        for i, key in enumerate(filled.inputs[slot.role])
+                    ]
+                )
+            except StorageError as exc:
+                st.error(md_escape(t(str(exc))))
+                return []
+            if slot.batch:
+                batch_index = len(per_slot) - 1
+            continue
+        if _from_avatar(feature, slot):
+            avatar = avatars.get(slot.role)
+            if avatar is None:
+                st.warning(t("need_files"))
+                return []
+            per_slot.append(
+                [generations.stored_image(ctx.store, avatar.output_keys[0], "avatar.png")]
+            )
+            continue
+        files = _files(uploads.get(slot.role))
+        if len(files) < slot.min:
+            st.warning(t("need_files"))
+            return []
+        if not slot.batch and len(files) > slot.max:
+            st.error(t("too_many").format(n=slot.max))
+            return []
+        images, errors = prepare(files, ctx)
+        if errors and not slot.batch:
+            return []
+        if slot.batch:
+            batch_index = len(per_slot)
+        per_slot.append(images)
+    if batch_index is None:
+        return [[image for images in per_slot for image in images]]
+    return [
+        [
+            image
+            for i, images in enumerate(per_slot)
+            for image in (images if i != batch_index else [one])
+        ]
+        for one in per_slot[batch_index]
+    ]
+
+
+# --- job cards -----------------------------------------------------------------------------
+
+
+def limits_line(ctx: PageContext, config: GeminiConfig | None) -> None:
+    """What the user has left of their limits on the team's key, when they have limits."""
+    if config is None or config.own_key:
+        return
+    here = budget.limited_standing(ctx.db, ctx.account.id)
+    if here is None:
+        return
+    parts = []
+    if here.limits.monthly_budget_usd is not None:
+        parts.append(
+            t("budget_left").format(
+                used=f"{here.spent_usd + here.reserved_usd:.2f}",
+                budget=f"{here.limits.monthly_budget_usd:.2f}",
+            )
+        )
+    if here.limits.daily_generations is not None:
+        parts.append(
+            t("generations_left").format(
+                left=here.generations_left, daily=here.limits.daily_generations
+            )
+        )
+    if parts:
+        st.caption(" · ".join(parts))
