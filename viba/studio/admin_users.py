@@ -1,10 +1,10 @@
 """What admins can do with accounts: browse and export users, change their flags, unlock them,
 end their sessions, set a temporary password (the reports are viba.studio.admin_reports).
 
-Every function here and there takes the acting Account and checks the role in the database, in the same
-transaction as its work (auth.require_admin: a session's Account may be stale, and a revoked
-admin loses these powers at once). Changes to accounts write an audit entry in that transaction
-too.
+Every function here and there takes the acting Account and checks the role in the database,
+in the same transaction as its work (auth.require_admin: a session's Account may be stale, and
+a revoked admin loses these powers at once). Changes to accounts write an audit entry in that
+transaction too.
 """
 
 from __future__ import annotations
