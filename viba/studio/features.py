@@ -237,15 +237,6 @@ def step_capabilities() -> dict[str, Capability]:
     return {step_id: step.capability for step_id, step in steps().items()}
 
 
-def for_page(script: str) -> Feature:
-    """The feature whose page is this script file (by file name)."""
-    name = script.replace("\\", "/").rsplit("/", 1)[-1]
-    found = next((f for f in all_features() if f.page.rsplit("/", 1)[-1] == name), None)
-    if found is None:
-        raise InputError(f"No feature has the page {name}.")
-    return found
-
-
 def catalog() -> Catalog:
     """The model catalog, for the registry's steps."""
     return load_catalog(step_capabilities())

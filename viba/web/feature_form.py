@@ -43,7 +43,7 @@ def feature_page(script: str) -> None:
     user's latest jobs of it. Which feature is the registry's entry that names this file."""
     ctx = guard(script)
     with boundary():
-        feature_body(ctx, features.for_page(script))
+        feature_body(ctx, features.get(str(sidebar.page_for(script).feature)))
 
 
 def feature_body(ctx: PageContext, feature: Feature) -> None:
