@@ -18,7 +18,7 @@ from viba.core.errors import UserError
 from viba.core.text import md_escape
 from viba.engine.gemini import GeminiConfig
 from viba.jobs.runner import JobRunner
-from viba.services import configure, services
+from viba.services import Services, configure, services
 from viba.store.db import Database
 from viba.store.image_store import ImageStore
 from viba.studio import preferences
@@ -29,11 +29,12 @@ from viba.web.language import t
 log = logging.getLogger(__name__)
 
 
-def boot() -> tuple[Settings, Database]:
-    """Settings and a migrated database (viba.services), or a clear message on the page and a
-    stop. The first run in a process also starts the job runner, which picks up the jobs a
-    previous process left unfinished; a failed start is logged and tried again by the next
-    run, and the studio pages say why when they need the runner (the rest work on)."""
+def boot() -> tuple[Settings, Services]:
+    """The settings and the process's parts for them (viba.services: a migrated database, the image
+    store, the job runner), or a clear message on the page and a stop. The first run in a
+    process also starts the job runner, which picks up the jobs a previous process left
+    unfinished; a failed start is logged and tried again by the next run, and the studio pages
+    say why when they need the runner (the rest work on)."""
     try:
         settings = get_settings()
         configure(settings)
@@ -45,27 +46,31 @@ def boot() -> tuple[Settings, Database]:
         found.start_runner()
     except Exception:
         log.exception("the job runner could not start")
-    return settings, found.db
+    return settings, found
 
 
 @dataclass(frozen=True)
 class PageContext:
     """What a page and its view modules work with, for one script run."""
 
-    settings: Settings
-    db: Database
+    settings: Settings  # this run's (the process's parts were built from equal ones)
+    services: Services
     account: Account
     language: str
 
     @property
+    def db(self) -> Database:
+        return self.services.db
+
+    @property
     def store(self) -> ImageStore:
         """The process-wide image store (VIBA_STORAGE)."""
-        return services(self.settings).store
+        return self.services.store
 
     @property
     def runner(self) -> JobRunner:
         """The process-wide job runner (started by the process's first page run)."""
-        return services(self.settings).runner
+        return self.services.runner
 
     def gemini_config(self) -> GeminiConfig:
         """The engine configuration for this session (the user's own key first); raises

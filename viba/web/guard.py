@@ -98,7 +98,8 @@ def guard(script: str) -> PageContext:
     page = sidebar.page_for(script)
     title = t(page.label, "en")
     st.set_page_config(page_title=f"{title} · Viba Studio", page_icon=page.icon, layout="wide")
-    settings, db = boot()
+    settings, parts = boot()
+    db = parts.db
     # The cookie components live in one container, so that the 'set'/'delete' component
     # coming and going does not shift the page's elements: a shift remounts them, and a
     # remounted form loses what the user had typed or uploaded into it.
@@ -132,7 +133,7 @@ def guard(script: str) -> PageContext:
     if box.flash:
         message, box.flash = box.flash, None
         st.toast(md_escape(t(message)))
-    ctx = PageContext(settings, db, account, current_language())
+    ctx = PageContext(settings, parts, account, current_language())
     if ctx.language != "en":
         _uploader_text(ctx.language)
     with boundary():
