@@ -14,6 +14,7 @@ from viba.accounts import auth
 from viba.engine.images import prepare_image
 from viba.jobs import wiring
 from viba.jobs.runner import RUNNERS, WORKER_ID, ImageResult, JobError, JobRunner, Usage
+from viba.store.db import Database
 from viba.store.image_store import ImageStore, make_backend
 from viba.store.models import GenerationHistory, ImageRef, ModelUsage, utcnow
 from viba.studio import features, generations, history, prompt_store
@@ -499,6 +500,21 @@ def sole_runner():
     forget_app_runner()
 
 
+@pytest.fixture()
+def quiet(empty_database_url, tmp_path):
+    """(db, store, member) on a database of their own: the suite's database has other sweepers
+    that no fixture here can stop (the browser tests' `streamlit run` server, another process
+    alive for the rest of the run, sweeps it every half second and would pick up a dead
+    process's job before the runner under test does)."""
+    db = Database(empty_database_url)
+    db.migrate()
+    try:
+        member = auth.register(db, "quiet@example.com", "Job Tester", PASSWORD)
+        yield db, ImageStore(make_backend("db", db, tmp_path)), member
+    finally:
+        db.dispose()
+
+
 class DyingRunner(JobRunner):
     """A process that stores the job and dies before running it."""
 
@@ -532,8 +548,9 @@ def resuming_runner(db, store, gemini_config, **kwargs):
 
 
 def test_a_job_whose_process_died_is_picked_up_again_keeping_what_it_had(
-    db, store, member, gemini_config, fake_gemini
+    quiet, gemini_config, fake_gemini
 ):
+    db, store, member = quiet
     job_id = left_by_a_dead_process(db, store, member, gemini_config, "derivation", 1)
     # Before it died it had its description and variant 2.
     view = generations.find(db, member.id, job_id)
@@ -564,9 +581,8 @@ def test_a_job_whose_process_died_is_picked_up_again_keeping_what_it_had(
     assert image_tokens > 3 and done.details["total_tokens"] == 7 + image_tokens
 
 
-def test_a_job_interrupted_twice_fails_with_a_sentence(
-    db, store, member, gemini_config, fake_gemini
-):
+def test_a_job_interrupted_twice_fails_with_a_sentence(quiet, gemini_config, fake_gemini):
+    db, store, member = quiet
     job_id = left_by_a_dead_process(db, store, member, gemini_config, "avatar", 1)
     generations.merge_details(db, job_id, resumed=1)
     age(db, job_id)
@@ -578,8 +594,9 @@ def test_a_job_interrupted_twice_fails_with_a_sentence(
 
 
 def test_a_job_made_with_a_key_kept_for_one_session_cannot_be_picked_up(
-    db, store, member, gemini_config, fake_gemini, tmp_path
+    quiet, gemini_config, fake_gemini, tmp_path
 ):
+    db, store, member = quiet
     from dataclasses import replace
 
     from viba.core.config import load_settings
@@ -599,9 +616,8 @@ def test_a_job_made_with_a_key_kept_for_one_session_cannot_be_picked_up(
     assert fake_gemini.generate_calls() == []
 
 
-def test_processes_sweeping_at_once_pick_up_a_job_exactly_once(
-    db, store, member, gemini_config, fake_gemini
-):
+def test_processes_sweeping_at_once_pick_up_a_job_exactly_once(quiet, gemini_config, fake_gemini):
+    db, store, member = quiet
     job_id = left_by_a_dead_process(db, store, member, gemini_config, "avatar", 1)
     fake_gemini.reset()
     start = threading.Barrier(4)
