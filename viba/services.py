@@ -130,11 +130,3 @@ def services(settings: Settings) -> Services:
     made = Services(settings, db, image_store(settings, db))
     with _lock:
         return _services.setdefault(key, made)
-
-
-def forget() -> None:
-    """Forget the process's Services and databases (tests that change settings): the next
-    call builds them again. Nothing is shut down."""
-    with _lock:
-        _services.clear()
-        _databases.clear()
