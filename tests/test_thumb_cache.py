@@ -80,3 +80,24 @@ def test_a_folder_that_cannot_be_written_hands_back_bytes(db, tmp_path):
 def test_a_name_is_never_a_path():
     with pytest.raises(StorageError):
         ThumbCache.name("img/../../etc/passwd")
+
+
+def test_pages_showing_one_store_at_once_follow_its_deletes_once(parts, tmp_path):
+    import threading
+
+    store, _, cache = parts
+    key = store.save(png_bytes(f"at-once-{tmp_path.name}"), "image/png").key
+    start = threading.Barrier(8)
+
+    def show():
+        start.wait()
+        cache.refs(store, [key])
+
+    threads = [threading.Thread(target=show) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.on_delete == [cache.forget]  # one hook, however many pages asked at once
+    store.delete(key)
+    assert not cache.has(key)

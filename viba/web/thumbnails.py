@@ -46,6 +46,7 @@ class ThumbCache:
         self._writes = 0
         self.writable = True
         self._followed: weakref.WeakSet[ImageStore] = weakref.WeakSet()
+        self._follow_lock = threading.Lock()  # not _lock: a prune holds that over the folder
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -109,7 +110,7 @@ class ThumbCache:
 
     def follow(self, store: ImageStore) -> None:
         """Forget an image's thumbnail file when the store deletes the image."""
-        with self._lock:
+        with self._follow_lock:
             if store not in self._followed:
                 self._followed.add(store)
                 store.on_delete.append(self.forget)
