@@ -12,12 +12,19 @@ target_metadata = Base.metadata
 PG_MIGRATION_LOCK = 0x76696261
 
 
+def ours(name, type_, parent_names) -> bool:
+    """The job queue's tables (revision 0012) are procrastinate's, not our models': autogenerate
+    leaves them alone."""
+    return not (type_ == "table" and str(name).startswith("procrastinate_"))
+
+
 def run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=ours,
     )
     if connection.dialect.name == "postgresql":
         # Several app processes may start at once: one migrates, the others wait, then find

@@ -33,6 +33,7 @@ from helpers import (
     create_pg_database,
     drop_pg_database,
     free_port,
+    queue_name,
     s3_settings,
 )
 
@@ -146,7 +147,7 @@ def store(db, tmp_path):
 @pytest.fixture()
 def runner(db, store):
 
-    r = JobRunner(db, store, workers=4, per_user=2, heartbeat_s=0.2)
+    r = JobRunner(db, store, workers=4, per_user=2, heartbeat_s=0.2, queue=queue_name())
     yield r
     r.shutdown()
 
@@ -221,7 +222,11 @@ def app_environ(app_env: dict[str, str]) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def streamlit_server(app_env, db, tmp_path_factory) -> Iterator[StreamlitServer]:
-    server = StreamlitServer(app_env, tmp_path_factory.mktemp("server") / "streamlit.log")
+    """The run's `streamlit run` server, with a job queue of its own: its worker takes none of
+    the jobs of the app that AppTest runs in this process (a feature a test adds here is
+    unknown there)."""
+    env = {**app_env, "VIBA_QUEUE": "test-browser-server"}
+    server = StreamlitServer(env, tmp_path_factory.mktemp("server") / "streamlit.log")
     server.wait_healthy()
     yield server
     server.stop()

@@ -85,7 +85,7 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """`streamlit run Home.py` in a subprocess, as a person or Render would start it.
+    """`streamlit run app.py` in a subprocess, as a person or Render would start it.
 
     shell_command: a start command as a deployment writes it (render.yaml's, with $PORT),
     run by bash with exactly `env` plus PORT; without it, the test server's own command with
@@ -110,7 +110,7 @@ class StreamlitServer:
                 "-m",
                 "streamlit",
                 "run",
-                "Home.py",
+                "app.py",
                 "--server.port",
                 str(self.port),
                 "--server.address",
@@ -360,6 +360,12 @@ def smtp_env(monkeypatch, port: int) -> None:
     monkeypatch.setenv("SMTP_PORT", str(port))
     monkeypatch.setenv("SMTP_SECURITY", "none")
     get_settings.cache_clear()
+
+
+def queue_name() -> str:
+    """A job queue of a test's own: the run's other workers (the app's, other tests') take
+    nothing from it."""
+    return f"test-{uuid.uuid4().hex[:12]}"
 
 
 def forget_app_runner() -> None:

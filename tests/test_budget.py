@@ -15,6 +15,8 @@ from viba.store import audit
 from viba.store.models import AuditEntry, Blob, GenerationHistory, ModelUsage
 from viba.studio import budget, features
 
+from helpers import queue_name
+
 
 def usage_rows(db, job_id):
     with db.session() as s:
@@ -95,7 +97,7 @@ def test_ten_submits_at_once_at_the_edge_of_the_budget_never_pass_it(
     fake_gemini.image_latency = 3.0  # the accepted jobs stay under way through the burst
     one = budget.estimate(features.get("avatar"), models(), {"image_size": "4K"}, 1)
     budget.set_team_limits(db, admin, round(3.5 * one, 6), None)  # room for three
-    wide = JobRunner(db, store, workers=10, per_user=10, heartbeat_s=0.2)
+    wide = JobRunner(db, store, workers=10, per_user=10, heartbeat_s=0.2, queue=queue_name())
     start = threading.Barrier(10)
     accepted, refused = [], []
 

@@ -49,9 +49,9 @@ def test_render_blueprint_starts_the_app_as_documented():
     assert SERVICE["plan"] and ENV_VARS["PYTHON_VERSION"]["value"].startswith("3.11")
     assert SERVICE["buildCommand"] == "pip install -r requirements.txt"
     assert SERVICE["startCommand"] == (
-        "streamlit run Home.py --server.port $PORT --server.address 0.0.0.0"
+        "streamlit run app.py --server.port $PORT --server.address 0.0.0.0"
     )
-    assert SERVICE["healthCheckPath"] == "/_stcore/health"
+    assert SERVICE["healthCheckPath"] == "/health"
     assert SERVICE["numInstances"] == 1  # Streamlit sessions live in one process
     assert SERVICE["autoDeployTrigger"] == "checksPass" and "autoDeploy" not in SERVICE
     assert SERVICE["preDeployCommand"] == "alembic upgrade head"
@@ -110,7 +110,7 @@ def test_streamlit_config_is_fit_for_production():
     assert config["client"]["showSidebarNavigation"] is False
     assert config["runner"]["fastReruns"] is False
     assert config["runner"]["postScriptGC"] is False  # see the comment there (bench/load.py)
-    assert config["server"]["enableStaticServing"] is True  # thumbnails (viba/web/thumbnails.py)
+    assert config["server"]["enableStaticServing"] is False  # images: the media route (app.py)
 
 
 def _env(**extra: str) -> dict[str, str]:

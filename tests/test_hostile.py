@@ -20,7 +20,7 @@ from viba.studio import admin_reports, admin_users, features, history, prompt_st
 
 import fake_gemini as fg
 from fake_gemini import png_bytes
-from helpers import open_page, photo
+from helpers import open_page, photo, queue_name
 
 
 def test_an_image_folder_that_cannot_be_written_is_one_sentence_and_no_row(
@@ -32,7 +32,7 @@ def test_an_image_folder_that_cannot_be_written_is_one_sentence_and_no_row(
     store = ImageStore(LocalBackend(root))
     with pytest.raises(StorageError, match="cannot store images"):
         store.save(png_bytes("blocked"), "image/png")
-    runner = JobRunner(db, store, heartbeat_s=10)
+    runner = JobRunner(db, store, heartbeat_s=10, queue=queue_name())
     try:
         with db.session() as s:
             before = s.scalar(select(func.count()).select_from(GenerationHistory))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from datetime import UTC, timedelta
+from datetime import UTC
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text
 
 from viba.accounts import auth
 from viba.engine.images import prepare_image
@@ -16,12 +15,12 @@ from viba.jobs import wiring
 from viba.jobs.runner import RUNNERS, WORKER_ID, ImageResult, JobError, JobRunner, Usage
 from viba.store.db import Database
 from viba.store.image_store import ImageStore, make_backend
-from viba.store.models import GenerationHistory, ImageRef, ModelUsage, utcnow
+from viba.store.models import GenerationHistory, ImageRef, ModelUsage
 from viba.studio import features, generations, history, prompt_store
 
 import fake_gemini as fg
 from fake_gemini import png_bytes
-from helpers import PASSWORD, forget_app_runner, wait_until
+from helpers import PASSWORD, forget_app_runner, queue_name, wait_until
 
 
 def models():
@@ -116,24 +115,21 @@ def test_engine_error_fails_the_job_with_its_message(
 
 
 def test_progress_is_visible_while_running_and_per_user_limit_holds(
-    runner, db, member, gemini_config, fake_gemini
+    runner, db, member, admin, gemini_config, fake_gemini
 ):
     gate = threading.Event()
-    fake_gemini.script(*[fg.gated(gate) for _ in range(3)], model=models()["avatar"])
+    fake_gemini.script(*[fg.gated(gate) for _ in range(4)], model=models()["avatar"])
     ids = [submit(runner, db, member, "avatar", 1, gemini_config) for _ in range(3)]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        statuses = [row(db, i).status for i in ids]
-        if statuses.count("processing") == 2:
-            break
-        time.sleep(0.05)
-    assert sorted(statuses) == ["pending", "processing", "processing"]  # 2 at once per user
-    (waiting,) = runner._waiting[member.id]
-    assert waiting.images is None  # a queued job keeps no input bytes; it reads the store
+    wait_until(lambda: [row(db, i).status for i in ids].count("processing") == 2)
+    # 2 at once per user, in order; the third waits while another user's job goes first
+    assert [row(db, i).status for i in ids] == ["processing", "processing", "pending"]
+    other = submit(runner, db, admin, "avatar", 1, gemini_config)
+    wait_until(lambda: row(db, other).status == "processing")
+    assert row(db, ids[2]).status == "pending"
     gate.set()
-    for i in ids:
+    for i in [*ids, other]:
         runner.wait(i)
-    assert [row(db, i).status for i in ids] == ["completed"] * 3
+    assert [row(db, i).status for i in [*ids, other]] == ["completed"] * 4
     third = fake_gemini.generate_calls(models()["avatar"])[-1]
     assert third.images == [("image/jpeg", runner.store.load(row(db, ids[2]).input_keys[0]))]
 
@@ -163,76 +159,6 @@ def test_wrong_image_count_and_options_are_refused(runner, db, member, gemini_co
         submit(runner, db, member, "try_on", 1, gemini_config)
     with pytest.raises(Exception, match="Creativity"):
         submit(runner, db, member, "derivation", 1, gemini_config, creativity=11)
-
-
-def test_stale_unfinished_jobs_are_marked_interrupted(db, store, member):
-    with db.session() as s:
-        stale = GenerationHistory(
-            user_id=member.id,
-            type="avatar",
-            status="processing",
-            input_params={},
-            input_keys=[],
-            output_keys=[],
-            details={},
-            worker_id="dead-process",
-        )
-        fresh = GenerationHistory(
-            user_id=member.id,
-            type="avatar",
-            status="processing",
-            input_params={},
-            input_keys=[],
-            output_keys=[],
-            details={},
-            worker_id="live-process",
-        )
-        s.add_all([stale, fresh])
-        s.flush()
-        ids = stale.id, fresh.id
-        s.execute(
-            update(GenerationHistory)
-            .where(GenerationHistory.id == ids[0])
-            .values(updated_at=utcnow() - timedelta(minutes=5))
-        )
-    r = JobRunner(db, store, heartbeat_s=10)  # the sweep runs at start
-    r.shutdown()
-    assert row(db, ids[0]).status == "failed"
-    assert row(db, ids[0]).error_message == generations.INTERRUPTED_MESSAGE
-    assert row(db, ids[1]).status == "processing"
-
-
-class SweepCountingRunner(JobRunner):
-    """A runner that notes when each of its sweeps for interrupted jobs ran."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        self.sweeps: list = []
-        super().__init__(*args, **kwargs)
-
-    def sweep_interrupted(self) -> int:
-        count = super().sweep_interrupted()
-        self.sweeps.append(utcnow())
-        return count
-
-
-def test_heartbeat_keeps_a_long_job_alive(db, store, member, gemini_config, fake_gemini):
-    gate = threading.Event()
-    fake_gemini.script(fg.gated(gate), model=models()["avatar"])
-    stale = timedelta(seconds=0.5)
-    r = SweepCountingRunner(db, store, heartbeat_s=0.1, stale_after_s=stale.total_seconds())
-    try:
-        job_id = submit(r, db, member, "avatar", 1, gemini_config)
-        created = row(db, job_id).created_at
-        # Sweeps have run when the job was three times the stale age: only the heartbeat
-        # keeps it alive.
-        wait_until(lambda: any(t > created + 3 * stale for t in r.sweeps))
-        assert row(db, job_id).status == "processing"
-        gate.set()
-        r.wait(job_id)
-        assert row(db, job_id).status == "completed"
-    finally:
-        gate.set()
-        r.shutdown()
 
 
 def test_delete_removes_only_unshared_images(runner, db, store, member, gemini_config):
@@ -294,7 +220,7 @@ def test_an_image_deleted_between_save_and_reference_is_put_back(
     db, tmp_path, member, gemini_config
 ):
     store = DeletedRightAfterSave(make_backend("local", db, tmp_path))
-    runner = JobRunner(db, store, workers=2, per_user=2, heartbeat_s=0.2)
+    runner = JobRunner(db, store, workers=2, per_user=2, heartbeat_s=0.2, queue=queue_name())
     try:
         job_id = submit(runner, db, member, "avatar", 1, gemini_config)
         runner.wait(job_id)
@@ -414,7 +340,7 @@ def test_n_submits_at_once_never_need_more_than_a_pool_of_n(
 
     small = Database(database_url, pool_size=n, max_overflow=0, pool_timeout=5)
     store = ImageStore(make_backend("db", small, tmp_path))
-    r = JobRunner(small, store, workers=1, per_user=1, heartbeat_s=30)
+    r = JobRunner(small, store, workers=1, per_user=1, heartbeat_s=30, queue=queue_name())
     barrier = threading.Barrier(n)
     outcomes: list = []
 
@@ -516,51 +442,75 @@ def quiet(empty_database_url, tmp_path):
 
 
 class DyingRunner(JobRunner):
-    """A process that stores the job and dies before running it."""
+    """A process that stores the job and dies before its queue job is written (SQLite: the
+    queue is in memory; on PostgreSQL see left_by_a_dead_worker)."""
 
-    def _enqueue(self, job) -> None:
+    def _defer_local(self, job_id, user_id, sealed) -> None:
         pass
 
 
-def left_by_a_dead_process(db, store, member, gemini_config, feature, n_images, **options):
-    dying = DyingRunner(db, store, heartbeat_s=30)
-    try:
-        job_id = submit(dying, db, member, feature, n_images, gemini_config, **options)
-    finally:
-        dying.shutdown()
-    age(db, job_id)
+def left_by_a_dead_worker(db, store, member, gemini_config, feature, n_images, **options):
+    """A job whose worker died while running it: its row processing, its queue job 'doing'
+    (PostgreSQL) under a worker whose last heartbeat is an hour old."""
+    if db.is_postgres:
+        dying = JobRunner(db, store, work=False, queue=QUEUE_OF_DEAD)
+        try:
+            job_id = submit(dying, db, member, feature, n_images, gemini_config, **options)
+        finally:
+            dying.shutdown()
+        with db.session() as s:
+            worker = s.scalar(
+                text(
+                    "INSERT INTO procrastinate_workers (last_heartbeat) "
+                    "VALUES (now() - interval '1 hour') RETURNING id"
+                )
+            )
+            s.execute(
+                text(
+                    "UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w WHERE id = :j"
+                ),
+                {"w": worker, "j": row(db, job_id).details["queue_job"]},
+            )
+    else:
+        dying = DyingRunner(db, store, queue=QUEUE_OF_DEAD)
+        try:
+            job_id = submit(dying, db, member, feature, n_images, gemini_config, **options)
+        finally:
+            dying.shutdown()
+    with db.session() as s:  # it had begun
+        r = s.get(GenerationHistory, job_id)
+        r.status = "processing"
+        r.details = {**r.details, "runs": 1}
     return job_id
 
 
-def age(db, job_id, minutes=5):
-    with db.session() as s:
-        s.execute(
-            update(GenerationHistory)
-            .where(GenerationHistory.id == job_id)
-            .values(status="processing", updated_at=utcnow() - timedelta(minutes=minutes))
-        )
+QUEUE_OF_DEAD = "test-dead-worker"
 
 
 def resuming_runner(db, store, gemini_config, **kwargs):
     return JobRunner(
-        db, store, heartbeat_s=30, config_for=lambda user_id, own: gemini_config, **kwargs
+        db,
+        store,
+        heartbeat_s=0.2,
+        queue=QUEUE_OF_DEAD,
+        config_for=lambda user_id, own, sealed: gemini_config,
+        **kwargs,
     )
 
 
-def test_a_job_whose_process_died_is_picked_up_again_keeping_what_it_had(
+def test_a_job_whose_worker_died_is_picked_up_again_keeping_what_it_had(
     quiet, gemini_config, fake_gemini
 ):
     db, store, member = quiet
-    job_id = left_by_a_dead_process(db, store, member, gemini_config, "derivation", 1)
+    job_id = left_by_a_dead_worker(db, store, member, gemini_config, "derivation", 1)
     # Before it died it had its description and variant 2.
     view = generations.find(db, member.id, job_id)
     generations.merge_details(db, job_id, description="a red square", description_tokens=7)
     kept = ImageResult(png_bytes("variant two"), "image/png", "m", Usage(1, 2, 3), 0.1)
     generations.add_output(db, store, view, "derivation_image", kept, 2)
-    age(db, job_id)
     fake_gemini.reset()
-    r = resuming_runner(db, store, gemini_config)  # the sweep runs at start
-    try:
+    r = resuming_runner(db, store, gemini_config)  # retries the stalled job (PostgreSQL),
+    try:  # or defers the unfinished rows again at start (SQLite)
         r.wait(job_id)
     finally:
         r.shutdown()
@@ -581,53 +531,95 @@ def test_a_job_whose_process_died_is_picked_up_again_keeping_what_it_had(
     assert image_tokens > 3 and done.details["total_tokens"] == 7 + image_tokens
 
 
-def test_a_job_interrupted_twice_fails_with_a_sentence(quiet, gemini_config, fake_gemini):
+def test_a_job_interrupted_too_often_fails_with_a_sentence(quiet, gemini_config, fake_gemini):
     db, store, member = quiet
-    job_id = left_by_a_dead_process(db, store, member, gemini_config, "avatar", 1)
-    generations.merge_details(db, job_id, resumed=1)
-    age(db, job_id)
+    job_id = left_by_a_dead_worker(db, store, member, gemini_config, "avatar", 1)
+    generations.merge_details(db, job_id, runs=3)  # begun, and resumed twice already
     fake_gemini.reset()
-    resuming_runner(db, store, gemini_config).shutdown()
-    assert row(db, job_id).status == "failed"
+    r = resuming_runner(db, store, gemini_config)
+    try:
+        wait_until(lambda: row(db, job_id).status == "failed")
+    finally:
+        r.shutdown()
     assert row(db, job_id).error_message == generations.INTERRUPTED_MESSAGE
     assert fake_gemini.generate_calls() == []
 
 
-def test_a_job_made_with_a_key_kept_for_one_session_cannot_be_picked_up(
+def test_a_job_made_with_a_key_kept_for_one_session_goes_on_with_that_key(
     quiet, gemini_config, fake_gemini, tmp_path
 ):
+    """The key travels sealed in the queue job; a process holding only the database and the
+    queue's rows cannot read it, one with the app's secret can."""
     db, store, member = quiet
     from dataclasses import replace
 
     from viba.core.config import load_settings
 
-    own = replace(gemini_config, own_key=True)
-    job_id = left_by_a_dead_process(db, store, member, own, "avatar", 1)
-    assert row(db, job_id).input_params["own_key"] is True
-    fake_gemini.reset()
-    settings = load_settings(VIBA_DATA_DIR=str(tmp_path), VIBA_COOKIE_KEY="k" * 48)
-    r = JobRunner(db, store, heartbeat_s=30, config_for=wiring.resume_config(settings, db))
-    r.shutdown()
-    failed = row(db, job_id)
-    assert failed.status == "failed"
-    assert failed.error_message == generations.NOT_RESUMABLE.format(
-        reason="it was made with your own Gemini key, which was kept for that session only"
+    settings = load_settings(
+        VIBA_DATA_DIR=str(tmp_path),
+        VIBA_COOKIE_KEY="k" * 48,
+        GEMINI_BASE_URL=gemini_config.base_url,
+        GEMINI_API_VERSION="v1beta",
+        GEMINI_API_KEY="the-team-key-0123456789",
     )
-    assert fake_gemini.generate_calls() == []
-
-
-def test_processes_sweeping_at_once_pick_up_a_job_exactly_once(quiet, gemini_config, fake_gemini):
-    db, store, member = quiet
-    job_id = left_by_a_dead_process(db, store, member, gemini_config, "avatar", 1)
+    own = replace(gemini_config, api_key="the-users-own-key-0123456789", own_key=True)
     fake_gemini.reset()
-    start = threading.Barrier(4)
+    sqlite = not db.is_postgres  # the submitter runs it, as if another process had sent it
+    submitter = JobRunner(
+        db,
+        store,
+        work=sqlite,
+        queue=queue_name(),
+        seal=wiring.sealer(settings),
+        config_for=wiring.resume_config(settings, db) if sqlite else None,
+    )
+    submitter._configs = NotHeld()  # as if another process submitted it
+    worker = None
+    try:
+        job_id = submit(submitter, db, member, "avatar", 1, own)
+        if db.is_postgres:
+            sealed = db_scalar(
+                db,
+                "SELECT args->>'key' FROM procrastinate_jobs WHERE id = :j",
+                j=row(db, job_id).details["queue_job"],
+            )
+            assert sealed and "the-users-own-key" not in sealed
+            worker = JobRunner(
+                db, store, queue=submitter.queue, config_for=wiring.resume_config(settings, db)
+            )
+        wait_until(lambda: row(db, job_id).status == "completed")
+    finally:
+        submitter.shutdown()
+        if worker is not None:
+            worker.shutdown()
+    (call,) = fake_gemini.generate_calls()
+    assert {k.lower(): v for k, v in call.headers.items()}["x-goog-api-key"] == own.api_key
+
+
+class NotHeld(dict):
+    """A runner's map of the configurations it was handed, always empty."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+def db_scalar(db, sql, **params):
+    with db.session() as s:
+        return s.scalar(text(sql), params)
+
+
+def test_workers_starting_at_once_pick_up_a_job_exactly_once(quiet, gemini_config, fake_gemini):
+    db, store, member = quiet
+    job_id = left_by_a_dead_worker(db, store, member, gemini_config, "avatar", 1)
+    fake_gemini.reset()
+    start = threading.Barrier(1 if not db.is_postgres else 4)  # SQLite: one process
     runners: list = []
 
     def boot():
         start.wait()
         runners.append(resuming_runner(db, store, gemini_config))
 
-    threads = [threading.Thread(target=boot) for _ in range(4)]
+    threads = [threading.Thread(target=boot) for _ in range(start.parties)]
     for t in threads:
         t.start()
     for t in threads:
@@ -646,40 +638,56 @@ def test_stopping_refuses_new_jobs_and_lets_running_ones_finish(
 ):
     gate = threading.Event()
     fake_gemini.script(fg.gated(gate), model=models()["avatar"])
-    r = JobRunner(db, store, heartbeat_s=0.2, grace_s=30)
+    r = JobRunner(db, store, heartbeat_s=0.2, grace_s=30, queue=queue_name())
     try:
         job_id = submit(r, db, member, "avatar", 1, gemini_config)
         wait_until(lambda: fake_gemini.generate_calls())
-        drained: list = []
-        stopping = threading.Thread(target=lambda: drained.append(r.drain()))
+        stopping = threading.Thread(target=r.shutdown)
         stopping.start()
-        wait_until(lambda: r._draining.is_set())
+        wait_until(lambda: r._stopped)
         with pytest.raises(JobError, match="restarting for an update"):
             submit(r, db, member, "avatar", 1, gemini_config)
-        assert row(db, job_id).status == "processing" and not drained
+        assert row(db, job_id).status == "processing" and stopping.is_alive()
         gate.set()
         stopping.join(timeout=30)
-        assert drained == [True]
+        assert not stopping.is_alive()
         assert row(db, job_id).status == "completed"
     finally:
         gate.set()
         r.shutdown()
 
 
-def test_a_stop_that_outlasts_its_grace_leaves_the_job_to_the_next_process(
-    db, store, member, gemini_config, fake_gemini
+def test_a_stop_that_outlasts_its_grace_hands_the_job_to_another_worker(
+    quiet, gemini_config, fake_gemini
 ):
+    db, store, member = quiet
     gate = threading.Event()
-    fake_gemini.script(fg.gated(gate), model=models()["avatar"])
-    r = JobRunner(db, store, heartbeat_s=0.2)
+    text_model = models()["derivation_text"]
+    fake_gemini.script(fg.gated(gate), model=text_model)
+    first = resuming_runner(db, store, gemini_config, grace_s=0.2)
+    second = None
     try:
-        job_id = submit(r, db, member, "avatar", 1, gemini_config)
-        wait_until(lambda: fake_gemini.generate_calls())
-        assert r.drain(timeout=0.2) is False
-        assert row(db, job_id).status == "processing"  # not failed: picked up when stale
+        job_id = submit(first, db, member, "derivation", 1, gemini_config)
+        wait_until(lambda: fake_gemini.generate_calls(text_model))
+        stopping = threading.Thread(target=first.shutdown)
+        stopping.start()
+        wait_until(lambda: first.worker.aborting)  # past its grace: told to stop
+        gate.set()  # the answer it waited for comes; it starts no image call
+        stopping.join(timeout=30)
+        assert row(db, job_id).status == "pending"  # handed back, not failed
+        assert fake_gemini.generate_calls(models()["derivation_image"]) == []
+        assert row(db, job_id).details["description"]  # what it had is kept
+        second = resuming_runner(db, store, gemini_config)
+        second.wait(job_id)
     finally:
         gate.set()
-        r.shutdown()
+        first.shutdown()
+        if second is not None:
+            second.shutdown()
+    done = row(db, job_id)
+    assert done.status == "completed" and done.details["resumed"] == 1
+    assert len(fake_gemini.generate_calls(text_model)) == 1  # step 1 was not asked again
+    assert len(fake_gemini.generate_calls(models()["derivation_image"])) == 4
 
 
 def test_the_output_has_the_chosen_size_and_the_ratio_of_the_input_it_follows(
@@ -724,7 +732,7 @@ def test_a_size_the_model_cannot_make_is_refused_before_any_call(
 def test_a_queued_job_cancelled_never_runs(db, store, member, gemini_config, fake_gemini):
     gate = threading.Event()
     fake_gemini.script(fg.gated(gate))  # the first job's one call waits
-    one_at_a_time = JobRunner(db, store, workers=2, per_user=1, heartbeat_s=0.2)
+    one_at_a_time = JobRunner(db, store, workers=2, per_user=1, heartbeat_s=0.2, queue=queue_name())
     try:
         first = submit(one_at_a_time, db, member, "avatar", 1, gemini_config)
         second = submit(one_at_a_time, db, member, "avatar", 1, gemini_config)
@@ -766,3 +774,39 @@ def test_a_running_job_cancelled_starts_no_more_calls_and_keeps_what_it_made(
     assert not generations.cancel(db, other.id, done)
     assert not generations.cancel(db, member.id, done)
     assert row(db, done).status == "completed"
+
+
+def test_cancel_racing_completion_ends_one_way_or_the_other(
+    runner, db, member, gemini_config, fake_gemini
+):
+    """Cancels sent at the moment the answers arrive: each job ends either completed (the
+    cancel said it had ended) or cancelled (the cancel said so), with what it made counted."""
+    gate = threading.Event()
+    model = models()["avatar"]
+    fake_gemini.script(*[fg.gated(gate) for _ in range(4)], model=model)
+    ids = [submit(runner, db, member, "avatar", 1, gemini_config) for _ in range(4)]
+    wait_until(lambda: len(fake_gemini.generate_calls(model)) == 2)  # 2 run, 2 wait
+    said: dict = {}
+    start = threading.Barrier(len(ids) + 1)
+
+    def cancel(job_id):
+        start.wait()
+        said[job_id] = runner.cancel(member.id, job_id)
+
+    threads = [threading.Thread(target=cancel, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    start.wait()
+    gate.set()
+    for t in threads:
+        t.join()
+    for job_id in ids:
+        runner.wait(job_id)
+        ended = row(db, job_id)
+        assert ended.status == ("cancelled" if said[job_id] else "completed")
+        assert ended.error_message is None
+        with db.session() as s:
+            calls = s.scalar(select(func.count()).where(ModelUsage.generation_id == job_id))
+        assert calls == len(ended.output_keys)  # every image kept is a call counted
+        assert (ended.details.get("cost_usd") is not None) == bool(calls)
+    assert not runner.cancel(member.id, ids[0])  # ended: nothing to cancel

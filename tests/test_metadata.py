@@ -14,7 +14,7 @@ from viba.jobs import runner
 from viba.studio import features, metadata, preferences
 
 from fake_gemini import jpeg_bytes, png_bytes
-from helpers import open_page
+from helpers import open_page, queue_name
 
 
 def view(**params):
@@ -70,7 +70,7 @@ def test_dropping_an_image_opens_its_generation_or_recalls_its_settings(
 
     settings = get_settings()
     store = ImageStore(make_backend(settings.storage, db, settings.data_dir))
-    runner_here = runner.JobRunner(db, store, heartbeat_s=0.2)
+    runner_here = runner.JobRunner(db, store, heartbeat_s=0.2, queue=queue_name())
     try:
         in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))
         photo = prepare_image(png_bytes("drop me"), "me.png")

@@ -22,7 +22,7 @@ from viba.studio import features, generations, prompt_store
 
 import fake_gemini as fg
 from fake_gemini import png_bytes
-from helpers import PASSWORD, wait_until
+from helpers import PASSWORD, queue_name, wait_until
 
 
 @contextlib.contextmanager
@@ -96,7 +96,7 @@ def test_a_short_outage_while_gemini_works_loses_nothing(
     store = ImageStore(LocalBackend(tmp_path / "images"))
     gate = threading.Event()
     fake_gemini.script(fg.gated(gate))
-    runner = JobRunner(db, store, heartbeat_s=30, db_retry_s=60)
+    runner = JobRunner(db, store, heartbeat_s=30, db_retry_s=60, queue=queue_name())
     try:
         job_id = _submit(runner, db, user, gemini_config)
         wait_until(lambda: _row(db, job_id).status == "processing")
@@ -129,7 +129,7 @@ def test_a_long_outage_fails_the_job_saying_so_and_leaves_no_image(
         return real_fail(*args, **kwargs)
 
     monkeypatch.setattr(generations, "fail", fail)
-    runner = JobRunner(db, store, heartbeat_s=30, db_retry_s=2)
+    runner = JobRunner(db, store, heartbeat_s=30, db_retry_s=2, queue=queue_name())
     try:
         job_id = _submit(runner, db, user, gemini_config)
         wait_until(lambda: _row(db, job_id).status == "processing")

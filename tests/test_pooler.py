@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from test_jobs import left_by_a_dead_worker, resuming_runner
 
 from viba.accounts import auth
 from viba.engine.images import prepare_image
@@ -26,7 +27,14 @@ from viba.store.image_store import ImageStore, make_backend
 from viba.studio import features, generations, prompt_store
 
 from fake_gemini import png_bytes
-from helpers import PASSWORD, create_pg_database, drop_pg_database, free_port, wait_until
+from helpers import (
+    PASSWORD,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    queue_name,
+    wait_until,
+)
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
 SERVER_CONNECTIONS = 3
@@ -81,7 +89,7 @@ ignore_startup_parameters = extra_float_digits
         wait_until(lambda: listening() or proc.poll() is not None, timeout=15)
         log = folder / "pgbouncer.log"
         assert proc.poll() is None, log.read_text() if log.exists() else "pgbouncer exited"
-        yield f"postgresql://postgres@127.0.0.1:{port}/viba"
+        yield f"postgresql://postgres@127.0.0.1:{port}/viba", real
     finally:
         proc.terminate()
         try:
@@ -94,7 +102,11 @@ ignore_startup_parameters = extra_float_digits
 
 @pytest.fixture()
 def pooled(pooled_url):
-    database = Database(pooled_url, pooler="transaction")
+    """The app's database through the transaction pooler; `direct` is the session connection
+    the queue's workers use (LISTEN/NOTIFY: Supabase's session pooler, VIBA_QUEUE_DATABASE_URL)."""
+    url, direct = pooled_url
+    database = Database(url, pooler="transaction")
+    database.direct = direct
     database.migrate()  # Alembic through the pooler, as a pre-deploy step on 6543 would
     yield database
     database.dispose()
@@ -114,7 +126,15 @@ def test_a_team_registers_logs_in_and_generates_at_once_through_the_pooler(
     pooled, fake_gemini, gemini_config, tmp_path
 ):
     store = ImageStore(make_backend("db", pooled, tmp_path))
-    runner = JobRunner(pooled, store, workers=16, per_user=6, heartbeat_s=0.3)
+    runner = JobRunner(
+        pooled,
+        store,
+        workers=16,
+        per_user=6,
+        heartbeat_s=0.3,
+        queue=queue_name(),
+        queue_url=pooled.direct,
+    )
     models = dict(features.catalog().defaults)
     in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(pooled))
     people = 12
@@ -163,26 +183,8 @@ def test_a_dead_processs_job_is_picked_up_through_the_pooler(
 ):
     store = ImageStore(make_backend("db", pooled, tmp_path))
     owner = auth.register(pooled, "owner@example.com", "Own Er", PASSWORD)
-    models = dict(features.catalog().defaults)
-    in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(pooled))
-
-    class Dying(JobRunner):
-        def _enqueue(self, job) -> None:
-            pass
-
-    dying = Dying(pooled, store, heartbeat_s=30)
-    image = prepare_image(png_bytes("pooled-dead"), "me.png")
-    job_id = dying.submit(owner.id, "avatar", [image], {}, models, in_use, gemini_config)
-    dying.shutdown()
-    with pooled.session() as s:
-        s.execute(
-            text(
-                "UPDATE generation_history SET status='processing', "
-                "updated_at = now() - interval '5 minutes' WHERE id = :id"
-            ),
-            {"id": job_id},
-        )
-    runner = JobRunner(pooled, store, heartbeat_s=30, config_for=lambda user_id, own: gemini_config)
+    job_id = left_by_a_dead_worker(pooled, store, owner, gemini_config, "avatar", 1)
+    runner = resuming_runner(pooled, store, gemini_config, queue_url=pooled.direct)
     try:
         runner.wait(job_id, timeout=30)
     finally:

@@ -11,13 +11,13 @@ from viba.studio import features, prompt_store
 
 from fake_gemini import png_bytes
 from helpers import generation_rows as rows
-from helpers import open_page, wait_until
+from helpers import open_page, queue_name, wait_until
 
 
 def made(db, user, feature, options, *names, gemini_config):
     settings = get_settings()
     store = ImageStore(make_backend(settings.storage, db, settings.data_dir))
-    runner = JobRunner(db, store, heartbeat_s=0.2)
+    runner = JobRunner(db, store, heartbeat_s=0.2, queue=queue_name())
     try:
         images = [prepare_image(png_bytes(n), f"{n}.png") for n in names]
         in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))

@@ -12,6 +12,7 @@ from viba.jobs.runner import JobError, JobRunner
 from viba.studio import generations, prompt_store, refine
 
 import fake_gemini as fg
+from helpers import queue_name
 
 
 def text_of(content):
@@ -172,7 +173,7 @@ def test_a_refinement_whose_parent_was_deleted_meanwhile_fails_with_a_sentence(
     from viba.studio import history
 
     gate = threading.Event()
-    one = JobRunner(db, store, workers=2, per_user=1, heartbeat_s=0.2)
+    one = JobRunner(db, store, workers=2, per_user=1, heartbeat_s=0.2, queue=queue_name())
     try:
         job = submit(one, db, member, "avatar", 1, gemini_config)
         one.wait(job)

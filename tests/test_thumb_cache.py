@@ -1,4 +1,5 @@
-"""Thumbnails as files with stable addresses (viba.web.thumbnails) in front of an ImageStore."""
+"""Thumbnails as files (viba.web.thumbnails) in front of an ImageStore, shown by the addresses a
+page is handed and served from the file by the media route."""
 
 from __future__ import annotations
 
@@ -29,52 +30,60 @@ class CountingBackend:
 @pytest.fixture()
 def parts(db, tmp_path):
     backend = CountingBackend(make_backend("db", db, tmp_path))
-    cache = ThumbCache(tmp_path / "static" / "t", "/app/static/t", max_files=3)
+    cache = ThumbCache(tmp_path / "t", max_files=3)
     return ImageStore(backend), backend, cache
+
+
+def address(key):
+    return f"/images/thumb/{key}?s=x"
 
 
 def test_a_thumbnail_is_read_once_then_shown_by_its_address(parts, tmp_path):
     store, backend, cache = parts
     keys = [store.save(png_bytes(f"thumb-{tmp_path.name}-{i}"), "image/png").key for i in range(2)]
-    first = cache.refs(store, keys)
+    first = cache.refs(store, keys, address)
     assert backend.reads == 2
-    assert first == {k: f"/app/static/t/{k[4:68]}.webp" for k in keys}
-    assert cache.refs(store, keys) == first and backend.reads == 2  # no store read again
-    on_disk = (tmp_path / "static" / "t" / f"{keys[0][4:68]}.webp").read_bytes()
+    assert first == {k: address(k) for k in keys}
+    assert cache.refs(store, keys, address) == first and backend.reads == 2  # read once
+    assert cache.file_for(store, keys[0]) == tmp_path / "t" / f"{keys[0][4:68]}.webp"
+    assert backend.reads == 2  # the route serves the file made for the page
+    on_disk = (tmp_path / "t" / f"{keys[0][4:68]}.webp").read_bytes()
     assert on_disk == store.thumbnail(keys[0]) and on_disk[:4] == b"RIFF"
 
 
 def test_deleting_an_image_deletes_its_thumbnail_file(parts, tmp_path):
     store, _, cache = parts
     key = store.save(png_bytes(f"gone-{tmp_path.name}"), "image/png").key
-    cache.refs(store, [key])
+    cache.refs(store, [key], address)
     assert cache.has(key)
     store.delete(key)
     assert not cache.has(key)
-    assert cache.refs(store, [key]) == {}  # gone everywhere: nothing to show
+    assert cache.refs(store, [key], address) == {}  # gone everywhere: nothing to show
+    assert cache.file_for(store, key) is None  # and the route has nothing to serve
 
 
 def test_the_folder_keeps_at_most_max_files(parts, tmp_path):
     store, _, cache = parts
     keys = [store.save(png_bytes(f"many-{tmp_path.name}-{i}"), "image/png").key for i in range(5)]
-    cache.refs(store, keys)
+    cache.refs(store, keys, address)
     assert cache.prune() == 2
-    assert len(list((tmp_path / "static" / "t").glob("*.webp"))) == 3
+    assert len(list((tmp_path / "t").glob("*.webp"))) == 3
 
 
 def test_a_folder_that_cannot_be_written_hands_back_bytes(db, tmp_path):
     if os.geteuid() == 0:
         blocked = tmp_path / "file-not-folder"
         blocked.write_text("x")
-        cache = ThumbCache(blocked / "t", "/app/static/t")  # cannot be a folder
+        cache = ThumbCache(blocked / "t")  # cannot be a folder
     else:
         folder = tmp_path / "ro"
         folder.mkdir(mode=0o500)
-        cache = ThumbCache(folder / "t", "/app/static/t")
+        cache = ThumbCache(folder / "t")
     store = ImageStore(make_backend("db", db, tmp_path))
     key = store.save(png_bytes(f"ro-{tmp_path.name}"), "image/png").key
-    refs = cache.refs(store, [key])
+    refs = cache.refs(store, [key], address)
     assert refs[key] == store.thumbnail(key)
+    assert cache.file_for(store, key) == store.thumbnail(key)
 
 
 def test_a_name_is_never_a_path():
@@ -91,7 +100,7 @@ def test_pages_showing_one_store_at_once_follow_its_deletes_once(parts, tmp_path
 
     def show():
         start.wait()
-        cache.refs(store, [key])
+        cache.refs(store, [key], address)
 
     threads = [threading.Thread(target=show) for _ in range(8)]
     for t in threads:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from viba.accounts import auth
 from viba.core import logs
-from viba.core.config import Settings
+from viba.core.config import ConfigError, Settings
 from viba.engine import images
 from viba.jobs import wiring
 from viba.jobs.runner import JobRunner
@@ -71,8 +71,19 @@ def image_store(settings: Settings, db: Database) -> ImageStore:
     return ImageStore(make_backend(settings.storage, db, Path(settings.data_dir)))
 
 
-def job_runner(settings: Settings, db: Database, store: ImageStore) -> JobRunner:
-    """A started job runner: it picks up the jobs a previous process left unfinished."""
+def job_runner(
+    settings: Settings, db: Database, store: ImageStore, work: bool | None = None, name: str = "web"
+) -> JobRunner:
+    """A started job runner. work: whether this process runs a queue worker too (default: the
+    web's VIBA_WORKER; `python -m viba.worker` always does). On SQLite the jobs always run in
+    the app's process (the queue is in its memory), so VIBA_WORKER=off needs PostgreSQL."""
+    if work is None:
+        work = settings.worker_mode == "in-process"
+    if not work and not db.is_postgres:
+        raise ConfigError(
+            "VIBA_WORKER=off hands generations to `python -m viba.worker` processes through "
+            "PostgreSQL's job queue; with SQLite they run in the app: unset VIBA_WORKER."
+        )
     return JobRunner(
         db,
         store,
@@ -82,7 +93,12 @@ def job_runner(settings: Settings, db: Database, store: ImageStore) -> JobRunner
         db_retry_s=settings.db_retry_seconds,
         config_for=wiring.resume_config(settings, db),
         grace_s=settings.shutdown_grace_seconds,
-        chores=[wiring.audit_pruning(db, settings.audit_retention_days)],
+        chores=wiring.chores(settings, db),
+        work=work,
+        queue=settings.queue_name,
+        queue_url=settings.queue_database_url,
+        seal=wiring.sealer(settings),
+        name=name,
     )
 
 
@@ -108,6 +124,22 @@ class Services:
             if self._runner is None:
                 self._runner = job_runner(self.settings, self.db, self.store)
             return self._runner
+
+    def queue_health(self) -> str:
+        """The job queue's state for /health: "ok", or what is wrong (starting it if this
+        process has not yet)."""
+        try:
+            return self.start_runner().health()
+        except Exception as exc:
+            log.warning("the job queue cannot start: %s", exc)
+            return "unreachable"
+
+    def stop_runner(self) -> None:
+        """Stop this process's job runner, if it started (its worker's jobs get the grace)."""
+        with self._runner_lock:
+            runner = self._runner
+        if runner is not None:
+            runner.shutdown(wait=True)
 
     def forget_runner(self) -> None:
         """The next `runner` starts a new one (tests; the old one keeps running)."""

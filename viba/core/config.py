@@ -120,7 +120,23 @@ class Settings(BaseSettings):
     gemini_upload_inputs: bool = Field(default=True, alias="GEMINI_UPLOAD_INPUTS")
     # How long a running job keeps retrying its writes through a database outage.
     db_retry_seconds: float = Field(default=60.0, alias="VIBA_DB_RETRY_SECONDS", ge=0)
+    # A worker's heartbeat (procrastinate's workers table); a job whose worker has been silent
+    # for 3 heartbeats (killed, its machine gone) is retried by another worker.
     job_heartbeat_seconds: float = Field(default=10.0, alias="VIBA_JOB_HEARTBEAT_SECONDS", gt=0)
+    # Where generations run: "in-process" (a worker inside the web process: one service does
+    # it all) or "off" (the web only queues them; `python -m viba.worker` processes run them,
+    # PostgreSQL only). See DEPLOYMENT.md.
+    worker_mode: Literal["in-process", "off"] = Field(default="in-process", alias="VIBA_WORKER")
+    # The queue's name: the web and its workers must agree (a second deployment sharing the
+    # database, or a test, takes one of its own).
+    queue_name: str = Field(
+        default="generations", alias="VIBA_QUEUE", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$"
+    )
+    # The workers' own connection (LISTEN/NOTIFY needs a session: Supabase's session pooler,
+    # port 5432, not the transaction pooler). Empty: DATABASE_URL.
+    queue_database_url: str | None = Field(
+        default=None, alias="VIBA_QUEUE_DATABASE_URL", repr=False
+    )
     # On an orderly stop (a deploy's SIGTERM) running jobs get this long to finish; keep it
     # below render.yaml's maxShutdownDelaySeconds (300), after which Render kills the process.
     shutdown_grace_seconds: float = Field(
@@ -178,6 +194,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "database_url",
+        "queue_database_url",
         "cookie_key",
         "gemini_api_key",
         "gemini_base_url",

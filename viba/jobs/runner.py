@@ -1,23 +1,19 @@
-"""Generation jobs: a process-wide worker pool that schedules and runs feature pipelines.
+"""Generation jobs: submitting them to the queue (viba.jobs.queue) and the body a worker runs.
 
-A page submits a job (inputs already checked) and returns at once; a worker thread runs the
-feature's pipeline (viba.studio.features) and writes progress through the generations store
-(viba.studio.generations): pending → processing → completed | failed. So the job survives page
-switches and reloads, and pages only read the row.
+A page submits a job (inputs already checked) and returns at once: the row (pending) and its
+queue job commit together. A worker (in this process, or `python -m viba.worker` elsewhere)
+runs the feature's pipeline (viba.studio.features) and writes progress through the generations
+store (viba.studio.generations): pending → processing → completed | failed | cancelled. Pages
+only read the row, so a job survives page switches, reloads and web deploys.
 
-Each app process has its own pool and an id (WORKER_ID); while it holds jobs it touches their
-updated_at every heartbeat. A job whose process died (kill -9, a crash, a deploy that did not
-wait) stops being touched: the sweep (at start and then every heartbeat, in every process)
-picks it up again from its stored inputs, once, keeping the outputs it already had; a job
-interrupted a second time is marked failed.
-
-On an orderly exit (Render's SIGTERM before a deploy: Streamlit stops serving, the interpreter
-exits) the runner refuses new jobs and lets the ones it holds finish, for up to grace_s.
+A job whose worker died (kill -9, a lost machine) is retried by another worker once the dead
+one has missed 3 heartbeats; a worker stopped past its grace (a deploy) hands its jobs back
+the same way. A retried job keeps the outputs it had: only the missing steps run. A job
+interrupted more than `resumes` times is marked failed with a sentence.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -26,11 +22,8 @@ import threading
 import time
 import uuid
 import weakref
-from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -42,8 +35,10 @@ from viba.engine.gemini import GeminiConfig, GenerationError, ImageResult, TextR
 from viba.engine.images import PreparedImage
 from viba.engine.pipelines import Run
 from viba.engine.prompts import PromptTemplate
+from viba.jobs.queue import QUEUE, Call, Deferrer, Interrupted, QueueWorker
 from viba.store.db import Database, DatabaseUnavailable
 from viba.store.image_store import ImageStore, StorageError
+from viba.store.models import GenerationHistory
 from viba.studio import budget, features, generations, output, prompt_store, refine
 from viba.studio.generations import GenerationView
 
@@ -53,8 +48,12 @@ WORKER_ID = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 RUNNERS: weakref.WeakSet[JobRunner] = weakref.WeakSet()  # the live runners of this process
 T = TypeVar("T")
 UNEXPECTED_MESSAGE = "Something went wrong on our side while generating. Try again."
-DRAINING_MESSAGE = "The server is restarting for an update: try again in a minute."
-ConfigFor = Callable[[uuid.UUID, bool], GeminiConfig]  # (user id, own key?) -> configuration
+STOPPED_MESSAGE = "The server is restarting for an update: try again in a minute."
+# (user id, made with their own key?, that key sealed for the queue or None) -> configuration
+ConfigFor = Callable[[uuid.UUID, bool, str | None], GeminiConfig]
+Seal = Callable[[str], str]  # a user's own key -> a token only the app's processes can open
+StopCheck = Callable[[], bool]
+Chore = tuple[str, str, Callable[[], object]]  # (task name, cron, what it does)
 
 
 class JobError(UserError, ValueError):
@@ -67,17 +66,16 @@ class _Job:
     user_id: uuid.UUID
     config: GeminiConfig = field(repr=False)
     templates: dict[str, PromptTemplate]
-    # A new job's prepared inputs, as stored (a resumed one reads them from the store)
-    images: list[PreparedImage] | None = field(default=None, repr=False)
 
 
 class JobRunner:
-    """The process-wide pool. `workers` jobs run at once in all; `per_user` at once per user
-    (the rest wait in order).
+    """Submits generation jobs, and (work=True) runs a worker for them in this process.
 
-    config_for gives the Gemini configuration for picking up an interrupted job of a user
-    (own key or the server's); without it interrupted jobs are marked failed. grace_s: how
-    long an exiting process waits for its jobs (0: not at all)."""
+    workers: jobs a worker runs at once; per_user: at once per user (the rest wait in order,
+    and other users' jobs go first meanwhile). config_for gives a job its Gemini configuration
+    in the worker (the submitting process hands its own along when it runs the job itself);
+    seal encrypts a user's own key for the queue. grace_s: how long a stopping worker lets
+    its jobs run before handing them back. queue: the queue's name (tests use one each)."""
 
     def __init__(
         self,
@@ -86,56 +84,68 @@ class JobRunner:
         workers: int = 4,
         per_user: int = 2,
         heartbeat_s: float = 10.0,
-        stale_after_s: float | None = None,
         db_retry_s: float = 60.0,
         config_for: ConfigFor | None = None,
         grace_s: float = 0.0,
-        chores: Sequence[Callable[[], object]] = (),
-        chore_every_s: float = 3600.0,
+        chores: Sequence[Chore] = (),
+        queue: str = QUEUE,
+        work: bool = True,
+        queue_url: str | None = None,
+        seal: Seal | None = None,
+        resumes: int = 2,
+        name: str = "web",
     ) -> None:
         self.db = db
         self.store = store
         self.per_user = max(1, per_user)
-        self.heartbeat_s = heartbeat_s
         self.db_retry_s = db_retry_s
-        self.stale_after = timedelta(seconds=stale_after_s or 3 * heartbeat_s)
         self.config_for = config_for
-        self.grace_s = grace_s
-        self.chores = list(chores)
-        self.chore_every_s = chore_every_s
-        self._chores_due = 0.0  # monotonic time; at once
-        self._draining = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="viba-job")
+        self.seal = seal
+        self.queue = queue
+        self.resumes = resumes
+        self._configs: dict[uuid.UUID, GeminiConfig] = {}  # jobs submitted here, until they run
         self._lock = threading.Lock()
-        self._waiting: dict[uuid.UUID, deque[_Job]] = defaultdict(deque)
-        self._running: dict[uuid.UUID, int] = defaultdict(int)
-        self._held: set[uuid.UUID] = set()  # jobs of this process, pending or running
-        self._done = threading.Condition(self._lock)
-        self._stop = threading.Event()
+        self._running: dict[uuid.UUID, int] = {}  # job bodies running in this process
+        self._local_jobs: dict[uuid.UUID, int] = {}  # SQLite: generation -> in-memory job
+        self._ended = threading.Condition(self._lock)
+        self._stopped = False
+        self.worker: QueueWorker | None = None
+        if work:
+            self.worker = QueueWorker(
+                db,
+                self.execute,
+                queue=queue,
+                concurrency=workers,
+                heartbeat_s=heartbeat_s,
+                grace_s=grace_s,
+                queue_url=queue_url,
+                name=f"{name}:{WORKER_ID}",
+                chores=chores,
+                resumes=resumes,
+            ).start()
+        self.deferrer = Deferrer(db, self.worker)
         RUNNERS.add(self)
-        picked_up = self.sweep_interrupted()
+        again = self._defer_unfinished() if self.deferrer.in_memory else 0
         log.info(
             "job runner started: worker %s, %s jobs at once (%s per user), %s picked up",
-            WORKER_ID,
+            WORKER_ID if work else "none (the queue's workers run them)",
             workers,
             self.per_user,
-            picked_up,
+            again,
         )
-        self._beat = threading.Thread(
-            target=self._heartbeat_loop, name="viba-job-heartbeat", daemon=True
-        )
-        self._beat.start()
-        # The SDK's import, a moment after start: not in the way of the first page, and done
-        # before the first Generate needs it.
-        warm = threading.Timer(2.0, _warm_up)
-        warm.daemon = True
-        warm.start()
-        if grace_s > 0:
-            # Runs when the interpreter exits, before the thread pools stop taking work (the
-            # pools register their own hook at import, and these hooks run newest first).
+        if work and grace_s > 0:
+            # An orderly exit (Render's SIGTERM before a deploy) stops the worker first: its
+            # jobs get grace_s, then go back to the queue. Runs before the interpreter's
+            # thread pools stop taking work (their hooks are older; these run newest first).
             register = getattr(threading, "_register_atexit", None)
             if register is not None:
-                register(self.drain)
+                register(self.shutdown)
+        if work:
+            # The SDK's import, a moment after start: not in the way of the first page, and
+            # done before the first Generate needs it.
+            warm = threading.Timer(2.0, _warm_up)
+            warm.daemon = True
+            warm.start()
 
     # --- submitting --------------------------------------------------------------------
 
@@ -151,8 +161,7 @@ class JobRunner:
     ) -> uuid.UUID:
         """Store the inputs, create the pending row and queue the job. `models` maps step →
         model id; `prompts_in_use` maps step → (PromptTemplate, version)."""
-        if self._draining.is_set() or self._stop.is_set():
-            raise JobError(DRAINING_MESSAGE)
+        self._refuse_when_stopped()
         try:
             spec = features.get(feature)
             spec.check_inputs(len(images))
@@ -164,7 +173,6 @@ class JobRunner:
         except (features.InputError, output.OutputError) as exc:
             raise JobError(str(exc)) from None
         steps = spec.step_ids
-        templates = {step: prompts_in_use[step][0] for step in steps}
         estimate = budget.estimate(spec, models, options, len(images))
         params = {
             "options": options,
@@ -172,10 +180,14 @@ class JobRunner:
             "prompt_versions": {step: prompts_in_use[step][1] for step in steps},
             "input_names": [img.name for img in images],
             "own_key": config.own_key,
-            "prompt": spec.first_prompt(templates, len(images), chosen[output.RATIO_OPTION]),
+            "prompt": spec.first_prompt(
+                {step: prompts_in_use[step][0] for step in steps},
+                len(images),
+                chosen[output.RATIO_OPTION],
+            ),
             "estimate_usd": estimate,
         }
-        return self._queue(user_id, feature, images, params, config, templates)
+        return self._queue(user_id, feature, images, params, config)
 
     def refine(
         self,
@@ -189,8 +201,7 @@ class JobRunner:
         ("darker background"): the image model gets the whole conversation so far
         (viba.studio.refine) and makes one image at the parent's size and ratio, with the
         parent's image model."""
-        if self._draining.is_set() or self._stop.is_set():
-            raise JobError(DRAINING_MESSAGE)
+        self._refuse_when_stopped()
         try:
             parent, image, params = refine.plan(
                 self.db, self.store, user_id, parent_id, output_key, instruction
@@ -198,11 +209,11 @@ class JobRunner:
         except UserError as exc:
             raise JobError(str(exc)) from None
         params["own_key"] = config.own_key
-        step = features.get(parent.type).image_step
-        templates = prompt_store.templates_for(self.db, params["prompt_versions"])
-        return self._queue(
-            user_id, parent.type, [image], params, config, {step: templates[step]}, parent.id
-        )
+        return self._queue(user_id, parent.type, [image], params, config, parent.id)
+
+    def _refuse_when_stopped(self) -> None:
+        if self._stopped:
+            raise JobError(STOPPED_MESSAGE)
 
     def _queue(
         self,
@@ -211,28 +222,85 @@ class JobRunner:
         images: Sequence[PreparedImage],
         params: dict[str, Any],
         config: GeminiConfig,
-        templates: dict[str, PromptTemplate],
         parent_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
-        """Check the user's limits (team key), store the inputs, add the row, queue the job."""
+        """Check the user's limits (team key), store the inputs, add the row and its queue job
+        in one transaction."""
         guard: Callable[[Session], None] | None = None
         if not config.own_key:  # the team's key: its limits apply
             guard = functools.partial(
                 budget.check, user_id=user_id, estimate_usd=params["estimate_usd"]
             )
+        sealed = self._sealed(config)
+        then = functools.partial(self._defer, config=config, sealed=sealed)
         try:
             if guard is not None:  # refused at once, before any image is stored
                 with self.db.session() as s:
                     guard(s)
             job_id = generations.create(
-                self.db, self.store, user_id, feature, images, params, WORKER_ID, guard, parent_id
+                self.db,
+                self.store,
+                user_id,
+                feature,
+                images,
+                params,
+                WORKER_ID,
+                guard,
+                parent_id,
+                then=then,
             )
         except budget.LimitReached as exc:
             raise JobError(str(exc)) from None
         except StorageError as exc:
             raise JobError(str(exc)) from exc
-        self._enqueue(_Job(job_id, user_id, config, templates, list(images)))
+        if self.deferrer.in_memory:  # SQLite: the queue is this process's, after the commit
+            self._defer_local(job_id, user_id, sealed)
         return job_id
+
+    def _sealed(self, config: GeminiConfig) -> str | None:
+        if config.own_key and self.seal is not None and config.api_key:
+            return self.seal(config.api_key)
+        return None
+
+    def _lock_for(self, s: Session, user_id: uuid.UUID) -> str:
+        """The queue lock of a user's next job: per_user slots, taken in turn, so at most
+        per_user jobs of one user run at once and the others' jobs pass the rest."""
+        return f"user:{user_id}:{generations.running_count(s, user_id) % self.per_user}"
+
+    def _defer(
+        self, s: Session, row: GenerationHistory, config: GeminiConfig, sealed: str | None
+    ) -> None:
+        """In the row's transaction: a worker of this process may start it the moment it
+        commits, with the submitter's configuration."""
+        with self._lock:
+            self._configs[row.id] = config
+        if self.deferrer.in_memory:
+            return  # deferred once the row is committed (_defer_local)
+        kwargs: dict[str, Any] = {"generation_id": str(row.id)}
+        if sealed:
+            kwargs["key"] = sealed
+        lock = self._lock_for(s, row.user_id)
+        job = self.deferrer.defer(self.queue, lock, kwargs, connection=s.connection())
+        row.details = {**(row.details or {}), "queue_job": job}
+
+    def _defer_local(self, job_id: uuid.UUID, user_id: uuid.UUID, sealed: str | None) -> None:
+        with self.db.session() as s:
+            lock = self._lock_for(s, user_id)
+        kwargs: dict[str, Any] = {"generation_id": str(job_id)}
+        if sealed:
+            kwargs["key"] = sealed
+        # Kept here, not on the row: the in-memory queue is this process's alone, and a write
+        # to the row now would race the worker that may already be running it.
+        with self._lock:
+            self._local_jobs[job_id] = self.deferrer.defer(self.queue, lock, kwargs)
+
+    def _defer_unfinished(self) -> int:
+        """SQLite: the queue was in the memory of a process that is gone; its unfinished rows
+        go back in it (each resumes where it was)."""
+        rows = generations.unfinished(self.db)
+        for job_id, user_id in rows:
+            self._defer_local(job_id, user_id, None)
+        return len(rows)
 
     def run_again(
         self,
@@ -262,56 +330,93 @@ class JobRunner:
             config,
         )
 
-    def _enqueue(self, job: _Job) -> None:
+    def cancel(self, user_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+        """Cancel a queued or running generation of this user (see generations.cancel): its
+        queue job is cancelled, or aborted where it runs. False when it had already ended."""
+        ended = generations.cancel(self.db, user_id, job_id)
+        if ended is False:
+            return False
+        if ended is True:  # no queue job on the row: the in-memory queue's, if any
+            with self._lock:
+                ended = self._local_jobs.get(job_id, True)
+        if not isinstance(ended, bool):
+            with self._lock:
+                self._local_jobs.pop(job_id, None)
+            try:
+                self.deferrer.abort(ended)
+            except Exception:  # the row says cancelled: the job stops at its next call anyway
+                log.exception("could not abort the queue job of generation %s", job_id)
+        return True
+
+    # --- running (in a worker) ---------------------------------------------------------
+
+    def execute(self, call: Call) -> None:
+        """The body of one queue job: claim the row, run the pipeline, end the row. Raises
+        Interrupted when the worker stops first (the queue retries it)."""
+        job_id = uuid.UUID(call.generation_id)
         with self._lock:
-            self._held.add(job.id)
-            if self._running[job.user_id] < self.per_user:
-                self._start(job)
-            else:
-                # A waiting job reads its inputs from the store when it starts: a user who
-                # queues many does not keep their bytes in memory meanwhile.
-                job.images = None
-                self._waiting[job.user_id].append(job)
-
-    def _start(self, job: _Job) -> None:  # with self._lock
-        self._running[job.user_id] += 1
-        self._pool.submit(self._run_and_release, job)
-
-    def _run_and_release(self, job: _Job) -> None:
+            self._running[job_id] = self._running.get(job_id, 0) + 1
         try:
-            self._run(job)
+            with logs.context(job_id=str(job_id)):
+                self._execute(job_id, call)
         finally:
             with self._lock:
-                self._held.discard(job.id)
-                self._running[job.user_id] -= 1
-                waiting = self._waiting[job.user_id]
-                if waiting and not self._stop.is_set():
-                    self._start(waiting.popleft())
-                self._done.notify_all()
+                self._running[job_id] -= 1
+                if not self._running[job_id]:
+                    del self._running[job_id]
+                    self._local_jobs.pop(job_id, None)
+                self._ended.notify_all()
 
-    # --- running -----------------------------------------------------------------------
-
-    def _run(self, job: _Job) -> None:
-        with logs.context(job_id=str(job.id), user_id=str(job.user_id)):
-            self._run_logged(job)
-
-    def _run_logged(self, job: _Job) -> None:
+    def _execute(self, job_id: uuid.UUID, call: Call) -> None:
         try:
-            view = self._write(lambda: generations.claim(self.db, job.id, WORKER_ID))
+            view = self._write(lambda: generations.claim(self.db, job_id, WORKER_ID, self.resumes))
             if view is None:
-                return  # deleted, or failed by a sweep meanwhile
-            images = job.images or generations.load_inputs(self.store, view)
-            job.images = None  # the pipeline holds them while it needs them
-            self._run_pipeline(job, view, images)
+                return  # deleted, cancelled or ended meanwhile (or interrupted too often)
+            with logs.context(user_id=str(view.user_id)):
+                try:
+                    job = self._job_for(view, call.sealed_key)
+                except UserError as exc:
+                    reason = str(exc).rstrip(".")
+                    self._fail_quietly(job_id, generations.NOT_RESUMABLE.format(reason=reason))
+                    return
+                if view.details.get("resumed"):
+                    log.warning("picking up interrupted job %s again", job_id)
+                images = generations.load_inputs(self.store, view)
+                self._run_pipeline(job, view, images, call.should_stop)
+        except pipelines.Cancelled as exc:
+            if generations.is_cancelled(self.db, job_id):
+                self._fail_quietly(job_id, str(exc))  # ends as cancelled, with its figures
+            else:  # its worker is stopping: back in the queue, to go on elsewhere
+                self._write(lambda: generations.requeue(self.db, job_id))
+                raise Interrupted(str(job_id)) from None
         except GenerationError as exc:
             extra = {"error_kind": exc.kind, "error_model": exc.model}
-            self._fail_quietly(job.id, str(exc), extra)
+            self._fail_quietly(job_id, str(exc), extra)
         except (StorageError, DatabaseUnavailable, refine.RefineError) as exc:
-            log.warning("job %s: %s", job.id, exc)
-            self._fail_quietly(job.id, str(exc))
+            log.warning("job %s: %s", job_id, exc)
+            self._fail_quietly(job_id, str(exc))
         except Exception:  # a bug must end as a failed job, not a job stuck processing
-            log.exception("job %s failed unexpectedly", job.id)
-            self._fail_quietly(job.id, UNEXPECTED_MESSAGE)
+            log.exception("job %s failed unexpectedly", job_id)
+            self._fail_quietly(job_id, UNEXPECTED_MESSAGE)
+        finally:
+            with self._lock:
+                self._configs.pop(job_id, None)
+
+    def _job_for(self, view: GenerationView, sealed: str | None) -> _Job:
+        """The job's configuration (the submitter's own, when it was this process; else from
+        config_for) and its prompts."""
+        with self._lock:
+            config = self._configs.get(view.id)
+        if config is None:
+            if self.config_for is None:
+                raise UserError("this process cannot read the key it was made with")
+            config = self.config_for(view.user_id, bool(view.input_params.get("own_key")), sealed)
+        versions = view.input_params.get("prompt_versions") or {}
+        templates = prompt_store.templates_for(self.db, versions)
+        if view.refinement:
+            step = features.get(view.type).image_step
+            templates = {step: templates[step]}
+        return _Job(view.id, view.user_id, config, templates)
 
     def _write(self, work: Callable[[], T]) -> T:
         """A write of a running job: retried through a database outage of up to db_retry_s."""
@@ -325,7 +430,9 @@ class JobRunner:
         except DatabaseUnavailable:
             log.exception("job %s: could not record its failure", job_id)
 
-    def _run_pipeline(self, job: _Job, view: GenerationView, images: list[PreparedImage]) -> None:
+    def _run_pipeline(
+        self, job: _Job, view: GenerationView, images: list[PreparedImage], stop: StopCheck
+    ) -> None:
         spec = features.get(view.type)
         kept = view.details.get("outputs") or {}
         done = frozenset(
@@ -396,7 +503,7 @@ class JobRunner:
                 on_failure=on_failure,
                 done=done,
                 description=description,
-                cancelled=lambda: generations.is_cancelled(self.db, job.id),
+                cancelled=lambda: stop() or generations.is_cancelled(self.db, job.id),
                 conversation=conversation,
                 instruction=str((view.refinement or {}).get("instruction") or ""),
             )
@@ -404,111 +511,61 @@ class JobRunner:
         seconds = time.perf_counter() - started
         self._write(lambda: generations.finish(self.db, job.id, tokens, seconds))
 
-    # --- waiting and liveness ----------------------------------------------------------
+    # --- reading, waiting, stopping --------------------------------------------------
 
     def get(self, job_id: uuid.UUID, user_id: uuid.UUID) -> GenerationView | None:
         """A generation of this user (None for anyone else's)."""
         return generations.find(self.db, user_id, job_id)
 
     def wait(self, job_id: uuid.UUID, timeout: float = 30.0) -> None:
-        """Block until this process has finished the job (tests and scripts)."""
-        with self._lock:
-            if not self._done.wait_for(lambda: job_id not in self._held, timeout):
-                raise TimeoutError(f"job {job_id} still running after {timeout}s")
-
-    def sweep_interrupted(self) -> int:
-        """Pick up the unfinished jobs nobody has touched for stale_after (their process died)
-        again, or mark them failed when they were picked up once before or cannot be (no
-        config_for, no key any more). Returns how many were picked up."""
-        if self._stop.is_set() or self._draining.is_set():
-            return 0
-        with self._lock:
-            mine = list(self._held)
-        try:
-            taken, failed = generations.take_interrupted(
-                self.db, self.stale_after, mine, WORKER_ID, 1 if self.config_for else 0
-            )
-        except DatabaseUnavailable:
-            log.warning("job sweep skipped: database unavailable")
-            return 0
-        if failed:
-            log.warning("marked %s interrupted job(s) failed", failed)
-        resumed = 0
-        for view in taken:
-            with logs.context(job_id=str(view.id), user_id=str(view.user_id)):
-                try:
-                    job = self._job_for(view)
-                except UserError as exc:
-                    reason = str(exc).rstrip(".")
-                    self._fail_quietly(view.id, generations.NOT_RESUMABLE.format(reason=reason))
-                    continue
-                log.warning("picking up interrupted job %s again", view.id)
-                self._enqueue(job)
-                resumed += 1
-        return resumed
-
-    def _job_for(self, view: GenerationView) -> _Job:
-        """A job for a row taken back from a dead process: its prompts and its key."""
-        assert self.config_for is not None
-        config = self.config_for(view.user_id, bool(view.input_params.get("own_key")))
-        versions = view.input_params.get("prompt_versions") or {}
-        return _Job(view.id, view.user_id, config, prompt_store.templates_for(self.db, versions))
-
-    def _heartbeat_loop(self) -> None:
-        self._do_chores()
-        while not self._stop.wait(self.heartbeat_s):
-            try:
+        """Block until the generation has ended, whoever runs it, and this process's worker (if
+        it ran it) is done with it (tests and scripts)."""
+        deadline = time.monotonic() + timeout
+        pause = 0.02
+        while True:
+            with self.db.session() as s:
+                row = s.get(GenerationHistory, job_id)
+                status = row.status if row is not None else None
+            if status not in generations.UNFINISHED:
                 with self._lock:
-                    mine = list(self._held)
-                generations.touch(self.db, mine)
-                self.sweep_interrupted()
-            except Exception:  # the heartbeat must outlive a bad moment of the database
-                log.exception("job heartbeat failed")
-            self._do_chores()
+                    left = deadline - time.monotonic()
+                    if self._ended.wait_for(lambda: job_id not in self._running, max(0, left)):
+                        return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {status} after {timeout}s")
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.25)
 
-    def _do_chores(self) -> None:
-        """The process's housekeeping (the audit log's pruning), at start and then every
-        chore_every_s, on the heartbeat's thread."""
-        if time.monotonic() < self._chores_due:
-            return
-        self._chores_due = time.monotonic() + self.chore_every_s
-        for chore in self.chores:
-            try:
-                chore()
-            except Exception:
-                log.exception("a housekeeping task failed")
-
-    def drain(self, timeout: float | None = None) -> bool:
-        """Take no new jobs and wait (up to timeout, default grace_s) until the jobs this
-        process holds are finished. True when none is left; the ones left are picked up again
-        by the next process once they go stale."""
-        if self._stop.is_set():
-            return True
-        self._draining.set()
-        timeout = self.grace_s if timeout is None else timeout
-        started = time.monotonic()
-        with self._lock:
-            held = len(self._held)
-            if held:
-                log.warning("stopping: waiting up to %ss for %s job(s)", round(timeout), held)
-            finished = self._done.wait_for(lambda: not self._held, timeout)
-            left = len(self._held)
-        seconds = round(time.monotonic() - started, 1)
-        if left:
-            log.warning(
-                "stopping after %ss with %s job(s) unfinished (resumed later)", seconds, left
-            )
-        elif held:
-            log.warning("stopping: all %s job(s) finished in %ss", held, seconds)
-        return finished
+    def health(self) -> str:
+        """ "ok", or what is wrong with the queue (for /health)."""
+        if self._stopped:
+            return "stopping"
+        if self.worker is not None and not self.worker.alive:
+            return "worker stopped"
+        return "ok" if self.deferrer.reachable() else "unreachable"
 
     def shutdown(self, wait: bool = True) -> None:
-        self._stop.set()
-        with contextlib.suppress(RuntimeError):  # already closed by the interpreter's exit
-            self._pool.shutdown(wait=wait, cancel_futures=True)
-
-
-# --- what the app process gives its runner ---------------------------------------------------
+        """Take no new job; the worker (if any) lets running ones go on for its grace, then
+        hands them back to the queue."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.worker is not None:
+            with self._lock:
+                held = len(self._running)
+            grace = self.worker.grace_s
+            started = time.monotonic()
+            if held:
+                log.warning("stopping: waiting up to %ss for %s job(s)", round(grace), held)
+            self.worker.stop(timeout=None if wait else 5.0)
+            with self._lock:
+                left = len(self._running)
+            seconds = round(time.monotonic() - started, 1)
+            if left:
+                log.warning("stopped after %ss with %s job(s) still running", seconds, left)
+            elif held:
+                log.warning("stopping: all %s job(s) finished in %ss", held, seconds)
+        self.deferrer.close()
 
 
 def _warm_up() -> None:

@@ -1,4 +1,5 @@
-"""What the app process gives its job runner: how a job finds its Gemini key, and its chores."""
+"""What the app's processes give the job runner: how a job finds its Gemini key, how a user's
+own key travels through the queue, and the periodic chores."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from viba.accounts import keyvault
 from viba.core.config import Settings
 from viba.engine.gemini import GeminiConfig, MissingApiKey
-from viba.jobs.runner import ConfigFor
+from viba.jobs.runner import Chore, ConfigFor, Seal
 from viba.store import audit
 from viba.store.db import Database
 
@@ -17,13 +18,17 @@ log = logging.getLogger(__name__)
 
 
 def resume_config(settings: Settings, db: Database) -> ConfigFor:
-    """config_for for the app: the user's remembered own key when the job was made with their
-    own key (a key given for one session only is gone), else the server's GEMINI_API_KEY."""
+    """config_for for a worker: the key sealed into the job (a user's own key given for one
+    session), else the user's remembered own key when the job was made with their own key,
+    else the server's GEMINI_API_KEY."""
 
-    def config_for(user_id: uuid.UUID, own_key: bool) -> GeminiConfig:
+    def config_for(user_id: uuid.UUID, own_key: bool, sealed: str | None) -> GeminiConfig:
         key = None
         if own_key:
-            key, _unreadable = keyvault.load(db, settings.resolved_cookie_key(), user_id)
+            if sealed:
+                key = keyvault.decrypt(settings.resolved_cookie_key(), sealed)
+            if key is None:
+                key, _unreadable = keyvault.load(db, settings.resolved_cookie_key(), user_id)
             if key is None:
                 raise MissingApiKey(
                     "it was made with your own Gemini key, which was kept for that session only"
@@ -31,6 +36,13 @@ def resume_config(settings: Settings, db: Database) -> ConfigFor:
         return GeminiConfig.from_settings(settings, key)
 
     return config_for
+
+
+def sealer(settings: Settings) -> Seal:
+    """A user's own key, encrypted with the app's secret (VIBA_COOKIE_KEY) for the job's
+    arguments: the workers open it, the database alone does not."""
+    secret = settings.resolved_cookie_key()
+    return lambda api_key: keyvault.encrypt(secret, api_key)
 
 
 def audit_pruning(db: Database, days: int) -> Callable[[], int]:
@@ -41,3 +53,8 @@ def audit_pruning(db: Database, days: int) -> Callable[[], int]:
         return count
 
     return prune
+
+
+def chores(settings: Settings, db: Database) -> list[Chore]:
+    """The periodic tasks every worker schedules (the queue runs each once per due time)."""
+    return [("viba.prune_audit", "17 * * * *", audit_pruning(db, settings.audit_retention_days))]

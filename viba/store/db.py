@@ -157,6 +157,10 @@ class Database:
         self._lock = threading.Lock()
         self._open = threading.local()  # this thread's open session, if any
 
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
     def migrate(self) -> None:
         with self._lock:
             if self._migrated:
@@ -228,6 +232,15 @@ class Database:
                 log.warning("database unavailable; trying again in %.2f s", pause)
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
+
+    def ping(self) -> bool:
+        """Whether the database answers now (a health check: no retry, no migration)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
 
     def table_names(self) -> list[str]:
         return sorted(inspect(self.engine).get_table_names())

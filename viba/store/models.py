@@ -150,8 +150,8 @@ class GenerationHistory(Base):
     # What the run produced besides images: description, per-output model, tokens, seconds,
     # failed variants (viba.studio.generations writes it).
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    # The app process running the job; it touches updated_at while it works, so a job whose
-    # process died is found by its age (viba.studio.generations.take_interrupted).
+    # The worker process that runs (or last ran) the job; the queue's heartbeats say whether
+    # it is alive (viba.jobs.queue).
     worker_id: Mapped[str | None] = mapped_column(String(64))
     favorite: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A refinement's parent: the generation whose output it refines (viba.studio.refine)

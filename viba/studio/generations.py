@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from viba.core.errors import UserError
 from viba.engine.gemini import ImageResult, Usage
 from viba.engine.images import PreparedImage
-from viba.store.db import Database, DatabaseUnavailable, rowcount
+from viba.store.db import Database, DatabaseUnavailable, sqlite_write_lock
 from viba.store.image_store import ImageStore, StorageError, StoredImage, mime_for
 from viba.store.models import GenerationHistory, ImageRef, ModelUsage, utcnow
 from viba.studio import features
@@ -212,12 +212,14 @@ def create(
     worker_id: str,
     guard: Callable[[Session], None] | None = None,
     parent_id: uuid.UUID | None = None,
+    then: Callable[[Session, GenerationHistory], None] | None = None,
 ) -> uuid.UUID:
     """Store the inputs and add the pending row with their references. Raises StorageError.
 
     guard (a limit check) runs in the row's transaction, one at a time per user, before the
     row is added: a UserError from it refuses the job, and the images this call stored for
-    it are deleted again."""
+    it are deleted again. then(session, row) runs in the same transaction once the row has
+    its id (the job queue defers its job there: the row and its job commit together)."""
     stored = [store.save(img.data, img.mime_type) for img in images]
     row = GenerationHistory(
         user_id=user_id,
@@ -240,6 +242,8 @@ def create(
             s.flush()
             for key in dict.fromkeys(x.key for x in stored):
                 s.add(ImageRef(generation_id=row.id, key=key, role="input"))
+            if then is not None:
+                then(s, row)
             return row.id
     except UserError:
         try:
@@ -261,18 +265,67 @@ def forget_unreferenced(db: Database, store: ImageStore, keys: Iterable[str]) ->
     return deleted
 
 
-def claim(db: Database, generation_id: uuid.UUID, worker_id: str) -> GenerationView | None:
-    """pending → processing for this worker; None when the row is gone or no longer pending."""
+def claim(
+    db: Database, generation_id: uuid.UUID, worker_id: str, resumes: int = 2
+) -> GenerationView | None:
+    """The row, taken by this worker (processing); None when it is gone or has ended. A row
+    whose run began before (its worker stopped or died) is taken again: the outputs it had
+    stay, the failures of the run that stopped are forgotten, and past `resumes` such runs it
+    is marked failed with a sentence instead."""
     with db.session() as s:
-        claimed = rowcount(
-            s.execute(
-                update(GenerationHistory)
-                .where(GenerationHistory.id == generation_id, GenerationHistory.status == "pending")
-                .values(status="processing", worker_id=worker_id, updated_at=utcnow())
-            )
+        sqlite_write_lock(s)
+        row = s.get(GenerationHistory, generation_id, with_for_update=True)
+        if row is None or row.status not in UNFINISHED:
+            return None
+        details = dict(row.details or {})
+        runs = int(details.get("runs") or 0) + 1
+        row.updated_at = utcnow()
+        if runs - 1 > resumes:
+            row.status = "failed"
+            row.error_message = INTERRUPTED_MESSAGE
+            return None
+        details["runs"] = runs
+        if runs > 1:
+            details.update(resumed=runs - 1, failures=[])
+        row.details = details
+        row.status = "processing"
+        row.worker_id = worker_id
+        return view_of(row)
+
+
+def requeue(db: Database, generation_id: uuid.UUID) -> None:
+    """processing → pending: its worker stopped before the end and the queue retries it."""
+    with db.session() as s:
+        s.execute(
+            update(GenerationHistory)
+            .where(GenerationHistory.id == generation_id, GenerationHistory.status == "processing")
+            .values(status="pending", updated_at=utcnow())
         )
-        row = s.get(GenerationHistory, generation_id) if claimed else None
-        return view_of(row) if row is not None else None
+
+
+def unfinished(db: Database) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(id, user id) of every pending or processing generation, oldest first."""
+    with db.session() as s:
+        return [
+            (row.id, row.user_id)
+            for row in s.execute(
+                select(GenerationHistory.id, GenerationHistory.user_id)
+                .where(GenerationHistory.status.in_(UNFINISHED))
+                .order_by(GenerationHistory.created_at)
+            )
+        ]
+
+
+def running_count(s: Session, user_id: uuid.UUID) -> int:
+    """How many generations of this user are pending or processing (in the caller's session)."""
+    return int(
+        s.scalar(
+            select(func.count())
+            .select_from(GenerationHistory)
+            .where(GenerationHistory.user_id == user_id, GenerationHistory.status.in_(UNFINISHED))
+        )
+        or 0
+    )
 
 
 def usage_row(
@@ -338,6 +391,7 @@ def _record_output(
     variant: int | None,
 ) -> None:
     with db.locked_session(image_lock(stored.key)) as s:
+        sqlite_write_lock(s)  # the row's details are read, then written
         _restore(store, [(stored, result.data)])
         s.add(usage_row(view, step, result.model, result.usage, images=1))
         row = s.scalars(
@@ -367,6 +421,7 @@ def merge_details(
     db: Database, generation_id: uuid.UUID, usage: ModelUsage | None = None, **values: Any
 ) -> None:
     with db.session() as s:
+        sqlite_write_lock(s)
         if usage is not None:
             s.add(usage)
         row = s.scalars(
@@ -384,6 +439,7 @@ def _end(
     error_message: str | None = None,
 ) -> None:
     with db.session() as s:
+        sqlite_write_lock(s)
         row = s.get(GenerationHistory, generation_id, with_for_update=True)
         if row is None:  # deleted meanwhile
             return
@@ -405,12 +461,14 @@ def _end(
         row.updated_at = utcnow()
 
 
-def cancel(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> bool:
+def cancel(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> int | bool:
     """Cancel a queued or running generation of this user: a queued one never runs, a running
     one starts no more Gemini calls (what it made is kept). False when it had already ended
-    (or is not this user's). The row is locked: a job ending at the same moment ends first or
-    finds it cancelled, never both."""
+    (or is not this user's); else its queue job's id (True when it has none), to abort. The
+    row is locked: a job ending at the same moment ends first or finds it cancelled, never
+    both."""
     with db.session() as s:
+        sqlite_write_lock(s)
         row = s.scalar(
             select(GenerationHistory)
             .where(GenerationHistory.id == generation_id, GenerationHistory.user_id == user_id)
@@ -421,7 +479,8 @@ def cancel(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> bool:
         row.status = "cancelled"
         row.details = {**(row.details or {}), "cancelled_at": utcnow().isoformat()}
         row.updated_at = utcnow()
-        return True
+        job = (row.details or {}).get("queue_job")
+        return int(job) if isinstance(job, int) and job > 0 else True
 
 
 def is_cancelled(db: Database, generation_id: uuid.UUID) -> bool:
@@ -442,76 +501,13 @@ def fail(
     _end(db, generation_id, "failed", extra or {}, message)
 
 
-# --- liveness --------------------------------------------------------------------------------
-
-
-def take_interrupted(
-    db: Database,
-    stale_after: timedelta,
-    alive: Sequence[uuid.UUID],
-    worker_id: str,
-    resumes: int = 1,
-) -> tuple[list[GenerationView], int]:
-    """The unfinished generations nobody has touched for stale_after (their process died),
-    except `alive`: each one resumed fewer than `resumes` times before is taken by this
-    worker (back to pending, its resume counted) and returned; the others are marked failed.
-    Several processes may sweep at once: a row goes to exactly one of them (the update only
-    matches while the row is still stale). Returns (taken, how many failed)."""
-    cutoff = utcnow() - stale_after
-    stale = select(GenerationHistory.id, GenerationHistory.details).where(
-        GenerationHistory.status.in_(UNFINISHED), GenerationHistory.updated_at < cutoff
-    )
-    if alive:
-        stale = stale.where(GenerationHistory.id.not_in(list(alive)))
-    with db.session() as s:
-        rows = s.execute(stale).all()
-    taken: list[GenerationView] = []
-    failed = 0
-    for generation_id, details in rows:
-        details = dict(details or {})
-        resumed = int(details.get("resumed") or 0)
-        still_stale = update(GenerationHistory).where(
-            GenerationHistory.id == generation_id,
-            GenerationHistory.status.in_(UNFINISHED),
-            GenerationHistory.updated_at < cutoff,
+def may_see_image(db: Database, user_id: uuid.UUID, is_admin: bool, key: str) -> bool:
+    """Whether this user may be shown a stored image: one of their own generations uses it
+    (as input or output), or they are an admin and any generation does."""
+    query = select(ImageRef.key).where(ImageRef.key == key)
+    if not is_admin:
+        query = query.join(GenerationHistory, GenerationHistory.id == ImageRef.generation_id).where(
+            GenerationHistory.user_id == user_id
         )
-        with db.session() as s:
-            if resumed < resumes:
-                resume = {**details, "resumed": resumed + 1, "failures": []}
-                if rowcount(
-                    s.execute(
-                        still_stale.values(
-                            status="pending",
-                            worker_id=worker_id,
-                            updated_at=utcnow(),
-                            details=resume,
-                        )
-                    )
-                ):
-                    row = s.get(GenerationHistory, generation_id)
-                    if row is not None:
-                        taken.append(view_of(row))
-            else:
-                failed += rowcount(
-                    s.execute(
-                        still_stale.values(
-                            status="failed", error_message=INTERRUPTED_MESSAGE, updated_at=utcnow()
-                        )
-                    )
-                )
-    return taken, failed
-
-
-def touch(db: Database, generation_ids: Sequence[uuid.UUID]) -> None:
-    """Mark these unfinished generations alive now."""
-    if not generation_ids:
-        return
     with db.session() as s:
-        s.execute(
-            update(GenerationHistory)
-            .where(
-                GenerationHistory.id.in_(list(generation_ids)),
-                GenerationHistory.status.in_(UNFINISHED),
-            )
-            .values(updated_at=utcnow())
-        )
+        return s.scalar(query.limit(1)) is not None

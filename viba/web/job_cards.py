@@ -200,7 +200,7 @@ def zip_button(container: Any, label: str, view: GenerationView, make: Callable[
 
 @action
 def cancel_job(ctx: PageContext, job_id: uuid.UUID) -> None:
-    ended = generations.cancel(ctx.db, ctx.account.id, job_id)
+    ended = ctx.runner.cancel(ctx.account.id, job_id)
     session().flash = t("cancelled_note" if ended else "already_ended")
 
 

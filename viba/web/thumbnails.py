@@ -1,4 +1,4 @@
-"""Thumbnails as files that the browser fetches by a stable address.
+"""Thumbnails as files, shown by addresses the app's own route serves (viba.web.media).
 
 A thumbnail shown with `st.image(bytes)` lives in Streamlit's media store only while the session's
 latest run refers to it. A run that is cut short by the next one (a component's value arriving,
@@ -6,41 +6,47 @@ a click) drops the references the cut run had not drawn again and deletes those 
 the browser still shows the earlier run's elements: their images load as 404s and stay broken,
 since the next run draws the same address. And every run reads the thumbnails from the store.
 
-Here a thumbnail is written once under the app's static folder (Streamlit's static serving,
-`server.enableStaticServing`), named by its image's content hash, and shown by its address:
-nothing is deleted under a page, a page reads from the store only thumbnails it has never
-shown, and the browser caches them. Like Streamlit's media addresses, these are not tied to a
-login: the name is the SHA-256 of the image, unguessable without the image itself. A deleted
-image's thumbnail file is deleted with it; the folder holds at most max_files (oldest go).
-Where the folder cannot be written, thumbnails are handed back as bytes (the media store).
+Here a thumbnail is written once into a folder of the process (named by its image's content
+hash), and a page shows it by an address of the media route that belongs to the page's login
+(viba.web.addresses): nothing is deleted under a page, a page reads from the store only the
+thumbnails it has never shown, and the browser caches them. A deleted image's thumbnail file
+is deleted with it; the folder holds at most max_files (oldest go). Where the folder cannot be
+written, or a page has no login session, thumbnails are handed back as bytes (the media store).
 
-`refs(store, keys)` is what a page calls: the process's cache (the app's static folder) for any
-image store, which it follows so that an image deleted there loses its file here too.
+`refs(store, keys)` is what a page calls: the process's cache for any image store, which it
+follows so that an image deleted there loses its file here too, with this run's addresses.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
 import threading
+import uuid
 import weakref
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from viba.core.config import PROJECT_ROOT
+import streamlit as st
+
+from viba.core.config import Settings, get_settings
 from viba.store.image_store import ImageStore, check_key
+from viba.web import addresses
+from viba.web.browser_session import session
 
 log = logging.getLogger(__name__)
 
-# Streamlit serves <main script folder>/static/ at app/static/ (server.enableStaticServing).
-THUMB_FOLDER = PROJECT_ROOT / "static" / "t"
-THUMB_URL = "/app/static/t"
+# Not under static/: nothing of it is served but through the media route, login checked.
+THUMB_FOLDER = Path(tempfile.gettempdir()) / f"viba-thumbs-{os.getuid()}"
+Address = Callable[[str], str]  # an image key -> its thumbnail's address for this login
 
 
 class ThumbCache:
-    def __init__(self, root: Path, url_prefix: str, max_files: int = 20_000) -> None:
+    def __init__(self, root: Path, max_files: int = 20_000) -> None:
         self.root = root
-        self.url_prefix = url_prefix.rstrip("/") + "/"
         self.max_files = max_files
         self._lock = threading.Lock()
         self._writes = 0
@@ -58,9 +64,6 @@ class ThumbCache:
         """The file name of an image's thumbnail: its content hash (the key is checked, so a
         name is never a path)."""
         return check_key(key).split("/", 1)[1].rsplit(".", 1)[0] + ".webp"
-
-    def url(self, key: str) -> str:
-        return self.url_prefix + self.name(key)
 
     def has(self, key: str) -> bool:
         return self.writable and (self.root / self.name(key)).is_file()
@@ -115,18 +118,32 @@ class ThumbCache:
                 self._followed.add(store)
                 store.on_delete.append(self.forget)
 
-    def refs(self, store: ImageStore, keys: list[str]) -> dict[str, str | bytes]:
-        """What a page shows for each image's thumbnail (st.image takes either): the cached
-        file's address, reading from the store (in one go) only the ones never shown before;
-        the bytes where the folder cannot be written. A missing thumbnail is left out."""
+    def refs(
+        self, store: ImageStore, keys: list[str], address: Address | None = None
+    ) -> dict[str, str | bytes]:
+        """What a page shows for each image's thumbnail (st.image takes either): its address,
+        reading from the store (in one go) only the ones never shown before; the bytes where
+        the folder cannot be written or there is no address. A missing thumbnail is left
+        out."""
         self.follow(store)
-        if not self.writable:
+        if not self.writable or address is None:
             return dict(store.thumbnails(keys))
-        found: dict[str, str | bytes] = {k: self.url(k) for k in keys if self.has(k)}
+        found: dict[str, str | bytes] = {k: address(k) for k in keys if self.has(k)}
         missing = [k for k in keys if k not in found]
         for key, data in store.thumbnails(missing).items() if missing else ():
-            found[key] = self.url(key) if self.put(key, data) else data
+            found[key] = address(key) if self.put(key, data) else data
         return found
+
+    def file_for(self, store: ImageStore, key: str) -> Path | bytes | None:
+        """An image's thumbnail for the media route: its file (made now if it was never shown),
+        or its bytes where the folder cannot be written; None when the image is gone."""
+        self.follow(store)
+        if self.has(key):
+            return self.root / self.name(key)
+        data = store.thumbnails([key]).get(key)
+        if data is None:
+            return None
+        return self.root / self.name(key) if self.put(key, data) else data
 
 
 _process_cache: ThumbCache | None = None
@@ -134,14 +151,33 @@ _process_lock = threading.Lock()
 
 
 def process_cache() -> ThumbCache:
-    """The app's thumbnail cache (its static folder), made on first use."""
+    """The app's thumbnail cache, made on first use."""
     global _process_cache
     with _process_lock:
         if _process_cache is None:
-            _process_cache = ThumbCache(THUMB_FOLDER, THUMB_URL)
+            _process_cache = ThumbCache(THUMB_FOLDER)
         return _process_cache
 
 
 def refs(store: ImageStore, keys: list[str]) -> dict[str, str | bytes]:
-    """ThumbCache.refs on the app's cache."""
-    return process_cache().refs(store, keys)
+    """ThumbCache.refs on the app's cache, with addresses for this run's login session."""
+    box = session()
+    address: Address | None = None
+    origin = page_origin()
+    if box.session_id is not None and addresses.served() and origin is not None:
+        settings, session_id = get_settings(), box.session_id
+        address = functools.partial(_thumb_address, origin, settings, session_id)
+    return process_cache().refs(store, keys, address)
+
+
+def page_origin() -> str | None:
+    """scheme://host[:port] of the page in the browser (st.image takes a relative address only
+    under /app/static/), or None when the browser has not said or says something odd."""
+    parts = urlsplit(st.context.url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _thumb_address(origin: str, settings: Settings, session_id: uuid.UUID, key: str) -> str:
+    return origin + addresses.address(settings, session_id, key, "thumb")

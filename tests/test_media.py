@@ -1,0 +1,117 @@
+"""The app's own HTTP routes (app.py), over real HTTP on a real `streamlit run app.py`: stored
+images for one login session only, and /health. Tested as an attacker would: guessed and
+altered addresses, another user's login, a login that ended, paths that are not keys."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from datetime import timedelta
+
+import pytest
+from test_jobs import models
+
+from viba.accounts import auth, sessions
+from viba.core.config import load_settings
+from viba.engine.gemini import ImageResult, Usage
+from viba.engine.images import prepare_image
+from viba.studio import generations
+from viba.web import addresses
+
+from fake_gemini import png_bytes
+from helpers import PASSWORD
+
+
+def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as resp:
+            return resp.status, lower(resp.headers), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, lower(exc.headers), exc.read()
+
+
+def lower(headers) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+@pytest.fixture()
+def owned(db, store, member):
+    """An avatar generation of member's with one output: (input key, output key, its bytes)."""
+    image = prepare_image(png_bytes(f"route-in-{uuid.uuid4()}"), "me.png")
+    params = {"models": {"avatar": models()["avatar"]}, "options": {}}
+    job_id = generations.create(db, store, member.id, "avatar", [image], params, "test")
+    view = generations.find(db, member.id, job_id)
+    made = png_bytes(f"route-out-{uuid.uuid4()}", size=(64, 80))
+    result = ImageResult(made, "image/png", models()["avatar"], Usage(1, 2, 3), 0.1)
+    generations.add_output(db, store, view, "avatar", result, None)
+    output = generations.find(db, member.id, job_id).output_keys[0]
+    return view.input_keys[0], output, store.load(output)
+
+
+@pytest.fixture()
+def sign(app_env):
+    settings = load_settings(
+        VIBA_COOKIE_KEY=app_env["VIBA_COOKIE_KEY"], VIBA_DATA_DIR=app_env["VIBA_DATA_DIR"]
+    )
+
+    def address(session_id, key, kind="thumb"):
+        return addresses.address(settings, session_id, key, kind)
+
+    return address
+
+
+def login(db, account) -> uuid.UUID:
+    return sessions.start(db, account.id, timedelta(hours=1))[0]
+
+
+def test_the_owner_gets_the_thumbnail_and_the_image_cached_privately(
+    streamlit_server, db, member, owned, sign
+):
+    _, output, made = owned
+    sid = login(db, member)
+    status, headers, body = fetch(streamlit_server.url + sign(sid, output))
+    assert status == 200 and headers["content-type"] == "image/webp" and body[:4] == b"RIFF"
+    assert headers["cache-control"] == "private, max-age=31536000, immutable"
+    assert headers["x-content-type-options"] == "nosniff"
+    status, headers, body = fetch(streamlit_server.url + sign(sid, output, "image"))
+    assert status == 200 and headers["content-type"] == "image/png" and body == made
+
+
+def test_no_other_address_reaches_an_image(streamlit_server, db, member, admin, owned, sign):
+    inputs, output, _ = owned
+    mine = login(db, member)
+    other = auth.register(db, f"snoop-{uuid.uuid4().hex[:8]}@example.com", "Snoop", PASSWORD)
+    theirs = login(db, other)
+    good = sign(mine, output)
+    refused = [
+        good.replace("t=", "t=0")[:-1],  # the signature altered
+        good.replace(mine.hex, uuid.uuid4().hex),  # another session with this signature
+        sign(uuid.uuid4(), output),  # a signed address of a session that does not exist
+        sign(theirs, output),  # another user's live login, correctly signed
+        sign(theirs, inputs, "image"),  # nor their inputs
+        sign(mine, output, "other"),  # a kind that is not one
+        good.split("?")[0],  # no signature
+        f"/images/thumb/img/x.png?s={mine.hex}&t={'0' * 32}",  # not a key
+        sign(mine, "img/" + "0" * 64 + ".png"),  # a well-formed key nobody has
+    ]
+    answers = [fetch(streamlit_server.url + url) for url in refused]
+    assert [a[0] for a in answers] == [404] * len(refused)
+    assert len({a[2] for a in answers}) == 1  # one and the same answer: nothing to tell apart
+    # A path out of the folder does not even reach the route (the server refuses it).
+    status, _, body = fetch(
+        streamlit_server.url + f"/images/thumb/img/%2e%2e/%2e%2e/etc/passwd?s={mine.hex}&t=0"
+    )
+    assert status in (400, 404) and b"Traceback" not in body
+    # An admin sees any user's images; the owner's address stops working at logout.
+    assert fetch(streamlit_server.url + sign(login(db, admin), output))[0] == 200
+    assert fetch(streamlit_server.url + good)[0] == 200
+    sessions.end(db, mine)
+    assert fetch(streamlit_server.url + good)[0] == 404
+
+
+def test_health_says_the_database_and_the_queue_answer(streamlit_server):
+    status, headers, body = fetch(streamlit_server.url + "/health")
+    assert status == 200 and headers["cache-control"] == "no-store"
+    assert json.loads(body) == {"status": "ok", "database": "ok", "queue": "ok"}
