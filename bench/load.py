@@ -7,6 +7,7 @@ through login and Derivations of 12 MP phone photos. Prints each figure's min / 
 the runs, with the machine's load average.
 
     python bench/load.py [--users 10] [--runs 3] [--database-url postgresql://...]
+    python bench/load.py --shapes --database-url postgresql://...   (bench/shapes.py)
 
 Figures:
 - one user: click Generate -> the 4 variants visible in the browser (s), and that minus the
@@ -417,12 +418,31 @@ def main_() -> int:
     parser.add_argument("--text-latency", type=float, default=1.0)
     parser.add_argument("--image-latency", type=float, default=2.0)
     parser.add_argument("--database-url", help="a PostgreSQL URL: a fresh database beside it")
+    parser.add_argument(
+        "--shapes",
+        action="store_true",
+        help="the deploy shapes' table instead (bench/shapes.py; needs --database-url)",
+    )
+    parser.add_argument("--shape-users", default="1,10,20,40", help="with --shapes")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"needs Debian's chromium at {CHROMIUM}")
         return 2
     fake = FakeGemini().start()
     photo12 = photo_jpeg(1)
+    if args.shapes:
+        if not args.database_url:
+            print("--shapes needs --database-url (the workers share PostgreSQL's queue)")
+            return 2
+        import shapes
+
+        users = tuple(int(n) for n in args.shape_users.split(","))
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            shapes.table(browser, fake, photo12, args.database_url, users)
+            browser.close()
+        fake.stop()
+        return 0
     photo3 = photo_jpeg(2, (2048, 1536))
     print(f"photos: 12 MP {len(photo12) / 1e6:.1f} MB, 3 MP {len(photo3) / 1e6:.1f} MB")
     runs = []

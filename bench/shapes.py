@@ -1,0 +1,237 @@
+"""Benchmark: the deploy shapes under a team at once (issue 25's table), run by
+`python bench/load.py --shapes --database-url postgresql://...`.
+
+For each shape, a real `streamlit run app.py` on a fresh PostgreSQL database (images in it,
+MALLOC_ARENA_MAX=2, production log settings), and for shape (b) `python -m viba.worker`
+processes beside it (the web with VIBA_WORKER=off). Then 1, 10, 20 and 40 Chromium users, each
+logged in on Derivation with a 12 MP phone photo picked, press Generate at once; the fake
+Gemini answers text in 1 s and images in 2 s (Files API on): ideal 3.0 s. Per burst: first job
+created -> last done (from the rows), its ratio to one user, failed or unfinished jobs, and
+each process's peak RSS and CPU seconds during the burst (CPU per Derivation for the web).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common import Sampler, app_env, cpu_s, healthy, wait_for
+from playwright.sync_api import Page, expect
+
+from viba.accounts import auth
+
+from helpers import (
+    PASSWORD,
+    ROOT,
+    StreamlitServer,
+    create_pg_database,
+    drop_pg_database,
+    log_in,
+    main,
+)
+
+USERS = (1, 10, 20, 40)
+# (label, worker processes; 0: the web runs its own worker)
+SHAPES = (("(a) web + in-process worker", 0), ("(b) web + 1 worker", 1), ("(b) web + 2 workers", 2))
+WIDE = ("(b) web + 4 workers", 4)  # 40 users only
+
+
+@dataclass
+class Burst:
+    shape: str
+    users: int
+    seconds: float
+    ratio: float
+    lost: int
+    web_mb: float
+    web_cpu: float
+    workers_mb: list[float] = field(default_factory=list)
+    workers_cpu: list[float] = field(default_factory=list)
+
+
+def _images_loaded(page: Page) -> int:
+    return int(
+        page.evaluate(
+            "Array.from(document.images)"
+            ".filter(i => !i.dataset.vibaThumb && i.complete && i.naturalWidth > 0).length"
+        )
+    )
+
+
+def _log_in(page: Page, email: str) -> None:
+    """Log in on the page it shows; a click that lands while the page reruns (its cookie
+    component arriving) can be dropped: then again."""
+    heading = main(page).get_by_role("heading", name="Derivation")
+    for _ in range(5):
+        expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+        log_in(page, email, PASSWORD)
+        try:
+            expect(heading).to_be_visible(timeout=20_000)
+            break
+        except AssertionError:
+            continue
+    expect(heading).to_be_visible()
+    # The browser stores the login cookie a moment after the login run: the next page load
+    # logs in from it.
+    wait_for(lambda: any(c["name"] == "viba_session" for c in page.context.cookies()), 60)
+
+
+def _worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "viba.worker"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
+    wait_for(lambda: b"worker ready" in log.read_bytes() or proc.poll() is not None, 60)
+    if proc.poll() is not None:
+        raise RuntimeError(log.read_text(errors="replace")[-2000:])
+    return proc
+
+
+def run_shape(browser, fake, photo12: bytes, admin_url: str, label: str, workers: int, users):
+    from sqlalchemy import select
+
+    from viba.store.db import Database
+    from viba.store.models import GenerationHistory
+
+    scratch = Path(tempfile.mkdtemp())
+    url = create_pg_database(admin_url)
+    db = Database(url)
+    db.migrate()
+    people = [
+        auth.register(db, f"shape{i}@example.com", f"Shape {i}", PASSWORD)
+        for i in range(max(users))
+    ]
+    env = app_env(
+        url,
+        scratch,
+        fake.base_url,
+        VIBA_STORAGE="db",
+        MALLOC_ARENA_MAX="2",
+        VIBA_LOG_FORMAT="json",
+        VIBA_QUEUE=f"bench-{uuid.uuid4().hex[:8]}",
+        VIBA_WORKER="off" if workers else "in-process",
+    )
+    server = StreamlitServer(env, scratch / "server.log")
+    procs: list[subprocess.Popen] = []
+    pages: list[Page] = []
+    results: list[Burst] = []
+    try:
+        wait_for(lambda: healthy(server.url), timeout=60, step=0.05)
+        procs = [_worker(env, scratch / f"worker{i}.log") for i in range(workers)]
+        one = None
+        for n in users:
+            while len(pages) < n:
+                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                page.set_default_timeout(180_000)
+                page.goto(f"{server.url}/Derivation")
+                _log_in(page, people[len(pages)].email)
+                pages.append(page)
+            for i, page in enumerate(pages[:n]):
+                page.goto(f"{server.url}/Derivation")
+                expect(main(page).get_by_role("heading", name="Derivation")).to_be_visible()
+                expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+                main(page).locator('input[type="file"]').first.set_input_files(
+                    [{"name": f"p{n}-{i}.jpg", "mimeType": "image/jpeg", "buffer": photo12}]
+                )
+                expect(main(page).get_by_text(f"p{n}-{i}.jpg")).to_be_visible(timeout=60_000)
+            counts = [_images_loaded(p) for p in pages[:n]]
+            pids = [server.proc.pid, *(p.pid for p in procs)]
+            samplers = [Sampler(pid) for pid in pids]
+            for s in samplers:
+                s.reset()
+            cpu0 = [cpu_s(pid) for pid in pids]
+            since = time.time()
+            for page in pages[:n]:
+                main(page).get_by_role("button", name="Generate").click()
+            burst = list(zip(pages[:n], counts))
+            wait_for(lambda b=burst: all(_images_loaded(p) >= c + 4 for p, c in b), timeout=900)
+            peaks = [s.peak() for s in samplers]
+            cpus = [cpu_s(pid) - c for pid, c in zip(pids, cpu0)]
+            for s in samplers:
+                s.stop()
+            with db.session() as s:
+                rows = s.execute(
+                    select(
+                        GenerationHistory.created_at,
+                        GenerationHistory.updated_at,
+                        GenerationHistory.status,
+                    ).where(GenerationHistory.created_at >= _utc(since - 1))
+                ).all()
+            seconds = (
+                max(r.updated_at for r in rows) - min(r.created_at for r in rows)
+            ).total_seconds()
+            one = one if one is not None else seconds
+            results.append(
+                Burst(
+                    label,
+                    n,
+                    seconds,
+                    seconds / one,
+                    n - sum(r.status == "completed" for r in rows),
+                    peaks[0],
+                    cpus[0],
+                    peaks[1:],
+                    cpus[1:],
+                )
+            )
+            print(_line(results[-1]), flush=True)
+    finally:
+        for page in pages:
+            page.context.close()
+        server.stop()
+        for proc in procs:
+            proc.terminate()
+            proc.wait(60)
+        db.dispose()
+        drop_pg_database(url)
+    return results
+
+
+def _utc(ts: float):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC)
+
+
+HEADER = (
+    "| shape | users | first job created -> last done | x one user | lost | web peak RSS "
+    "| web CPU (per Derivation) | workers' peak RSS | workers' CPU |\n"
+    "|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def _line(b: Burst) -> str:
+    workers_mb = ", ".join(f"{m:.0f}" for m in b.workers_mb) or "-"
+    workers_cpu = ", ".join(f"{c:.1f}" for c in b.workers_cpu) or "-"
+    return (
+        f"| {b.shape} | {b.users} | {b.seconds:.2f} s | {b.ratio:.2f}x | {b.lost} | "
+        f"{b.web_mb:.0f} MB | {b.web_cpu:.1f} s ({b.web_cpu / b.users:.3f}) | "
+        f"{workers_mb} MB | {workers_cpu} s |"
+    )
+
+
+def table(browser, fake, photo12: bytes, admin_url: str, users=USERS) -> list[Burst]:
+    fake.latency, fake.image_latency = 1.0, 2.0
+    print(HEADER, flush=True)
+    bursts: list[Burst] = []
+    for label, workers in SHAPES:
+        bursts += run_shape(browser, fake, photo12, admin_url, label, workers, users)
+    if max(users) >= 40:
+        bursts += run_shape(browser, fake, photo12, admin_url, WIDE[0], WIDE[1], (1, 40))
+    fake.latency, fake.image_latency = 0.0, None
+    print(f"\nload average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(HEADER)
+    for b in bursts:
+        print(_line(b))
+    return bursts
