@@ -6,7 +6,7 @@ Per run:
   until the server stops serving, how long until the process exits, and whether the job
   completed (it should: the process waits for it);
 - kill -9 1 s into the job, then a new server: from the new server's first page view to the
-  job completed (picked up again from its stored inputs once it went stale: 3 heartbeats).
+  job completed (its worker missed 3 heartbeats: the new one retries it, keeping what it had).
 
     python bench/deploy.py [--runs 3] [--latency 3.0] [--heartbeat 2.0]
 """

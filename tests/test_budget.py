@@ -3,6 +3,7 @@ and a daily count per user refused before any Gemini call, never overshot by a b
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 
@@ -124,6 +125,47 @@ def test_ten_submits_at_once_at_the_edge_of_the_budget_never_pass_it(
         assert spent.reserved_usd == 0 and 0 < spent.spent_usd <= 3 * one
     finally:
         wide.shutdown()
+        budget.set_team_limits(db, admin, None, None)
+
+
+def test_ten_submits_at_once_with_room_for_three_queue_exactly_three_jobs(
+    db, store, member, admin, gemini_config, backend
+):
+    """The row and its queue job commit together: a refused submit leaves no job behind, an
+    accepted one leaves exactly one (PostgreSQL: the web queues, no worker takes them)."""
+    if backend != "postgresql":
+        pytest.skip("the queue's own table is PostgreSQL's (SQLite's queue is in memory)")
+    from sqlalchemy import text
+
+    one = budget.estimate(features.get("avatar"), models(), {"image_size": "4K"}, 1)
+    budget.set_team_limits(db, admin, round(3.5 * one, 6), None)  # room for three
+    web = JobRunner(db, store, work=False, queue=queue_name())
+    start = threading.Barrier(10)
+    accepted: list = []
+
+    def go():
+        start.wait()
+        with contextlib.suppress(JobError):
+            accepted.append(submit(web, db, member, "avatar", 1, gemini_config))
+
+    try:
+        threads = [threading.Thread(target=go) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with db.session() as s:
+            jobs = s.execute(
+                text("SELECT args->>'generation_id' FROM procrastinate_jobs WHERE queue_name = :q"),
+                {"q": web.queue},
+            ).scalars()
+            queued = sorted(jobs)
+        assert len(accepted) == 3 and queued == sorted(str(i) for i in accepted)
+        assert all(row(db, i).details["queue_job"] > 0 for i in accepted)
+    finally:
+        for job_id in accepted:  # nobody runs this queue: leave nothing unfinished behind
+            web.cancel(member.id, job_id)
+        web.shutdown()
         budget.set_team_limits(db, admin, None, None)
 
 
