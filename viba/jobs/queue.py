@@ -189,7 +189,7 @@ class QueueWorker:
         self._worker: Any = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-        self.aborting: set[str] = set()  # generations told to stop at their next call
+        self.aborting: set[str] = set()  # generations told to stop, until their body ends
         self._register(chores)
 
     # --- tasks ---------------------------------------------------------------------------
@@ -230,8 +230,11 @@ class QueueWorker:
             # starts no new Gemini call, keeps what it made, and ends.
             aborted.set()
             self.aborting.add(generation_id)
-            with contextlib.suppress(Exception):
-                await running
+            try:
+                with contextlib.suppress(Exception):
+                    await running
+            finally:
+                self.aborting.discard(generation_id)
             if context.abort_reason() == AbortReason.SHUTDOWN:
                 raise Interrupted(f"generation {generation_id}: its worker stopped") from None
             raise pexc.JobAborted() from None
