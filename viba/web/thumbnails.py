@@ -39,8 +39,10 @@ from viba.web.browser_session import session
 
 log = logging.getLogger(__name__)
 
-# Not under static/: nothing of it is served but through the media route, login checked.
-THUMB_FOLDER = Path(tempfile.gettempdir()) / f"viba-thumbs-{os.getuid()}"
+# Under the app's data folder (VIBA_DATA_DIR), not static/ (nothing of it is served but
+# through the media route, login checked) nor the shared temporary folder (where another
+# account could make the folder first and plant files the route would serve).
+THUMB_FOLDER_NAME = "thumbs"
 Address = Callable[[str], str]  # an image key -> its thumbnail's address for this login
 
 
@@ -155,7 +157,7 @@ def process_cache() -> ThumbCache:
     global _process_cache
     with _process_lock:
         if _process_cache is None:
-            _process_cache = ThumbCache(THUMB_FOLDER)
+            _process_cache = ThumbCache(Path(get_settings().data_dir) / THUMB_FOLDER_NAME)
         return _process_cache
 
 
