@@ -162,6 +162,7 @@ def test_ten_submits_at_once_with_room_for_three_queue_exactly_three_jobs(
             queued = sorted(jobs)
         assert len(accepted) == 3 and queued == sorted(str(i) for i in accepted)
         assert all(row(db, i).details["queue_job"] > 0 for i in accepted)
+        assert web._configs == {}  # a web without a worker keeps no submitter's key around
     finally:
         for job_id in accepted:  # nobody runs this queue: leave nothing unfinished behind
             web.cancel(member.id, job_id)

@@ -271,28 +271,28 @@ class JobRunner:
         self, s: Session, row: GenerationHistory, config: GeminiConfig, sealed: str | None
     ) -> None:
         """In the row's transaction: a worker of this process may start it the moment it
-        commits, with the submitter's configuration."""
-        with self._lock:
-            self._configs[row.id] = config
+        commits, with the submitter's configuration (kept only where a worker of this process
+        can take it: a web without one would keep it forever)."""
+        if self.worker is not None:
+            with self._lock:
+                self._configs[row.id] = config
         if self.deferrer.in_memory:
             return  # deferred once the row is committed (_defer_local)
-        kwargs: dict[str, Any] = {"generation_id": str(row.id)}
-        if sealed:
-            kwargs["key"] = sealed
         lock = self._lock_for(s, row.user_id)
-        job = self.deferrer.defer(self.queue, lock, kwargs, connection=s.connection())
+        job = self.deferrer.defer(
+            self.queue, lock, _job_args(row.id, sealed), connection=s.connection()
+        )
         row.details = {**(row.details or {}), "queue_job": job}
 
     def _defer_local(self, job_id: uuid.UUID, user_id: uuid.UUID, sealed: str | None) -> None:
         with self.db.session() as s:
             lock = self._lock_for(s, user_id)
-        kwargs: dict[str, Any] = {"generation_id": str(job_id)}
-        if sealed:
-            kwargs["key"] = sealed
         # Kept here, not on the row: the in-memory queue is this process's alone, and a write
         # to the row now would race the worker that may already be running it.
         with self._lock:
-            self._local_jobs[job_id] = self.deferrer.defer(self.queue, lock, kwargs)
+            self._local_jobs[job_id] = self.deferrer.defer(
+                self.queue, lock, _job_args(job_id, sealed)
+            )
 
     def _defer_unfinished(self) -> int:
         """SQLite: the queue was in the memory of a process that is gone; its unfinished rows
@@ -339,6 +339,8 @@ class JobRunner:
         if ended is True:  # no queue job on the row: the in-memory queue's, if any
             with self._lock:
                 ended = self._local_jobs.get(job_id, True)
+        with self._lock:  # a queued job cancelled never runs here: forget what it needed
+            self._configs.pop(job_id, None)
         if not isinstance(ended, bool):
             with self._lock:
                 self._local_jobs.pop(job_id, None)
@@ -566,6 +568,11 @@ class JobRunner:
             elif held:
                 log.warning("stopping: all %s job(s) finished in %ss", held, seconds)
         self.deferrer.close()
+
+
+def _job_args(generation_id: uuid.UUID, sealed: str | None) -> dict[str, Any]:
+    """A generation job's arguments (the queue keeps them as JSON until the job ends)."""
+    return {"generation_id": str(generation_id), **({"key": sealed} if sealed else {})}
 
 
 def _warm_up() -> None:
