@@ -57,6 +57,7 @@ class Call:
 
 
 Body = Callable[[Call], None]
+Chore = tuple[str, str, Callable[[], object]]  # a periodic task: (name, cron, what it does)
 
 
 def libpq_url(url: str | URL) -> str:
@@ -157,7 +158,7 @@ class QueueWorker:
         grace_s: float = 0.0,
         queue_url: str | None = None,
         name: str = "viba",
-        chores: Iterable[tuple[str, str, Callable[[], object]]] = (),
+        chores: Iterable[Chore] = (),
         resumes: int = 2,
     ) -> None:
         self.queue = queue
@@ -194,7 +195,7 @@ class QueueWorker:
 
     # --- tasks ---------------------------------------------------------------------------
 
-    def _register(self, chores: Iterable[tuple[str, str, Callable[[], object]]]) -> None:
+    def _register(self, chores: Iterable[Chore]) -> None:
         retry = procrastinate.RetryStrategy(
             max_attempts=self.resumes + 1, retry_exceptions=[Interrupted]
         )

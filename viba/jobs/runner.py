@@ -35,7 +35,7 @@ from viba.engine.gemini import GeminiConfig, GenerationError, ImageResult, TextR
 from viba.engine.images import PreparedImage
 from viba.engine.pipelines import Run
 from viba.engine.prompts import PromptTemplate
-from viba.jobs.queue import QUEUE, Call, Deferrer, Interrupted, QueueWorker
+from viba.jobs.queue import QUEUE, Call, Chore, Deferrer, Interrupted, QueueWorker
 from viba.store.db import Database, DatabaseUnavailable
 from viba.store.image_store import ImageStore, StorageError
 from viba.store.models import GenerationHistory
@@ -53,7 +53,6 @@ STOPPED_MESSAGE = "The server is restarting for an update: try again in a minute
 ConfigFor = Callable[[uuid.UUID, bool, str | None], GeminiConfig]
 Seal = Callable[[str], str]  # a user's own key -> a token only the app's processes can open
 StopCheck = Callable[[], bool]
-Chore = tuple[str, str, Callable[[], object]]  # (task name, cron, what it does)
 
 
 class JobError(UserError, ValueError):
