@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from viba.engine.images import ImageInputError, prepare_image
+from viba.engine.images import ImageInputError, prepare_image, probe_image
 
 
 def encode(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -59,10 +59,36 @@ def test_long_side_is_capped_keeping_the_aspect_ratio():
         (encode(Image.new("RGB", (200, 200), "red"), "PNG")[:-40], "damaged or incomplete"),
     ],
 )
-def test_bad_files_are_refused_with_a_clear_message(data, message):
+@pytest.mark.parametrize("check", [prepare_image, probe_image])
+def test_bad_files_are_refused_with_a_clear_message(data, message, check):
     with pytest.raises(ImageInputError, match=message) as info:
-        prepare_image(data, "upload.bin")
+        check(data, "upload.bin")
     assert "upload.bin" in str(info.value)
+
+
+def test_a_probe_keeps_the_upload_as_it_came_with_its_upright_size():
+    img = Image.new("RGB", (40, 20), "red")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = encode(img, "JPEG", exif=exif)
+    probed = probe_image(io.BytesIO(photo), "phone.jpg")
+    assert probed.data == photo and not probed.normalised
+    assert (probed.width, probed.height, probed.mime_type) == (20, 40, "image/jpeg")
+    png = probe_image(encode(Image.new("RGBA", (30, 10)), "PNG"), "logo.png")
+    assert (png.width, png.height, png.mime_type) == (30, 10, "image/png")
+
+
+def test_a_probe_refuses_too_many_pixels_from_the_header():
+    big = encode(Image.new("L", (4000, 3000)), "PNG")
+    with pytest.raises(ImageInputError, match="4000×3000 pixels; the most this studio takes is 10"):
+        probe_image(big, "big.png", max_pixels=10_000_000)
+    assert probe_image(big, "big.png", max_pixels=12_000_000).width == 4000
+
+
+def test_a_jpeg_cut_short_after_its_header_is_refused_by_the_probe():
+    photo = encode(Image.effect_noise((600, 400), 64).convert("RGB"), "JPEG", quality=95)
+    with pytest.raises(ImageInputError, match="damaged or incomplete"):
+        probe_image(photo[: len(photo) // 2], "cut.jpg")
 
 
 def test_decompression_bomb_limit_is_kept(monkeypatch):
@@ -180,5 +206,9 @@ def test_a_phone_heic_is_taken_like_any_photo_upright_and_as_jpeg():
         assert jpeg.format == "JPEG"
         r, g, b = jpeg.getpixel((30, 40))
         assert abs(r - 10) < 12 and abs(g - 120) < 12 and abs(b - 200) < 12
-    with pytest.raises(ImageInputError, match="“cut.heic” is (not an image|damaged)"):
-        prepare_image(out.getvalue()[: len(out.getvalue()) // 2], "cut.heic")
+    probed = probe_image(out.getvalue(), "IMG_0001.HEIC")
+    assert (probed.width, probed.height, probed.mime_type) == (60, 80, "image/heic")
+    assert prepare_image(probed.data, "IMG_0001.HEIC").data == prepared.data
+    for check in (prepare_image, probe_image):
+        with pytest.raises(ImageInputError, match="“cut.heic” is (not an image|damaged)"):
+            check(out.getvalue()[: len(out.getvalue()) // 2], "cut.heic")

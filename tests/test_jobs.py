@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from viba.accounts import auth
-from viba.engine.images import prepare_image
+from viba.engine.images import prepare_image, probe_image
 from viba.jobs import wiring
 from viba.jobs.runner import RUNNERS, WORKER_ID, ImageResult, JobError, JobRunner, Usage
 from viba.store.db import Database
@@ -810,3 +810,137 @@ def test_cancel_racing_completion_ends_one_way_or_the_other(
         assert calls == len(ended.output_keys)  # every image kept is a call counted
         assert (ended.details.get("cost_usd") is not None) == bool(calls)
     assert not runner.cancel(member.id, ids[0])  # ended: nothing to cancel
+
+
+# --- uploads: checked from their headers where they arrive, decoded by the worker ---------
+
+
+def sent_images(fake) -> list[tuple[str, bytes]]:
+    """Every image the fake received, inline or through the Files API."""
+    return [image for r in fake.generate_calls() for image in r.images]
+
+
+def phone_photo(size=(3000, 2000), seed=0) -> bytes:
+    """A photo as a phone saves it: large, noisy, turned by its EXIF orientation (6)."""
+    import io
+
+    from PIL import Image
+
+    img = Image.effect_noise(size, 40 + seed).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85, exif=exif)
+    return out.getvalue()
+
+
+def upload_refs(db, job_id):
+    with db.session() as s:
+        return sorted(
+            s.scalars(
+                select(ImageRef.key).where(
+                    ImageRef.generation_id == job_id, ImageRef.role == "input"
+                )
+            )
+        )
+
+
+def submit_uploads(runner, db, user, feature, uploads, gemini_config):
+    images = [probe_image(data, name) for name, data in uploads]
+    in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))
+    return runner.submit(user.id, feature, images, {}, models(), in_use, gemini_config)
+
+
+def test_an_upload_is_stored_as_it_came_and_prepared_by_the_worker(
+    runner, db, store, member, gemini_config, fake_gemini
+):
+    from io import BytesIO
+
+    from PIL import Image
+
+    photo = phone_photo()
+    probed = probe_image(photo, "phone.jpg")
+    assert (probed.width, probed.height) == (2000, 3000)  # upright, from the header alone
+    upload = store.save_upload(probed.data, probed.mime_type).key
+    assert upload.startswith("upload/") and store.thumbnails([upload]) == {}
+    job_id = submit_uploads(runner, db, member, "derivation", [("phone.jpg", photo)], gemini_config)
+    runner.wait(job_id)
+    r = row(db, job_id)
+    assert r.status == "completed", r.error_message
+    assert r.input_params["options"]["aspect_ratio"] == "2:3"  # the upright shape, followed
+    # Only the prepared image is kept, referred to by the row and its refs; the upload is gone.
+    [key] = r.input_keys
+    assert key.startswith("img/") and key.endswith(".jpg")
+    assert upload_refs(db, job_id) == [key]
+    assert not store.exists(upload) and store.thumbnails([key])
+    with Image.open(BytesIO(store.load(key))) as prepared:
+        assert prepared.size[1] == 2048 and prepared.size[0] < prepared.size[1]  # upright
+    # Its 5 calls (a description, 4 variants) each got the prepared JPEG, not the upload.
+    assert sent_images(fake_gemini) == [("image/jpeg", store.load(key))] * 5
+
+
+def test_an_upload_that_cannot_be_decoded_fails_its_job_with_a_sentence_before_any_call(
+    runner, db, store, member, gemini_config, fake_gemini
+):
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    good = png_bytes("whole")
+    # A PNG whose pixel data is not zlib, each chunk's checksum right: its header is fine.
+    chunks, at = [], 8
+    while at < len(good):
+        (length,) = struct.unpack(">I", good[at : at + 4])
+        kind, body = good[at + 4 : at + 8], good[at + 8 : at + 8 + length]
+        if kind == b"IDAT":
+            body = b"\x00" * len(body)
+        chunks.append(
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+        at += 12 + length
+    broken = good[:8] + b"".join(chunks)
+    assert (
+        probe_image(broken, "broken.png").width == Image.open(__import__("io").BytesIO(good)).width
+    )
+    job_id = submit_uploads(runner, db, member, "avatar", [("broken.png", broken)], gemini_config)
+    runner.wait(job_id)
+    r = row(db, job_id)
+    assert r.status == "failed"
+    assert r.error_message == "“broken.png” is damaged or incomplete; upload it again."
+    assert fake_gemini.generate_calls() == []
+    # Nothing lost: the row keeps the upload (History shows it, Run again tries it again).
+    assert r.input_keys[0].startswith("upload/") and store.exists(r.input_keys[0])
+
+
+def test_jobs_sharing_one_upload_each_keep_the_prepared_image(
+    runner, db, store, member, gemini_config, fake_gemini
+):
+    photo = phone_photo((1200, 900), seed=3)
+    jobs = []
+    errors = []
+
+    def one():
+        try:
+            jobs.append(
+                submit_uploads(runner, db, member, "avatar", [("same.jpg", photo)], gemini_config)
+            )
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors and len(jobs) == 4
+    for job_id in jobs:
+        runner.wait(job_id)
+    rows = [row(db, j) for j in jobs]
+    assert all(r.status == "completed" for r in rows), [r.error_message for r in rows]
+    keys = {r.input_keys[0] for r in rows}
+    assert len(keys) == 1 and next(iter(keys)).startswith("img/")
+    assert all(store.exists(k) for k in keys)
+    upload = store.save_upload(photo, "image/jpeg")
+    assert upload.created  # it had been deleted: nothing refers to it any more
+    store.delete(upload.key)

@@ -59,6 +59,17 @@ def test_db_to_s3_and_back_copies_every_image_and_thumbnail_verified(s3_env, db,
     assert back.copied == 10 and all(folder.get(k) == source.get(k) for k in images)
 
 
+def test_an_upload_not_prepared_yet_is_copied_alone(db, tmp_path, images):
+    source = make_backend("db", db, tmp_path)
+    store = ImageStore(source)
+    upload = store.save_upload(b"GIF89a" + tmp_path.name.encode(), "image/gif").key
+    target = make_backend(f"local:{tmp_path / 'to'}", db, tmp_path)
+    report = move_images.move(source, target, [upload, images[0]])
+    assert (report.total, report.copied, report.failures) == (3, 3, [])
+    assert target.get(upload) == source.get(upload)
+    assert not target.exists(thumb_key_for(upload))  # an upload has no thumbnail to copy
+
+
 def test_a_second_run_goes_on_where_the_first_stopped(s3_env, db, tmp_path, images):
     source = make_backend("db", db, tmp_path)
     target = s3(db, tmp_path, tmp_path.name)

@@ -13,6 +13,7 @@ handed to them, by `configure` (process-wide knobs) or as arguments.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -99,6 +100,11 @@ def job_runner(
         queue_url=settings.queue_database_url,
         seal=wiring.sealer(settings),
         name=name,
+        prepare=functools.partial(
+            images.prepare_image,
+            max_side=settings.max_image_side,
+            max_pixels=settings.max_input_pixels,
+        ),
     )
 
 

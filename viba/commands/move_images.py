@@ -32,6 +32,7 @@ from viba.store.image_store import (
     Backend,
     BlobMissing,
     StorageError,
+    is_upload,
     make_backend,
     make_thumbnail,
     mime_for,
@@ -81,7 +82,7 @@ def _copy_one(source: Backend, target: Backend, key: str, verify_existing: bool)
     as "copied" / "already" / "made" words joined by '+'. Raises StorageError on a failure."""
     outcomes = []
     image: bytes | None = None
-    for name in (key, thumb_key_for(key)):
+    for name in (key,) if is_upload(key) else (key, thumb_key_for(key)):  # uploads: none
         is_thumb = name != key
         if target.exists(name) and not verify_existing:
             outcomes.append("already")
@@ -120,7 +121,7 @@ def move(
 ) -> Report:
     """Copy the images `keys` (and their thumbnails) from source to target, verified."""
     keys = list(keys)
-    report = Report(total=2 * len(keys))
+    report = Report(total=sum(1 if is_upload(key) else 2 for key in keys))
     lock = threading.Lock()
     started = time.perf_counter()
 
@@ -130,7 +131,8 @@ def move(
         except (StorageError, OSError, ValueError) as exc:
             with lock:
                 report.failures.append(f"{key}: {exc}")
-                report.failures.append(f"{thumb_key_for(key)}: not copied with its image")
+                if not is_upload(key):
+                    report.failures.append(f"{thumb_key_for(key)}: not copied with its image")
         else:
             with lock:
                 for word in outcome.split("+"):

@@ -1,9 +1,12 @@
 """Input images: checked and normalised before any Gemini call.
 
-EXIF orientation applied, converted to RGB, long side capped, re-encoded as JPEG (quality 90).
-Memory is bounded: a pixel budget read from the header before decoding (Pillow's own bomb
-limit, ~179 MP, is far too high for a 512 MB server), JPEG decoded at a reduced scale, a bound
-on decodes at once. Anything else is refused with a message a person understands.
+Two steps, so that the web process never decodes a photo: `probe_image` (where the upload
+arrives) reads only the header: format, pixel count and upright size, and that the file is
+whole; `prepare_image` (in the worker that runs the job) decodes it: EXIF orientation applied,
+converted to RGB, long side capped, re-encoded as JPEG (quality 90). Memory is bounded: a pixel
+budget read from the header before decoding (Pillow's own bomb limit, ~179 MP, is far too high
+for a 512 MB server), JPEG decoded at a reduced scale, a bound on decodes at once. Anything
+else is refused with a message a person understands.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import io
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -40,6 +45,26 @@ class PreparedImage:
     width: int
     height: int
     name: str = "image"
+    # False for an upload only probed (its own bytes and format, not decoded yet): a worker
+    # prepares it before the first Gemini call. width and height are then its upright size.
+    normalised: bool = True
+
+
+# An upload's format -> the type it is stored as until a worker prepares it.
+UPLOAD_TYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+    "HEIF": "image/heic",
+    "AVIF": "image/avif",
+}
+_TURNED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+_JPEG_END = b"\xff\xd9"
+_JPEG_TAIL = 65_536  # a whole JPEG ends its image with this marker within its last bytes
 
 
 JPEG_QUALITY = 90
@@ -60,6 +85,30 @@ def set_decodes_at_once(count: int) -> None:
     _decode_slots = threading.BoundedSemaphore(count)
 
 
+def probe_image(
+    data: bytes | BinaryIO, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS
+) -> PreparedImage:
+    """Check an upload from its header alone (no decode: a fraction of a millisecond for a
+    12 MP photo): a format we take, at most max_pixels, whole as far as its header and end
+    tell. The upload's own bytes come back, with its upright size, for a worker to prepare."""
+    label = f"“{name}”"
+    source = _Source(data)
+    if not source.size:
+        raise ImageInputError(f"{label} is empty (0 bytes). Choose another file.")
+    with _reading(label):
+        with Image.open(source.open()) as probe:
+            fmt = _accepted(probe, label)
+            _within(probe.size, max_pixels, label)
+            turned = fmt in ("JPEG", "MPO") and _orientation(probe) in _TURNED
+            width, height = probe.size
+            probe.verify()  # PNG: every chunk's checksum; others: what the header says
+        if fmt in ("JPEG", "MPO") and _JPEG_END not in source.tail(_JPEG_TAIL):
+            raise ImageInputError(f"{label} is damaged or incomplete; upload it again.")
+    if turned:
+        width, height = height, width
+    return PreparedImage(source.read(), UPLOAD_TYPES[fmt], width, height, name, normalised=False)
+
+
 def prepare_image(
     data: bytes | BinaryIO,
     name: str = "image",
@@ -73,26 +122,30 @@ def prepare_image(
     source = _Source(data)
     if not source.size:
         raise ImageInputError(f"{label} is empty (0 bytes). Choose another file.")
+    with _reading(label):
+        with Image.open(source.open()) as probe:
+            _accepted(probe, label)
+            probe.verify()
+        with _decode_slots, Image.open(source.open()) as opened:
+            if opened.format == "JPEG":
+                opened.draft(opened.mode, _covering(opened.size, max_side))
+            _within(opened.size, max_pixels, label)
+            rgb = _normalised(opened, max_side)
+    out = io.BytesIO()
+    # JPEG whatever came in: a photo saved as PNG was 5-6 times the bytes to send, five
+    # times per derivation, for no visible gain to the image model.
+    rgb.save(out, format="JPEG", quality=JPEG_QUALITY)
+    return PreparedImage(out.getvalue(), "image/jpeg", rgb.width, rgb.height, name)
+
+
+@contextmanager
+def _reading(label: str) -> Iterator[None]:
+    """Pillow's ways of saying a file is not a usable image, as one sentence each."""
     try:
         with warnings.catch_warnings():
             # Over Pillow's pixel limit is a warning up to 2x and an error beyond: refuse both.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source.open()) as probe:
-                fmt = probe.format or ""
-                if fmt not in ACCEPTED_FORMATS:
-                    raise ImageInputError(
-                        f"{label} is a {fmt or 'unknown'} file; use PNG, JPEG, WEBP or HEIC."
-                    )
-                probe.verify()
-            with _decode_slots, Image.open(source.open()) as opened:
-                if opened.format == "JPEG":
-                    opened.draft(opened.mode, _covering(opened.size, max_side))
-                if opened.size[0] * opened.size[1] > max_pixels:
-                    raise ImageInputError(
-                        f"{label} is {opened.size[0]}×{opened.size[1]} pixels; the most this "
-                        f"studio takes is {max_pixels // 1_000_000} megapixels."
-                    )
-                rgb = _normalised(opened, max_side)
+            yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageInputError(f"{label} has too many pixels to be processed safely.") from None
     except UnidentifiedImageError:
@@ -103,11 +156,28 @@ def prepare_image(
         if isinstance(exc, ImageInputError):
             raise
         raise ImageInputError(f"{label} is damaged or incomplete; upload it again.") from None
-    out = io.BytesIO()
-    # JPEG whatever came in: a photo saved as PNG was 5-6 times the bytes to send, five
-    # times per derivation, for no visible gain to the image model.
-    rgb.save(out, format="JPEG", quality=JPEG_QUALITY)
-    return PreparedImage(out.getvalue(), "image/jpeg", rgb.width, rgb.height, name)
+
+
+def _accepted(probe: Image.Image, label: str) -> str:
+    fmt = probe.format or ""
+    if fmt not in ACCEPTED_FORMATS:
+        raise ImageInputError(f"{label} is a {fmt or 'unknown'} file; use PNG, JPEG, WEBP or HEIC.")
+    return fmt
+
+
+def _within(size: tuple[int, int], max_pixels: int, label: str) -> None:
+    if size[0] * size[1] > max_pixels:
+        raise ImageInputError(
+            f"{label} is {size[0]}×{size[1]} pixels; the most this "
+            f"studio takes is {max_pixels // 1_000_000} megapixels."
+        )
+
+
+def _orientation(probe: Image.Image) -> int:
+    try:
+        return int(probe.getexif().get(0x0112) or 1)
+    except (ValueError, TypeError, SyntaxError, OSError):
+        return 1  # unreadable EXIF: the decode ignores it too
 
 
 DRAFT_SLACK = 0.9  # a JPEG may be decoded down to 90% of max_side (4000 px -> 2000, not 2048)
@@ -128,6 +198,21 @@ class _Source:
             return io.BytesIO(self.data)
         self.data.seek(0)
         return self.data
+
+    def tail(self, count: int) -> bytes:
+        if isinstance(self.data, bytes | bytearray):
+            return bytes(self.data[-count:])
+        self.data.seek(max(0, self.size - count))
+        return self.data.read()
+
+    def read(self) -> bytes:
+        if isinstance(self.data, bytes | bytearray):
+            return bytes(self.data)
+        getvalue = getattr(self.data, "getvalue", None)  # an upload: its buffer, not a copy
+        if getvalue is not None:
+            return bytes(getvalue())
+        self.data.seek(0)
+        return self.data.read()
 
 
 def _covering(size: tuple[int, int], max_side: int) -> tuple[int, int]:

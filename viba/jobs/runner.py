@@ -32,7 +32,7 @@ from viba.core import logs
 from viba.core.errors import UserError
 from viba.engine import gemini, pipelines
 from viba.engine.gemini import GeminiConfig, GenerationError, ImageResult, TextResult, Usage
-from viba.engine.images import PreparedImage
+from viba.engine.images import ImageInputError, PreparedImage, prepare_image
 from viba.engine.pipelines import Run
 from viba.engine.prompts import PromptTemplate
 from viba.jobs.queue import QUEUE, Call, Chore, Deferrer, Interrupted, QueueWorker
@@ -74,7 +74,8 @@ class JobRunner:
     and other users' jobs go first meanwhile). config_for gives a job its Gemini configuration
     in the worker (the submitting process hands its own along when it runs the job itself);
     seal encrypts a user's own key for the queue. grace_s: how long a stopping worker lets
-    its jobs run before handing them back. queue: the queue's name (tests use one each)."""
+    its jobs run before handing them back. queue: the queue's name (tests use one each).
+    prepare decodes an upload kept as it came, in the worker, before the job's first call."""
 
     def __init__(
         self,
@@ -93,6 +94,7 @@ class JobRunner:
         seal: Seal | None = None,
         resumes: int = 2,
         name: str = "web",
+        prepare: generations.Prepare = prepare_image,
     ) -> None:
         self.db = db
         self.store = store
@@ -102,6 +104,7 @@ class JobRunner:
         self.seal = seal
         self.queue = queue
         self.resumes = resumes
+        self.prepare = prepare
         self._configs: dict[uuid.UUID, GeminiConfig] = {}  # jobs submitted here, until they run
         self._lock = threading.Lock()
         self._running: dict[uuid.UUID, int] = {}  # job bodies running in this process
@@ -382,6 +385,10 @@ class JobRunner:
                     return
                 if view.details.get("resumed"):
                     log.warning("picking up interrupted job %s again", job_id)
+                prepared = generations.prepare_inputs(self.db, self.store, view, self.prepare)
+                if prepared is None:
+                    return  # deleted meanwhile
+                view = prepared
                 images = generations.load_inputs(self.store, view)
                 self._run_pipeline(job, view, images, call.should_stop)
         except pipelines.Cancelled as exc:
@@ -393,7 +400,7 @@ class JobRunner:
         except GenerationError as exc:
             extra = {"error_kind": exc.kind, "error_model": exc.model}
             self._fail_quietly(job_id, str(exc), extra)
-        except (StorageError, DatabaseUnavailable, refine.RefineError) as exc:
+        except (StorageError, DatabaseUnavailable, refine.RefineError, ImageInputError) as exc:
             log.warning("job %s: %s", job_id, exc)
             self._fail_quietly(job_id, str(exc))
         except Exception:  # a bug must end as a failed job, not a job stuck processing

@@ -2,8 +2,11 @@
 
 Keys are content addresses (`img/<sha256>.<ext>`), so the same upload is stored once, and never
 expire (history rows keep keys, not URLs). Every image gets a WEBP thumbnail (`thumb/<sha256>.webp`,
-long side at most 384 px). Which generations use a key is kept in the image_refs table; a blob
-is deleted only when no row refers to it any more (viba.studio.history does that).
+long side at most 384 px). An upload waiting for its worker is kept as it came, without a
+thumbnail (`upload/<sha256>.<ext>`, any format the studio takes): the worker decodes it, stores
+the prepared image and forgets the upload (viba.studio.generations). Which generations use a
+key is kept in the image_refs table; a blob is deleted only when no row refers to it any more
+(viba.studio.history does that).
 """
 
 from __future__ import annotations
@@ -26,9 +29,20 @@ from viba.store.db import Database
 from viba.store.models import Blob, utcnow
 
 THUMB_SIDE = 384
-KEY_RE = re.compile(r"^(img|thumb)/[0-9a-f]{64}\.(png|jpg|webp)$")
+KEY_RE = re.compile(
+    r"^((img|thumb)/[0-9a-f]{64}\.(png|jpg|webp)|upload/[0-9a-f]{64}\.(jpg|png|webp|gif|bmp|tif|heic|avif))$"
+)
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-MIME_BY_EXT = {ext: mime for mime, ext in EXTENSIONS.items()}
+UPLOAD_EXTENSIONS = {
+    **EXTENSIONS,
+    "image/gif": "gif",
+    "image/bmp": "bmp",
+    "image/tiff": "tif",
+    "image/heic": "heic",
+    "image/avif": "avif",
+}
+MIME_BY_EXT = {ext: mime for mime, ext in UPLOAD_EXTENSIONS.items()}
+UPLOAD_PREFIX = "upload/"
 
 
 class StorageError(UserError, RuntimeError):
@@ -293,6 +307,11 @@ def thumb_key_for(key: str) -> str:
     return "thumb/" + key.split("/", 1)[1].rsplit(".", 1)[0] + ".webp"
 
 
+def is_upload(key: str) -> bool:
+    """An upload kept as it came, not prepared yet (see ImageStore.save_upload)."""
+    return key.startswith(UPLOAD_PREFIX)
+
+
 def mime_for(key: str) -> str:
     return MIME_BY_EXT[check_key(key).rsplit(".", 1)[1]]
 
@@ -338,6 +357,17 @@ class ImageStore:
             self.backend.put(thumb, small, "image/webp")
         return StoredImage(key, thumb, mime, created)
 
+    def save_upload(self, data: bytes, mime: str) -> StoredImage:
+        """An upload as it came (checked from its header), until a worker prepares it: no
+        thumbnail, nothing decoded here."""
+        if mime not in UPLOAD_EXTENSIONS:
+            raise StorageError(f"Cannot store {mime} uploads.")
+        key = f"{UPLOAD_PREFIX}{hashlib.sha256(data).hexdigest()}.{UPLOAD_EXTENSIONS[mime]}"
+        created = not self.backend.exists(key)
+        if created:
+            self.backend.put(key, data, mime)
+        return StoredImage(key, "", mime, created)
+
     def load(self, key: str) -> bytes:
         return self.backend.get(check_key(key))
 
@@ -358,8 +388,8 @@ class ImageStore:
 
     def thumbnails(self, keys: list[str]) -> dict[str, bytes]:
         """The thumbnails of several images (image key -> WEBP bytes; a missing one is left
-        out), in one query on the database backend."""
-        by_thumb = {thumb_key_for(key): key for key in keys}
+        out, as is an upload not prepared yet), in one query on the database backend."""
+        by_thumb = {thumb_key_for(key): key for key in keys if not is_upload(key)}
         many = getattr(self.backend, "get_many", None)
         if many is not None:
             return {by_thumb[t]: data for t, data in many(list(by_thumb)).items()}
@@ -374,7 +404,8 @@ class ImageStore:
     def delete(self, key: str) -> None:
         """Delete an image and its thumbnail (the caller checked nothing refers to it)."""
         self.backend.delete(check_key(key))
-        self.backend.delete(thumb_key_for(key))
+        if not is_upload(key):
+            self.backend.delete(thumb_key_for(key))
         for forget in list(self.on_delete):
             forget(key)
 

@@ -10,18 +10,18 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from viba.core.errors import UserError
 from viba.engine.gemini import ImageResult, Usage
 from viba.engine.images import PreparedImage
 from viba.store.db import Database, DatabaseUnavailable, sqlite_write_lock
-from viba.store.image_store import ImageStore, StorageError, StoredImage, mime_for
+from viba.store.image_store import ImageStore, StorageError, StoredImage, is_upload, mime_for
 from viba.store.models import GenerationHistory, ImageRef, ModelUsage, utcnow
 from viba.studio import features
 
@@ -174,8 +174,68 @@ def children(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> list
 
 
 def stored_image(store: ImageStore, key: str, name: str) -> PreparedImage:
-    """A stored image as pipeline input (it was checked and normalised before it was stored)."""
-    return PreparedImage(store.load(key), mime_for(key), 0, 0, name)
+    """A stored image as an input: prepared, or an upload kept as it came (checked from its
+    header) that a worker prepares before the first call."""
+    return PreparedImage(store.load(key), mime_for(key), 0, 0, name, normalised=not is_upload(key))
+
+
+def _save(store: ImageStore, image: PreparedImage) -> StoredImage:
+    if image.normalised:
+        return store.save(image.data, image.mime_type)
+    return store.save_upload(image.data, image.mime_type)
+
+
+Prepare = Callable[[bytes, str], PreparedImage]  # an upload's bytes and name -> prepared
+
+
+def prepare_inputs(
+    db: Database, store: ImageStore, view: GenerationView, prepare: Prepare
+) -> GenerationView | None:
+    """In the worker, before the first call: each input still kept as uploaded is decoded and
+    stored prepared (viba.engine.images.prepare_image), the row refers to that instead, and the
+    upload is deleted once nothing else refers to it. An upload that cannot be decoded raises
+    ImageInputError (its sentence ends the job). The view with the new keys (None: the row
+    was deleted meanwhile)."""
+    raw = {key: name for key, name in zip(view.input_keys, view.input_names) if is_upload(key)}
+    if not raw:
+        return view
+    made: dict[str, tuple[StoredImage, bytes]] = {}
+    for key, name in raw.items():
+        image = prepare(store.load(key), name)
+        made[key] = (store.save(image.data, image.mime_type), image.data)
+    keys = [made[k][0].key if k in made else k for k in view.input_keys]
+    names = [image_lock(k) for k in made] + [image_lock(x.key) for x, _ in made.values()]
+    with db.locked_session(*names) as s:
+        sqlite_write_lock(s)
+        row = s.get(GenerationHistory, view.id, with_for_update=True)
+        if row is None:  # deleted meanwhile: what was stored for it goes too
+            keys = []
+        else:
+            _restore(store, list(made.values()))
+            row.input_keys = keys
+            s.execute(
+                delete(ImageRef).where(
+                    ImageRef.generation_id == view.id,
+                    ImageRef.role == "input",
+                    ImageRef.key.in_(list(made)),
+                )
+            )
+            have = set(
+                s.scalars(
+                    select(ImageRef.key).where(
+                        ImageRef.generation_id == view.id, ImageRef.role == "input"
+                    )
+                )
+            )
+            for key in dict.fromkeys(x.key for x, _ in made.values()):
+                if key not in have:
+                    s.add(ImageRef(generation_id=view.id, key=key, role="input"))
+    gone = list(made) + ([] if keys else [x.key for x, _ in made.values() if x.created])
+    try:
+        forget_unreferenced(db, store, gone)
+    except StorageError:  # left for History's clean-up: the job goes on
+        log.exception("the uploads of generation %s could not be deleted", view.id)
+    return replace(view, input_keys=keys) if keys else None
 
 
 def load_inputs(store: ImageStore, view: GenerationView) -> list[PreparedImage]:
@@ -196,7 +256,10 @@ def _restore(store: ImageStore, images: Sequence[tuple[StoredImage, bytes]]) -> 
     a concurrent delete removed after it was saved (it had no reference then)."""
     for stored, data in images:
         if not store.exists(stored.key):
-            store.save(data, stored.mime)
+            if is_upload(stored.key):
+                store.save_upload(data, stored.mime)
+            else:
+                store.save(data, stored.mime)
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -220,7 +283,7 @@ def create(
     row is added: a UserError from it refuses the job, and the images this call stored for
     it are deleted again. then(session, row) runs in the same transaction once the row has
     its id (the job queue defers its job there: the row and its job commit together)."""
-    stored = [store.save(img.data, img.mime_type) for img in images]
+    stored = [_save(store, img) for img in images]
     row = GenerationHistory(
         user_id=user_id,
         type=feature,

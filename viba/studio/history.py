@@ -22,7 +22,7 @@ from viba.core.errors import UserError
 from viba.core.text import search_text
 from viba.store import audit
 from viba.store.db import Database, rowcount
-from viba.store.image_store import EXTENSIONS, ImageStore, mime_for
+from viba.store.image_store import EXTENSIONS, ImageStore, is_upload, mime_for
 from viba.store.models import GenerationHistory, ImageRef, User
 from viba.studio import features, generations, metadata
 from viba.studio.generations import GenerationView
@@ -173,7 +173,7 @@ def page(
             r.status,
             r.created_at,
             bool(r.favorite),
-            (r.output_keys or r.input_keys or [None])[0],
+            _shown_key(r.output_keys or r.input_keys or []),
             len(r.output_keys or []),
             list(r.names or []),
             r.error_message,
@@ -323,3 +323,9 @@ def summary(view: GenerationView) -> dict[str, Any]:
         "failed variants": details.get("failures") or [],
         "error": view.error_message,
     }
+
+
+def _shown_key(keys: list[str]) -> str | None:
+    """The image a generation's History tile shows: its first output, else its first input
+    (none for an upload not prepared yet: it has no thumbnail)."""
+    return keys[0] if keys and not is_upload(keys[0]) else None

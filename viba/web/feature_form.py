@@ -13,7 +13,7 @@ import streamlit as st
 from viba.core.errors import UserError
 from viba.core.text import md_escape
 from viba.engine.gemini import GeminiConfig, MissingApiKey
-from viba.engine.images import ImageInputError, PreparedImage, prepare_image
+from viba.engine.images import ImageInputError, PreparedImage, probe_image
 from viba.store.image_store import StorageError
 from viba.studio import (
     budget,
@@ -67,16 +67,12 @@ def gemini_config_or_help(ctx: PageContext) -> GeminiConfig | None:
 
 
 def prepare(files: Sequence[Any], ctx: PageContext) -> tuple[list[PreparedImage], list[str]]:
-    """Uploaded files → checked images, and one message per file that cannot be used (shown
-    on the page, and returned)."""
+    """Uploaded files → images checked from their headers (a worker decodes them), and one
+    message per file that cannot be used (shown on the page, and returned)."""
     good, errors = [], []
     for f in files:
         try:
-            good.append(
-                prepare_image(  # the upload is read in place: no copy of its bytes
-                    f, f.name, ctx.settings.max_image_side, ctx.settings.max_input_pixels
-                )
-            )
+            good.append(probe_image(f, f.name, ctx.settings.max_input_pixels))
         except ImageInputError as exc:
             errors.append(str(exc))
             st.error(md_escape(t(str(exc))), icon=":material/broken_image:")
