@@ -424,6 +424,9 @@ def main_() -> int:
         help="the deploy shapes' table instead (bench/shapes.py; needs --database-url)",
     )
     parser.add_argument("--shape-users", default="1,10,20,40", help="with --shapes")
+    parser.add_argument(
+        "--shape-workers", default="0,1,2,4", help="with --shapes: worker processes (0: shape a)"
+    )
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"needs Debian's chromium at {CHROMIUM}")
@@ -437,9 +440,12 @@ def main_() -> int:
         import shapes
 
         users = tuple(int(n) for n in args.shape_users.split(","))
+        workers = tuple(int(n) for n in args.shape_workers.split(","))
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            shapes.table(browser, fake, photo12, args.database_url, users)
+            shapes.table(
+                browser, fake, photo12, args.database_url, users, workers, max(1, args.runs)
+            )
             browser.close()
         fake.stop()
         return 0

@@ -221,17 +221,23 @@ def _line(b: Burst) -> str:
     )
 
 
-def table(browser, fake, photo12: bytes, admin_url: str, users=USERS) -> list[Burst]:
+def table(
+    browser, fake, photo12: bytes, admin_url: str, users=USERS, workers=(0, 1, 2, 4), runs=1
+) -> list[Burst]:
+    """The table for the shapes with these worker counts (0: shape (a); 4: 40 users only),
+    each run `runs` times on a fresh server and database."""
     fake.latency, fake.image_latency = 1.0, 2.0
     print(HEADER, flush=True)
     bursts: list[Burst] = []
-    for label, workers in SHAPES:
-        bursts += run_shape(browser, fake, photo12, admin_url, label, workers, users)
-    if max(users) >= 40:
-        bursts += run_shape(browser, fake, photo12, admin_url, WIDE[0], WIDE[1], (1, 40))
+    for _ in range(runs):
+        for label, count in SHAPES:
+            if count in workers:
+                bursts += run_shape(browser, fake, photo12, admin_url, label, count, users)
+        if max(users) >= 40 and WIDE[1] in workers:
+            bursts += run_shape(browser, fake, photo12, admin_url, WIDE[0], WIDE[1], (1, 40))
     fake.latency, fake.image_latency = 0.0, None
     print(f"\nload average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(HEADER)
-    for b in bursts:
+    for b in sorted(bursts, key=lambda b: (b.shape, b.users)):
         print(_line(b))
     return bursts

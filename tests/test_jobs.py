@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from datetime import UTC
@@ -851,20 +852,55 @@ def submit_uploads(runner, db, user, feature, uploads, gemini_config):
     return runner.submit(user.id, feature, images, {}, models(), in_use, gemini_config)
 
 
-def test_an_upload_is_stored_as_it_came_and_prepared_by_the_worker(
-    runner, db, store, member, gemini_config, fake_gemini
+def broken_png() -> bytes:
+    """A PNG whose header and every chunk's checksum are right but whose pixel data is not
+    zlib: only a decode finds it out."""
+    import struct
+    import zlib
+
+    good = png_bytes("whole")
+    chunks, at = [], 8
+    while at < len(good):
+        (length,) = struct.unpack(">I", good[at : at + 4])
+        kind, body = good[at + 4 : at + 8], good[at + 8 : at + 8 + length]
+        if kind == b"IDAT":
+            body = b"\x00" * len(body)
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        chunks.append(struct.pack(">I", len(body)) + kind + body + crc)
+        at += 12 + length
+    return good[:8] + b"".join(chunks)
+
+
+@pytest.fixture()
+def web_and_worker(db, store, gemini_config):
+    """Shape (b): a web without a worker (VIBA_WORKER=off) and a worker of the same queue."""
+    if not db.is_postgres:
+        pytest.skip("a web without a worker needs PostgreSQL's queue (SQLite runs jobs in the app)")
+    web = JobRunner(db, store, work=False, queue=queue_name())
+    worker = JobRunner(
+        db, store, queue=web.queue, heartbeat_s=0.2, config_for=lambda *_: gemini_config
+    )
+    yield web, worker
+    web.shutdown()
+    worker.shutdown()
+
+
+def test_a_web_without_a_worker_stores_the_upload_as_it_came_and_the_worker_prepares_it(
+    web_and_worker, db, store, member, gemini_config, fake_gemini
 ):
     from io import BytesIO
 
     from PIL import Image
 
+    web, worker = web_and_worker
     photo = phone_photo()
     probed = probe_image(photo, "phone.jpg")
     assert (probed.width, probed.height) == (2000, 3000)  # upright, from the header alone
     upload = store.save_upload(probed.data, probed.mime_type).key
     assert upload.startswith("upload/") and store.thumbnails([upload]) == {}
-    job_id = submit_uploads(runner, db, member, "derivation", [("phone.jpg", photo)], gemini_config)
-    runner.wait(job_id)
+    job_id = submit_uploads(web, db, member, "derivation", [("phone.jpg", photo)], gemini_config)
+    assert row(db, job_id).input_keys == [upload]  # the web stored it as it came
+    wait_until(lambda: row(db, job_id).status not in generations.UNFINISHED, timeout=30)
     r = row(db, job_id)
     assert r.status == "completed", r.error_message
     assert r.input_params["options"]["aspect_ratio"] == "2:3"  # the upright shape, followed
@@ -880,31 +916,13 @@ def test_an_upload_is_stored_as_it_came_and_prepared_by_the_worker(
 
 
 def test_an_upload_that_cannot_be_decoded_fails_its_job_with_a_sentence_before_any_call(
-    runner, db, store, member, gemini_config, fake_gemini
+    web_and_worker, db, store, member, gemini_config, fake_gemini
 ):
-    import struct
-    import zlib
-
-    from PIL import Image
-
-    good = png_bytes("whole")
-    # A PNG whose pixel data is not zlib, each chunk's checksum right: its header is fine.
-    chunks, at = [], 8
-    while at < len(good):
-        (length,) = struct.unpack(">I", good[at : at + 4])
-        kind, body = good[at + 4 : at + 8], good[at + 8 : at + 8 + length]
-        if kind == b"IDAT":
-            body = b"\x00" * len(body)
-        chunks.append(
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-        at += 12 + length
-    broken = good[:8] + b"".join(chunks)
-    assert (
-        probe_image(broken, "broken.png").width == Image.open(__import__("io").BytesIO(good)).width
-    )
-    job_id = submit_uploads(runner, db, member, "avatar", [("broken.png", broken)], gemini_config)
-    runner.wait(job_id)
+    web, _ = web_and_worker
+    broken = broken_png()
+    assert probe_image(broken, "broken.png").width > 0  # its header passes
+    job_id = submit_uploads(web, db, member, "avatar", [("broken.png", broken)], gemini_config)
+    wait_until(lambda: row(db, job_id).status not in generations.UNFINISHED, timeout=30)
     r = row(db, job_id)
     assert r.status == "failed"
     assert r.error_message == "“broken.png” is damaged or incomplete; upload it again."
@@ -913,34 +931,55 @@ def test_an_upload_that_cannot_be_decoded_fails_its_job_with_a_sentence_before_a
     assert r.input_keys[0].startswith("upload/") and store.exists(r.input_keys[0])
 
 
-def test_jobs_sharing_one_upload_each_keep_the_prepared_image(
+def test_with_a_worker_in_the_process_an_upload_is_prepared_before_its_row_exists(
     runner, db, store, member, gemini_config, fake_gemini
 ):
-    photo = phone_photo((1200, 900), seed=3)
-    jobs = []
-    errors = []
+    with db.session() as s:
+        before = s.scalar(select(func.count()).select_from(GenerationHistory))
+    with pytest.raises(JobError, match="^“broken.png” is damaged or incomplete; upload it again.$"):
+        submit_uploads(runner, db, member, "avatar", [("broken.png", broken_png())], gemini_config)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(GenerationHistory)) == before
+    photo = phone_photo((900, 600), seed=5)
+    job_id = submit_uploads(runner, db, member, "avatar", [("p.jpg", photo)], gemini_config)
+    assert row(db, job_id).input_keys[0].startswith("img/")  # no round trip through the store
+    assert not store.exists(f"upload/{hashlib.sha256(photo).hexdigest()}.jpg")
+    runner.wait(job_id)
+    assert row(db, job_id).status == "completed"
 
-    def one():
+
+def test_rows_sharing_one_upload_prepared_at_once_each_keep_the_prepared_image(db, store, member):
+    """Four jobs of the same photo, their workers preparing it at the same moment: each row
+    refers to the one prepared image, and the upload goes once nothing refers to it."""
+    photo = phone_photo((1200, 900), seed=3)
+    probed = probe_image(photo, "same.jpg")
+    params = {"input_names": ["same.jpg"], "options": {}, "models": {}}
+    ids = [
+        generations.create(db, store, member.id, "avatar", [probed], dict(params), WORKER_ID)
+        for _ in range(4)
+    ]
+    upload = row(db, ids[0]).input_keys[0]
+    assert upload.startswith("upload/")
+    views = [generations.find(db, member.id, job_id) for job_id in ids]
+    start = threading.Barrier(4)
+    results, errors = [], []
+
+    def one(view):
+        start.wait()
         try:
-            jobs.append(
-                submit_uploads(runner, db, member, "avatar", [("same.jpg", photo)], gemini_config)
-            )
+            results.append(generations.prepare_inputs(db, store, view, prepare_image))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=one) for _ in range(4)]
+    threads = [threading.Thread(target=one, args=(v,)) for v in views]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    assert not errors and len(jobs) == 4
-    for job_id in jobs:
-        runner.wait(job_id)
-    rows = [row(db, j) for j in jobs]
-    assert all(r.status == "completed" for r in rows), [r.error_message for r in rows]
-    keys = {r.input_keys[0] for r in rows}
+    assert not errors and len(results) == 4
+    keys = {row(db, job_id).input_keys[0] for job_id in ids}
     assert len(keys) == 1 and next(iter(keys)).startswith("img/")
-    assert all(store.exists(k) for k in keys)
-    upload = store.save_upload(photo, "image/jpeg")
-    assert upload.created  # it had been deleted: nothing refers to it any more
-    store.delete(upload.key)
+    (key,) = keys
+    assert store.exists(key) and not store.exists(upload)
+    assert all(upload_refs(db, job_id) == [key] for job_id in ids)
+    assert {v.input_keys[0] for v in results} == {key}

@@ -167,12 +167,13 @@ class JobRunner:
         try:
             spec = features.get(feature)
             spec.check_inputs(len(images))
+            images = self._stored_form(images)
             image_model = models[spec.image_step]
             chosen = output.choose(
                 spec, options, features.catalog().get(image_model), image_model, images
             )
             options = {**spec.check_options(options), **chosen}
-        except (features.InputError, output.OutputError) as exc:
+        except (features.InputError, output.OutputError, ImageInputError) as exc:
             raise JobError(str(exc)) from None
         steps = spec.step_ids
         estimate = budget.estimate(spec, models, options, len(images))
@@ -212,6 +213,18 @@ class JobRunner:
             raise JobError(str(exc)) from None
         params["own_key"] = config.own_key
         return self._queue(user_id, parent.type, [image], params, config, parent.id)
+
+    def _stored_form(self, images: Sequence[PreparedImage]) -> list[PreparedImage]:
+        """Uploads checked from their headers, as they are to be stored. A process with its
+        own worker prepares them now (its worker would do it anyway, after a round trip of
+        the whole upload through the store), and a file that cannot be decoded is refused
+        before any row exists; without one (VIBA_WORKER=off) they go as they came and the
+        queue's worker prepares them."""
+        if self.worker is None:
+            return list(images)
+        return [
+            image if image.normalised else self.prepare(image.data, image.name) for image in images
+        ]
 
     def _refuse_when_stopped(self) -> None:
         if self._stopped:

@@ -32,10 +32,13 @@ from viba.web.language import t
 
 # A running job's card redraws itself this often (one small query, one card): a variant shows
 # within this of being stored. History's list polls at HISTORY_POLL_SECONDS (a whole page).
-POLL_SECONDS = 0.25
+# Each redraw is a script run on the web and a render in the browser: at 0.25 s, 20 people
+# waiting on a Derivation cost the web more CPU than their submits (bench/shapes.py), for a
+# progress bar that moves every few seconds (Gemini takes 5-30 s per image).
+POLL_SECONDS = 1.0
 
 
-HISTORY_POLL_SECONDS = 0.5
+HISTORY_POLL_SECONDS = 1.0
 
 
 @action
