@@ -205,7 +205,20 @@ class Answer:
     delay: float = 0.0
     gate: threading.Event | None = None  # hold the answer until the test sets this
     raw: bytes | None = None  # sent instead of the JSON body (a broken answer)
+    content_type: str = "application/json; charset=UTF-8"
     drip: float = 0.0  # send the body one byte every `drip` seconds (a stalling network)
+
+
+def proxy_page(code: int, html: str | None = None) -> Answer:
+    """What a proxy or firewall in front of Google answers: its own HTML page, not Gemini's
+    JSON (seen: a 400 "<!DOCTYPE HTML> <html ..." from a corporate proxy)."""
+    page = html or (
+        f'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>'
+        f"<title>{code} Bad Request</title></head><body><h1>Bad Request</h1>"
+        "<p>Your browser sent a request that this server could not understand.<br />"
+        "</p><script>alert(1)</script></body></html>"
+    )
+    return Answer(code, {}, raw=page.encode(), content_type="text/html; charset=iso-8859-1")
 
 
 def error(code: int, message: str = "", details: list | None = None, delay: float = 0.0) -> Answer:
@@ -416,7 +429,7 @@ class FakeGemini:
                 payload = answer.raw if answer.raw is not None else json.dumps(answer.body).encode()
                 try:
                     self.send_response(answer.status)
-                    self.send_header("Content-Type", "application/json; charset=UTF-8")
+                    self.send_header("Content-Type", answer.content_type)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     if not answer.drip:

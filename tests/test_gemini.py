@@ -10,6 +10,7 @@ import time
 import pytest
 from PIL import Image
 
+from viba import i18n
 from viba.core.config import load_settings
 from viba.engine import gemini, pipelines, prompts
 
@@ -306,6 +307,44 @@ def test_each_failure_becomes_one_typed_error(
         avatar(gemini_config)
     assert info.value.model == IMAGE_MODEL
     assert len(fake_gemini.generate_calls()) == 1  # none of these is retried
+
+
+PROXY_SENTENCE = (
+    f"Gemini refused the request for {IMAGE_MODEL} (error 400) with an answer that is not "
+    "Gemini's own: a proxy or firewall between this server and Google may have sent it."
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        fg.proxy_page(400),
+        fg.Answer(400, {}, raw=b""),  # a bare 400
+        fg.Answer(400, {}, raw=b"Bad Request", content_type="text/plain"),
+        fg.Answer(400, {"error": {"code": 400, "message": "<html><body>x</body></html>"}}),
+    ],
+)
+def test_an_error_answer_that_is_not_geminis_json_is_one_sentence(
+    fake_gemini, gemini_config, answer
+):
+    fake_gemini.script(answer)
+    with pytest.raises(gemini.BadRequest) as info:
+        avatar(gemini_config)
+    assert str(info.value) == PROXY_SENTENCE
+    assert "<" not in i18n.t(str(info.value), "zh") and "代理" in i18n.t(str(info.value), "zh")
+
+
+def test_geminis_own_error_message_is_kept_on_one_line_and_cut(fake_gemini, gemini_config):
+    fake_gemini.script(fg.error(400, "Invalid   value\n at 'generation_config' " + "x" * 500))
+    with pytest.raises(gemini.BadRequest) as info:
+        avatar(gemini_config)
+    text = str(info.value)
+    assert text.startswith(
+        f"Gemini refused the request for {IMAGE_MODEL} (error 400): Invalid value at "
+        "'generation_config' xxx"
+    )
+    assert "\n" not in text and text.endswith("…")
+    assert len(text) < 400
 
 
 def test_unknown_model_names_its_replacement(fake_gemini, gemini_config):

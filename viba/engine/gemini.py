@@ -327,9 +327,27 @@ def _retry_delay(details: object) -> float | None:
     return None
 
 
+MESSAGE_CHARS = 300  # of Gemini's own error message, shown to the user
+_MARKUP = re.compile(r"<\s*(!doctype|html|head|body|title|h1|p|div|pre)\b", re.I)
+
+
+def gemini_message(exc: genai_errors.APIError) -> str:
+    """The message of Gemini's own JSON error ({"error": {"message": ...}}) on one line, cut at
+    MESSAGE_CHARS; "" when the answer was not Gemini's JSON: the SDK then carries the raw body
+    (an HTML page from a proxy or a firewall, a bare status) as its message, never to be
+    shown to a user."""
+    details = exc.details
+    error = details.get("error") if isinstance(details, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if not isinstance(message, str) or _MARKUP.search(message):
+        return ""
+    line = " ".join(message.split())
+    return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 1].rstrip() + "…"
+
+
 def translate_api_error(exc: genai_errors.APIError, model: str) -> GenerationError:
     code = exc.code or 0
-    message = (exc.message or "").strip()
+    message = gemini_message(exc)
     if code == 404:
         replacement = load_catalog().replacement_for(model)
         hint = (
@@ -361,8 +379,13 @@ def translate_api_error(exc: genai_errors.APIError, model: str) -> GenerationErr
             f"Gemini ({model}) is having trouble right now (error {code}). Try again in a minute.",
             model,
         )
-    detail = f": {message}" if message else ""
-    return BadRequest(f"Gemini refused the request for {model} (error {code}){detail}", model)
+    if not message:
+        return BadRequest(
+            f"Gemini refused the request for {model} (error {code}) with an answer that is not "
+            "Gemini's own: a proxy or firewall between this server and Google may have sent it.",
+            model,
+        )
+    return BadRequest(f"Gemini refused the request for {model} (error {code}): {message}", model)
 
 
 _loop: asyncio.AbstractEventLoop | None = None
