@@ -152,6 +152,7 @@ def run_shape(browser, fake, photo12: bytes, admin_url: str, label: str, workers
                 s.reset()
             cpu0 = [cpu_s(pid) for pid in pids]
             since = time.time()
+            print(f"# {label}: {n} users press Generate", flush=True)
             for page in pages[:n]:
                 main(page).get_by_role("button", name="Generate").click()
             burst = list(zip(pages[:n], counts))

@@ -983,3 +983,97 @@ def test_rows_sharing_one_upload_prepared_at_once_each_keep_the_prepared_image(d
     assert store.exists(key) and not store.exists(upload)
     assert all(upload_refs(db, job_id) == [key] for job_id in ids)
     assert {v.input_keys[0] for v in results} == {key}
+
+
+# --- models that cannot be called: the step's default, else the best listed one -----------
+
+
+@pytest.fixture()
+def fresh_lists():
+    from viba.engine import availability
+
+    availability.forget()
+    yield availability
+    availability.forget()
+
+
+def submit_with(runner, db, user, feature, gemini_config, chosen):
+    images = [prepare_image(png_bytes(f"{feature}-{uuid.uuid4()}"), "in.png")]
+    in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(db))
+    return runner.submit(
+        user.id, feature, images, {}, {**models(), **chosen}, in_use, gemini_config
+    )
+
+
+IMAGE_DEFAULT = features.catalog().default_for("avatar")
+
+
+def test_a_model_the_key_does_not_list_is_swapped_for_the_steps_default_and_said_so(
+    runner, db, member, gemini_config, fake_gemini, fresh_lists
+):
+    fake_gemini.models = [m for m in fake_gemini.models if m != "gemini-3-pro-image"]
+    job_id = submit_with(
+        runner, db, member, "avatar", gemini_config, {"avatar": "gemini-3-pro-image"}
+    )
+    runner.wait(job_id)
+    r = row(db, job_id)
+    assert r.status == "completed", r.error_message
+    assert {c.model for c in fake_gemini.generate_calls()} == {IMAGE_DEFAULT}
+    assert r.input_params["models"]["avatar"] == IMAGE_DEFAULT
+    assert r.details["model_fallbacks"] == [
+        {
+            "step": "avatar",
+            "asked": "gemini-3-pro-image",
+            "used": IMAGE_DEFAULT,
+            "reason": "is not offered to this API key",
+        }
+    ]
+
+
+def test_a_listed_model_that_answers_404_is_swapped_keeping_what_was_made(
+    runner, db, member, gemini_config, fake_gemini, fresh_lists
+):
+    """The key's list still names it (read an hour ago), the call says 404: the description
+    made by the text model is kept, the variants come from the default."""
+    fresh_lists.for_config(gemini_config)  # the list, read while the model was there
+    fake_gemini.models = [m for m in fake_gemini.models if m != "gemini-3-pro-image"]
+    job_id = submit_with(
+        runner, db, member, "derivation", gemini_config, {"derivation_image": "gemini-3-pro-image"}
+    )
+    runner.wait(job_id)
+    r = row(db, job_id)
+    assert r.status == "completed", r.error_message
+    assert len(r.output_keys) == 4 and r.details.get("failures") == []
+    text_model = models()["derivation_text"]
+    assert len(fake_gemini.generate_calls(text_model)) == 1  # step 1 was not asked again
+    assert len(fake_gemini.generate_calls(IMAGE_DEFAULT)) == 4
+    (swap,) = r.details["model_fallbacks"]
+    assert swap["asked"] == "gemini-3-pro-image" and swap["used"] == IMAGE_DEFAULT
+    assert "404" in swap["reason"]
+
+
+def test_without_the_default_the_best_listed_model_of_the_capability_is_used(
+    runner, db, member, gemini_config, fake_gemini, fresh_lists
+):
+    fake_gemini.models = [m for m in fake_gemini.models if m != IMAGE_DEFAULT]
+    job_id = submit_with(runner, db, member, "avatar", gemini_config, {})
+    runner.wait(job_id)
+    r = row(db, job_id)
+    assert r.status == "completed", r.error_message
+    used = r.details["model_fallbacks"][0]["used"]
+    assert used != IMAGE_DEFAULT and features.catalog().get(used).capability == "image"
+    assert {c.model for c in fake_gemini.generate_calls()} == {used}
+
+
+def test_a_job_fails_for_a_model_only_when_no_model_of_its_kind_can_be_called(
+    runner, db, member, gemini_config, fake_gemini, fresh_lists
+):
+    catalog = features.catalog()
+    fake_gemini.models = [
+        m for m in fake_gemini.models if (catalog.get(m) and catalog.get(m).capability) != "image"
+    ]
+    job_id = submit_with(runner, db, member, "avatar", gemini_config, {})
+    runner.wait(job_id)
+    r = row(db, job_id)
+    assert r.status == "failed"
+    assert "is not available to this API key or no longer exists" in r.error_message

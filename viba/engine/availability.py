@@ -13,7 +13,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from viba.engine.catalog import Catalog, ModelInfo
 from viba.engine.gemini import GeminiConfig, GenerationError, list_available_models
@@ -28,8 +28,11 @@ class Availability:
     models: frozenset[str] | None  # None: not known (the list failed)
     problem: str | None = None  # why not, for the user
     checked_at: float = 0.0  # monotonic
+    missing: frozenset[str] = frozenset()  # answered 404 NOT_FOUND since the list was read
 
     def can_call(self, model_id: str) -> bool:
+        if model_id in self.missing:
+            return False
         return self.models is None or model_id in self.models
 
 
@@ -69,6 +72,19 @@ def for_config(
             found = Availability(frozenset(list_available_models(config)), None, clock())
         except GenerationError as exc:
             found = Availability(None, str(exc), clock())
+        _cache[key] = found
+        return found
+
+
+def mark_missing(config: GeminiConfig, model_id: str) -> Availability:
+    """A model the key's list named (or that was not known) answered 404 NOT_FOUND: until the
+    list is read again, it counts as not callable for this key."""
+    key = _key(config)
+    with _guard:
+        lock = _locks.setdefault(key, threading.Lock())
+    with lock:
+        hit = _cache.get(key) or Availability(None, None, time.monotonic())
+        found = replace(hit, missing=hit.missing | {model_id})
         _cache[key] = found
         return found
 

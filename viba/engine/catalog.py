@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -149,6 +149,16 @@ class Catalog:
         capability = self.steps[step]
         fits = [m for m in self.models.values() if m.capability == capability and m.usable]
         return sorted(fits, key=lambda m: STATUSES.index(m.status))
+
+    def fallback(self, step: str, model_id: str, can_call: Callable[[str], bool]) -> str | None:
+        """What a step uses when model_id cannot be called: the step's default if it can be,
+        else the best usable model of the step's capability that can; None when none can."""
+        default = self.default_for(step)
+        if default != model_id and can_call(default):
+            return default
+        return next(
+            (m.id for m in self.for_step(step) if m.id != model_id and can_call(m.id)), None
+        )
 
     def replacement_for(self, model_id: str) -> str | None:
         info = self.models.get(model_id)

@@ -120,6 +120,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "model_thoughts": {"en": "The model's thoughts", "zh": "模型的思考摘要"},
     "progress": {"en": "{done} of {total} images", "zh": "已完成 {done}/{total} 张"},
     "variant_failed": {"en": "Variant {n} failed: {error}", "zh": "变体 {n} 失败：{error}"},
+    "model_swapped": {
+        "en": "{asked} {reason}: this used {used} instead.",
+        "zh": "{asked} {reason}：本次改用了 {used}。",
+    },
     "variant_waiting": {"en": "Variant {n}: on its way…", "zh": "变体 {n}：生成中…"},
     "variant_missing": {"en": "Variant {n}: none", "zh": "变体 {n}：无"},
     "nothing_yet": {"en": "Nothing generated here yet.", "zh": "这里还没有生成记录。"},

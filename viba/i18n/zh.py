@@ -140,6 +140,8 @@ PHRASES: dict[str, str] = {
     "Model": "模型",
     "Not offered to your key: {models} ({why}).": "你的密钥不可用：{models}（{why}）。",
     "not offered to this API key (Gemini's model list)": "此 API 密钥不可用（Gemini 模型列表）",
+    "is not offered to this API key": "不对此 API 密钥开放",
+    "answered 404 NOT_FOUND (renamed or shut down)": "返回了 404 NOT_FOUND（已改名或已停用）",
     "Saved: {model} for {step}.": "已保存：{step} 使用 {model}。",
     "Prompt: {version}": "提示词：{version}",
     "built-in": "内置",
@@ -404,7 +406,11 @@ PHRASES: dict[str, str] = {
     "Gemini refused the request for {model} (error {code}): {detail}": (
         "Gemini 拒绝了 {model} 的请求（错误 {code}）：{detail}"
     ),
-    "Gemini refused the request for {model} (error {code})": "Gemini 拒绝了 {model} 的请求（错误 {code}）",
+    "Gemini refused the request for {model} (error {code}) with an answer that is not "
+    "Gemini's own: a proxy or firewall between this server and Google may have sent it.": (
+        "Gemini 拒绝了 {model} 的请求（错误 {code}），但回答并非来自 Gemini："
+        "可能是本服务器与 Google 之间的代理或防火墙发出的。"
+    ),
     "Gemini ({model}) returned no image. Try again.": "Gemini（{model}）没有返回图片，请重试。",
     "Gemini blocked the request ({reason}). Change the images or the options and try again.": (
         "Gemini 拦截了请求（{reason}）。请更换图片或选项后重试。"

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from viba.core import logs
 from viba.core.errors import UserError
-from viba.engine import gemini, pipelines
+from viba.engine import availability, gemini, pipelines
 from viba.engine.gemini import GeminiConfig, GenerationError, ImageResult, TextResult, Usage
 from viba.engine.images import ImageInputError, PreparedImage, prepare_image
 from viba.engine.pipelines import Run
@@ -53,6 +53,8 @@ STOPPED_MESSAGE = "The server is restarting for an update: try again in a minute
 ConfigFor = Callable[[uuid.UUID, bool, str | None], GeminiConfig]
 Seal = Callable[[str], str]  # a user's own key -> a token only the app's processes can open
 StopCheck = Callable[[], bool]
+NOT_LISTED = "is not offered to this API key"  # why a step's model was swapped (on its card)
+ANSWERED_404 = "answered 404 NOT_FOUND (renamed or shut down)"
 
 
 class JobError(UserError, ValueError):
@@ -403,7 +405,7 @@ class JobRunner:
                     return  # deleted meanwhile
                 view = prepared
                 images = generations.load_inputs(self.store, view)
-                self._run_pipeline(job, view, images, call.should_stop)
+                self._run_with_callable_models(job, view, images, call.should_stop)
         except pipelines.Cancelled as exc:
             if generations.is_cancelled(self.db, job_id):
                 self._fail_quietly(job_id, str(exc))  # ends as cancelled, with its figures
@@ -451,8 +453,59 @@ class JobRunner:
         except DatabaseUnavailable:
             log.exception("job %s: could not record its failure", job_id)
 
-    def _run_pipeline(
+    def _run_with_callable_models(
         self, job: _Job, view: GenerationView, images: list[PreparedImage], stop: StopCheck
+    ) -> None:
+        """The pipeline with models the key can call: a step whose model the key's list lacks,
+        or that answers 404 NOT_FOUND (renamed, shut down), uses the step's default if that
+        can be called, else the best listed model of its capability; the row says so (its
+        card shows it) and keeps what was made. A job fails for a model only when no model
+        of the step's capability can be called."""
+        spec = features.get(view.type)
+        catalog = features.catalog()
+        known = availability.for_config(job.config)
+        models = dict(view.input_params["models"])
+        for step, model in list(models.items()):
+            if not known.can_call(model):
+                view = self._fall_back(view, models, step, model, known, NOT_LISTED)
+        while True:
+            try:
+                self._run_pipeline(job, view, images, stop, models)
+                return
+            except gemini.ModelNotFound as exc:
+                step = next((s for s in spec.step_ids if models.get(s) == exc.model), None)
+                known = availability.mark_missing(job.config, str(exc.model))
+                if step is None or catalog.fallback(step, models[step], known.can_call) is None:
+                    raise
+                view = self._fall_back(view, models, step, models[step], known, ANSWERED_404)
+
+    def _fall_back(
+        self,
+        view: GenerationView,
+        models: dict[str, str],
+        step: str,
+        model: str,
+        known: availability.Availability,
+        reason: str,
+    ) -> GenerationView:
+        """Swap a step's model for its fallback (in `models` and on the row); the fresh view
+        (what was made so far is kept, the failures of the model that went are dropped)."""
+        other = features.catalog().fallback(step, model, known.can_call)
+        if other is None:
+            return view  # nothing else to try: the call says what is wrong
+        log.warning("job %s: %s %s; step %s uses %s", view.id, model, reason, step, other)
+        models[step] = other
+        swap = {"step": step, "asked": model, "used": other, "reason": reason}
+        fresh = self._write(lambda: generations.fall_back(self.db, view.id, step, other, swap))
+        return fresh or view
+
+    def _run_pipeline(
+        self,
+        job: _Job,
+        view: GenerationView,
+        images: list[PreparedImage],
+        stop: StopCheck,
+        models: dict[str, str],
     ) -> None:
         spec = features.get(view.type)
         kept = view.details.get("outputs") or {}
@@ -515,7 +568,7 @@ class JobRunner:
                 config=job.config,
                 images=images,
                 options=view.input_params.get("options") or {},
-                models=view.input_params["models"],
+                models=models,
                 prompts=job.templates,
                 steps=spec.step_ids,
                 outputs=view.expected_outputs,

@@ -356,6 +356,28 @@ def claim(
         return view_of(row)
 
 
+def fall_back(
+    db: Database, generation_id: uuid.UUID, step: str, model: str, swap: dict[str, str]
+) -> GenerationView | None:
+    """A running job's step uses another model from now on (its own could not be called): the
+    row's models say the one used, details["model_fallbacks"] what was asked and why; the
+    failures of the model that went are dropped. The fresh view (None: the row is gone)."""
+    with db.session() as s:
+        sqlite_write_lock(s)
+        row = s.get(GenerationHistory, generation_id, with_for_update=True)
+        if row is None:
+            return None
+        params = dict(row.input_params or {})
+        params["models"] = {**(params.get("models") or {}), step: model}
+        row.input_params = params
+        details = dict(row.details or {})
+        details["model_fallbacks"] = [*(details.get("model_fallbacks") or []), swap]
+        details["failures"] = []
+        row.details = details
+        row.updated_at = utcnow()
+        return view_of(row)
+
+
 def requeue(db: Database, generation_id: uuid.UUID) -> None:
     """processing → pending: its worker stopped before the end and the queue retries it."""
     with db.session() as s:

@@ -425,6 +425,7 @@ def generation_detail(
     job_cards.job_status(view)
     if mine and not view.finished:
         job_cards.cancel_button(st, ctx, view)
+    job_cards.model_swaps(view)
     job_cards.variant_failures(view)
     left, right = st.columns(2)
     with left:

@@ -60,6 +60,22 @@ def job_status(view: GenerationView) -> None:
         st.progress(done / expected, text=t("progress").format(done=done, total=expected))
 
 
+def model_swaps(view: GenerationView) -> None:
+    """A step whose model could not be called, and the one used instead (viba.jobs.runner)."""
+    for swap in view.details.get("model_fallbacks") or []:
+        if isinstance(swap, dict):
+            st.info(
+                md_escape(
+                    t("model_swapped").format(
+                        asked=swap.get("asked"),
+                        used=swap.get("used"),
+                        reason=t(str(swap.get("reason"))),
+                    )
+                ),
+                icon=":material/swap_horiz:",
+            )
+
+
 def variant_failures(view: GenerationView) -> None:
     for failure in view.details.get("failures") or []:
         st.warning(
@@ -327,6 +343,7 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
         if description:
             with st.expander(t("description")):
                 st.text(description)
+        model_swaps(view)
         variant_failures(view)
         image_grid(
             store,
