@@ -48,15 +48,15 @@ from typing import Any
 
 from PIL import Image
 
-DEFAULT_MODELS = [  # what the real API serves today (2026-11-26); shut-down names get 404
-    "gemini-3.1-flash-image",
+DEFAULT_MODELS = [  # what the real API serves today (2026-12-03); shut-down names get 404
+    "gemini-nano-banana-2.1",
+    "gemini-3.1-flash-lite-image",
     "gemini-3-pro-image",
     "gemini-3.1-pro-preview",
     "gemini-3.8-flash",
     "gemini-3.6-flash",
     "gemini-3.5-flash-lite",
     "gemini-3-flash-preview",
-    "gemini-2.5-pro",
 ]
 ERROR_STATUS = {
     400: "INVALID_ARGUMENT",
@@ -100,12 +100,23 @@ class ModelOutputs:
 
 
 MODEL_OUTPUTS = {
-    "gemini-3.1-flash-image": ModelOutputs(
+    "gemini-3.1-flash-image": ModelOutputs(  # shut down 2026-10-29: listed in tests that need it
         {"512": 747, "1K": 1120, "2K": 1680, "4K": 2520}, tuple(PIXELS_1K), 1120
     ),
+    # Nano Banana 2.1 answers 400 to imageSize 512 (reported since its launch, 2026-10-06).
+    "gemini-nano-banana-2.1": ModelOutputs(
+        {"1K": 1120, "2K": 1680, "4K": 2520}, tuple(PIXELS_1K), 1120
+    ),
+    "gemini-3.1-flash-lite-image": ModelOutputs({"1K": 1120}, tuple(PIXELS_1K), 1120),
     "gemini-3-pro-image": ModelOutputs({"1K": 1120, "2K": 1120, "4K": 2000}, STANDARD_RATIOS, 560),
 }
 ANY_MODEL = ModelOutputs(dict.fromkeys(SCALE, 1290), tuple(PIXELS_1K), 258)  # any other model
+
+
+def thinks(model: str) -> bool:
+    """Gemini 3 image models, and Nano Banana 2.1 (its thinking levels minimal / medium /
+    high), start with thought parts and sign their images."""
+    return model.startswith(("gemini-3", "gemini-nano-banana"))
 
 
 def pixels(size: str, ratio: str) -> tuple[int, int]:
@@ -700,7 +711,7 @@ class FakeGemini:
                 "IMAGE",
                 outputs.sizes[size],
             )
-            if request.model.startswith("gemini-3"):
+            if thinks(request.model):
                 answer = candidate_answer(
                     thinking_parts(request.text)
                     + [{**final, "thoughtSignature": base64.b64encode(b"sig").decode()}],
@@ -720,7 +731,7 @@ class FakeGemini:
         """Gemini 3 image models check the thought signatures of a conversation: an image the
         model sent, passed back without its thoughtSignature, is a 400 (Google's thought
         signatures page: strict validation for image generation and editing)."""
-        if not (request.model or "").startswith("gemini-3"):
+        if not thinks(request.model or ""):
             return None
         for c, content in enumerate(request.body.get("contents", []), start=1):
             if content.get("role") != "model":

@@ -82,7 +82,10 @@ def test_pages_asking_at_once_make_one_call(fake_gemini, gemini_config):
 
 
 def test_the_current_choice_stays_offered_even_when_the_key_cannot_call_it():
-    known = availability.Availability(frozenset({"gemini-3.1-flash-image"}))
+    known = availability.Availability(frozenset({"gemini-nano-banana-2.1"}))
     offer = availability.offer(features.catalog(), "avatar", known, "gemini-3-pro-image")
-    assert offer.models == ["gemini-3.1-flash-image", "gemini-3-pro-image"]
-    assert [m.id for m, _ in offer.unavailable] == ["gemini-3-pro-image"]
+    assert offer.models == ["gemini-nano-banana-2.1", "gemini-3-pro-image"]
+    assert [m.id for m, _ in offer.unavailable] == [
+        "gemini-3.1-flash-lite-image",
+        "gemini-3-pro-image",
+    ]

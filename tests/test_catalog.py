@@ -13,15 +13,16 @@ SEED_NAMES = [
     "gemini-2.5-pro",
     "gemini-2.5-pro-image",
 ]
-CURRENT = [  # Google's models page, 2026-11-26
-    "gemini-3.1-flash-image",
+CURRENT = [  # Google's models page, 2026-12-03
+    "gemini-nano-banana-2.1",
+    "gemini-3.1-flash-lite-image",
     "gemini-3-pro-image",
     "gemini-3.1-pro-preview",
     "gemini-3.8-flash",
     "gemini-3.6-flash",
     "gemini-3.5-flash-lite",
 ]
-SHUT_DOWN = ["gemini-2.5-flash-image", "gemini-3-pro-image-preview"]
+SHUT_DOWN = ["gemini-2.5-flash-image", "gemini-3-pro-image-preview", "gemini-3.1-flash-image"]
 
 
 def test_catalog_offers_the_seed_and_current_names_with_current_defaults():
@@ -36,21 +37,27 @@ def test_catalog_offers_the_seed_and_current_names_with_current_defaults():
     for name in SHUT_DOWN:  # known (a stored choice maps), never offered
         assert not catalog.get(name).usable and catalog.get(name).auto_map
         assert name not in [m.id for m in catalog.for_step("avatar")]
-    assert catalog.get("gemini-2.5-pro").status == "deprecated"  # retires 2026-12-01
+    retired = catalog.get("gemini-2.5-pro")  # retired 2026-12-01
+    assert retired.status == "shut_down" and retired.replacement == "gemini-3.8-flash"
+    assert "gemini-2.5-pro" not in [m.id for m in catalog.for_step("derivation_text")]
+    # Nano Banana 2.1 makes no 512 (the API refuses it); Nano Banana 2 Lite only 1K.
+    assert catalog.get("gemini-nano-banana-2.1").sizes == ("1K", "2K", "4K")
+    assert catalog.get("gemini-3.1-flash-lite-image").sizes == ("1K",)
 
 
 @pytest.mark.parametrize(
     "step, stored, expected, note",
     [
         ("derivation_text", "gemini-3-pro-preview", "gemini-3.1-pro-preview", "retired"),
-        ("derivation_image", "gemini-3.1-flash-image-preview", "gemini-3.1-flash-image", "retired"),
+        ("derivation_image", "gemini-3.1-flash-image-preview", "gemini-nano-banana-2.1", "retired"),
+        ("derivation_image", "gemini-3.1-flash-image", "gemini-nano-banana-2.1", "retired"),
         ("avatar", "gemini-2.5-pro-image", "gemini-3-pro-image", "never existed"),
-        ("swap", "gemini-1.0-imaginary", "gemini-3.1-flash-image", "not a known model"),
-        ("try_on", "gemini-3.1-pro-preview", "gemini-3.1-flash-image", "cannot do this step"),
-        ("derivation_text", "gemini-2.5-pro", "gemini-2.5-pro", None),
-        ("swap", "gemini-2.5-flash-image", "gemini-3.1-flash-image", "retired"),
+        ("swap", "gemini-1.0-imaginary", "gemini-nano-banana-2.1", "not a known model"),
+        ("try_on", "gemini-3.1-pro-preview", "gemini-nano-banana-2.1", "cannot do this step"),
+        ("derivation_text", "gemini-2.5-pro", "gemini-3.8-flash", "retired"),
+        ("swap", "gemini-2.5-flash-image", "gemini-nano-banana-2.1", "retired"),
         ("try_on", "gemini-3-pro-image-preview", "gemini-3-pro-image", "retired"),
-        ("avatar", None, "gemini-3.1-flash-image", None),
+        ("avatar", None, "gemini-nano-banana-2.1", None),
     ],
 )
 def test_resolve_maps_stored_names(step, stored, expected, note):

@@ -18,7 +18,7 @@ import fake_gemini as fg
 from helpers import photo
 
 TEXT_MODEL = "gemini-3.1-pro-preview"
-IMAGE_MODEL = "gemini-3.1-flash-image"
+IMAGE_MODEL = "gemini-nano-banana-2.1"
 
 
 def decode(result: gemini.ImageResult) -> Image.Image:
@@ -350,9 +350,9 @@ def test_geminis_own_error_message_is_kept_on_one_line_and_cut(fake_gemini, gemi
 def test_unknown_model_names_its_replacement(fake_gemini, gemini_config):
     with pytest.raises(gemini.ModelNotFound) as info:
         pipelines.run_avatar(gemini_config, [photo()], "gemini-3.1-flash-image-preview")
-    assert info.value.replacement == "gemini-3.1-flash-image"
+    assert info.value.replacement == "gemini-nano-banana-2.1"
     assert "gemini-3.1-flash-image-preview" in str(info.value)
-    assert "Choose gemini-3.1-flash-image instead" in str(info.value)
+    assert "Choose gemini-nano-banana-2.1 instead" in str(info.value)
     with pytest.raises(gemini.ModelNotFound, match="Choose another model"):
         pipelines.run_avatar(gemini_config, [photo()], "gemini-0-unknown")
 
@@ -435,7 +435,7 @@ def test_key_choice_user_key_then_server_key_then_a_clear_error(tmp_path):
 
 
 def test_list_available_models(fake_gemini, gemini_config):
-    fake_gemini.models = ["gemini-3.1-flash-image", "gemini-3-flash-preview"]
+    fake_gemini.models = ["gemini-nano-banana-2.1", "gemini-3-flash-preview"]
     try:
         assert gemini.list_available_models(gemini_config) == set(fake_gemini.models)
         (call,) = fake_gemini.requests
@@ -463,7 +463,7 @@ def test_calls_in_flight_with_one_key_are_limited(fake_gemini, gemini_config):
     threads = [
         threading.Thread(
             target=lambda: results.append(
-                gemini.generate_image(config, "gemini-3.1-flash-image", [photo()], "Draw.")
+                gemini.generate_image(config, "gemini-nano-banana-2.1", [photo()], "Draw.")
             )
         )
         for _ in range(6)
@@ -512,9 +512,10 @@ def test_thought_text_alone_is_not_an_answer(fake_gemini, gemini_config):
 def test_the_output_size_follows_image_size_and_a_size_the_model_lacks_is_a_400(
     fake_gemini, gemini_config
 ):
-    small = gemini.generate_image(
-        gemini_config, IMAGE_MODEL, [photo()], "draw", aspect_ratio="16:9", image_size="512"
+    large = gemini.generate_image(
+        gemini_config, IMAGE_MODEL, [photo()], "draw", aspect_ratio="16:9", image_size="2K"
     )
-    assert decode(small).size == (688, 384) and small.usage.output_tokens == 747
-    with pytest.raises(gemini.BadRequest, match="error 400"):
-        gemini.generate_image(gemini_config, "gemini-3-pro-image", [photo()], "d", image_size="512")
+    assert decode(large).size == (2752, 1536) and large.usage.output_tokens == 1680
+    for model in (IMAGE_MODEL, "gemini-3-pro-image"):  # Nano Banana 2.1 too refuses 512
+        with pytest.raises(gemini.BadRequest, match="error 400"):
+            gemini.generate_image(gemini_config, model, [photo()], "d", image_size="512")

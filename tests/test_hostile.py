@@ -62,7 +62,7 @@ def test_an_image_folder_that_cannot_be_written_is_one_sentence_and_no_row(
 def test_an_answer_that_is_not_the_apis_json_is_reported_as_such(fake_gemini, gemini_config, raw):
     fake_gemini.script(fg.broken(raw))
     with pytest.raises(gemini.BadAnswer, match="could not be read") as refused:
-        gemini.generate_image(gemini_config, "gemini-3.1-flash-image", [photo()], "Draw.")
+        gemini.generate_image(gemini_config, "gemini-nano-banana-2.1", [photo()], "Draw.")
     assert refused.value.kind == "bad_answer"
 
 
@@ -147,7 +147,7 @@ def test_an_answer_that_drips_in_is_cut_off_at_the_call_deadline(fake_gemini, ge
     config = dataclasses.replace(gemini_config, deadline_s=1.0)
     fake_gemini.script(fg.dripping(0.2))
     with pytest.raises(gemini.GenerationTimeout, match="did not finish within 1 seconds"):
-        gemini.generate_image(config, "gemini-3.1-flash-image", [photo()], "Draw.")
+        gemini.generate_image(config, "gemini-nano-banana-2.1", [photo()], "Draw.")
     from helpers import wait_until
 
     wait_until(lambda: fake_gemini.drips_aborted == 1)  # the connection was closed

@@ -57,14 +57,18 @@ def test_the_command_runs_every_feature_on_every_model_at_the_smallest_size(
         for feature in ("derivation", "avatar", "try_on", "swap"):
             assert any(f" {feature} " in p and f" {model.id} " in p for p in passes)
     # The smallest size each model makes, asked of Gemini and seen in what came back.
-    assert any("gemini-3.1-flash-image" in p and "448x600 jpeg at 512 3:4" in p for p in passes)
-    assert any("gemini-3-pro-image" in p and "896x1200 jpeg at 1K 3:4" in p for p in passes)
+    for model in ("gemini-nano-banana-2.1", "gemini-3.1-flash-lite-image", "gemini-3-pro-image"):
+        assert any(model in p and "896x1200 jpeg at 1K 3:4" in p for p in passes)
     sizes = {
         (r.model, r.body["generationConfig"]["imageConfig"]["imageSize"])
         for r in fake_gemini.generate_calls()
         if "IMAGE" in r.modalities
     }
-    assert sizes == {("gemini-3.1-flash-image", "512"), ("gemini-3-pro-image", "1K")}
+    assert sizes == {
+        ("gemini-nano-banana-2.1", "1K"),  # its smallest: the API refuses 512
+        ("gemini-3.1-flash-lite-image", "1K"),
+        ("gemini-3-pro-image", "1K"),
+    }
     assert "$" in passes[0] and lines[-1].startswith(f"{len(passes)} passed, 0 failed")
 
 
@@ -72,7 +76,7 @@ def test_a_model_the_key_cannot_call_fails_its_lines_and_the_exit_code(
     gemini_env, fake_gemini, capsys
 ):
     fake_gemini.models = [m for m in fake_gemini.models if m != "gemini-3-pro-image"]
-    code = live_check.main(["--models", "gemini-3-pro-image,gemini-3.1-flash-image"])
+    code = live_check.main(["--models", "gemini-3-pro-image,gemini-nano-banana-2.1"])
     out = capsys.readouterr().out.splitlines()
     assert code == 1
     fails = [line for line in out if line.startswith("FAIL")]
@@ -83,7 +87,7 @@ def test_a_model_the_key_cannot_call_fails_its_lines_and_the_exit_code(
 
 
 def test_filters_and_a_wrong_name_get_one_sentence(gemini_env, fake_gemini, capsys):
-    assert live_check.main(["--models", "gemini-3.1-flash-image", "--features", "swap"]) == 0
+    assert live_check.main(["--models", "gemini-nano-banana-2.1", "--features", "swap"]) == 0
     out = capsys.readouterr().out
     assert out.count("PASS") == 1 and " swap " in out
     assert len(fake_gemini.generate_calls()) == 1

@@ -7,7 +7,7 @@ import pytest
 from viba.engine.images import PreparedImage
 from viba.studio import features, output
 
-FLASH = "gemini-3.1-flash-image"
+FLASH = "gemini-nano-banana-2.1"
 PRO = "gemini-3-pro-image"
 
 
@@ -59,12 +59,15 @@ def test_each_feature_has_its_default_size_and_follows_its_input():
 
 
 def test_a_choice_is_kept_and_an_unsupported_one_refused_with_a_sentence():
-    assert choose("swap", FLASH, [shaped(1, 1)] * 2, image_size="512", aspect_ratio="1:8") == {
-        "image_size": "512",
+    assert choose("swap", FLASH, [shaped(1, 1)] * 2, image_size="2K", aspect_ratio="1:8") == {
+        "image_size": "2K",
         "aspect_ratio": "1:8",
     }
+    # Nano Banana 2.1 refuses 512 (Nano Banana 2, shut down, made it): refused before a call.
     with pytest.raises(output.OutputError, match=r"makes images of 1K, 2K, 4K, not '512'"):
-        choose("swap", PRO, [shaped(1, 1)] * 2, image_size="512")
+        choose("swap", FLASH, [shaped(1, 1)] * 2, image_size="512")
+    with pytest.raises(output.OutputError, match=r"makes images of 1K, not '2K'"):
+        choose("swap", "gemini-3.1-flash-lite-image", [shaped(1, 1)] * 2, image_size="2K")
     with pytest.raises(output.OutputError, match=r"cannot make the aspect ratio '1:8'"):
         choose("swap", PRO, [shaped(1, 1)] * 2, aspect_ratio="1:8")
     with pytest.raises(output.OutputError, match="'<script>al'"):  # hostile text, cut short

@@ -125,8 +125,8 @@ def test_retired_stored_names_are_mapped_and_saved_back(db, user):
         )
     choices, notes = preferences.load_model_choices(db, user.id)
     assert choices["derivation_text"] == "gemini-3.1-pro-preview"
-    assert choices["derivation_image"] == "gemini-3.1-flash-image"
-    assert choices["avatar"] == "gemini-3-pro-image" and choices["swap"] == "gemini-3.1-flash-image"
+    assert choices["derivation_image"] == "gemini-nano-banana-2.1"
+    assert choices["avatar"] == "gemini-3-pro-image" and choices["swap"] == "gemini-nano-banana-2.1"
     assert choices["try_on"] == "gemini-3-pro-image"  # the original product's name
     assert len(notes) == 5 and any("never existed" in n for n in notes)
     titles = [step.prompt.title for step in features.steps().values()]
@@ -134,9 +134,9 @@ def test_retired_stored_names_are_mapped_and_saved_back(db, user):
         assert sum(n.startswith(title + ": ") for n in notes) == 1
     assert stored_prefs(db, user) == {
         "derivation_text": "gemini-3.1-pro-preview",
-        "derivation_image": "gemini-3.1-flash-image",
+        "derivation_image": "gemini-nano-banana-2.1",
         "avatar": "gemini-3-pro-image",
-        "swap": "gemini-3.1-flash-image",
+        "swap": "gemini-nano-banana-2.1",
         "try_on": "gemini-3-pro-image",
     }
     assert preferences.load_model_choices(db, user.id)[1] == []  # mapped once, saved

@@ -130,18 +130,18 @@ def test_gemini_refuses_a_model_image_passed_back_without_its_signature(fake_gem
     from fake_gemini import png_bytes
 
     photo = prepare_image(png_bytes("turns"), "p.png")
-    made = gemini.generate_image(gemini_config, "gemini-3.1-flash-image", [photo], "draw")
+    made = gemini.generate_image(gemini_config, "gemini-nano-banana-2.1", [photo], "draw")
     history = [gemini.Turn("user", "draw", [photo])]
     unsigned = gemini.Turn("model", image=made.data, mime_type=made.mime_type)
     with pytest.raises(gemini.BadRequest, match="missing a thought_signature"):
         gemini.generate_image(
-            gemini_config, "gemini-3.1-flash-image", [], "darker", history=[*history, unsigned]
+            gemini_config, "gemini-nano-banana-2.1", [], "darker", history=[*history, unsigned]
         )
     signed = gemini.Turn(
         "model", image=made.data, mime_type=made.mime_type, signature=made.signature
     )
     again = gemini.generate_image(
-        gemini_config, "gemini-3.1-flash-image", [], "darker", history=[*history, signed]
+        gemini_config, "gemini-nano-banana-2.1", [], "darker", history=[*history, signed]
     )
     assert again.data
 

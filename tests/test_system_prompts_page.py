@@ -114,22 +114,21 @@ def test_the_model_list_is_the_keys_asked_once_an_hour_and_refreshed_on_demand(
     monkeypatch.setenv("GEMINI_RETRY_ATTEMPTS", "1")
     get_settings.cache_clear()
     availability.forget()
-    fake_gemini.models = ["gemini-3.1-flash-image", "gemini-3.1-pro-preview", "gemini-2.5-pro"]
+    fake_gemini.models = ["gemini-nano-banana-2.1", "gemini-3.1-pro-preview", "gemini-2.5-pro"]
     fake_gemini.list_page_size = 2  # the SDK follows nextPageToken
     try:
         at = open_page(PAGE, user)
         assert not at.exception and not at.warning
         avatar = at.selectbox(key="model_avatar")
         assert avatar.options == [
-            "Gemini 3.1 Flash Image (fast) · gemini-3.1-flash-image"
+            "Nano Banana 2.1 (fast) · gemini-nano-banana-2.1"
         ]  # gemini-3-pro-image is not on this key's list: not offered, and said why
-        assert any(
-            "Not offered to your key: Gemini 3 Pro Image (highest quality) · gemini-3-pro-image"
-            in c.value
-            for c in at.caption
-        )
+        said = " ".join(c.value for c in at.caption if "Not offered to your key:" in c.value)
+        assert "Gemini 3 Pro Image (highest quality) · gemini-3-pro-image" in said
+        assert "gemini-3.1-flash-lite-image" in said
         text = at.selectbox(key="model_derivation_text").options
-        assert any(o.startswith("⚠ Gemini 2.5 Pro (deprecated") for o in text)  # marked
+        # Listed by the key but retired (2026-12-01): never offered.
+        assert text and not any("gemini-2.5-pro" in o for o in text)
         lists = [r for r in fake_gemini.requests if r.method == "GET"]
         assert len(lists) == 2  # 4 models (an embedding one among them), 2 per page
         assert lists[0].headers["x-goog-api-key"] == "server-key-for-the-list"
@@ -139,7 +138,7 @@ def test_the_model_list_is_the_keys_asked_once_an_hour_and_refreshed_on_demand(
         assert len([r for r in fake_gemini.requests if r.method == "GET"]) == 2
         next(b for b in at.button if b.label == "Refresh the model list").click().run()
         assert len([r for r in fake_gemini.requests if r.method == "GET"]) == 2 + 3
-        assert len(at.selectbox(key="model_avatar").options) == 2
+        assert len(at.selectbox(key="model_avatar").options) == 2  # + gemini-3-pro-image
     finally:
         availability.forget()
         monkeypatch.undo()
@@ -154,7 +153,7 @@ def test_without_a_key_every_catalog_model_is_offered_and_the_page_says_why(monk
     try:
         at = open_page(PAGE, user)
         assert "No Gemini API key" in at.warning[0].value
-        assert len(at.selectbox(key="model_avatar").options) == 2
+        assert len(at.selectbox(key="model_avatar").options) == 3  # the catalog's image models
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()

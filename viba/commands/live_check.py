@@ -4,7 +4,7 @@ with the tokens and the estimated cost it spent, and the total.
 
     GEMINI_API_KEY=... python -m viba.commands.live_check
     GEMINI_API_KEY=... python -m viba.commands.live_check \
-        --models gemini-3.1-flash-image --features avatar
+        --models gemini-nano-banana-2.1 --features avatar
 
 Configured models: the catalog's usable image models, each running Derivation, Avatar, Try-On
 and Swap through the same pipelines as the studio (Derivation's text step on the default text
