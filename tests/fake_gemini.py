@@ -368,6 +368,8 @@ class FakeGemini:
     fail_uploads: bool = False  # answer uploads with 404, as a proxy without the Files API
     list_page_size: int = 50  # models.list's default page size
     list_latency: float = 0.0  # seconds before each page of models.list
+    # What models.list says of a model beyond its name (displayName, description, ...)
+    listed_details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._scripts: dict[str | None, deque[Answer]] = defaultdict(deque)
@@ -392,6 +394,7 @@ class FakeGemini:
             self.fail_uploads = False
             self.list_page_size = 50
             self.list_latency = 0.0
+            self.listed_details.clear()
             self.deleted.clear()
             self.models = list(DEFAULT_MODELS)
 
@@ -637,6 +640,7 @@ class FakeGemini:
                     "inputTokenLimit": 131072,
                     "outputTokenLimit": 32768,
                     "supportedGenerationMethods": methods,
+                    **self.listed_details.get(m, {}),
                 }
                 for m, methods in page
             ]

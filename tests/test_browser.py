@@ -135,7 +135,7 @@ def test_model_choice_survives_logout_and_a_new_browser(browser, page, streamlit
     expect(heading(page, "System Prompts")).to_be_visible()
     wait_until(lambda: len(session_cookies(page)) == 1)
     avatar = model_box(page, 2)
-    expect(avatar).to_have_value(re.compile(r"· gemini-3\.1-flash-image$"))
+    expect(avatar).to_have_value(re.compile(r"· gemini-nano-banana-2\.1$"))
     choose(page, avatar, re.compile("gemini-3-pro-image$"))
     expect(page.get_by_text("Saved: gemini-3-pro-image")).to_be_visible()
     page.get_by_role("button", name="Log out").click()

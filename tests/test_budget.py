@@ -34,8 +34,8 @@ def test_each_call_records_its_estimated_cost_and_the_generation_its_total(
     catalog = features.catalog()
     image = next(u for u in rows if u.images)
     flash = catalog.get(image.model)
-    # A 1K image on Gemini 3.1 Flash Image: 1,120 output tokens at $60 per million, plus input
-    # and thoughts: about 7 cents.
+    # A 1K image on Nano Banana 2.1: 1,120 output tokens at $30 per million, plus input and
+    # thoughts: about 4 cents.
     assert 1120 * flash.price["image_output"] / 1e6 < image.cost_usd < 0.08
     r = row(db, job_id)
     assert r.details["cost_usd"] == pytest.approx(sum(u.cost_usd for u in rows), abs=1e-6)
@@ -47,10 +47,10 @@ def test_the_estimate_follows_the_size_and_the_model():
     derivation = features.get("derivation")
     at = {
         size: budget.estimate(derivation, models(), {"image_size": size}, 1)
-        for size in ("512", "1K", "2K", "4K")
+        for size in ("1K", "2K", "4K")  # what the default, Nano Banana 2.1, makes
     }
-    assert at["512"] < at["1K"] < at["2K"] < at["4K"]
-    assert 4 * 2520 * 60 / 1e6 < at["4K"] < 0.75  # four 4K variants, $0.151 each
+    assert at["1K"] < at["2K"] < at["4K"]
+    assert 4 * 2520 * 30 / 1e6 < at["4K"] < 0.4  # four 4K variants, $0.076 each
     unpriced = {**models(), "derivation_text": "gemini-3.8-flash"}  # no price in the catalog
     assert budget.estimate(derivation, unpriced, {"image_size": "1K"}, 1) < at["1K"]
 

@@ -93,3 +93,26 @@ def test_filters_and_a_wrong_name_get_one_sentence(gemini_env, fake_gemini, caps
     assert len(fake_gemini.generate_calls()) == 1
     assert live_check.main(["--models", "gemini-9-ultra"]) == 2
     assert capsys.readouterr().err.strip() == "Not in the model catalog: gemini-9-ultra."
+
+
+def test_models_the_key_lists_that_the_catalog_lacks_are_reported(gemini_env, fake_gemini, capsys):
+    """Google ships a model: the key's list has it before the catalog does (and drops one)."""
+    fake_gemini.models = [m for m in fake_gemini.models if m != "gemini-3-pro-image"]
+    fake_gemini.models.append("gemini-nano-banana-3")
+    fake_gemini.listed_details["gemini-nano-banana-3"] = {
+        "displayName": "Nano Banana 3\n<b>new</b>",
+        "description": "Image generation\tand editing.\x1b[31m",
+        "inputTokenLimit": 65536,
+        "outputTokenLimit": 32768,
+    }
+    assert live_check.main(["--models", "gemini-nano-banana-2.1", "--features", "swap"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    new = [line for line in out if line.startswith("NEW")]
+    assert new == [
+        "NEW    gemini-nano-banana-3: “Nano Banana 3 <b>new</b>” (Image generation and "
+        "editing.[31m); input 65536 / output 32768 tokens; listed by this key, not in the catalog"
+    ]
+    assert [line for line in out if line.startswith("GONE")] == [
+        "GONE   gemini-3-pro-image: in the catalog, not listed by this key"
+    ]
+    assert out[-1].startswith("1 passed, 0 failed")  # what the key lists does not fail it

@@ -21,9 +21,9 @@ def test_options_size_and_ratio_are_kept_after_a_submit_and_in_the_next_session(
 ):
     at = open_page("pages/1_Derivation.py", user)
     size, ratio = widget(at, "selectbox", "Size"), widget(at, "selectbox", "Aspect ratio")
-    # The default image model (Gemini 3.1 Flash Image) makes every size; Derivation: 1K,
+    # The default image model (Nano Banana 2.1) makes 1K to 4K (not 512); Derivation: 1K,
     # following the photo's shape.
-    assert size.options == ["512", "1K", "2K", "4K"] and size.value == "1K"
+    assert size.options == ["1K", "2K", "4K"] and size.value == "1K"
     assert ratio.value == "auto" and ratio.options[0] == "Like the image"
     assert "8:1" in ratio.options
     widget(at, "slider", "Creativity").set_value(8)
@@ -63,7 +63,7 @@ def test_the_choices_are_those_of_the_chosen_model_and_a_stored_one_it_lacks_is_
     db, user, app_environ
 ):
     preferences.set_model_choice(db, user.id, "avatar", "gemini-3-pro-image")
-    with db.session() as s:  # chosen with the flash model, which makes 512 and 1:8
+    with db.session() as s:  # chosen with Nano Banana 2 (512 and 1:8), shut down since
         s.get(User, user.id).feature_options = {
             "avatar": {"image_size": "512", "aspect_ratio": "1:8"}
         }

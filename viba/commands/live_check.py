@@ -10,7 +10,9 @@ Configured models: the catalog's usable image models, each running Derivation, A
 and Swap through the same pipelines as the studio (Derivation's text step on the default text
 model), and its usable text models, each describing the test photo once. The inputs are drawn
 here (a figure, a shirt, a street), so nothing personal is sent. It exits 1 when any line
-fails. GEMINI_BASE_URL points it elsewhere (the tests point it at the fake).
+fails. Then a NEW line for each model the key's list offers that the catalog does not know
+(Google shipped it: adopt it), and a GONE line for each usable catalog model the list lacks.
+GEMINI_BASE_URL points it elsewhere (the tests point it at the fake).
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from viba.core.config import get_settings
 from viba.core.errors import UserError
 from viba.engine import prompts
 from viba.engine.catalog import SIZES, Catalog, ModelInfo
-from viba.engine.gemini import GeminiConfig, ImageResult, TextResult, Usage, generate_text
+from viba.engine.gemini import (
+    GeminiConfig,
+    ImageResult,
+    TextResult,
+    Usage,
+    generate_text,
+    list_models,
+)
 from viba.engine.images import PreparedImage, prepare_image
 from viba.engine.pipelines import Run
 from viba.studio import features, output
@@ -203,6 +212,34 @@ def run_checks(
     return lines
 
 
+def unknown_models(config: GeminiConfig, catalog: Catalog) -> list[str]:
+    """Lines for the models the key's list offers that the catalog does not know (new ones
+    Google shipped: adopt them on Admin > Models, or in the catalog file), and the catalog's
+    usable models the list lacks. A list that cannot be read is one line too."""
+    try:
+        listed = list_models(config)
+    except UserError as exc:
+        return [f"LIST   the key's model list could not be read: {exc}"]
+    lines = []
+    for m in sorted(listed, key=lambda m: m.id):
+        if catalog.get(m.id) is None:
+            limits = (
+                f"; input {m.input_token_limit} / output {m.output_token_limit} tokens"
+                if m.input_token_limit and m.output_token_limit
+                else ""
+            )
+            about = f" ({m.description})" if m.description else ""
+            lines.append(
+                f"NEW    {m.id}: “{m.display_name or m.id}”{about}{limits}; "
+                "listed by this key, not in the catalog"
+            )
+    ids = {m.id for m in listed}
+    for model in sorted(catalog.models.values(), key=lambda m: m.id):
+        if model.usable and model.id not in ids:
+            lines.append(f"GONE   {model.id}: in the catalog, not listed by this key")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m viba.commands.live_check",
@@ -230,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = sum(not line.ok for line in lines)
     costs = [line.cost for line in lines if line.cost is not None]
     unpriced = sum(line.cost is None and line.tokens > 0 for line in lines)
+    for line in unknown_models(config, catalog):
+        print(line)
     print(
         f"{len(lines) - failed} passed, {failed} failed; estimated cost ${sum(costs):.4f}"
         + (f" (+{unpriced} runs without a price)" if unpriced else "")

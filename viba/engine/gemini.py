@@ -672,23 +672,54 @@ def generate_image(
 LIST_DEADLINE_S = 15.0  # the whole model list, every page and retry: a page waits for it
 
 
+@dataclass(frozen=True)
+class ListedModel:
+    """One model of the key's models.list, as Google describes it (its words: one line each,
+    cut short, never markup to render)."""
+
+    id: str
+    display_name: str = ""
+    description: str = ""
+    input_token_limit: int | None = None
+    output_token_limit: int | None = None
+
+
+def _line(text: object, chars: int = 200) -> str:
+    """Text from Google's list on one line, without control characters, cut at chars."""
+    words = " ".join("".join(c for c in str(text or "") if c.isprintable() or c.isspace()).split())
+    return words if len(words) <= chars else words[: chars - 1].rstrip() + "…"
+
+
 def list_available_models(config: GeminiConfig, deadline_s: float = LIST_DEADLINE_S) -> set[str]:
     """The model ids this key can call with generateContent (models.list, every page),
     without the 'models/' prefix; within deadline_s in all (a page is waiting)."""
+    return {m.id for m in list_models(config, deadline_s)}
+
+
+def list_models(config: GeminiConfig, deadline_s: float = LIST_DEADLINE_S) -> list[ListedModel]:
+    """The models this key can call with generateContent, with what the list says of each;
+    within deadline_s in all."""
     _, genai_errors, _ = _sdk()
     timeout_errors, transport_errors = _http_errors()
     slow: tuple[type[BaseException], ...] = (TimeoutError, *timeout_errors)
     client = get_client(config)
 
-    async def listed() -> set[str]:
-        found = set()
+    async def listed() -> list[ListedModel]:
+        found: dict[str, ListedModel] = {}
         async for m in await client.aio.models.list():
             actions = m.supported_actions
             if m.name and (actions is None or "generateContent" in actions):
-                found.add(m.name.removeprefix("models/"))
-        return found
+                model_id = m.name.removeprefix("models/")
+                found[model_id] = ListedModel(
+                    model_id,
+                    _line(m.display_name, 80),
+                    _line(m.description),
+                    m.input_token_limit,
+                    m.output_token_limit,
+                )
+        return list(found.values())
 
-    async def call() -> set[str]:
+    async def call() -> list[ListedModel]:
         return await asyncio.wait_for(listed(), timeout=deadline_s)
 
     try:
