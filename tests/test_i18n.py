@@ -25,7 +25,7 @@ PAGES = ["Home.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").g
 KEPT = {
     "Gemini", "API", "GEMINI_API_KEY", "Viba", "Studio", "UTC", "CSV", "zip", "PNG", "JPEG",
     "JPG", "WEBP", "USD", "MB", "MP", "px", "ID", "SMTP", "URL", "Flash", "Pro", "Image", "Lite",
-    "Preview", "Supabase", "English", "AM", "PM", "K", "AI", "Cookie",
+    "Preview", "Nano", "Banana", "Supabase", "English", "AM", "PM", "K", "AI", "Cookie",
 }  # fmt: skip
 DATA = [
     re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),  # emails

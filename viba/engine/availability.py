@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from viba.engine.catalog import Catalog, ModelInfo
-from viba.engine.gemini import GeminiConfig, GenerationError, list_available_models
+from viba.engine.gemini import GeminiConfig, GenerationError, ListedModel, list_models
 
 CACHE_SECONDS = 3600.0
 FAILURE_CACHE_SECONDS = 60.0
@@ -29,6 +29,7 @@ class Availability:
     problem: str | None = None  # why not, for the user
     checked_at: float = 0.0  # monotonic
     missing: frozenset[str] = frozenset()  # answered 404 NOT_FOUND since the list was read
+    listed: tuple[ListedModel, ...] = ()  # what the list says of each model
 
     def can_call(self, model_id: str) -> bool:
         if model_id in self.missing:
@@ -69,7 +70,8 @@ def for_config(
             if clock() - hit.checked_at < ttl:
                 return hit
         try:
-            found = Availability(frozenset(list_available_models(config)), None, clock())
+            listed = tuple(list_models(config))
+            found = Availability(frozenset(m.id for m in listed), None, clock(), listed=listed)
         except GenerationError as exc:
             found = Availability(None, str(exc), clock())
         _cache[key] = found

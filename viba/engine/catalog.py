@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -149,6 +149,42 @@ class Catalog:
         capability = self.steps[step]
         fits = [m for m in self.models.values() if m.capability == capability and m.usable]
         return sorted(fits, key=lambda m: STATUSES.index(m.status))
+
+    def with_changes(self, changes: Mapping[str, Mapping[str, Any]]) -> Catalog:
+        """This catalog with an admin's changes (model id -> fields): a known model's fields
+        replaced (status, replacement, ...), an unknown one adopted (all of ModelInfo's fields
+        but its id). A default whose model is retired becomes its replacement. Raises
+        CatalogError, with a sentence, for a result that is not a valid catalog."""
+        models = dict(self.models)
+        for model_id, fields in changes.items():
+            known = models.get(model_id)
+            try:
+                if known is not None:
+                    models[model_id] = replace(known, **dict(fields))
+                else:
+                    models[model_id] = ModelInfo(id=model_id, **dict(fields))
+            except TypeError as exc:
+                raise CatalogError(f"{model_id}: {exc}") from None
+
+        def usable_end(model_id: str | None) -> str | None:
+            """Where a chain of replacements ends (a model retired in favour of one that was
+            retired since maps to that one's replacement)."""
+            seen: set[str] = set()
+            while model_id is not None and model_id not in seen:
+                info = models.get(model_id)
+                if info is None or info.usable:
+                    return model_id
+                seen.add(model_id)
+                model_id = info.replacement
+            return None
+
+        for model_id, info in list(models.items()):
+            if info.replacement is not None:
+                end = usable_end(info.replacement)
+                if end is not None and end != info.replacement:
+                    models[model_id] = replace(info, replacement=end)
+        defaults = {key: usable_end(model) or model for key, model in self._defaults.items()}
+        return Catalog(list(models.values()), defaults, self.steps if self.steps else None)
 
     def fallback(self, step: str, model_id: str, can_call: Callable[[str], bool]) -> str | None:
         """What a step uses when model_id cannot be called: the step's default if it can be,

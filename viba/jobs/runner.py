@@ -39,7 +39,15 @@ from viba.jobs.queue import QUEUE, Call, Chore, Deferrer, Interrupted, QueueWork
 from viba.store.db import Database, DatabaseUnavailable
 from viba.store.image_store import ImageStore, StorageError
 from viba.store.models import GenerationHistory
-from viba.studio import budget, features, generations, output, prompt_store, refine
+from viba.studio import (
+    budget,
+    features,
+    generations,
+    model_admin,
+    output,
+    prompt_store,
+    refine,
+)
 from viba.studio.generations import GenerationView
 
 log = logging.getLogger(__name__)
@@ -388,6 +396,7 @@ class JobRunner:
 
     def _execute(self, job_id: uuid.UUID, call: Call) -> None:
         try:
+            model_admin.refresh(self.db)  # the admins' catalog changes (at most every 5 s)
             view = self._write(lambda: generations.claim(self.db, job_id, WORKER_ID, self.resumes))
             if view is None:
                 return  # deleted, cancelled or ended meanwhile (or interrupted too often)

@@ -35,6 +35,9 @@ LOGOUT = "logout"
 SESSIONS_ENDED = "sessions_ended"
 BAD_COOKIE = "bad_cookie"
 LIMITS_SET = "admin_limits_set"
+MODEL_ADOPTED = "admin_model_adopted"
+MODEL_RETIRED = "admin_model_retired"
+MODEL_HIDDEN = "admin_model_hidden"
 
 ACTIONS = (
     LOGIN,
@@ -55,6 +58,9 @@ ACTIONS = (
     SESSIONS_ENDED,
     BAD_COOKIE,
     LIMITS_SET,
+    MODEL_ADOPTED,
+    MODEL_RETIRED,
+    MODEL_HIDDEN,
 )
 
 

@@ -277,3 +277,20 @@ class AuditEntry(Base):
     generation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ModelChange(Base):
+    """An admin's change to the model catalog file (viba.studio.model_admin): one row per
+    model, fields over the file's (a model Google shipped, adopted; a status and replacement),
+    or hidden: a model the key lists that the admins chose not to adopt."""
+
+    __tablename__ = "model_changes"
+    __table_args__ = (PrimaryKeyConstraint("model_id", name="pk_model_changes"),)
+
+    model_id: Mapped[str] = mapped_column(String(120))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_model_changes_user")
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

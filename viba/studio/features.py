@@ -237,9 +237,31 @@ def step_capabilities() -> dict[str, Capability]:
     return {step_id: step.capability for step_id, step in steps().items()}
 
 
-def catalog() -> Catalog:
-    """The model catalog, for the registry's steps."""
+def base_catalog() -> Catalog:
+    """The model catalog file, for the registry's steps."""
     return load_catalog(step_capabilities())
+
+
+_changes: tuple[dict[str, dict[str, Any]], Catalog | None] = ({}, None)
+
+
+def set_changes(changes: dict[str, dict[str, Any]]) -> None:
+    """The admins' changes over the file (viba.studio.model_admin.refresh keeps them fresh).
+    Raises CatalogError when they do not fit the file (nothing changes then)."""
+    global _changes
+    merged = base_catalog().with_changes(changes) if changes else None
+    _changes = (changes, merged)
+
+
+def catalog() -> Catalog:
+    """The model catalog as the app sees it: the file with the admins' changes."""
+    changes, merged = _changes
+    base = base_catalog()
+    if merged is None or not changes:
+        return base
+    if merged.steps != base.steps:  # a feature registered since (tests): merge again
+        merged = base.with_changes(changes)
+    return merged
 
 
 def builtin_prompts() -> dict[str, PromptTemplate]:

@@ -16,6 +16,7 @@ from viba.accounts import auth
 from viba.accounts.account import Account
 from viba.core.errors import UserError
 from viba.core.text import md_escape
+from viba.engine.gemini import GeminiConfig, MissingApiKey
 from viba.i18n import csv_header_in
 from viba.store import audit
 from viba.store.db import Database, is_capped
@@ -38,13 +39,13 @@ from viba.studio.admin_users import (
     users,
     users_csv,
 )
-from viba.web import history_view
+from viba.web import history_view, models_view
 from viba.web.browser_session import flash
 from viba.web.context import PageContext
 from viba.web.history_view import keep_hidden_widgets
 from viba.web.language import current_language, t, t_columns
 
-SECTIONS = ("Users", "Generations", "Usage", "Limits", "Storage", "Audit log")
+SECTIONS = ("Users", "Generations", "Usage", "Limits", "Models", "Storage", "Audit log")
 
 
 def admin_page(ctx: PageContext) -> None:
@@ -69,10 +70,19 @@ def admin_page(ctx: PageContext) -> None:
         "Generations": generations_section,
         "Usage": usage_section,
         "Limits": limits_section,
+        "Models": functools.partial(models_view.models_section, config=_server_config(ctx)),
         "Storage": functools.partial(storage_section, limit_mb=ctx.settings.database_limit_mb),
         "Audit log": audit_section,
     }
     sections[section](ctx.db, ctx.account)
+
+
+def _server_config(ctx: PageContext) -> GeminiConfig | None:
+    """The server's key (GEMINI_API_KEY), whose model list Admin > Models shows; None without."""
+    try:
+        return GeminiConfig.from_settings(ctx.settings)
+    except MissingApiKey:
+        return None
 
 
 def _offset(name: str, signature: str) -> int:

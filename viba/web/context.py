@@ -21,7 +21,7 @@ from viba.jobs.runner import JobRunner
 from viba.services import Services, configure, services
 from viba.store.db import Database
 from viba.store.image_store import ImageStore
-from viba.studio import preferences
+from viba.studio import features, preferences
 from viba.web.boundary import fail
 from viba.web.browser_session import session
 from viba.web.language import t
@@ -86,6 +86,17 @@ def model_choices(db: Database, account: Account) -> dict[str, str]:
     on first use after login."""
     box = session()
     if box.model_choices is not None:
+        # Kept for the session, but checked against the catalog as it is now: a model an
+        # admin retired since maps to its replacement here too (the row on the next login).
+        catalog = features.catalog()
+        kept = dict(box.model_choices)
+        fresh = {step: catalog.resolve(step, model) for step, model in kept.items()}
+        if all(r.model == kept[step] for step, r in fresh.items()):
+            return kept
+        box.model_choices = {step: r.model for step, r in fresh.items()}
+        notes = [r.note for r in fresh.values() if r.note]
+        if notes:
+            st.toast("  \n".join(md_escape(t(n)) for n in notes), icon=":material/swap_horiz:")
         return dict(box.model_choices)
     choices, notes = preferences.load_model_choices(db, account.id)
     box.model_choices = dict(choices)

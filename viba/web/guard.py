@@ -21,6 +21,7 @@ from viba.core.errors import UserError
 from viba.core.text import md_escape
 from viba.store import audit
 from viba.store.db import Database
+from viba.studio import model_admin
 from viba.web import cookie as login_cookie
 from viba.web import job_watch, login_view, sidebar
 from viba.web.boundary import boundary, fail
@@ -123,6 +124,7 @@ def guard(script: str) -> PageContext:
     log.debug("page run: %s", title)
     if account is not None:
         sidebar.take_account_language(db, account)
+        model_admin.refresh(db)  # the admins' catalog changes, at most every few seconds
     sidebar.sidebar(account, db)
     if account is None:
         st.stop()
