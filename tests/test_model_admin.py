@@ -212,3 +212,11 @@ def test_the_page_lists_what_gemini_offers_and_adopts_and_hides(
         availability.forget()
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_a_model_marked_deprecated_stays_offered_with_its_mark(db, boss, app_environ):
+    model_admin.retire(db, boss, "gemini-3-flash-preview", "deprecated", "gemini-3.8-flash")
+    at = open_page("pages/6_System_Prompts.py", boss)
+    options = at.selectbox(key="model_derivation_text").options
+    assert "⚠ Gemini 3 Flash (preview, fast) · gemini-3-flash-preview" in options
+    assert features.catalog().resolve("derivation_text", "gemini-3-flash-preview").note is None
