@@ -162,9 +162,11 @@ def test_avatar_end_to_end(page, streamlit_server, db, member):
     answer = page.request.get(src)
     assert answer.status == 200 and "immutable" in answer.headers["cache-control"]
     assert page.request.get(src.replace("&t=", "&t=f")[: len(src)]).status == 404
-    # The size, the ratio and the estimated cost of its calls (2,520 tokens at $60/1M and
-    # the input: about 15 cents on Gemini 3.1 Flash Image).
-    expect(main(page).get_by_text(re.compile(r"4K · 3:4 · ≈ \$0\.15\d"))).to_be_visible()
+    # The size, the ratio and the estimated cost of its calls, as recorded (2,520 tokens at
+    # $30/1M and the input: about 8 cents on Nano Banana 2.1).
+    cost = check_done(db, member, "avatar", 1).details["cost_usd"]
+    assert 2520 * 30 / 1e6 < cost < 0.1
+    expect(main(page).get_by_text(f"4K · 3:4 · ≈ ${cost:.3f}")).to_be_visible()
     main(page).get_by_role("button", name="Full size").first.click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_role("img")).to_be_visible(timeout=10_000)

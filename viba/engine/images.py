@@ -77,12 +77,21 @@ _RESIZE_FIRST = {"RGB", "RGBA", "L", "LA", "CMYK", "YCbCr"}  # modes thumbnail()
 # viba.services.configure): a decode holds the whole picture in memory, so a burst waits here
 # instead of adding up.
 _decode_slots = threading.BoundedSemaphore(DEFAULT_DECODES_AT_ONCE)
+# Uploads read from the store to be prepared (a worker's jobs): as many at once as decodes, so
+# that 32 jobs starting together hold 2 uploads in memory, not 32 (see holding()).
+_holding_slots = threading.BoundedSemaphore(DEFAULT_DECODES_AT_ONCE)
 
 
 def set_decodes_at_once(count: int) -> None:
     """Decodes that start from now on share `count` slots (running ones finish on theirs)."""
-    global _decode_slots
+    global _decode_slots, _holding_slots
     _decode_slots = threading.BoundedSemaphore(count)
+    _holding_slots = threading.BoundedSemaphore(count)
+
+
+def holding() -> threading.BoundedSemaphore:
+    """Hold one while an upload's bytes are read and prepared (`with holding(): ...`)."""
+    return _holding_slots
 
 
 def probe_image(

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from viba.core.errors import UserError
 from viba.engine.gemini import ImageResult, Usage
-from viba.engine.images import PreparedImage
+from viba.engine.images import PreparedImage, holding
 from viba.store.db import Database, DatabaseUnavailable, sqlite_write_lock
 from viba.store.image_store import ImageStore, StorageError, StoredImage, is_upload, mime_for
 from viba.store.models import GenerationHistory, ImageRef, ModelUsage, utcnow
@@ -201,7 +201,8 @@ def prepare_inputs(
         return view
     made: dict[str, tuple[StoredImage, bytes]] = {}
     for key, name in raw.items():
-        image = prepare(store.load(key), name)
+        with holding():  # the upload in memory only while it is being prepared
+            image = prepare(store.load(key), name)
         made[key] = (store.save(image.data, image.mime_type), image.data)
     keys = [made[k][0].key if k in made else k for k in view.input_keys]
     names = [image_lock(k) for k in made] + [image_lock(x.key) for x, _ in made.values()]
