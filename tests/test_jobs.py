@@ -1077,3 +1077,25 @@ def test_a_job_fails_for_a_model_only_when_no_model_of_its_kind_can_be_called(
     r = row(db, job_id)
     assert r.status == "failed"
     assert "is not available to this API key or no longer exists" in r.error_message
+
+
+def test_when_no_callable_model_makes_the_size_asked_the_nearest_it_makes_is_used(
+    runner, db, member, gemini_config, fake_gemini, fresh_lists
+):
+    """Avatar asks 4K; the key lists only Nano Banana 2 Lite (1K): the job is made at 1K,
+    and the row says so, instead of a 400 for a size the model cannot make."""
+    catalog = features.catalog()
+    lite = "gemini-3.1-flash-lite-image"
+    fake_gemini.models = [
+        m for m in fake_gemini.models if m == lite or catalog.get(m).capability != "image"
+    ]
+    job_id = submit_with(runner, db, member, "avatar", gemini_config, {})
+    assert row(db, job_id).input_params["options"]["image_size"] == "4K"
+    runner.wait(job_id)
+    r = row(db, job_id)
+    assert r.status == "completed", r.error_message
+    (swap,) = r.details["model_fallbacks"]
+    assert swap["used"] == lite and swap["options"] == {"image_size": "1K", "aspect_ratio": "3:4"}
+    assert r.input_params["options"]["image_size"] == "1K"
+    (call,) = fake_gemini.generate_calls()
+    assert call.body["generationConfig"]["imageConfig"]["imageSize"] == "1K"

@@ -186,15 +186,22 @@ class Catalog:
         defaults = {key: usable_end(model) or model for key, model in self._defaults.items()}
         return Catalog(list(models.values()), defaults, self.steps if self.steps else None)
 
-    def fallback(self, step: str, model_id: str, can_call: Callable[[str], bool]) -> str | None:
+    def fallback(
+        self,
+        step: str,
+        model_id: str,
+        can_call: Callable[[str], bool],
+        fits: Callable[[ModelInfo], bool] = lambda info: True,
+    ) -> str | None:
         """What a step uses when model_id cannot be called: the step's default if it can be,
-        else the best usable model of the step's capability that can; None when none can."""
+        else the best usable model of the step's capability that can, each first among those
+        that fit (can make the job's size and ratio); None when none can be called."""
         default = self.default_for(step)
-        if default != model_id and can_call(default):
-            return default
-        return next(
-            (m.id for m in self.for_step(step) if m.id != model_id and can_call(m.id)), None
-        )
+        candidates = [default] + [m.id for m in self.for_step(step) if m.id != default]
+        callable_ = [m for m in candidates if m != model_id and can_call(m)]
+        fitting = [m for m in callable_ if fits(self.models[m])]
+        found = fitting or callable_
+        return found[0] if found else None
 
     def replacement_for(self, model_id: str) -> str | None:
         info = self.models.get(model_id)

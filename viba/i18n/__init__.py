@@ -124,6 +124,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{asked} {reason}: this used {used} instead.",
         "zh": "{asked} {reason}：本次改用了 {used}。",
     },
+    "model_swapped_at": {
+        "en": "{used} does not make what was asked: it made {size} · {ratio}.",
+        "zh": "{used} 无法生成所要求的规格：改为生成 {size} · {ratio}。",
+    },
     "variant_waiting": {"en": "Variant {n}: on its way…", "zh": "变体 {n}：生成中…"},
     "variant_missing": {"en": "Variant {n}: none", "zh": "变体 {n}：无"},
     "nothing_yet": {"en": "Nothing generated here yet.", "zh": "这里还没有生成记录。"},

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from viba.core import logs
 from viba.core.errors import UserError
 from viba.engine import availability, gemini, pipelines
+from viba.engine.catalog import ModelInfo
 from viba.engine.gemini import GeminiConfig, GenerationError, ImageResult, TextResult, Usage
 from viba.engine.images import ImageInputError, PreparedImage, prepare_image
 from viba.engine.pipelines import Run
@@ -499,13 +500,28 @@ class JobRunner:
     ) -> GenerationView:
         """Swap a step's model for its fallback (in `models` and on the row); the fresh view
         (what was made so far is kept, the failures of the model that went are dropped)."""
-        other = features.catalog().fallback(step, model, known.can_call)
+        catalog = features.catalog()
+        options = dict(view.input_params.get("options") or {})
+        size, ratio = options.get(output.SIZE_OPTION), options.get(output.RATIO_OPTION)
+
+        def fits(info: ModelInfo) -> bool:  # can make what the job asks for
+            if info.capability != "image":
+                return True
+            return (not size or size in info.sizes) and (not ratio or ratio in info.aspect_ratios)
+
+        other = catalog.fallback(step, model, known.can_call, fits)
         if other is None:
             return view  # nothing else to try: the call says what is wrong
         log.warning("job %s: %s %s; step %s uses %s", view.id, model, reason, step, other)
         models[step] = other
-        swap = {"step": step, "asked": model, "used": other, "reason": reason}
-        fresh = self._write(lambda: generations.fall_back(self.db, view.id, step, other, swap))
+        swap: dict[str, Any] = {"step": step, "asked": model, "used": other, "reason": reason}
+        info = catalog.get(other)
+        if info is not None and not fits(info):  # none that fits: the nearest it makes
+            options |= output.nearest_output(info, size, ratio)
+            swap["options"] = {k: options.get(k) for k in (output.SIZE_OPTION, output.RATIO_OPTION)}
+        fresh = self._write(
+            lambda: generations.fall_back(self.db, view.id, step, other, swap, options)
+        )
         return fresh or view
 
     def _run_pipeline(

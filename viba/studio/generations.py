@@ -358,7 +358,12 @@ def claim(
 
 
 def fall_back(
-    db: Database, generation_id: uuid.UUID, step: str, model: str, swap: dict[str, str]
+    db: Database,
+    generation_id: uuid.UUID,
+    step: str,
+    model: str,
+    swap: dict[str, Any],
+    options: dict[str, Any] | None = None,
 ) -> GenerationView | None:
     """A running job's step uses another model from now on (its own could not be called): the
     row's models say the one used, details["model_fallbacks"] what was asked and why; the
@@ -370,6 +375,8 @@ def fall_back(
             return None
         params = dict(row.input_params or {})
         params["models"] = {**(params.get("models") or {}), step: model}
+        if options is not None:  # the size and ratio the new model makes, if it had to change
+            params["options"] = options
         row.input_params = params
         details = dict(row.details or {})
         details["model_fallbacks"] = [*(details.get("model_fallbacks") or []), swap]

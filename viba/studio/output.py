@@ -99,6 +99,19 @@ def choose(
     return {SIZE_OPTION: size, RATIO_OPTION: ratio}
 
 
+def nearest_output(model: ModelInfo, size: str | None, ratio: str | None) -> dict[str, str]:
+    """The size and ratio a model makes nearest to those asked: the largest size not above
+    the one asked (else its smallest), the ratio closest in shape."""
+    sizes = sizes_for(model)
+    wanted = SIZES.index(size) if size in SIZES else len(SIZES)
+    below = [s for s in sizes if SIZES.index(s) <= wanted]
+    chosen = {SIZE_OPTION: below[-1] if below else sizes[0]}
+    if ratio:
+        width, height = (int(x) for x in ratio.split(":"))
+        chosen[RATIO_OPTION] = nearest_ratio(width, height, ratios_for(model))
+    return chosen
+
+
 def _followed(feature: Feature, images: Sequence[PreparedImage]) -> PreparedImage | None:
     """The input whose shape the output follows (slot `feature.ratio_from`), if any."""
     if not feature.ratio_from:

@@ -63,17 +63,18 @@ def job_status(view: GenerationView) -> None:
 def model_swaps(view: GenerationView) -> None:
     """A step whose model could not be called, and the one used instead (viba.jobs.runner)."""
     for swap in view.details.get("model_fallbacks") or []:
-        if isinstance(swap, dict):
-            st.info(
-                md_escape(
-                    t("model_swapped").format(
-                        asked=swap.get("asked"),
-                        used=swap.get("used"),
-                        reason=t(str(swap.get("reason"))),
-                    )
-                ),
-                icon=":material/swap_horiz:",
+        if not isinstance(swap, dict):
+            continue
+        used = str(swap.get("used"))
+        line = t("model_swapped").format(
+            asked=swap.get("asked"), used=used, reason=t(str(swap.get("reason")))
+        )
+        made = swap.get("options")
+        if isinstance(made, dict):
+            line += " " + t("model_swapped_at").format(
+                used=used, size=made.get("image_size"), ratio=made.get("aspect_ratio")
             )
+        st.info(md_escape(line), icon=":material/swap_horiz:")
 
 
 def variant_failures(view: GenerationView) -> None:
