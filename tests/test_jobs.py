@@ -518,7 +518,7 @@ def test_a_job_whose_worker_died_is_picked_up_again_keeping_what_it_had(
     done = row(db, job_id)
     assert done.status == "completed", done.error_message
     assert done.details["resumed"] == 1
-    assert done.worker_id == WORKER_ID
+    assert done.worker_id == r.owner
     # Step 1 was not asked again; only variants 1, 3 and 4 were made.
     calls = fake_gemini.generate_calls()
     assert [c.model for c in calls] == [models()["derivation_image"]] * 3
@@ -1099,3 +1099,29 @@ def test_when_no_callable_model_makes_the_size_asked_the_nearest_it_makes_is_use
     assert r.input_params["options"]["image_size"] == "1K"
     (call,) = fake_gemini.generate_calls()
     assert call.body["generationConfig"]["imageConfig"]["imageSize"] == "1K"
+
+
+def test_a_worker_taken_for_dead_writes_nothing_once_another_runs_its_job(
+    runner, db, store, member, gemini_config, fake_gemini
+):
+    """A worker cut off from the database past 3 heartbeats is taken for dead and its job is
+    retried elsewhere; when it comes back it must not add its results to the row the new run
+    owns, nor start another call. Here the retry's claim happens while the first run waits on
+    Gemini; then its 4 variants come back."""
+    gate = threading.Event()
+    image_model = models()["derivation_image"]
+    fake_gemini.script(*[fg.gated(gate) for _ in range(4)], model=image_model)
+    job_id = submit(runner, db, member, "derivation", 1, gemini_config)
+    wait_until(lambda: len(fake_gemini.generate_calls(image_model)) == 4)
+    taken = generations.claim(db, job_id, "another-worker", resumes=2)  # the retry's claim
+    assert taken is not None and taken.details["resumed"] == 1
+    gate.set()
+    wait_until(lambda: job_id not in runner._running, timeout=30)
+    r = row(db, job_id)
+    assert r.status == "processing" and r.worker_id == "another-worker"
+    assert r.output_keys == [] and not r.details.get("failures")  # nothing of the first run
+    assert len(fake_gemini.generate_calls(image_model)) == 4  # and no call after
+    with db.session() as s:  # its images were not kept either
+        usage = s.scalars(select(ModelUsage).where(ModelUsage.generation_id == job_id)).all()
+    assert [u.images for u in usage] == [0]  # the description's, made before the retry
+    generations.fail(db, job_id, "test over", owner="another-worker")

@@ -116,6 +116,9 @@ class JobRunner:
         self.queue = queue
         self.resumes = resumes
         self.prepare = prepare
+        # Who runs a job, on its row: each runner its own (several may share a process), so
+        # that a worker taken for dead and retried elsewhere can tell it no longer owns it.
+        self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._configs: dict[uuid.UUID, GeminiConfig] = {}  # jobs submitted here, until they run
         self._lock = threading.Lock()
         self._running: dict[uuid.UUID, int] = {}  # job bodies running in this process
@@ -132,7 +135,7 @@ class JobRunner:
                 heartbeat_s=heartbeat_s,
                 grace_s=grace_s,
                 queue_url=queue_url,
-                name=f"{name}:{WORKER_ID}",
+                name=f"{name}:{self.owner}",
                 chores=chores,
                 resumes=resumes,
             ).start()
@@ -141,7 +144,7 @@ class JobRunner:
         again = self._defer_unfinished() if self.deferrer.in_memory else 0
         log.info(
             "job runner started: worker %s, %s jobs at once (%s per user), %s picked up",
-            WORKER_ID if work else "none (the queue's workers run them)",
+            self.owner if work else "none (the queue's workers run them)",
             workers,
             self.per_user,
             again,
@@ -398,7 +401,7 @@ class JobRunner:
     def _execute(self, job_id: uuid.UUID, call: Call) -> None:
         try:
             model_admin.refresh(self.db)  # the admins' catalog changes (at most every 5 s)
-            view = self._write(lambda: generations.claim(self.db, job_id, WORKER_ID, self.resumes))
+            view = self._write(lambda: generations.claim(self.db, job_id, self.owner, self.resumes))
             if view is None:
                 return  # deleted, cancelled or ended meanwhile (or interrupted too often)
             with logs.context(user_id=str(view.user_id)):
@@ -417,11 +420,18 @@ class JobRunner:
                 images = generations.load_inputs(self.store, view)
                 self._run_with_callable_models(job, view, images, call.should_stop)
         except pipelines.Cancelled as exc:
-            if generations.is_cancelled(self.db, job_id):
+            why = generations.stop_reason(self.db, job_id, self.owner)
+            if why == "cancelled":
                 self._fail_quietly(job_id, str(exc))  # ends as cancelled, with its figures
+            elif why == "taken":
+                log.warning("job %s: another worker runs it now; this one stops", job_id)
             else:  # its worker is stopping: back in the queue, to go on elsewhere
-                self._write(lambda: generations.requeue(self.db, job_id))
+                self._write(lambda: generations.requeue(self.db, job_id, self.owner))
                 raise Interrupted(str(job_id)) from None
+        except generations.TakenOver:
+            # This worker was taken for dead (cut off from the database past 3 heartbeats)
+            # and the queue retried the job elsewhere: that run owns the row now.
+            log.warning("job %s: another worker runs it now; this one stops", job_id)
         except GenerationError as exc:
             extra = {"error_kind": exc.kind, "error_model": exc.model}
             self._fail_quietly(job_id, str(exc), extra)
@@ -459,9 +469,11 @@ class JobRunner:
         self, job_id: uuid.UUID, message: str, extra: dict[str, Any] | None = None
     ) -> None:
         try:
-            self._write(lambda: generations.fail(self.db, job_id, message, extra))
+            self._write(lambda: generations.fail(self.db, job_id, message, extra, self.owner))
         except DatabaseUnavailable:
             log.exception("job %s: could not record its failure", job_id)
+        except generations.TakenOver:
+            log.warning("job %s: another worker runs it now; its failure is not recorded", job_id)
 
     def _run_with_callable_models(
         self, job: _Job, view: GenerationView, images: list[PreparedImage], stop: StopCheck
@@ -520,7 +532,7 @@ class JobRunner:
             options |= output.nearest_output(info, size, ratio)
             swap["options"] = {k: options.get(k) for k in (output.SIZE_OPTION, output.RATIO_OPTION)}
         fresh = self._write(
-            lambda: generations.fall_back(self.db, view.id, step, other, swap, options)
+            lambda: generations.fall_back(self.db, view.id, step, other, swap, options, self.owner)
         )
         return fresh or view
 
@@ -558,6 +570,7 @@ class JobRunner:
                     self.db,
                     job.id,
                     generations.usage_row(view, step, text.model, text.usage),
+                    owner=self.owner,
                     description=text.text,
                     description_model=text.model,
                     description_tokens=text.usage.total_tokens,
@@ -576,12 +589,17 @@ class JobRunner:
                 image,
                 index if view.expected_outputs > 1 else None,
                 retry_s=self.db_retry_s,
+                owner=self.owner,
             )
 
         def on_failure(index: int, exc: GenerationError) -> None:
             failures.append({"variant": index, "error": str(exc), "kind": exc.kind})
             ordered = sorted(failures, key=lambda f: f["variant"])
-            self._write(lambda: generations.merge_details(self.db, job.id, failures=ordered))
+            self._write(
+                lambda: generations.merge_details(
+                    self.db, job.id, owner=self.owner, failures=ordered
+                )
+            )
 
         pipeline = spec.pipeline
         conversation: list[Any] = []
@@ -602,13 +620,15 @@ class JobRunner:
                 on_failure=on_failure,
                 done=done,
                 description=description,
-                cancelled=lambda: stop() or generations.is_cancelled(self.db, job.id),
+                cancelled=lambda: (
+                    stop() or generations.stop_reason(self.db, job.id, self.owner) is not None
+                ),
                 conversation=conversation,
                 instruction=str((view.refinement or {}).get("instruction") or ""),
             )
         )
         seconds = time.perf_counter() - started
-        self._write(lambda: generations.finish(self.db, job.id, tokens, seconds))
+        self._write(lambda: generations.finish(self.db, job.id, tokens, seconds, self.owner))
 
     # --- reading, waiting, stopping --------------------------------------------------
 

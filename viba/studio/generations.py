@@ -38,6 +38,16 @@ NOT_RESUMABLE = (
 )
 
 
+class TakenOver(RuntimeError):
+    """Another worker runs this generation now (its worker was taken for dead, and the queue
+    retried the job elsewhere): this one writes nothing more to it and stops."""
+
+
+def _check_owner(row: GenerationHistory, owner: str | None) -> None:
+    if owner is not None and row.worker_id != owner:
+        raise TakenOver(str(row.id))
+
+
 @dataclass(frozen=True)
 class GenerationView:
     """A generation row as pages and the runner read it."""
@@ -364,6 +374,7 @@ def fall_back(
     model: str,
     swap: dict[str, Any],
     options: dict[str, Any] | None = None,
+    owner: str | None = None,
 ) -> GenerationView | None:
     """A running job's step uses another model from now on (its own could not be called): the
     row's models say the one used, details["model_fallbacks"] what was asked and why; the
@@ -373,6 +384,7 @@ def fall_back(
         row = s.get(GenerationHistory, generation_id, with_for_update=True)
         if row is None:
             return None
+        _check_owner(row, owner)
         params = dict(row.input_params or {})
         params["models"] = {**(params.get("models") or {}), step: model}
         if options is not None:  # the size and ratio the new model makes, if it had to change
@@ -386,13 +398,15 @@ def fall_back(
         return view_of(row)
 
 
-def requeue(db: Database, generation_id: uuid.UUID) -> None:
-    """processing → pending: its worker stopped before the end and the queue retries it."""
+def requeue(db: Database, generation_id: uuid.UUID, owner: str | None = None) -> None:
+    """processing → pending: its worker (owner, when given: only if it still runs it) stopped
+    before the end and the queue retries it."""
+    where = [GenerationHistory.id == generation_id, GenerationHistory.status == "processing"]
+    if owner is not None:
+        where.append(GenerationHistory.worker_id == owner)
     with db.session() as s:
         s.execute(
-            update(GenerationHistory)
-            .where(GenerationHistory.id == generation_id, GenerationHistory.status == "processing")
-            .values(status="pending", updated_at=utcnow())
+            update(GenerationHistory).where(*where).values(status="pending", updated_at=utcnow())
         )
 
 
@@ -454,14 +468,22 @@ def add_output(
     result: ImageResult,
     variant: int | None,
     retry_s: float = 0.0,
+    owner: str | None = None,
 ) -> None:
     """Store an output image and add it to the row, with its usage and reference. The row is
     written again and again through a database outage of up to retry_s; if it still cannot
-    be written, an image this call stored is deleted again (never left unreferenced)."""
+    be written, an image this call stored is deleted again (never left unreferenced). owner:
+    the worker running the job; raises TakenOver (nothing kept) when another one runs it now."""
     # The store may be the database too (VIBA_STORAGE=db): saving waits out an outage as well.
     stored = db.retrying(lambda: store.save(result.data, result.mime_type), retry_s)
     try:
-        db.retrying(lambda: _record_output(db, store, view, step, result, stored, variant), retry_s)
+        db.retrying(
+            lambda: _record_output(db, store, view, step, result, stored, variant, owner), retry_s
+        )
+    except TakenOver:
+        if stored.created:
+            forget_unreferenced(db, store, [stored.key])
+        raise
     except DatabaseUnavailable as exc:
         if stored.created:
             try:
@@ -482,14 +504,16 @@ def _record_output(
     result: ImageResult,
     stored: StoredImage,
     variant: int | None,
+    owner: str | None = None,
 ) -> None:
     with db.locked_session(image_lock(stored.key)) as s:
         sqlite_write_lock(s)  # the row's details are read, then written
-        _restore(store, [(stored, result.data)])
-        s.add(usage_row(view, step, result.model, result.usage, images=1))
         row = s.scalars(
             select(GenerationHistory).where(GenerationHistory.id == view.id).with_for_update()
         ).one()
+        _check_owner(row, owner)
+        _restore(store, [(stored, result.data)])
+        s.add(usage_row(view, step, result.model, result.usage, images=1))
         details = dict(row.details or {})
         meta = dict(details.get("outputs") or {})
         meta[stored.key] = {
@@ -511,15 +535,22 @@ def _record_output(
 
 
 def merge_details(
-    db: Database, generation_id: uuid.UUID, usage: ModelUsage | None = None, **values: Any
+    db: Database,
+    generation_id: uuid.UUID,
+    usage: ModelUsage | None = None,
+    owner: str | None = None,
+    **values: Any,
 ) -> None:
+    """Add values to a row's details (and a usage row); raises TakenOver, writing nothing,
+    when owner is given and another worker runs the job now."""
     with db.session() as s:
         sqlite_write_lock(s)
-        if usage is not None:
-            s.add(usage)
         row = s.scalars(
             select(GenerationHistory).where(GenerationHistory.id == generation_id).with_for_update()
         ).one()
+        _check_owner(row, owner)
+        if usage is not None:
+            s.add(usage)
         row.details = {**(row.details or {}), **values}
         row.updated_at = utcnow()
 
@@ -530,12 +561,14 @@ def _end(
     status: str,
     details: dict[str, Any],
     error_message: str | None = None,
+    owner: str | None = None,
 ) -> None:
     with db.session() as s:
         sqlite_write_lock(s)
         row = s.get(GenerationHistory, generation_id, with_for_update=True)
         if row is None:  # deleted meanwhile
             return
+        _check_owner(row, owner)
         # What its calls cost, from their usage rows (a resumed job's earlier calls too).
         spent = s.execute(
             select(
@@ -584,14 +617,35 @@ def is_cancelled(db: Database, generation_id: uuid.UUID) -> bool:
     return status == "cancelled"
 
 
-def finish(db: Database, generation_id: uuid.UUID, tokens: int, seconds: float) -> None:
-    _end(db, generation_id, "completed", {"total_tokens": tokens, "seconds": round(seconds, 3)})
+def finish(
+    db: Database, generation_id: uuid.UUID, tokens: int, seconds: float, owner: str | None = None
+) -> None:
+    details = {"total_tokens": tokens, "seconds": round(seconds, 3)}
+    _end(db, generation_id, "completed", details, owner=owner)
 
 
 def fail(
-    db: Database, generation_id: uuid.UUID, message: str, extra: dict[str, Any] | None = None
+    db: Database,
+    generation_id: uuid.UUID,
+    message: str,
+    extra: dict[str, Any] | None = None,
+    owner: str | None = None,
 ) -> None:
-    _end(db, generation_id, "failed", extra or {}, message)
+    _end(db, generation_id, "failed", extra or {}, message, owner)
+
+
+def stop_reason(db: Database, generation_id: uuid.UUID, owner: str) -> str | None:
+    """Why a running job must start no more calls: "cancelled" by its user, "taken" by another
+    worker (this one was taken for dead), or None to go on."""
+    with db.session() as s:
+        found = s.execute(
+            select(GenerationHistory.status, GenerationHistory.worker_id).where(
+                GenerationHistory.id == generation_id
+            )
+        ).one_or_none()
+    if found is None or found.status == "cancelled":
+        return "cancelled"
+    return "taken" if found.worker_id != owner else None
 
 
 def may_see_image(db: Database, user_id: uuid.UUID, is_admin: bool, key: str) -> bool:
