@@ -241,6 +241,11 @@ def go_to(page: Page, link: str, title: str) -> None:
 def open_logged_in(page: Page, server, user, path: str) -> None:
     page.goto(f"{server.url}/{path}")
     log_in(page, user.email, PASSWORD)
+    # While the rerun after the login draws, the login screen's title and the page's can both
+    # be on screen for a moment: wait for the form to go and the run to end, then for one title.
+    expect(form(page, "Log in")).to_have_count(0, timeout=15_000)
+    settled(page)
+    expect(main(page).get_by_role("heading", level=1)).to_have_count(1)
     expect(main(page).get_by_role("heading", level=1)).to_be_visible()
     wait_until(lambda: len(session_cookies(page)) == 1)
 
