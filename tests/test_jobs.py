@@ -985,6 +985,54 @@ def test_rows_sharing_one_upload_prepared_at_once_each_keep_the_prepared_image(d
     assert {v.input_keys[0] for v in results} == {key}
 
 
+def test_submits_at_once_write_no_more_uploads_at_once_than_the_decode_setting(
+    db, store, member, monkeypatch
+):
+    """A database store holds several times an upload while writing it: eight people
+    submitting at once write at most VIBA_DECODES_AT_ONCE uploads at a time, and every row
+    gets its own."""
+    from viba.engine import images
+
+    running, most = [0], [0]
+    lock = threading.Condition()
+    real = store.backend.put
+
+    def counted(key, data, mime):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            lock.notify_all()
+            # Hold this write until more than the limit run at once (which must not happen)
+            # or a short while has passed.
+            lock.wait_for(lambda: running[0] > images.DEFAULT_DECODES_AT_ONCE, timeout=0.3)
+        try:
+            return real(key, data, mime)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(store.backend, "put", counted)
+    params = {"input_names": ["p.jpg"], "options": {}, "models": {}}
+    start = threading.Barrier(8)
+    ids: list[uuid.UUID] = []
+
+    def one(seed):
+        probed = probe_image(phone_photo((300, 200), seed=seed), "p.jpg")
+        start.wait()
+        ids.append(
+            generations.create(db, store, member.id, "avatar", [probed], dict(params), WORKER_ID)
+        )
+
+    threads = [threading.Thread(target=one, args=(seed,)) for seed in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert 1 <= most[0] <= images.DEFAULT_DECODES_AT_ONCE
+    keys = [row(db, job_id).input_keys[0] for job_id in ids]
+    assert len(set(keys)) == 8 and all(store.exists(k) for k in keys)
+
+
 # --- models that cannot be called: the step's default, else the best listed one -----------
 
 

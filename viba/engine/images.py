@@ -77,8 +77,9 @@ _RESIZE_FIRST = {"RGB", "RGBA", "L", "LA", "CMYK", "YCbCr"}  # modes thumbnail()
 # viba.services.configure): a decode holds the whole picture in memory, so a burst waits here
 # instead of adding up.
 _decode_slots = threading.BoundedSemaphore(DEFAULT_DECODES_AT_ONCE)
-# Uploads read from the store to be prepared (a worker's jobs): as many at once as decodes, so
-# that 32 jobs starting together hold 2 uploads in memory, not 32 (see holding()).
+# Uploads read from the store to be prepared (a worker's jobs) or written to it (submits): as
+# many at once as decodes, so that 32 jobs starting together hold 2 uploads in memory, not 32
+# (see holding()).
 _holding_slots = threading.BoundedSemaphore(DEFAULT_DECODES_AT_ONCE)
 
 
@@ -90,7 +91,8 @@ def set_decodes_at_once(count: int) -> None:
 
 
 def holding() -> threading.BoundedSemaphore:
-    """Hold one while an upload's bytes are read and prepared (`with holding(): ...`)."""
+    """Hold one while an upload's bytes are read and prepared, or stored (`with holding():
+    ...`): what the store and the decoder make of it stays bounded however many jobs start."""
     return _holding_slots
 
 

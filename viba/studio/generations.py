@@ -294,7 +294,12 @@ def create(
     row is added: a UserError from it refuses the job, and the images this call stored for
     it are deleted again. then(session, row) runs in the same transaction once the row has
     its id (the job queue defers its job there: the row and its job commit together)."""
-    stored = [_save(store, img) for img in images]
+    stored = []
+    for img in images:
+        # A write to the database store holds about four times the image while the driver
+        # escapes it: 20 people submitting 12 MP photos at once would add up to ~360 MB.
+        with holding():
+            stored.append(_save(store, img))
     row = GenerationHistory(
         user_id=user_id,
         type=feature,
