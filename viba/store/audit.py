@@ -38,6 +38,9 @@ LIMITS_SET = "admin_limits_set"
 MODEL_ADOPTED = "admin_model_adopted"
 MODEL_RETIRED = "admin_model_retired"
 MODEL_HIDDEN = "admin_model_hidden"
+BOARD_SHARED = "board_shared"
+BOARD_UNSHARED = "board_unshared"
+BOARD_DELETED = "board_deleted"
 
 ACTIONS = (
     LOGIN,
@@ -61,6 +64,9 @@ ACTIONS = (
     MODEL_ADOPTED,
     MODEL_RETIRED,
     MODEL_HIDDEN,
+    BOARD_SHARED,
+    BOARD_UNSHARED,
+    BOARD_DELETED,
 )
 
 

@@ -294,3 +294,71 @@ class ModelChange(Base):
         Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_model_changes_user")
     )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+BOARD_ROLES = ("editor", "viewer")  # a board's owner is its owner_id, not a member row
+
+
+class Board(Base):
+    """A named collection of generations and outputs (viba.studio.boards): private to its
+    owner until shared with members."""
+
+    __tablename__ = "boards"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_boards"),
+        UniqueConstraint("owner_id", "name", name="uq_boards_owner_name"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(80))
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE", name="fk_boards_owner")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class BoardMember(Base):
+    """Someone a board is shared with, and what they may do there."""
+
+    __tablename__ = "board_members"
+    __table_args__ = (
+        PrimaryKeyConstraint("board_id", "user_id", name="pk_board_members"),
+        CheckConstraint(_in("role", BOARD_ROLES), name="ck_board_members_role"),
+        Index("ix_board_members_user", "user_id"),
+    )
+
+    board_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("boards.id", ondelete="CASCADE", name="fk_board_members_board")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE", name="fk_board_members_user")
+    )
+    role: Mapped[str] = mapped_column(String(10))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BoardItem(Base):
+    """One output of a generation on a board (output_key: which one)."""
+
+    __tablename__ = "board_items"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_board_items"),
+        UniqueConstraint("board_id", "generation_id", "output_key", name="uq_board_items_output"),
+        Index("ix_board_items_generation", "generation_id"),
+        Index("ix_board_items_key", "output_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, autoincrement=True)
+    board_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("boards.id", ondelete="CASCADE", name="fk_board_items_board")
+    )
+    generation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid,
+        ForeignKey("generation_history.id", ondelete="CASCADE", name="fk_board_items_generation"),
+    )
+    output_key: Mapped[str] = mapped_column(String(120))
+    added_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_board_items_user")
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,6 +4,7 @@ account's choices kept in the browser session. The parts come from the compositi
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from viba.jobs.runner import JobRunner
 from viba.services import Services, configure, services
 from viba.store.db import Database
 from viba.store.image_store import ImageStore
-from viba.studio import features, preferences
+from viba.studio import boards, features, preferences
 from viba.web.boundary import fail
 from viba.web.browser_session import session
 from viba.web.language import t
@@ -79,6 +80,11 @@ class PageContext:
 
     def model_choices(self) -> dict[str, str]:
         return model_choices(self.db, self.account)
+
+    @functools.cached_property
+    def boards_to_add_to(self) -> list[boards.BoardView]:
+        """The boards this user adds to (read once per run, for every card's control)."""
+        return boards.editable(self.db, self.account)
 
 
 def model_choices(db: Database, account: Account) -> dict[str, str]:

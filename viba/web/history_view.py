@@ -16,7 +16,7 @@ from viba.store.image_store import StorageError, mime_for
 from viba.store.models import GENERATION_STATUSES
 from viba.studio import features, generations, history, metadata
 from viba.studio.generations import UNFINISHED, GenerationView
-from viba.web import context, job_cards, thumbnails
+from viba.web import boards_view, context, job_cards, thumbnails
 from viba.web.boundary import boundary, fail
 from viba.web.browser_session import flash, session
 from viba.web.context import PageContext
@@ -466,6 +466,8 @@ def generation_detail(
     if actions[3].button(t("delete"), icon=":material/delete:", key=f"delete_{view.id}"):
         st.session_state[CONFIRM_KEY] = str(view.id)
         st.rerun()
+    if view.output_keys:
+        boards_view.add_to_board(ctx, view, st.container())
     if st.session_state.get(CONFIRM_KEY) == str(view.id):
         _confirm_delete(ctx, view)
 

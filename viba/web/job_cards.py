@@ -24,7 +24,7 @@ from viba.studio import (
 )
 from viba.studio.features import Feature
 from viba.studio.generations import GenerationView
-from viba.web import sidebar, thumbnails
+from viba.web import boards_view, sidebar, thumbnails
 from viba.web.boundary import action, boundary
 from viba.web.browser_session import session
 from viba.web.context import PageContext
@@ -361,6 +361,8 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
                 )
             run_again_button(actions[1], ctx, view)
             edit_button(actions[2], view)
+            if view.output_keys and view.user_id == ctx.account.id:
+                boards_view.add_to_board(ctx, view, actions[3])
 
 
 def recent_jobs(ctx: PageContext, feature: Feature, limit: int = 6) -> None:

@@ -36,8 +36,10 @@ HOME = NavItem("Home.py", "Home", ":material/home:")
 LOGIN = NavItem("Home.py", "Log in or register", ":material/login:")
 HISTORY_PAGE = "pages/5_History.py"
 PROFILE_PAGE = "pages/7_Profile.py"
+BOARDS_PAGE = "pages/9_Boards.py"
 OTHER_PAGES: tuple[NavItem, ...] = (
     NavItem(HISTORY_PAGE, "History", ":material/history:"),
+    NavItem(BOARDS_PAGE, "Boards", ":material/dashboard:"),
     NavItem("pages/6_System_Prompts.py", "System Prompts", ":material/tune:"),
     NavItem(PROFILE_PAGE, "Profile", ":material/person:"),
     NavItem("pages/8_Admin.py", "Admin", ":material/admin_panel_settings:", admin_only=True),

@@ -1,0 +1,124 @@
+"""The Boards page and "Add to board" through AppTest, against the real database and store."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from viba.accounts import auth
+from viba.core.config import get_settings
+from viba.store.image_store import ImageStore, make_backend
+from viba.studio import boards
+
+from fake_gemini import png_bytes
+from helpers import PASSWORD, add, main_texts, open_page
+
+PAGE = "pages/9_Boards.py"
+
+
+@pytest.fixture(autouse=True)
+def _env(app_environ, admin):
+    return app_environ
+
+
+@pytest.fixture()
+def store(db):
+    settings = get_settings()
+    return ImageStore(make_backend(settings.storage, db, settings.data_dir))
+
+
+def person(db, name):
+    return auth.register(db, f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com", name, PASSWORD)
+
+
+def made(db, store, owner, n=2):
+    keys = [store.save(png_bytes(f"board {uuid.uuid4()}"), "image/png").key for _ in range(n)]
+    return add(db, owner, type="derivation", outputs=keys), keys
+
+
+def test_create_a_board_share_it_and_a_viewer_sees_its_images_but_cannot_change_them(db, store):
+    owner, viewer = person(db, "Olive"), person(db, "Victor")
+    at = open_page(PAGE, owner)
+    assert not at.exception and "No boards yet: make one on the Boards page." in main_texts(at)
+    at.text_input(key="board_new_name").input("Lookbook **spring** <b>x</b>")
+    at.button(key="FormSubmitter:board_new-Create board").click().run()
+    assert not at.exception
+    (board,) = boards.visible(db, owner)
+    assert at.query_params["board"] == str(board.id)
+    # The name is data: escaped, never read as markdown or HTML.
+    assert at.subheader[0].value == r"Lookbook \*\*spring\*\* \<b\>x\</b\>"
+    assert "Private: only you (and admins) see it." in main_texts(at)
+    gid, keys = made(db, store, owner)
+    boards.add(db, owner, board.id, gid)
+    at.run()
+    assert len(at.main.get("image")) == 2 and len(at.main.get("download_button")) == 1
+    at.text_input(key=f"board_share_email_{board.id}").input(viewer.email)
+    at.selectbox(key=f"board_share_role_{board.id}").select("viewer")
+    at.button(key=f"FormSubmitter:board_share_{board.id}-Share").click().run()
+    assert [t.value for t in at.toast] == ["Shared with Victor."]
+    assert any("Victor" in t.value and "viewer" in t.value for t in at.text)
+
+    seen = open_page(PAGE, viewer)
+    assert not seen.exception
+    seen.button(key=f"board_open_{board.id}").click().run()
+    assert len(seen.main.get("image")) == 2
+    removes = [b for b in seen.button if b.key and b.key.startswith("board_rm_")]
+    assert removes == [] and not seen.get("form")  # no remove, no share form
+    assert seen.button(key=f"board_member_rm_{board.id}_{viewer.id}").label == "Leave"
+
+    # The owner removes one image; the viewer's next run shows one.
+    first = boards.items(db, owner, board.id)[0]
+    at.button(key=f"board_rm_{first.id}").click().run()
+    assert [t.value for t in at.toast] == ["Removed from the board."]
+    assert len(seen.run().main.get("image")) == 1
+
+
+def test_someone_elses_or_a_made_up_board_shows_one_sentence_and_nothing_of_it(db, store):
+    owner, other = person(db, "Olive"), person(db, "Oscar")
+    board = boards.create(db, owner, "Secret plans")
+    gid, _ = made(db, store, owner)
+    boards.add(db, owner, board, gid)
+    for wanted in (str(board), str(uuid.uuid4()), "../../etc"):
+        at = open_page(PAGE, other, {"board": wanted})
+        assert not at.exception
+        assert [e.value for e in at.error] == [boards.NOT_FOUND]
+        assert "Secret plans" not in str(at.main) and not at.main.get("image")
+
+
+def test_add_from_a_job_card_and_from_history(db, store):
+    owner = person(db, "Olive")
+    board = boards.create(db, owner, "Picks")
+    gid, keys = made(db, store, owner, n=3)
+    at = open_page("pages/1_Derivation.py", owner)
+    assert not at.exception
+    at.selectbox(key=f"board_pick_{gid}").select(str(board))
+    at.selectbox(key=f"board_which_{gid}").select(2)
+    at.button(key=f"board_add_{gid}").click().run()
+    assert [t.value for t in at.toast] == ["Added to Picks."]
+    assert [i.output_key for i in boards.items(db, owner, board)] == [keys[1]]
+    at.button(key=f"board_add_{gid}").click().run()
+    assert [t.value for t in at.toast] == ["Already on Picks."]
+
+    detail = open_page("pages/5_History.py", owner, {"id": str(gid)})
+    detail.selectbox(key=f"board_pick_{gid}").select(str(board))
+    detail.selectbox(key=f"board_which_{gid}").select(0)  # all of them
+    detail.button(key=f"board_add_{gid}").click().run()
+    assert [t.value for t in detail.toast] == ["Added to Picks."]
+    assert sorted(i.output_key for i in boards.items(db, owner, board)) == sorted(keys)
+
+
+def test_admins_list_everyones_boards_on_request_and_may_delete_one(db, store, admin):
+    owner = person(db, "Olive")
+    board = boards.create(db, owner, "Team board")
+    at = open_page(PAGE, admin)
+    assert f"board_open_{board}" not in {b.key for b in at.button}  # their own list first
+    at.toggle(key="boards_everyone").set_value(True).run()
+    at.button(key=f"board_open_{board}").click().run()
+    assert not at.exception and at.subheader[0].value == "Team board"
+    assert at.button(key=f"board_delete_{board}").disabled  # not before the confirmation
+    at.checkbox(key=f"board_delete_sure_{board}").check().run()
+    at.button(key=f"board_delete_{board}").click().run()
+    assert [t.value for t in at.toast] == ["Board deleted; its generations are kept."]
+    with pytest.raises(boards.BoardError):
+        boards.get(db, owner, board)
