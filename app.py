@@ -3,6 +3,7 @@ app's own HTTP routes beside them (Streamlit 1.67 runs on Starlette):
 
 - `/health`: the process serves and reaches its database and job queue (Render's health check)
 - `/images/<kind>/<key>`: stored images for the pages, each address tied to a login session
+- `/s/<token>`: a share link's read-only page for people without an account (and its images)
 
 At start the process builds its services and starts the job runner (with VIBA_WORKER=in-process
 its worker, which picks up the queue's waiting jobs at once, before any page is opened).
@@ -20,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from viba import services
 from viba.core.config import get_settings
-from viba.web import addresses, media
+from viba.web import addresses, media, share_page
 
 log = logging.getLogger("viba.app")
 
@@ -50,4 +51,4 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
 
 addresses.routes_mounted()
-app = st.App("Home.py", routes=media.ROUTES, lifespan=lifespan)
+app = st.App("Home.py", routes=[*media.ROUTES, *share_page.ROUTES], lifespan=lifespan)

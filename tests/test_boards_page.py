@@ -122,3 +122,30 @@ def test_admins_list_everyones_boards_on_request_and_may_delete_one(db, store, a
     assert [t.value for t in at.toast] == ["Board deleted; its generations are kept."]
     with pytest.raises(boards.BoardError):
         boards.get(db, owner, board)
+
+
+def test_make_a_share_link_from_history_and_revoke_it_on_the_boards_page(db, store):
+    from viba.studio import shares
+
+    owner = person(db, "Olive")
+    gid, keys = made(db, store, owner, n=2)
+    detail = open_page("pages/5_History.py", owner, {"id": str(gid)})
+    prefix = f"share_out_{gid}"
+    detail.selectbox(key=f"{prefix}_which").select(1)  # the second image
+    detail.number_input(key=f"{prefix}_days").set_value(3)
+    detail.button(key=f"{prefix}_make").click().run()
+    assert not detail.exception
+    (code,) = [c.value for c in detail.code]
+    assert code.startswith(f"{get_settings().public_url.rstrip('/')}/s/")
+    token = code.rsplit("/", 1)[1]
+    shared = shares.open_link(db, token)
+    assert shared is not None and shared.items[0][1] == keys[1]
+    assert "3 days from now" in " ".join(c.value for c in detail.caption)
+
+    at = open_page(PAGE, owner)
+    (link,) = shares.links(db, owner)
+    assert any("Derivation · Image 2 · 0 views" in c.value for c in at.caption)
+    at.button(key=f"share_revoke_{link.id}").click().run()
+    assert [t.value for t in at.toast] == ["The link no longer opens."]
+    assert shares.open_link(db, token) is None
+    assert any("revoked" in c.value for c in at.caption)

@@ -100,6 +100,39 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "删除此看板（其生成记录保留在历史记录中）",
     },
     "delete_board": {"en": "Delete board", "zh": "删除看板"},
+    # share links
+    "share_gone": {
+        "en": "This link does not exist, has expired or was revoked.",
+        "zh": "此链接不存在、已过期或已被撤销。",
+    },
+    "share_unavailable": {
+        "en": "This page cannot be read right now; try again in a moment.",
+        "zh": "此页面暂时无法读取；请稍后再试。",
+    },
+    "share_until": {"en": "Shared until {when}.", "zh": "共享至 {when}。"},
+    "share_empty": {"en": "Nothing to show here yet.", "zh": "这里还没有内容。"},
+    "share_link": {"en": "Share link", "zh": "分享链接"},
+    "share_days": {"en": "Days it lasts", "zh": "有效天数"},
+    "share_days_n": {"en": "{n} days from now", "zh": "{n} 天后"},
+    "share_keep": {
+        "en": "Keep the settings and prompt inside the images",
+        "zh": "在图片中保留设置和提示词",
+    },
+    "make_link": {"en": "Make a link", "zh": "生成链接"},
+    "link_made": {
+        "en": "Anyone with this link can see it until {when} (shown once: copy it now):",
+        "zh": "任何拿到此链接的人在 {when} 之前都能查看（仅显示一次：请立即复制）：",
+    },
+    "your_links": {"en": "Your share links", "zh": "你的分享链接"},
+    "no_links": {"en": "No share links yet.", "zh": "还没有分享链接。"},
+    "link_line": {
+        "en": "{what} · {views} views · until {until}",
+        "zh": "{what} · 查看 {views} 次 · 有效至 {until}",
+    },
+    "link_revoked": {"en": "revoked", "zh": "已撤销"},
+    "link_expired": {"en": "expired", "zh": "已过期"},
+    "revoke": {"en": "Revoke", "zh": "撤销"},
+    "link_revoked_note": {"en": "The link no longer opens.", "zh": "该链接已无法打开。"},
     # studio
     "generate": {"en": "Generate", "zh": "生成"},
     "download": {"en": "Download", "zh": "下载"},

@@ -386,6 +386,11 @@ PHRASES: dict[str, str] = {
     "That generation has no outputs yet.": "这条生成记录还没有输出。",
     "That image is not one of the generation's outputs.": "这张图片不是该生成记录的输出。",
     "A board holds at most {n} images; this one is full.": "一个看板最多容纳 {n} 张图片；此看板已满。",
+    # --- share links (viba.studio.shares) -------------------------------------------------
+    "A link lasts from 1 to {n} days.": "链接有效期为 1 到 {n} 天。",
+    "You have {n} live links; revoke some first.": "你已有 {n} 个有效链接；请先撤销一些。",
+    "That generation is not yours to share.": "这条生成记录不属于你，无法分享。",
+    "That link does not exist or is not yours.": "该链接不存在或不属于你。",
     # --- history detail -------------------------------------------------------------------
     "Id": "ID",
     "Options": "选项",

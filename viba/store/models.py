@@ -362,3 +362,55 @@ class BoardItem(Base):
         Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_board_items_user")
     )
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ShareLink(Base):
+    """A read-only link for people without an account to one output (generation_id and
+    output_key) or a board (board_id) (viba.studio.shares). Only the token's SHA-256 is kept."""
+
+    __tablename__ = "share_links"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_share_links"),
+        UniqueConstraint("token_hash", name="uq_share_links_token"),
+        CheckConstraint(
+            "(board_id IS NULL) <> (generation_id IS NULL)", name="ck_share_links_target"
+        ),
+        Index("ix_share_links_created_by", "created_by", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, default=uuid.uuid4)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE", name="fk_share_links_user")
+    )
+    generation_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid,
+        ForeignKey("generation_history.id", ondelete="CASCADE", name="fk_share_links_generation"),
+    )
+    output_key: Mapped[str | None] = mapped_column(String(120))
+    board_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("boards.id", ondelete="CASCADE", name="fk_share_links_board")
+    )
+    keep_settings: Mapped[bool] = mapped_column(Boolean, default=False)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ShareView(Base):
+    """One view of a share link's page."""
+
+    __tablename__ = "share_views"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_share_views"),
+        Index("ix_share_views_link", "link_id", "viewed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, autoincrement=True)
+    link_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("share_links.id", ondelete="CASCADE", name="fk_share_views_link")
+    )
+    viewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))

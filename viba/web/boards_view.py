@@ -13,7 +13,7 @@ from viba.store.models import BOARD_ROLES
 from viba.studio import boards
 from viba.studio.boards import BoardView
 from viba.studio.generations import GenerationView
-from viba.web import thumbnails
+from viba.web import shares_view, thumbnails
 from viba.web.boundary import action, fail
 from viba.web.browser_session import flash
 from viba.web.context import PageContext
@@ -109,7 +109,6 @@ def board_list(ctx: PageContext) -> None:
     found = boards.visible(ctx.db, ctx.account, everyone=everyone)
     if not found:
         st.caption(t("no_boards_yet"))
-        return
     for board in found:
         with st.container(border=True):
             name, go = st.columns([4, 1])
@@ -117,6 +116,7 @@ def board_list(ctx: PageContext) -> None:
             name.caption(md_escape(_summary(board)))
             if go.button(t("open"), key=f"board_open_{board.id}", icon=":material/arrow_forward:"):
                 open_board(board.id)
+    shares_view.links_section(ctx)
 
 
 def _summary(board: BoardView) -> str:
@@ -166,6 +166,8 @@ def board_view(ctx: PageContext, board: BoardView) -> None:
     st.subheader(md_escape(board.name))
     st.caption(md_escape(_summary(board)))
     found = boards.items(ctx.db, ctx.account, board.id)
+    if board.role == boards.OWNER:
+        shares_view.board_link(ctx, st.container(), board.id)
     if found:
         st.download_button(
             t("download_zip"),
