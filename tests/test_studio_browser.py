@@ -598,3 +598,38 @@ def test_a_dropped_photo_shows_and_a_new_pick_replaces_it_in_a_one_file_slot(
     generate(page)
     row = check_done(db, member, "try_on", 1)
     assert row.input_params["input_names"] == ["person.png", "garment.png"]
+
+
+def test_one_input_across_two_models_shows_side_by_side(page, streamlit_server, db, member):
+    from viba.studio import features
+
+    catalog = features.catalog()
+    other = next(m for m in catalog.for_step("avatar") if m.id != catalog.default_for("avatar"))
+    open_logged_in(page, streamlit_server, member, "Avatar")
+    upload(page, 0, ("me.png", png_bytes(f"compare {uuid.uuid4()}")))
+    main(page).get_by_test_id("stMultiSelect").locator("input").click()
+    page.get_by_role("option", name=re.compile(re.escape(other.label))).click()
+    page.keyboard.press("Escape")
+    generate(page)
+    wait_until(
+        lambda: (
+            len(rows(db, member, "avatar")) == 2
+            and all(r.status == "completed" for r in rows(db, member, "avatar"))
+        ),
+        timeout=30,
+    )
+    made = rows(db, member, "avatar")
+    assert {r.input_params["models"]["avatar"] for r in made} == {
+        catalog.default_for("avatar"),
+        other.id,
+    }
+    expect(main(page).get_by_text("the same input, 2 models")).to_be_visible(timeout=20_000)
+    for label in (catalog.get(catalog.default_for("avatar")).label, other.label):
+        expect(main(page).get_by_text(label, exact=True)).to_be_visible()
+    # The input once, and each model's output beside the other's.
+    shown = main(page).locator('img[src*="/images/thumb/"]')
+    expect(shown).to_have_count(3)
+    boxes = [shown.nth(i).bounding_box() for i in (1, 2)]
+    assert abs(boxes[0]["y"] - boxes[1]["y"]) < 5 and boxes[0]["x"] < boxes[1]["x"]
+    main(page).get_by_text(other.label, exact=True).scroll_into_view_if_needed()
+    screenshot(page, "compare-models")

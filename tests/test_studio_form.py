@@ -87,3 +87,50 @@ def test_a_user_with_limits_sees_what_is_left_under_the_form(db, user, admin, ap
         ) in captions
     finally:
         budget.set_user_limits(db, admin, user.id, None, None)
+
+
+def test_one_input_with_three_image_models_runs_three_jobs_shown_side_by_side(
+    db, user, app_environ, fake_gemini
+):
+    from viba.studio import features, output
+
+    catalog = features.catalog()
+    mine = catalog.default_for("avatar")
+    others = [m.id for m in catalog.for_step("avatar") if m.id != mine][:2]
+    at = open_page("pages/2_Avatar.py", user)
+    pick = at.multiselect(key="avatar_compare")
+    # Every other image model, each with what one job of it is expected to cost.
+    assert len(pick.options) == len(catalog.for_step("avatar")) - 1
+    assert not any(o.startswith(catalog.get(mine).label) for o in pick.options)
+    for m in others:
+        assert any(o.startswith(catalog.get(m).label) and "expected" in o for o in pick.options)
+    assert pick.max_selections == 3
+    pick.set_value(others)
+    at.file_uploader(key="avatar_photo").set_value([("me.png", png_bytes("compared"), "image/png")])
+    next(b for b in at.button if b.label == "Generate").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+    def rows():
+        with db.session() as s:
+            found = s.scalars(
+                select(GenerationHistory).where(GenerationHistory.user_id == user.id)
+            ).all()
+            return (
+                found if len(found) == 3 and all(r.status == "completed" for r in found) else None
+            )
+
+    made = wait_until(rows, timeout=30)
+    assert len({r.input_params["compare_group"] for r in made}) == 1
+    assert len({tuple(r.input_keys) for r in made}) == 1  # the input stored once, for all
+    assert sorted(r.input_params["models"]["avatar"] for r in made) == sorted([mine, *others])
+    # A model that does not make the size asked (Avatar: 4K) makes its nearest instead.
+    for r in made:
+        model = catalog.get(r.input_params["models"]["avatar"])
+        assert r.input_params["options"]["image_size"] in output.sizes_for(model)
+    at.run()
+    assert any("the same input, 3 models" in m.value for m in at.markdown)
+    labels = [catalog.get(m).label for m in (mine, *others)]
+    shown = [m.value for m in at.markdown]
+    assert all(any(label in text for text in shown) for label in labels)
+    # Each model's result keeps the actions to go on from it (refine, use as input).
+    assert len([b for b in at.button if b.label == "Refine"]) == 3

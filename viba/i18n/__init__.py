@@ -133,6 +133,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "link_expired": {"en": "expired", "zh": "已过期"},
     "revoke": {"en": "Revoke", "zh": "撤销"},
     "link_revoked_note": {"en": "The link no longer opens.", "zh": "该链接已无法打开。"},
+    # one input, several models
+    "compare_models": {"en": "Also make it with", "zh": "同时用以下模型生成"},
+    "compare_models_help": {
+        "en": "Up to 3 more image models get the same input; their results show side by "
+        "side with each one's time and cost. Your model: {model}.",
+        "zh": "最多再选 3 个图像模型处理同一输入；结果并排显示，并附各自的用时和费用。"
+        "你的模型：{model}。",
+    },
+    "same_input_n": {"en": "the same input, {n} models", "zh": "同一输入，{n} 个模型"},
+    "took_seconds": {"en": "{s} s", "zh": "{s} 秒"},
     # studio
     "generate": {"en": "Generate", "zh": "生成"},
     "download": {"en": "Download", "zh": "下载"},

@@ -174,9 +174,11 @@ class JobRunner:
         models: dict[str, str],
         prompts_in_use: dict[str, Any],
         config: GeminiConfig,
+        group: uuid.UUID | None = None,
     ) -> uuid.UUID:
         """Store the inputs, create the pending row and queue the job. `models` maps step →
-        model id; `prompts_in_use` maps step → (PromptTemplate, version)."""
+        model id; `prompts_in_use` maps step → (PromptTemplate, version); `group`: the jobs
+        of one input across several image models share it (compared side by side)."""
         self._refuse_when_stopped()
         try:
             spec = features.get(feature)
@@ -204,6 +206,8 @@ class JobRunner:
             ),
             "estimate_usd": estimate,
         }
+        if group is not None:
+            params["compare_group"] = str(group)
         return self._queue(user_id, feature, images, params, config)
 
     def refine(

@@ -31,7 +31,7 @@ from viba.web.browser_session import session
 from viba.web.context import PageContext
 from viba.web.guard import guard
 from viba.web.job_cards import recent_jobs
-from viba.web.language import t
+from viba.web.language import current_language, t
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "heic", "heif"]
 # Thumbnails of the picked photos before Generate, drawn by the browser (see the file).
@@ -86,9 +86,10 @@ def submit(
     options: dict[str, Any],
     config: GeminiConfig,
     models: dict[str, str] | None = None,
+    group: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Queue one job with the user's models (or, for a form filled in from a generation, the
-    models it used, each still checked against the catalog)."""
+    models it used, each still checked against the catalog; `models` wins over both)."""
     in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(ctx.db))
     chosen = ctx.model_choices()
     if models:
@@ -98,7 +99,51 @@ def submit(
             for step in feature.step_ids
             if step in models
         }
-    return ctx.runner.submit(ctx.account.id, feature.key, images, options, chosen, in_use, config)
+    return ctx.runner.submit(
+        ctx.account.id, feature.key, images, options, chosen, in_use, config, group=group
+    )
+
+
+def compare_widget(
+    ctx: PageContext, feature: Feature, images: int, last: dict[str, Any]
+) -> list[str] | None:
+    """Up to MAX_COMPARED - 1 more image models to make the same input with, each with what
+    one job of it is expected to cost at the size last asked for (None: nothing to pick)."""
+    catalog = features.catalog()
+    step = feature.image_step
+    mine = ctx.model_choices()
+    others = [m.id for m in catalog.for_step(step) if m.id != mine[step]]
+    if not others:
+        return None
+    options = {output.SIZE_OPTION: last.get(output.SIZE_OPTION)}
+
+    def label(model_id: str) -> str:
+        info = catalog.get(model_id)
+        name = info.label_in(current_language()) if info else model_id
+        usd = budget.estimate(feature, {**mine, step: model_id}, options, images)
+        return f"{name} · {t('cost_expected').format(usd=f'{usd:.2f}')}" if usd else name
+
+    own = label(mine[step])
+    return st.multiselect(
+        t("compare_models"),
+        others,
+        key=f"{feature.key}_compare",
+        format_func=label,
+        max_selections=MAX_COMPARED - 1,
+        help=t("compare_models_help").format(model=own),
+    )
+
+
+MAX_COMPARED = 4
+
+
+def _fitted(values: dict[str, Any], model_id: str | None) -> dict[str, Any]:
+    info = features.catalog().get(model_id or "")
+    if info is None:
+        return values
+    ratio = values.get(output.RATIO_OPTION)
+    wanted = None if ratio in (None, output.AUTO) else ratio
+    return {**values, **output.nearest_output(info, values.get(output.SIZE_OPTION), wanted)}
 
 
 # --- the form ------------------------------------------------------------------------------
@@ -244,6 +289,7 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
             o.name: _option_widget(o, c, last) for o, c in zip(feature.options, option_columns)
         }
         values.update(_output_widgets(ctx, feature, option_columns[len(feature.options) :], last))
+        compared = compare_widget(ctx, feature, 1, last) or []
         submitted = st.form_submit_button(
             t("generate"), type="primary", icon=":material/bolt:", disabled=config is None
         )
@@ -251,12 +297,19 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
         return
     queued, refused = 0, False
     for images in _jobs_from(ctx, feature, uploads, avatars, filled):
-        try:
-            submit(ctx, feature, images, values, config, filled.models if filled else None)
-            queued += 1
-        except UserError as exc:  # this job is refused; the others of a batch still go
-            refused = True
-            st.error(md_escape(t(str(exc))), icon=":material/error:")
+        used = dict(filled.models) if filled and filled.models else {}
+        # The same input with each compared model too: one job each, shown side by side.
+        group = uuid.uuid4() if compared else None
+        runs = [used, *({**used, feature.image_step: m} for m in compared)]
+        for models in runs:
+            # A compared model that does not make this size or ratio makes its nearest.
+            asked = _fitted(values, models.get(feature.image_step)) if group else values
+            try:
+                submit(ctx, feature, images, asked, config, models or None, group)
+                queued += 1
+            except UserError as exc:  # this job is refused; the others still go
+                refused = True
+                st.error(md_escape(t(str(exc))), icon=":material/error:")
     if not queued:
         return
     if filled is not None:

@@ -28,7 +28,7 @@ from viba.web import boards_view, sidebar, thumbnails
 from viba.web.boundary import action, boundary
 from viba.web.browser_session import session
 from viba.web.context import PageContext
-from viba.web.language import t
+from viba.web.language import current_language, t
 
 # A running job's card redraws itself this often (one small query, one card): a variant shows
 # within this of being stored. History's list polls at HISTORY_POLL_SECONDS (a whole page).
@@ -366,17 +366,94 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
 
 
 def recent_jobs(ctx: PageContext, feature: Feature, limit: int = 6) -> None:
-    """This user's latest jobs of a feature. A finished card is drawn once; each unfinished
-    one redraws itself alone every POLL_SECONDS (one small query, one card), so a page with
+    """This user's latest jobs of a feature (the jobs of one input across several models
+    count as one, drawn side by side). A finished card is drawn once; each unfinished one
+    redraws itself alone every POLL_SECONDS (one small query, one card), so a page with
     running jobs costs what they cost, not what the whole list costs."""
-    views = generations.recent(ctx.db, ctx.account.id, feature.key, limit)
+    views = generations.recent(ctx.db, ctx.account.id, feature.key, limit * MAX_GROUP)
     if not views:
         st.caption(t("nothing_yet"))
+    groups: dict[str, list[GenerationView]] = {}
     for view in views:
+        group = view.input_params.get("compare_group")
+        if isinstance(group, str):
+            groups.setdefault(group, []).append(view)
+    drawn: set[str] = set()
+    shown = 0
+    for view in views:
+        if shown >= limit:
+            break
+        group = view.input_params.get("compare_group")
+        if isinstance(group, str):
+            if group not in drawn:
+                drawn.add(group)
+                compare_grid(ctx, groups[group])
+                shown += 1
+            continue
+        shown += 1
         if view.finished:
             job_card(ctx, view)
         else:
             live_job_card(ctx, view.id)
+
+
+MAX_GROUP = 4  # image models one input is made with at most
+
+
+def compare_grid(ctx: PageContext, views: Sequence[GenerationView]) -> None:
+    """One input made by several image models: a column per model with its time, cost and
+    outputs (each with refine, use as input and compare: go on from the winner)."""
+    ordered = sorted(views, key=lambda v: v.created_at)
+    with st.container(border=True):
+        first = ordered[0]
+        st.markdown(
+            f"**{t(first.type)}** · {md_escape(t('same_input_n').format(n=len(ordered)))} · "
+            f"{first.created_at:%Y-%m-%d %H:%M} UTC"
+        )
+        inputs_strip(ctx.store, first)
+        for column, view in zip(st.columns(len(ordered)), ordered):
+            with column:
+                if view.finished:
+                    compare_cell(ctx, view)
+                else:
+                    live_compare_cell(ctx, view.id)
+
+
+def compare_cell(ctx: PageContext, view: GenerationView) -> None:
+    step = features.get(view.type).image_step
+    model = (view.input_params.get("models") or {}).get(step, "")
+    info = features.catalog().get(model)
+    st.markdown(f"**{md_escape(info.label_in(current_language()) if info else model)}**")
+    parts = [t(view.status)]
+    seconds = view.details.get("seconds")
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        parts.append(t("took_seconds").format(s=f"{seconds:.1f}"))
+    cost = cost_text(view)
+    if cost:
+        parts.append(cost)
+    st.caption(md_escape(" · ".join(parts)))
+    job_status(view)
+    if not view.finished:
+        cancel_button(st, ctx, view)
+    model_swaps(view)
+    image_grid(ctx.store, view, outputs_in_place(view), 2, ctx=ctx)
+    st.page_link(
+        sidebar.HISTORY_PAGE,
+        label=t("open_in_history"),
+        icon=":material/history:",
+        query_params={"id": str(view.id)},
+    )
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def live_compare_cell(ctx: PageContext, job_id: uuid.UUID) -> None:
+    with boundary():
+        view = generations.find(ctx.db, ctx.account.id, job_id)
+        if view is None:
+            return
+        compare_cell(ctx, view)
+        if view.finished:
+            st.rerun(scope="app")
 
 
 @st.fragment(run_every=POLL_SECONDS)
