@@ -115,6 +115,7 @@ def run_shape(admin_url: str, fake: FakeGemini, workers: int, users, photos) -> 
         fake.base_url,
         VIBA_STORAGE="db",
         MALLOC_ARENA_MAX="2",
+        MALLOC_MMAP_THRESHOLD_="1048576",
         VIBA_LOG_FORMAT="json",
         VIBA_QUEUE=queue,
     )

@@ -2,12 +2,13 @@
 `python bench/load.py --shapes --database-url postgresql://...`.
 
 For each shape, a real `streamlit run app.py` on a fresh PostgreSQL database (images in it,
-MALLOC_ARENA_MAX=2, production log settings), and for shape (b) `python -m viba.worker`
-processes beside it (the web with VIBA_WORKER=off). Then 1, 10, 20 and 40 Chromium users, each
-logged in on Derivation with a 12 MP phone photo picked, press Generate at once; the fake
-Gemini answers text in 1 s and images in 2 s (Files API on): ideal 3.0 s. Per burst: first job
-created -> last done (from the rows), its ratio to one user, failed or unfinished jobs, and
-each process's peak RSS and CPU seconds during the burst (CPU per Derivation for the web).
+render.yaml's MALLOC_ARENA_MAX=2 and MALLOC_MMAP_THRESHOLD_=1 MB, production log settings), and
+for shape (b) `python -m viba.worker` processes beside it (the web with VIBA_WORKER=off). Then
+1, 10, 20 and 40 Chromium users, each logged in on Derivation with a 12 MP phone photo picked,
+press Generate at once; the fake Gemini answers text in 1 s and images in 2 s (Files API on):
+ideal 3.0 s. Per burst: first job created -> last done (from the rows), its ratio to one user,
+failed or unfinished jobs, and each process's peak RSS and CPU seconds during the burst (CPU
+per Derivation for the web).
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def run_shape(browser, fake, photo12: bytes, admin_url: str, label: str, workers
         fake.base_url,
         VIBA_STORAGE="db",
         MALLOC_ARENA_MAX="2",
+        MALLOC_MMAP_THRESHOLD_="1048576",
         VIBA_LOG_FORMAT="json",
         VIBA_QUEUE=f"bench-{uuid.uuid4().hex[:8]}",
         VIBA_WORKER="off" if workers else "in-process",

@@ -57,6 +57,7 @@ def test_render_blueprint_starts_the_app_as_documented():
     assert SERVICE["preDeployCommand"] == "alembic upgrade head"
     assert ENV_VARS["STREAMLIT_SERVER_FILE_WATCHER_TYPE"]["value"] == "none"
     assert ENV_VARS["MALLOC_ARENA_MAX"]["value"] == "2"  # see bench/memory.py
+    assert ENV_VARS["MALLOC_MMAP_THRESHOLD_"]["value"] == "1048576"  # see render.yaml
     # Render waits this long after SIGTERM; the app's grace for running jobs fits inside it.
     assert SERVICE["maxShutdownDelaySeconds"] == 300
     assert Settings.model_fields["shutdown_grace_seconds"].default < 300
@@ -93,6 +94,7 @@ def test_render_blueprint_sets_every_setting_production_needs_and_no_secret():
         "AWS_RESPONSE_CHECKSUM_VALIDATION",
         "STREAMLIT_SERVER_FILE_WATCHER_TYPE",
         "MALLOC_ARENA_MAX",
+        "MALLOC_MMAP_THRESHOLD_",
     }
     assert set(ENV_VARS) - SETTINGS_NAMES <= others
     # The settings production refuses to start without are all provided.
