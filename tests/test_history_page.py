@@ -89,7 +89,7 @@ def test_detail_shows_inputs_outputs_and_details_then_deletes_after_confirmation
     at = open_page(PAGE, user, {"id": str(gid)})
     assert not at.exception and not at.error
     assert [s.value for s in at.subheader] == ["Inputs", "Outputs", "Details"]
-    assert len(at.main.get("image")) == 3
+    assert len(at.main.get("image")) == 4  # an input, two outputs, the region edit preview
     table = at.dataframe[0].value
     assert str(gid) in table.to_string() and "gemini-3-pro-image" in table.to_string()
     assert "A heron." in [t.value for t in at.text]

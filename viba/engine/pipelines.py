@@ -395,6 +395,29 @@ def refine(run: Run) -> None:
     )
 
 
+def region_edit(run: Run) -> None:
+    """A region edit: the crop of the part to change (the job's one input) and the user's
+    words; one image, which the app pastes back inside the box (viba.engine.region)."""
+    step = run.steps[-1]
+    if 1 in run.done:
+        return
+    _stop_if(run.cancelled)
+    template = run.prompts[step]
+    shape = run.shape
+    run.on_image(
+        1,
+        generate_image(
+            run.config,
+            run.models[step],
+            run.images,
+            prompts.region_instruction(run.instruction, shape.aspect_ratio),
+            system=template.system,
+            aspect_ratio=shape.aspect_ratio,
+            image_size=shape.size,
+        ),
+    )
+
+
 def single_image(run: Run) -> None:
     """The feature's one step makes one image from all its inputs."""
     step = run.steps[-1]

@@ -118,6 +118,16 @@ def refine_instruction(instruction: str, aspect_ratio: str = ASPECT_RATIO) -> st
     )
 
 
+def region_instruction(instruction: str, aspect_ratio: str = ASPECT_RATIO) -> str:
+    """A region edit's turn: the part of a picture to change, and the user's words."""
+    return (
+        "This image is a part cut out of a larger picture. Change it as follows and keep "
+        "everything else about it the same (light, colours, perspective, style), so that it "
+        f"fits back in seamlessly:\n{instruction}\n"
+        f"Output one image of the same framing in a {aspect_ratio} aspect ratio."
+    )
+
+
 def render_values(image_count: int, aspect_ratio: str = ASPECT_RATIO) -> dict[str, object]:
     """What every image prompt may use besides its own step's values ({aspect_ratio},
     {photo_count}); a template uses the ones it names."""

@@ -143,6 +143,32 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "same_input_n": {"en": "the same input, {n} models", "zh": "同一输入，{n} 个模型"},
     "took_seconds": {"en": "{s} s", "zh": "{s} 秒"},
+    # presets
+    "presets_n": {"en": "Presets ({n})", "zh": "预设（{n}）"},
+    "team_preset": {"en": "team", "zh": "团队"},
+    "your_preset": {"en": "yours", "zh": "我的"},
+    "use_preset": {"en": "Use", "zh": "使用"},
+    "preset_used": {
+        "en": "The form is filled in from the preset.",
+        "zh": "已用该预设填写表单。",
+    },
+    "preset_deleted": {"en": "Preset deleted.", "zh": "预设已删除。"},
+    "save_preset": {"en": "Save as preset", "zh": "存为预设"},
+    "preset_name": {"en": "Preset's name", "zh": "预设名称"},
+    "preset_for_team": {"en": "For the whole team", "zh": "供整个团队使用"},
+    "save": {"en": "Save", "zh": "保存"},
+    "preset_saved": {"en": "Saved as the preset {name}.", "zh": "已存为预设「{name}」。"},
+    # region edit
+    "edit_region": {"en": "Edit a region", "zh": "局部编辑"},
+    "region_across": {"en": "Box: left to right (%)", "zh": "选框：从左到右（%）"},
+    "region_down": {"en": "Box: top to bottom (%)", "zh": "选框：从上到下（%）"},
+    "region_words": {"en": "What to change in the box", "zh": "选框内要修改的内容"},
+    "region_go": {"en": "Edit the box", "zh": "编辑选框"},
+    "region_note": {
+        "en": "Only the box changes: the model gets it with a margin around it, and its "
+        "answer is pasted back inside the box with a soft edge.",
+        "zh": "只有选框内会改变：模型收到选框及其周边区域，其结果会以柔和边缘贴回选框内。",
+    },
     # studio
     "generate": {"en": "Generate", "zh": "生成"},
     "download": {"en": "Download", "zh": "下载"},

@@ -391,6 +391,20 @@ PHRASES: dict[str, str] = {
     "You have {n} live links; revoke some first.": "你已有 {n} 个有效链接；请先撤销一些。",
     "That generation is not yours to share.": "这条生成记录不属于你，无法分享。",
     "That link does not exist or is not yours.": "该链接不存在或不属于你。",
+    # --- presets (viba.studio.presets) -----------------------------------------------------
+    "Give the preset a name.": "请为预设命名。",
+    "A preset's name cannot contain control characters.": "预设名称不能包含控制字符。",
+    "A preset's name can be at most {n} characters.": "预设名称最多 {n} 个字符。",
+    "Only admins make team presets.": "只有管理员可以创建团队预设。",
+    "You have {n} presets, the most one person can have.": "你已有 {n} 个预设，已达每人上限。",
+    "You already have a preset named {name}.": "你已有名为「{name}」的预设。",
+    "That generation's images are gone; it cannot be a preset.": "该生成记录的图片已不存在，无法存为预设。",
+    "That preset does not exist or is not offered to you.": "该预设不存在或未向你提供。",
+    "That preset does not exist or is not yours to delete.": "该预设不存在或你无权删除。",
+    # --- region edits (viba.studio.region_edit, viba.engine.region) ------------------------
+    "Say what to change in the box, for example “a stormy sky”.": "请说明选框内要修改什么，例如“暴风雨的天空”。",
+    "Draw the box to change inside the image.": "请在图片内画出要修改的选框。",
+    "The box is too small: make it at least {n} pixels a side.": "选框太小：每边至少 {n} 像素。",
     # --- history detail -------------------------------------------------------------------
     "Id": "ID",
     "Options": "选项",

@@ -48,6 +48,7 @@ from viba.studio import (
     output,
     prompt_store,
     refine,
+    region_edit,
 )
 from viba.studio.generations import GenerationView
 
@@ -231,6 +232,28 @@ class JobRunner:
             raise JobError(str(exc)) from None
         params["own_key"] = config.own_key
         return self._queue(user_id, parent.type, [image], params, config, parent.id)
+
+    def region_edit(
+        self,
+        user_id: uuid.UUID,
+        parent_id: uuid.UUID,
+        output_key: str,
+        box: tuple[float, float, float, float],
+        instruction: str,
+        config: GeminiConfig,
+    ) -> uuid.UUID:
+        """A new generation that changes one box of an output of this user's (box: shares of
+        its width and height, left, top, right, bottom) as the words say, nothing outside it
+        (viba.studio.region_edit)."""
+        self._refuse_when_stopped()
+        parent = generations.find(self.db, user_id, parent_id)
+        try:
+            crop, params = region_edit.plan(self.store, parent, output_key, box, instruction)
+        except (UserError, StorageError) as exc:
+            raise JobError(str(exc)) from None
+        assert parent is not None  # plan refuses a generation that is not the user's
+        params["own_key"] = config.own_key
+        return self._queue(user_id, parent.type, [crop], params, config)
 
     def _stored_form(self, images: Sequence[PreparedImage]) -> list[PreparedImage]:
         """Uploads checked from their headers, as they are to be stored. A process with its
@@ -585,6 +608,8 @@ class JobRunner:
         def on_image(index: int, image: ImageResult) -> None:
             nonlocal tokens
             tokens += image.usage.total_tokens
+            if view.region:  # the answer goes back inside the box of the output it edits
+                image = region_edit.pasted_result(self.store, view, image)
             generations.add_output(
                 self.db,
                 self.store,
@@ -610,6 +635,8 @@ class JobRunner:
         if view.refinement:  # one image from the conversation so far and the new words
             pipeline = pipelines.refine
             conversation = refine.conversation(self.db, self.store, view)
+        elif view.region:  # one image from the crop and the words
+            pipeline = pipelines.region_edit
         pipeline(
             Run(
                 config=job.config,
@@ -628,7 +655,7 @@ class JobRunner:
                     stop() or generations.stop_reason(self.db, job.id, self.owner) is not None
                 ),
                 conversation=conversation,
-                instruction=str((view.refinement or {}).get("instruction") or ""),
+                instruction=str((view.refinement or view.region or {}).get("instruction") or ""),
             )
         )
         seconds = time.perf_counter() - started

@@ -414,3 +414,45 @@ class ShareView(Base):
     viewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class Preset(Base):
+    """A feature's full settings under a name (viba.studio.presets): settings holds options,
+    models and prompt versions; its images are preset_images rows (kept while it is)."""
+
+    __tablename__ = "presets"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_presets"),
+        UniqueConstraint("owner_id", "feature", "name", name="uq_presets_owner_name"),
+        Index("ix_presets_feature", "feature", "team"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE", name="fk_presets_owner")
+    )
+    feature: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(80))
+    team: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    thumb_key: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PresetImage(Base):
+    """A reference image of a preset, in its slot and place: an image any of these rows
+    names is not deleted (viba.studio.generations.forget_unreferenced)."""
+
+    __tablename__ = "preset_images"
+    __table_args__ = (
+        PrimaryKeyConstraint("preset_id", "position", name="pk_preset_images"),
+        Index("ix_preset_images_key", "key"),
+    )
+
+    preset_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("presets.id", ondelete="CASCADE", name="fk_preset_images_preset")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(255))

@@ -22,7 +22,7 @@ from viba.engine.gemini import ImageResult, Usage
 from viba.engine.images import PreparedImage, holding
 from viba.store.db import Database, DatabaseUnavailable, sqlite_write_lock
 from viba.store.image_store import ImageStore, StorageError, StoredImage, is_upload, mime_for
-from viba.store.models import GenerationHistory, ImageRef, ModelUsage, utcnow
+from viba.store.models import GenerationHistory, ImageRef, ModelUsage, PresetImage, utcnow
 from viba.studio import features
 
 log = logging.getLogger(__name__)
@@ -77,9 +77,16 @@ class GenerationView:
         return found if isinstance(found, dict) else None
 
     @property
+    def region(self) -> dict[str, Any] | None:
+        """What a region edit changes (parent, output, box, crop, instruction); else None."""
+        found = self.input_params.get("region")
+        return found if isinstance(found, dict) else None
+
+    @property
     def expected_outputs(self) -> int:
-        """How many images it makes: its feature's number, one for a refinement."""
-        return 1 if self.refinement else features.get(self.type).outputs
+        """How many images it makes: its feature's number, one for a refinement or a region
+        edit."""
+        return 1 if self.refinement or self.region else features.get(self.type).outputs
 
     @property
     def input_names(self) -> list[str]:
@@ -338,7 +345,9 @@ def forget_unreferenced(db: Database, store: ImageStore, keys: Iterable[str]) ->
     deleted = 0
     for key in sorted(set(keys)):
         with db.locked_session(image_lock(key)) as s:
-            if s.scalar(select(ImageRef.key).where(ImageRef.key == key).limit(1)) is None:
+            used = s.scalar(select(ImageRef.key).where(ImageRef.key == key).limit(1))
+            kept = s.scalar(select(PresetImage.key).where(PresetImage.key == key).limit(1))
+            if used is None and kept is None:  # no generation uses it, no preset keeps it
                 store.delete(key)
                 deleted += 1
     return deleted

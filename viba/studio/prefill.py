@@ -20,6 +20,7 @@ class Prefill:
     options: dict[str, Any] | None = None  # None: the user's last options
     models: dict[str, str] | None = None  # step -> model; None: the user's choices
     source: uuid.UUID | None = None  # the generation it came from
+    prompt_versions: dict[str, Any] | None = None  # step -> version (a preset's); None: active
 
     def without(self, role: str) -> Prefill | None:
         """The same with one slot emptied (None when nothing is left)."""
@@ -27,7 +28,15 @@ class Prefill:
         if not inputs and self.options is None:
             return None
         names = {r: n for r, n in self.names.items() if r != role}
-        return Prefill(self.feature, inputs, names, self.options, self.models, self.source)
+        return Prefill(
+            self.feature,
+            inputs,
+            names,
+            self.options,
+            self.models,
+            self.source,
+            self.prompt_versions,
+        )
 
 
 def from_generation(view: GenerationView) -> Prefill:

@@ -25,7 +25,7 @@ from viba.studio import (
 from viba.studio.features import ChoiceOption, Feature, IntOption, Slot
 from viba.studio.generations import GenerationView
 from viba.studio.prefill import Prefill
-from viba.web import context, sidebar, thumbnails
+from viba.web import context, presets_view, sidebar, thumbnails
 from viba.web.boundary import boundary
 from viba.web.browser_session import session
 from viba.web.context import PageContext
@@ -50,6 +50,7 @@ def feature_body(ctx: PageContext, feature: Feature) -> None:
     st.title(t(feature.key))
     st.caption(t(feature.intro_key))
     config = gemini_config_or_help(ctx)
+    presets_view.preset_strip(ctx, feature)
     feature_form(ctx, feature, config)
     limits_line(ctx, config)
     st.subheader(t("recent"))
@@ -87,10 +88,18 @@ def submit(
     config: GeminiConfig,
     models: dict[str, str] | None = None,
     group: uuid.UUID | None = None,
+    prompt_versions: dict[str, Any] | None = None,
 ) -> uuid.UUID:
     """Queue one job with the user's models (or, for a form filled in from a generation, the
     models it used, each still checked against the catalog; `models` wins over both)."""
     in_use = prompt_store.prompts_in_use(prompt_store.active_prompts(ctx.db))
+    if prompt_versions:  # a preset's: each version's text (the active one where it is gone)
+        texts = prompt_store.templates_for(ctx.db, prompt_versions)
+        in_use |= {
+            step: (texts[step], prompt_versions[step])
+            for step in feature.step_ids
+            if step in prompt_versions and step in texts
+        }
     chosen = ctx.model_choices()
     if models:
         catalog = features.catalog()
@@ -305,7 +314,8 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
             # A compared model that does not make this size or ratio makes its nearest.
             asked = _fitted(values, models.get(feature.image_step)) if group else values
             try:
-                submit(ctx, feature, images, asked, config, models or None, group)
+                versions = filled.prompt_versions if filled else None
+                submit(ctx, feature, images, asked, config, models or None, group, versions)
                 queued += 1
             except UserError as exc:  # this job is refused; the others still go
                 refused = True

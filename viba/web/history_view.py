@@ -16,7 +16,15 @@ from viba.store.image_store import StorageError, mime_for
 from viba.store.models import GENERATION_STATUSES
 from viba.studio import features, generations, history, metadata
 from viba.studio.generations import UNFINISHED, GenerationView
-from viba.web import boards_view, context, job_cards, shares_view, thumbnails
+from viba.web import (
+    boards_view,
+    context,
+    job_cards,
+    presets_view,
+    region_view,
+    shares_view,
+    thumbnails,
+)
 from viba.web.boundary import boundary, fail
 from viba.web.browser_session import flash, session
 from viba.web.context import PageContext
@@ -467,9 +475,11 @@ def generation_detail(
         st.session_state[CONFIRM_KEY] = str(view.id)
         st.rerun()
     if view.output_keys:
-        board, link = st.columns(2)
+        board, link, keep = st.columns(3)
         boards_view.add_to_board(ctx, view, board)
         shares_view.output_link(ctx, link, view.id, view.output_keys)
+        presets_view.save_popover(ctx, view, keep)
+        region_view.region_box(ctx, view, st)
     if st.session_state.get(CONFIRM_KEY) == str(view.id):
         _confirm_delete(ctx, view)
 

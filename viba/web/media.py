@@ -5,8 +5,9 @@ A page shows a stored image by an address `/images/<kind>/<key>?s=<session>&t=<s
 kind is `thumb` (the preview) or `image` (the image as stored). The signature (HMAC-SHA256
 with a key derived from VIBA_COOKIE_KEY) binds the address to that login session and image;
 the route then checks that the session is still live and that its user may see the image (one
-of their generations uses it, it is on a board of theirs, or they are an admin). Anything else
-is one 404: a guessed, altered, copied-after-logout or someone else's address learns nothing.
+of their generations uses it, it is on a board or a preset offered to them, or they are an
+admin). Anything else is one 404: a guessed, altered, copied-after-logout or someone else's
+address learns nothing.
 
 Thumbnails are made once and kept as files (ThumbCache); the answer is private and immutable
 (an address names one image's content, for one login), so the browser fetches each once.
@@ -29,7 +30,7 @@ from viba.accounts import sessions
 from viba.core.config import Settings, get_settings
 from viba.store.db import DatabaseUnavailable
 from viba.store.image_store import KEY_RE, MIME_BY_EXT, StorageError
-from viba.studio import boards, generations
+from viba.studio import boards, generations, presets
 from viba.web import thumbnails
 from viba.web.addresses import signature
 
@@ -57,6 +58,7 @@ def _served(settings: Settings, kind: str, key: str, sid: str, token: str) -> Re
     if account is None or not (
         generations.may_see_image(found.db, account.id, account.is_admin, key)
         or boards.may_see_image(found.db, account.id, key)
+        or presets.may_see_image(found.db, account.id, key)
     ):
         return _not_found()
     headers = {"Cache-Control": CACHE, "X-Content-Type-Options": "nosniff"}
