@@ -367,6 +367,7 @@ PHRASES: dict[str, str] = {
     "board_shared": "共享看板",
     "board_unshared": "取消共享看板",
     "board_deleted": "删除看板",
+    "admin_model_rights_set": "管理员设置模型权限",
     # --- boards (viba.studio.boards) ---------------------------------------------------------
     "That board does not exist or is not shared with you.": "该看板不存在或未与你共享。",
     "You can look at this board but not change it.": "你可以查看此看板，但不能修改。",
@@ -405,6 +406,23 @@ PHRASES: dict[str, str] = {
     "Say what to change in the box, for example “a stormy sky”.": "请说明选框内要修改什么，例如“暴风雨的天空”。",
     "Draw the box to change inside the image.": "请在图片内画出要修改的选框。",
     "The box is too small: make it at least {n} pixels a side.": "选框太小：每边至少 {n} 像素。",
+    # --- model rights (viba.studio.model_rights) ------------------------------------------
+    "You may not use {name}: an admin chooses the models each person may pick.": (
+        "你不能使用 {name}：每个人可选的模型由管理员决定。"
+    ),
+    "Not in the catalog: {models}.": "不在模型目录中：{models}。",
+    "Leave at least one text model and one image model.": "请至少保留一个文本模型和一个图像模型。",
+    "That account does not exist.": "该账户不存在。",
+    "Who may pick which models": "谁可以选择哪些模型",
+    "Everyone": "所有人",
+    "Everyone may pick every model.": "所有人都可以选择所有模型。",
+    "For (an account's email; empty: everyone)": "适用于（账户邮箱；留空：所有人）",
+    "No active account uses that email.": "没有使用该邮箱的有效账户。",
+    "Models they may pick": "可选择的模型",
+    "Remove this list": "移除此列表",
+    "Save": "保存",
+    "Saved.": "已保存。",
+    "Removed.": "已移除。",
     # --- history detail -------------------------------------------------------------------
     "Id": "ID",
     "Options": "选项",

@@ -45,6 +45,7 @@ from viba.studio import (
     features,
     generations,
     model_admin,
+    model_rights,
     output,
     prompt_store,
     refine,
@@ -282,6 +283,10 @@ class JobRunner:
     ) -> uuid.UUID:
         """Check the user's limits (team key), store the inputs, add the row and its queue job
         in one transaction."""
+        try:  # only models an admin lets this person pick (viba.studio.model_rights)
+            model_rights.check(self.db, user_id, dict(params.get("models") or {}))
+        except model_rights.RightsError as exc:
+            raise JobError(str(exc)) from None
         guard: Callable[[Session], None] | None = None
         if not config.own_key:  # the team's key: its limits apply
             guard = functools.partial(
@@ -513,10 +518,15 @@ class JobRunner:
         spec = features.get(view.type)
         catalog = features.catalog()
         known = availability.for_config(job.config)
+        permitted = model_rights.allowed(self.db, view.user_id)
+
+        def usable(model: str) -> bool:  # callable, and one its owner may use
+            return known.can_call(model) and model_rights.may_use(permitted, model)
+
         models = dict(view.input_params["models"])
         for step, model in list(models.items()):
             if not known.can_call(model):
-                view = self._fall_back(view, models, step, model, known, NOT_LISTED)
+                view = self._fall_back(view, models, step, model, usable, NOT_LISTED)
         while True:
             try:
                 self._run_pipeline(job, view, images, stop, models)
@@ -524,9 +534,9 @@ class JobRunner:
             except gemini.ModelNotFound as exc:
                 step = next((s for s in spec.step_ids if models.get(s) == exc.model), None)
                 known = availability.mark_missing(job.config, str(exc.model))
-                if step is None or catalog.fallback(step, models[step], known.can_call) is None:
+                if step is None or catalog.fallback(step, models[step], usable) is None:
                     raise
-                view = self._fall_back(view, models, step, models[step], known, ANSWERED_404)
+                view = self._fall_back(view, models, step, models[step], usable, ANSWERED_404)
 
     def _fall_back(
         self,
@@ -534,7 +544,7 @@ class JobRunner:
         models: dict[str, str],
         step: str,
         model: str,
-        known: availability.Availability,
+        usable: Callable[[str], bool],
         reason: str,
     ) -> GenerationView:
         """Swap a step's model for its fallback (in `models` and on the row); the fresh view
@@ -548,7 +558,7 @@ class JobRunner:
                 return True
             return (not size or size in info.sizes) and (not ratio or ratio in info.aspect_ratios)
 
-        other = catalog.fallback(step, model, known.can_call, fits)
+        other = catalog.fallback(step, model, usable, fits)
         if other is None:
             return view  # nothing else to try: the call says what is wrong
         log.warning("job %s: %s %s; step %s uses %s", view.id, model, reason, step, other)

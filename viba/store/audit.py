@@ -41,6 +41,7 @@ MODEL_HIDDEN = "admin_model_hidden"
 BOARD_SHARED = "board_shared"
 BOARD_UNSHARED = "board_unshared"
 BOARD_DELETED = "board_deleted"
+MODEL_RIGHTS_SET = "admin_model_rights_set"
 
 ACTIONS = (
     LOGIN,
@@ -67,6 +68,7 @@ ACTIONS = (
     BOARD_SHARED,
     BOARD_UNSHARED,
     BOARD_DELETED,
+    MODEL_RIGHTS_SET,
 )
 
 

@@ -456,3 +456,18 @@ class PresetImage(Base):
     key: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(255))
+
+
+class ModelRight(Base):
+    """Which models may be picked (viba.studio.model_rights): scope "everyone", or one
+    account's id (its own list, over everyone's). No row: every model."""
+
+    __tablename__ = "model_rights"
+    __table_args__ = (PrimaryKeyConstraint("scope", name="pk_model_rights"),)
+
+    scope: Mapped[str] = mapped_column(String(40))
+    models: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL", name="fk_model_rights_user")
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

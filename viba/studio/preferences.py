@@ -13,7 +13,7 @@ from viba.engine.catalog import Catalog
 from viba.i18n import LANGUAGES
 from viba.store.db import Database
 from viba.store.models import User
-from viba.studio import features
+from viba.studio import features, model_rights
 from viba.studio.features import steps as feature_steps
 
 
@@ -59,6 +59,7 @@ def set_model_choice(
         raise PreferenceError(f"Unknown step {step}.")
     if model not in {m.id for m in catalog.for_step(step)}:
         raise PreferenceError(f"{model} cannot be used for this step.")
+    model_rights.check(db, user_id, {step: model})
     with db.session() as s:
         # Row lock on PostgreSQL, so two tabs changing two steps at once both keep theirs.
         user = s.get(User, user_id, with_for_update=True)

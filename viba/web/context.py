@@ -22,7 +22,7 @@ from viba.jobs.runner import JobRunner
 from viba.services import Services, configure, services
 from viba.store.db import Database
 from viba.store.image_store import ImageStore
-from viba.studio import boards, features, preferences
+from viba.studio import boards, features, model_rights, preferences
 from viba.web.boundary import fail
 from viba.web.browser_session import session
 from viba.web.language import t
@@ -79,7 +79,24 @@ class PageContext:
         return GeminiConfig.from_settings(self.settings, user_gemini_key(self.db, self.settings))
 
     def model_choices(self) -> dict[str, str]:
-        return model_choices(self.db, self.account)
+        """The account's model per step, each one it may pick (a choice an admin took away
+        shows the first model of the step it may pick, until it chooses another)."""
+        chosen = model_choices(self.db, self.account)
+        permitted = self.permitted_models
+        if permitted is None:
+            return chosen
+        catalog = features.catalog()
+        for step, model in chosen.items():
+            if model not in permitted:
+                offered = [m.id for m in catalog.for_step(step) if m.id in permitted]
+                if offered:
+                    chosen[step] = offered[0]
+        return chosen
+
+    @functools.cached_property
+    def permitted_models(self) -> frozenset[str] | None:
+        """The models this account may pick (None: any), read once per run."""
+        return model_rights.allowed(self.db, self.account.id)
 
     @functools.cached_property
     def boards_to_add_to(self) -> list[boards.BoardView]:

@@ -121,7 +121,12 @@ def compare_widget(
     catalog = features.catalog()
     step = feature.image_step
     mine = ctx.model_choices()
-    others = [m.id for m in catalog.for_step(step) if m.id != mine[step]]
+    permitted = ctx.permitted_models
+    others = [
+        m.id
+        for m in catalog.for_step(step)
+        if m.id != mine[step] and (permitted is None or m.id in permitted)
+    ]
     if not others:
         return None
     options = {output.SIZE_OPTION: last.get(output.SIZE_OPTION)}

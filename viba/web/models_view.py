@@ -9,13 +9,14 @@ from typing import Any
 
 import streamlit as st
 
+from viba.accounts import auth
 from viba.accounts.account import Account
 from viba.core.errors import UserError
 from viba.engine import availability
 from viba.engine.catalog import SIZES, ModelInfo
 from viba.engine.gemini import GeminiConfig, ListedModel
 from viba.store.db import Database
-from viba.studio import features, model_admin
+from viba.studio import features, model_admin, model_rights
 from viba.web.browser_session import flash
 from viba.web.language import current_language, t, t_columns
 
@@ -48,6 +49,7 @@ def models_section(db: Database, actor: Account, config: GeminiConfig | None) ->
         for model_id in new:
             _new_model(db, actor, details.get(model_id) or ListedModel(model_id))
     _retire(db, actor)
+    _rights(db, actor)
     if changes.hidden:
         st.subheader(t("Hidden from the list"))
         for model_id in sorted(changes.hidden):
@@ -143,6 +145,39 @@ def _retire(db: Database, actor: Account) -> None:
             else "Marked deprecated.",
             lambda: model_admin.retire(db, actor, model, status, replacement),
         )
+
+
+def _rights(db: Database, actor: Account) -> None:
+    """Which models everyone, or one person (by email), may pick."""
+    st.subheader(t("Who may pick which models"))
+    lists = model_rights.rights(db)
+    for scope, email, models in model_rights.described(db):
+        who = t("Everyone") if scope == model_rights.EVERYONE else email
+        st.text(f"{who}: {', '.join(models)}")
+    if not lists:
+        st.caption(t("Everyone may pick every model."))
+    email = st.text_input(t("For (an account's email; empty: everyone)"), key="rights_email")
+    user_id = None
+    if email.strip():
+        account = auth.get_account_by_email(db, email)
+        if account is None:
+            st.caption(t("No active account uses that email."))
+            return
+        user_id = account.id
+    scope = model_rights.EVERYONE if user_id is None else str(user_id)
+    usable = [m.id for m in features.catalog().models.values() if m.usable]
+    current = lists.get(scope) or usable
+    chosen = st.multiselect(
+        t("Models they may pick"),
+        usable,
+        default=[m for m in current if m in usable],
+        key=f"rights_models_{scope}",
+    )
+    save, clear = st.columns(2)
+    if save.button(t("Save"), key="rights_save", type="primary"):
+        _act("Saved.", lambda: model_rights.set_rights(db, actor, user_id, chosen))
+    if scope in lists and clear.button(t("Remove this list"), key="rights_clear"):
+        _act("Removed.", lambda: model_rights.set_rights(db, actor, user_id, None))
 
 
 def _act(label: str, action: Any) -> None:

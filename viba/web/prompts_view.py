@@ -120,7 +120,10 @@ def system_prompts_page(ctx: PageContext) -> None:
         with st.container(border=True):
             st.subheader(t(prompt.template.title))
             offer = availability.offer(catalog, step, known, choices[step])
-            options = offer.models
+            permitted = ctx.permitted_models  # an admin's choice of models (model rights)
+            options = [m for m in offer.models if permitted is None or m in permitted]
+            if choices[step] not in options:
+                options.insert(0, choices[step])
             st.selectbox(
                 t("Model"),
                 options,
