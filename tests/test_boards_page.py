@@ -92,18 +92,18 @@ def test_add_from_a_job_card_and_from_history(db, store):
     gid, keys = made(db, store, owner, n=3)
     at = open_page("pages/1_Derivation.py", owner)
     assert not at.exception
-    at.selectbox(key=f"board_pick_{gid}").select(str(board))
-    at.selectbox(key=f"board_which_{gid}").select(2)
-    at.button(key=f"board_add_{gid}").click().run()
+    at.selectbox(key=f"board_{gid}_pick").select(str(board))
+    at.selectbox(key=f"board_{gid}_which").select(2)
+    at.button(key=f"board_{gid}_add").click().run()
     assert [t.value for t in at.toast] == ["Added to Picks."]
     assert [i.output_key for i in boards.items(db, owner, board)] == [keys[1]]
-    at.button(key=f"board_add_{gid}").click().run()
+    at.button(key=f"board_{gid}_add").click().run()
     assert [t.value for t in at.toast] == ["Already on Picks."]
 
     detail = open_page("pages/5_History.py", owner, {"id": str(gid)})
-    detail.selectbox(key=f"board_pick_{gid}").select(str(board))
-    detail.selectbox(key=f"board_which_{gid}").select(0)  # all of them
-    detail.button(key=f"board_add_{gid}").click().run()
+    detail.selectbox(key=f"board_{gid}_pick").select(str(board))
+    detail.selectbox(key=f"board_{gid}_which").select(0)  # all of them
+    detail.button(key=f"board_{gid}_add").click().run()
     assert [t.value for t in detail.toast] == ["Added to Picks."]
     assert sorted(i.output_key for i in boards.items(db, owner, board)) == sorted(keys)
 
@@ -149,3 +149,27 @@ def test_make_a_share_link_from_history_and_revoke_it_on_the_boards_page(db, sto
     assert [t.value for t in at.toast] == ["The link no longer opens."]
     assert shares.open_link(db, token) is None
     assert any("revoked" in c.value for c in at.caption)
+
+
+def test_add_an_output_to_a_board_from_compare(db, store):
+    from streamlit.testing.v1 import AppTest
+
+    from viba.web import browser_session
+
+    from helpers import ROOT, logged_in_box
+
+    owner = person(db, "Olive")
+    board = boards.create(db, owner, "From compare")
+    gid, keys = made(db, store, owner, n=2)
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30)
+    box = logged_in_box(owner)
+    box.compare = [(str(gid), keys[0]), (str(gid), keys[1])]
+    at.session_state[browser_session.SESSION_KEY] = box
+    at.switch_page("pages/5_History.py")
+    at.query_params["compare"] = "1"
+    at.run()
+    assert not at.exception
+    at.selectbox(key=f"board_{gid}_1_pick").select(str(board))
+    at.button(key=f"board_{gid}_1_add").click().run()
+    assert [t.value for t in at.toast] == ["Added to From compare."]
+    assert [i.output_key for i in boards.items(db, owner, board)] == [keys[1]]

@@ -27,41 +27,44 @@ COLUMNS = 4
 
 
 @action
-def _add(ctx: PageContext, view: GenerationView, board_key: str, which_key: str) -> None:
-    board_id = st.session_state.get(board_key)
+def _add(ctx: PageContext, view: GenerationView, prefix: str, only: str | None) -> None:
+    board_id = st.session_state.get(f"{prefix}_pick")
     if board_id is None:
         return
-    which = st.session_state.get(which_key) or 0
-    keys = None if not which else [view.output_keys[which - 1]]
+    which = st.session_state.get(f"{prefix}_which") or 0
+    keys = [only] if only else None if not which else [view.output_keys[which - 1]]
     count = boards.add(ctx.db, ctx.account, board_id, view.id, keys)
     name = boards.get(ctx.db, ctx.account, board_id).name
     flash(t("added_to_board" if count else "already_on_board").format(name=name))
 
 
-def add_to_board(ctx: PageContext, view: GenerationView, container) -> None:
-    """A popover: which board (of those this user adds to), which output, Add."""
+def add_to_board(
+    ctx: PageContext, view: GenerationView, container, only: str | None = None
+) -> None:
+    """A popover: which board (of those this user adds to), which output (unless `only`
+    one is meant), Add."""
     with container.popover(t("add_to_board"), icon=":material/dashboard:", width="stretch"):
         mine = ctx.boards_to_add_to
         if not mine:
             st.caption(t("no_boards_yet"))
             st.page_link(BOARDS_PAGE, label=t("Boards"), icon=":material/dashboard:")
             return
-        board_key, which_key = f"board_pick_{view.id}", f"board_which_{view.id}"
+        prefix = f"board_{view.id}" + (f"_{view.output_keys.index(only)}" if only else "")
         names = {str(b.id): b.name for b in mine}
-        st.selectbox(t("board"), list(names), key=board_key, format_func=names.__getitem__)
-        if len(view.output_keys) > 1:
+        st.selectbox(t("board"), list(names), key=f"{prefix}_pick", format_func=names.__getitem__)
+        if only is None and len(view.output_keys) > 1:
             st.selectbox(
                 t("which_outputs"),
                 range(len(view.output_keys) + 1),
-                key=which_key,
+                key=f"{prefix}_which",
                 format_func=lambda i: t("all_outputs") if not i else t("output_n").format(n=i),
             )
         st.button(
             t("add"),
-            key=f"board_add_{view.id}",
+            key=f"{prefix}_add",
             icon=":material/add:",
             on_click=_add,
-            args=(ctx, view, board_key, which_key),
+            args=(ctx, view, prefix, only),
         )
 
 

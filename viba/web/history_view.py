@@ -130,6 +130,7 @@ def compare_view(ctx: PageContext) -> None:
                 icon=":material/download:",
                 on_click="ignore",
             )
+            boards_view.add_to_board(ctx, view, st, only=key)
     st.download_button(
         t("download_picked"),
         data=functools.partial(history.picked_zip, ctx.store, items),
