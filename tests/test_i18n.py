@@ -26,6 +26,7 @@ KEPT = {
     "Gemini", "API", "GEMINI_API_KEY", "Viba", "Studio", "UTC", "CSV", "zip", "PNG", "JPEG",
     "JPG", "WEBP", "USD", "MB", "MP", "px", "ID", "SMTP", "URL", "Flash", "Pro", "Image", "Lite",
     "Preview", "Nano", "Banana", "Supabase", "English", "AM", "PM", "K", "AI", "Cookie",
+    "Google", "Workspace",
 }  # fmt: skip
 DATA = [
     re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),  # emails

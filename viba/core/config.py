@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     cookie_name: str = Field(default="viba_session", alias="VIBA_COOKIE_NAME")
     cookie_expiry_days: float = Field(default=14.0, alias="VIBA_COOKIE_EXPIRY_DAYS", gt=0)
     admin_emails_raw: str = Field(default="", alias="VIBA_ADMIN_EMAILS")
+    # Email domains that may sign in with Google Workspace / OIDC (st.login, configured in
+    # .streamlit/secrets.toml [auth]); empty: that button is not offered.
+    sso_domains_raw: str = Field(default="", alias="VIBA_SSO_DOMAINS")
     data_dir: Path = Field(default=PROJECT_ROOT / "data", alias="VIBA_DATA_DIR")
     public_url: str = Field(default="http://localhost:8501", alias="VIBA_PUBLIC_URL")
     allow_sqlite_in_production: bool = Field(default=False, alias="VIBA_ALLOW_SQLITE")
@@ -235,6 +238,11 @@ class Settings(BaseSettings):
     @property
     def admin_emails(self) -> frozenset[str]:
         return frozenset(e.strip().lower() for e in self.admin_emails_raw.split(",") if e.strip())
+
+    @property
+    def sso_domains(self) -> frozenset[str]:
+        raw = self.sso_domains_raw.split(",")
+        return frozenset(d.strip().lower().lstrip("@") for d in raw if d.strip())
 
     @property
     def effective_database_url(self) -> str:

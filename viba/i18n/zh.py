@@ -368,6 +368,8 @@ PHRASES: dict[str, str] = {
     "board_unshared": "取消共享看板",
     "board_deleted": "删除看板",
     "admin_model_rights_set": "管理员设置模型权限",
+    "sso_login": "Google 登录",
+    "sso_refused": "Google 登录被拒绝",
     # --- boards (viba.studio.boards) ---------------------------------------------------------
     "That board does not exist or is not shared with you.": "该看板不存在或未与你共享。",
     "You can look at this board but not change it.": "你可以查看此看板，但不能修改。",
@@ -423,6 +425,16 @@ PHRASES: dict[str, str] = {
     "Save": "保存",
     "Saved.": "已保存。",
     "Removed.": "已移除。",
+    # --- sign in with Google Workspace / OIDC (viba.accounts.sso) ---------------------------
+    "Sign in with Google Workspace": "使用 Google Workspace 登录",
+    "The sign-in did not say who you are; try again.": "登录未返回你的身份信息；请重试。",
+    "Your provider has not verified that email address.": "你的身份提供方尚未验证该邮箱地址。",
+    "Accounts of that email domain cannot sign in here.": "该邮箱域名的账户不能在此登录。",
+    "The sign-in did not finish; try again.": "登录未完成；请重试。",
+    "An account with this email already exists: log in with its password. (Signing in with "
+    "Google never takes over an account made with a password.)": (
+        "使用该邮箱的账户已存在：请用其密码登录。（Google 登录绝不会接管用密码创建的账户。）"
+    ),
     # --- history detail -------------------------------------------------------------------
     "Id": "ID",
     "Options": "选项",

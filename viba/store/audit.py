@@ -42,6 +42,8 @@ BOARD_SHARED = "board_shared"
 BOARD_UNSHARED = "board_unshared"
 BOARD_DELETED = "board_deleted"
 MODEL_RIGHTS_SET = "admin_model_rights_set"
+SSO_LOGIN = "sso_login"
+SSO_REFUSED = "sso_refused"
 
 ACTIONS = (
     LOGIN,
@@ -69,6 +71,8 @@ ACTIONS = (
     BOARD_UNSHARED,
     BOARD_DELETED,
     MODEL_RIGHTS_SET,
+    SSO_LOGIN,
+    SSO_REFUSED,
 )
 
 

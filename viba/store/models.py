@@ -72,6 +72,7 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         UniqueConstraint("email", name="uq_users_email"),
+        Index("ix_users_sso", "sso_issuer", "sso_subject", unique=True),
         CheckConstraint("email = lower(email)", name="ck_users_email_lower"),
     )
 
@@ -98,6 +99,9 @@ class User(Base):
     # The user's own Gemini key when they chose to remember it: Fernet, key derived from the
     # server secret VIBA_COOKIE_KEY (viba.accounts.keyvault). Never shown back in full.
     gemini_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    # The OIDC identity (Google Workspace) it signs in with, if any (viba.accounts.sso)
+    sso_issuer: Mapped[str | None] = mapped_column(String(300))
+    sso_subject: Mapped[str | None] = mapped_column(String(255))
 
     def __repr__(self) -> str:  # never print the hash
         return f"User(id={self.id}, email={self.email!r}, is_admin={self.is_admin})"

@@ -56,6 +56,7 @@ def current_account(db: Database, settings: Settings) -> Account | None:
             box.form_message = ("login", "info", SESSION_ENDED)
         return account
     if box.logged_out:
+        login_view.sso_account(db, settings)  # drops the provider's sign-in too
         return None
     try:
         login = login_cookie.read(settings)
@@ -65,7 +66,7 @@ def current_account(db: Database, settings: Settings) -> Account | None:
         box.log_out()  # the runs that follow delete it from the browser
         return None
     if login is None:
-        return None
+        return login_view.sso_account(db, settings)
     account = sessions.check(db, login.session_id)
     if account is not None:
         box.log_in(account, login.session_id, None, write_cookie=False)

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from viba.accounts import auth, sessions
+from viba.accounts import auth, sessions, sso
 from viba.accounts.account import Account, AuthError
 from viba.core.config import Settings
 from viba.core.errors import UNEXPECTED, UserError
@@ -63,6 +63,43 @@ def start_session(db: Database, settings: Settings, box: SessionBox, account: Ac
         ip_address=st.context.ip_address,
     )
     box.log_in(account, session_id, expires)
+
+
+SSO_REFUSED = "sso_refused"
+
+
+def sso_configured(settings: Settings) -> bool:
+    """Sign in with Google Workspace / OIDC is offered: VIBA_SSO_DOMAINS names the domains
+    and .streamlit/secrets.toml has Streamlit's [auth] section."""
+    if not settings.sso_domains:
+        return False
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def sso_account(db: Database, settings: Settings) -> Account | None:
+    """A browser the provider signed in (st.login) and this app not yet: its account, on a
+    server-side session of its own; a refusal is the login form's message (and is not tried
+    again in this browser session)."""
+    if not sso_configured(settings) or not st.user.is_logged_in:
+        return None
+    box = session()
+    if box.logged_out:  # logged out here: the provider's sign-in goes too
+        st.logout()
+        return None
+    if st.session_state.get(SSO_REFUSED):
+        return None
+    claims = {k: st.user.get(k) for k in ("iss", "sub", "email", "email_verified", "name")}
+    try:
+        account = sso.sign_in(db, claims, settings.sso_domains, settings.admin_emails)
+    except AuthError as exc:
+        box.form_message = ("login", "error", str(exc))
+        st.session_state[SSO_REFUSED] = True
+        return None
+    start_session(db, settings, box, account)
+    return account
 
 
 def _submit_login(db: Database, settings: Settings) -> None:
@@ -140,6 +177,12 @@ def _login_form(db: Database, settings: Settings) -> None:
         st.form_submit_button(
             t("Log in"), type="primary", on_click=_submit_login, args=(db, settings)
         )
+    if sso_configured(settings) and st.button(
+        t("Sign in with Google Workspace"), icon=":material/badge:", key="sso_login"
+    ):
+        session().logged_out = False
+        st.session_state.pop(SSO_REFUSED, None)
+        st.login()
     show_form_message("login")
 
 
