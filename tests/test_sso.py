@@ -19,7 +19,7 @@ from viba.accounts import auth, sso
 from viba.accounts.account import GENERIC_LOGIN_ERROR, AuthError
 from viba.store.models import AuditEntry, User, utcnow
 
-from helpers import PASSWORD, StreamlitServer, main
+from helpers import PASSWORD, StreamlitServer, main, wait_until
 
 DOMAINS = frozenset({"team.example"})
 ISSUER = "https://accounts.google.com"
@@ -189,10 +189,17 @@ def test_sign_in_with_google_workspace_in_the_browser(page: Page, sso_server, oi
         assert user is not None and user.sso_issuer == oidc.issuer
         assert user.sso_subject == oidc.person["sub"]
     # Log out: the app's session and the provider's sign-in both end; a reload stays out.
+    assert any(c["name"].startswith("_streamlit_user") for c in page.context.cookies())
     page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()
     expect(main(page).get_by_role("button", name="Sign in with Google Workspace")).to_be_visible(
         timeout=20_000
     )
+    # st.logout navigates the browser through /auth/logout: a reload before that lands would
+    # be cut off by it. Wait for the provider's sign-in cookie to go, then for the page.
+    wait_until(
+        lambda: not any(c["name"].startswith("_streamlit_user") for c in page.context.cookies())
+    )
+    page.wait_for_load_state()
     page.reload()
     expect(main(page).get_by_role("button", name="Sign in with Google Workspace")).to_be_visible(
         timeout=20_000
