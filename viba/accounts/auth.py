@@ -323,6 +323,15 @@ def change_password(
     _set_password(db, user_id, new_password, audit.PASSWORD_CHANGED, keep_session=keep_session)
 
 
+def is_admin_now(s: Session, user_id: uuid.UUID) -> bool:
+    """Whether the user is an active admin as the database has it now, read in the caller's
+    transaction (an Account a page holds may be stale)."""
+    query = select(User.id).where(
+        User.id == user_id, User.is_admin.is_(True), User.is_active.is_(True)
+    )
+    return s.scalar(query) is not None
+
+
 def require_admin(s: Session, actor_id: uuid.UUID, *, lock_admins: bool = False) -> None:
     """Refuse unless the actor is an active admin as the database has it now, read in the
     caller's transaction (an Account a page holds may be stale: a revoked admin loses these
@@ -337,7 +346,7 @@ def require_admin(s: Session, actor_id: uuid.UUID, *, lock_admins: bool = False)
         ).all()
         allowed = actor_id in admins
     else:
-        allowed = s.scalar(select(User.id).where(User.id == actor_id, *admin_now)) is not None
+        allowed = is_admin_now(s, actor_id)
     if not allowed:
         raise NotAllowed("Only admins can do this.")
 

@@ -374,30 +374,23 @@ def derivation(run: Run) -> None:
 def refine(run: Run) -> None:
     """A refinement: the conversation so far (its last turn the image refined, with its
     thought signature), then the user's words; one image at the job's size and ratio."""
-    step = run.steps[-1]
-    if 1 in run.done:
-        return
-    _stop_if(run.cancelled)
-    template = run.prompts[step]
-    shape = run.shape
-    run.on_image(
-        1,
-        generate_image(
-            run.config,
-            run.models[step],
-            [],
-            prompts.refine_instruction(run.instruction, shape.aspect_ratio),
-            system=template.system,
-            aspect_ratio=shape.aspect_ratio,
-            image_size=shape.size,
-            history=run.conversation,
-        ),
-    )
+    _one_edit(run, [], prompts.refine_instruction, run.conversation)
 
 
 def region_edit(run: Run) -> None:
     """A region edit: the crop of the part to change (the job's one input) and the user's
     words; one image, which the app pastes back inside the box (viba.engine.region)."""
+    _one_edit(run, run.images, prompts.region_instruction)
+
+
+def _one_edit(
+    run: Run,
+    images: Sequence[PreparedImage],
+    instruction: Callable[[str, str], str],
+    history: Sequence[Turn] = (),
+) -> None:
+    """One image from the user's words (`instruction` makes the turn's text from them and the
+    ratio), with the images and the conversation given, at the job's size and ratio."""
     step = run.steps[-1]
     if 1 in run.done:
         return
@@ -409,11 +402,12 @@ def region_edit(run: Run) -> None:
         generate_image(
             run.config,
             run.models[step],
-            run.images,
-            prompts.region_instruction(run.instruction, shape.aspect_ratio),
+            images,
+            instruction(run.instruction, shape.aspect_ratio),
             system=template.system,
             aspect_ratio=shape.aspect_ratio,
             image_size=shape.size,
+            history=history,
         ),
     )
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from viba.accounts import auth
 from viba.accounts.account import Account, AuthError
 from viba.accounts.auth import normalise_email
 from viba.core.errors import UserError
@@ -84,27 +85,17 @@ class MemberView:
     role: str
 
 
-def clean_name(name: str) -> str:
-    """A board's name as kept: one line, trimmed, at most MAX_NAME characters."""
+def clean_name(name: str, what: str = "board", error: type[UserError] = BoardError) -> str:
+    """A board's (or a preset's: `what`) name as kept: one line, trimmed, at most MAX_NAME
+    characters; else `error` with one sentence."""
     text = " ".join(name.split())
     if not text:
-        raise BoardError("Give the board a name.")
+        raise error(f"Give the {what} a name.")
     if any(unicodedata.category(c).startswith("C") for c in text):
-        raise BoardError("A board's name cannot contain control characters.")
+        raise error(f"A {what}'s name cannot contain control characters.")
     if len(text) > MAX_NAME:
-        raise BoardError(f"A board's name can be at most {MAX_NAME} characters.")
+        raise error(f"A {what}'s name can be at most {MAX_NAME} characters.")
     return text
-
-
-def _is_admin(s: Session, user_id: uuid.UUID) -> bool:
-    return (
-        s.scalar(
-            select(User.id).where(
-                User.id == user_id, User.is_admin.is_(True), User.is_active.is_(True)
-            )
-        )
-        is not None
-    )
 
 
 def _role(s: Session, board: Board, user_id: uuid.UUID) -> str | None:
@@ -117,7 +108,7 @@ def _role(s: Session, board: Board, user_id: uuid.UUID) -> str | None:
     )
     if role is not None:
         return role
-    return ADMIN if _is_admin(s, user_id) else None
+    return ADMIN if auth.is_admin_now(s, user_id) else None
 
 
 def _board(
@@ -232,7 +223,7 @@ def visible(db: Database, actor: Account, everyone: bool = False) -> list[BoardV
                 )
             ).all()
         )
-        admin = everyone and _is_admin(s, actor.id)
+        admin = everyone and auth.is_admin_now(s, actor.id)
         query = select(Board).order_by(Board.updated_at.desc(), Board.id)
         if not admin:
             query = query.where(or_(Board.owner_id == actor.id, Board.id.in_(list(roles))))
@@ -346,7 +337,7 @@ def add(
     with db.session() as s:
         board, _ = _board(s, actor.id, _as_uuid(board_id), EDITS, lock=True)
         row = s.get(GenerationHistory, generation_id)
-        if row is None or (row.user_id != actor.id and not _is_admin(s, actor.id)):
+        if row is None or (row.user_id != actor.id and not auth.is_admin_now(s, actor.id)):
             raise BoardError("That generation is not yours to add.")
         outputs = list(row.output_keys or [])
         wanted = list(dict.fromkeys(outputs if keys is None else keys))

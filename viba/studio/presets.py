@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 
+from viba.accounts import auth
 from viba.accounts.account import Account
 from viba.core.errors import UserError
 from viba.store.db import Database
@@ -48,21 +49,11 @@ class PresetView:
     created_at: datetime
 
 
-def _is_admin(s, user_id: uuid.UUID) -> bool:
-    query = select(User.id).where(
-        User.id == user_id, User.is_admin.is_(True), User.is_active.is_(True)
-    )
-    return s.scalar(query) is not None
-
-
 def save(
     db: Database, actor: Account, generation_id: uuid.UUID, name: str, team: bool = False
 ) -> uuid.UUID:
     """A preset from one of the actor's generations (team: only admins make those)."""
-    try:
-        name = clean_name(name)
-    except UserError as exc:
-        raise PresetError(str(exc).replace("board", "preset")) from None
+    name = clean_name(name, "preset", PresetError)
     view = generations.find(db, actor.id, generation_id)
     if view is None:
         raise PresetError("That generation does not exist (or is not yours).")
@@ -81,7 +72,7 @@ def save(
     held = [key for _, key, _ in images] + ([thumb] if thumb else [])
     locks = [generations.image_lock(k) for k in held] + [f"presets:{actor.id}"]
     with db.locked_session(*locks) as s:
-        if team and not _is_admin(s, actor.id):
+        if team and not auth.is_admin_now(s, actor.id):
             raise PresetError("Only admins make team presets.")
         mine = select(func.count()).select_from(Preset).where(Preset.owner_id == actor.id)
         if (s.scalar(mine) or 0) >= MAX_PRESETS:
@@ -187,7 +178,7 @@ def delete_preset(db: Database, store: ImageStore, actor: Account, preset_id: uu
     with db.session() as s:
         preset = s.get(Preset, preset_id)
         allowed = preset is not None and (
-            preset.owner_id == actor.id or (preset.team and _is_admin(s, actor.id))
+            preset.owner_id == actor.id or (preset.team and auth.is_admin_now(s, actor.id))
         )
         if preset is None or not allowed:
             raise PresetError("That preset does not exist or is not yours to delete.")

@@ -74,10 +74,7 @@ def plan(
     image = generations.stored_image(
         store, output_key, f"viba-{parent.type}-{parent.id.hex[:8]}.{mime_for(output_key)[6:]}"
     )
-    refinement = features.Feature(
-        feature.key, feature.page, feature.icon, feature.intro_key, (feature.steps[-1],),
-        feature.slots, 1, pipelines.refine,
-    )  # fmt: skip
+    refinement = one_image_step(feature, pipelines.refine)
     params = {
         "options": options,
         "models": {step: model},
@@ -90,6 +87,15 @@ def plan(
         "estimate_usd": budget.estimate(refinement, {step: model}, options, 1),
     }
     return parent, image, params
+
+
+def one_image_step(feature: features.Feature, pipeline: Any) -> features.Feature:
+    """The feature as a one-image job of its image step alone (a refinement, a region
+    edit), for its cost estimate."""
+    return features.Feature(
+        feature.key, feature.page, feature.icon, feature.intro_key, (feature.steps[-1],),
+        feature.slots, 1, pipeline,
+    )  # fmt: skip
 
 
 def conversation(db: Database, store: ImageStore, view: GenerationView) -> list[Turn]:

@@ -20,7 +20,7 @@ from viba.engine.images import PreparedImage, holding, prepare_image
 from viba.store.image_store import ImageStore
 from viba.studio import budget, features, output, prompt_store
 from viba.studio.generations import GenerationView
-from viba.studio.refine import MAX_INSTRUCTION
+from viba.studio.refine import MAX_INSTRUCTION, one_image_step
 
 
 class RegionEditError(UserError, ValueError):
@@ -45,11 +45,13 @@ def plan(
         raise RegionEditError("That generation does not exist (or is not yours).")
     if output_key not in parent.output_keys:
         raise RegionEditError("That image is not one of this generation's results.")
-    original = store.load(output_key)
-    with Image.open(io.BytesIO(original)) as probe:
-        size = probe.size
-    cut = region.plan(size, fractions)
-    crop = prepare_image(region.cropped(original, cut), f"region-{parent.id.hex[:8]}.png")
+    with holding():  # the output decoded whole, in the process that submits: a few at a time
+        original = store.load(output_key)
+        with Image.open(io.BytesIO(original)) as probe:
+            size = probe.size
+        cut = region.plan(size, fractions)
+        crop = prepare_image(region.cropped(original, cut), f"region-{parent.id.hex[:8]}.png")
+        del original
     feature = features.get(parent.type)
     step = feature.image_step
     used = parent.input_params
@@ -61,10 +63,7 @@ def plan(
         **output.nearest_output(info, size_asked, None),
         output.RATIO_OPTION: output.nearest_ratio(width, height, output.ratios_for(info)),
     } if info else {}  # fmt: skip
-    one_step = features.Feature(
-        feature.key, feature.page, feature.icon, feature.intro_key, (feature.steps[-1],),
-        feature.slots, 1, pipelines.region_edit,
-    )  # fmt: skip
+    one_step = one_image_step(feature, pipelines.region_edit)
     params = {
         "options": options,
         "models": {step: model},

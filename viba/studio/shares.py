@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
+from viba.accounts import auth
 from viba.accounts.account import Account
 from viba.core.errors import UserError
 from viba.store.db import Database
@@ -156,12 +157,7 @@ def revoke(db: Database, actor: Account, link_id: uuid.UUID) -> None:
     """Its maker's or an admin's: the link answers nothing from now on."""
     with db.session() as s:
         link = s.get(ShareLink, link_id, with_for_update=True)
-        admin = s.scalar(
-            select(User.id).where(
-                User.id == actor.id, User.is_admin.is_(True), User.is_active.is_(True)
-            )
-        )
-        if link is None or (link.created_by != actor.id and admin is None):
+        if link is None or (link.created_by != actor.id and not auth.is_admin_now(s, actor.id)):
             raise ShareError("That link does not exist or is not yours.")
         if link.revoked_at is None:
             link.revoked_at = utcnow()
