@@ -162,13 +162,27 @@ TEXTS: dict[str, dict[str, str]] = {
     "edit_region": {"en": "Edit a region", "zh": "局部编辑"},
     "region_across": {"en": "Box: left to right (%)", "zh": "选框：从左到右（%）"},
     "region_down": {"en": "Box: top to bottom (%)", "zh": "选框：从上到下（%）"},
-    "region_words": {"en": "What to change in the box", "zh": "选框内要修改的内容"},
-    "region_go": {"en": "Edit the box", "zh": "编辑选框"},
+    "region_words": {"en": "What to change there", "zh": "那里要修改的内容"},
+    "region_go": {"en": "Edit this part", "zh": "编辑这部分"},
     "region_note": {
-        "en": "Only the box changes: the model gets it with a margin around it, and its "
-        "answer is pasted back inside the box with a soft edge.",
-        "zh": "只有选框内会改变：模型收到选框及其周边区域，其结果会以柔和边缘贴回选框内。",
+        "en": "Only the box or the painted part changes: the model gets it with a margin "
+        "around it, and its answer is pasted back inside it with a soft edge.",
+        "zh": "只有选框或涂抹的部分会改变：模型收到该部分及其周边区域，"
+        "其结果会以柔和边缘贴回该部分内。",
     },
+    "region_mode": {"en": "Mark the part to change with", "zh": "标出要修改的部分"},
+    "region_box": {"en": "A box", "zh": "选框"},
+    "region_brush": {"en": "A brush", "zh": "画笔"},
+    "brush_size": {"en": "Brush size", "zh": "画笔大小"},
+    "brush_small": {"en": "Small", "zh": "小"},
+    "brush_medium": {"en": "Medium", "zh": "中"},
+    "brush_large": {"en": "Large", "zh": "大"},
+    "brush_hint": {
+        "en": "Paint over the part to change on the picture.",
+        "zh": "在图片上涂抹要修改的部分。",
+    },
+    "brush_undo": {"en": "Undo", "zh": "撤销"},
+    "brush_clear": {"en": "Clear", "zh": "清除"},
     # studio
     "generate": {"en": "Generate", "zh": "生成"},
     "download": {"en": "Download", "zh": "下载"},

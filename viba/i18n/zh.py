@@ -405,9 +405,14 @@ PHRASES: dict[str, str] = {
     "That preset does not exist or is not offered to you.": "该预设不存在或未向你提供。",
     "That preset does not exist or is not yours to delete.": "该预设不存在或你无权删除。",
     # --- region edits (viba.studio.region_edit, viba.engine.region) ------------------------
-    "Say what to change in the box, for example “a stormy sky”.": "请说明选框内要修改什么，例如“暴风雨的天空”。",
+    "Say what to change there, for example “a stormy sky”.": "请说明那里要修改什么，例如“暴风雨的天空”。",
     "Draw the box to change inside the image.": "请在图片内画出要修改的选框。",
     "The box is too small: make it at least {n} pixels a side.": "选框太小：每边至少 {n} 像素。",
+    "The painted part is too small: paint at least {n} pixels each way.": (
+        "涂抹的区域太小：横竖各至少 {n} 像素。"
+    ),
+    "Paint over the part of the image to change.": "请在图片上涂抹要修改的部分。",
+    "Too many strokes: clear the brush and paint fewer.": "笔画太多：请清除后少画几笔。",
     # --- model rights (viba.studio.model_rights) ------------------------------------------
     "You may not use {name}: an admin chooses the models each person may pick.": (
         "你不能使用 {name}：每个人可选的模型由管理员决定。"

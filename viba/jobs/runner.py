@@ -36,6 +36,7 @@ from viba.engine.gemini import GeminiConfig, GenerationError, ImageResult, TextR
 from viba.engine.images import ImageInputError, PreparedImage, prepare_image
 from viba.engine.pipelines import Run
 from viba.engine.prompts import PromptTemplate
+from viba.engine.region import Brush
 from viba.jobs.queue import QUEUE, Call, Chore, Deferrer, Interrupted, QueueWorker
 from viba.store.db import Database, DatabaseUnavailable
 from viba.store.image_store import ImageStore, StorageError
@@ -239,17 +240,17 @@ class JobRunner:
         user_id: uuid.UUID,
         parent_id: uuid.UUID,
         output_key: str,
-        box: tuple[float, float, float, float],
+        mark: tuple[float, float, float, float] | Brush,
         instruction: str,
         config: GeminiConfig,
     ) -> uuid.UUID:
-        """A new generation that changes one box of an output of this user's (box: shares of
-        its width and height, left, top, right, bottom) as the words say, nothing outside it
-        (viba.studio.region_edit)."""
+        """A new generation that changes one part of an output of this user's (a box: shares
+        of its width and height, left, top, right, bottom; or brush strokes) as the words say,
+        nothing outside it (viba.studio.region_edit)."""
         self._refuse_when_stopped()
         parent = generations.find(self.db, user_id, parent_id)
         try:
-            crop, params = region_edit.plan(self.store, parent, output_key, box, instruction)
+            crop, params = region_edit.plan(self.store, parent, output_key, mark, instruction)
         except (UserError, StorageError) as exc:
             raise JobError(str(exc)) from None
         assert parent is not None  # plan refuses a generation that is not the user's

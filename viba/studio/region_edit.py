@@ -1,7 +1,8 @@
-"""Region edits: change one box of an output in words ("make the sky stormy"), nothing
-outside it. The crop (the box and a margin of context) is the job's input; the model's
-answer is pasted back inside the box with a soft edge (viba.engine.region), so the output is
-the whole picture with only that box changed. A region edit is a generation of its own, of
+"""Region edits: change one part of an output in words ("make the sky stormy"), nothing
+outside it. The part is a box or brush strokes painted over the output. The crop (the part's
+bounds and a margin of context) is the job's input; the model's answer is pasted back inside
+the part with a soft edge (viba.engine.region), so the output is the whole picture with only
+that part changed. A region edit is a generation of its own, of
 one image, that names the output it edits.
 """
 
@@ -31,14 +32,14 @@ def plan(
     store: ImageStore,
     parent: GenerationView | None,
     output_key: str,
-    fractions: tuple[float, float, float, float],
+    mark: tuple[float, float, float, float] | region.Brush,
     instruction: str,
 ) -> tuple[PreparedImage, dict[str, Any]]:
     """Check a region edit of the user's own generation (`parent`, None when it is not
     theirs or gone) and what its row keeps: (the crop to send, params)."""
     words = " ".join((instruction or "").split())
     if not words:
-        raise RegionEditError("Say what to change in the box, for example “a stormy sky”.")
+        raise RegionEditError("Say what to change there, for example “a stormy sky”.")
     if len(words) > MAX_INSTRUCTION:
         raise RegionEditError(f"Keep it under {MAX_INSTRUCTION} characters.")
     if parent is None:
@@ -49,7 +50,7 @@ def plan(
         original = store.load(output_key)
         with Image.open(io.BytesIO(original)) as probe:
             size = probe.size
-        cut = region.plan(size, fractions)
+        cut = region.plan(size, mark)
         crop = prepare_image(region.cropped(original, cut), f"region-{parent.id.hex[:8]}.png")
         del original
     feature = features.get(parent.type)
@@ -77,6 +78,11 @@ def plan(
             "output": output_key,
             "box": list(cut.box),
             "crop": list(cut.crop),
+            **(
+                {"strokes": [[r, [list(p) for p in points]] for r, points in cut.strokes]}
+                if cut.strokes
+                else {}
+            ),
             "instruction": words,
         },
         "estimate_usd": budget.estimate(one_step, {step: model}, options, 1),
@@ -86,9 +92,14 @@ def plan(
 
 def pasted_result(store: ImageStore, view: GenerationView, answer: ImageResult) -> ImageResult:
     """The model's answer for a region edit, as the job's output: the edited output it names
-    with the answer inside the box (PNG; no thought signature: it is not the model's image)."""
+    with the answer inside the region (PNG; no thought signature: it is not the model's
+    image)."""
     found = view.region or {}
-    cut = region.Plan(tuple(found["box"]), tuple(found["crop"]))
+    strokes = tuple(
+        (int(r), tuple((int(x), int(y)) for x, y in points))
+        for r, points in found.get("strokes") or ()
+    )
+    cut = region.Plan(tuple(found["box"]), tuple(found["crop"]), strokes)
     with holding():  # a decoded 4K picture is large: a few at a time per process
         data = region.pasted(store.load(str(found["output"])), answer.data, cut)
     return ImageResult(
