@@ -82,6 +82,19 @@ def check(db: Database, session_id: uuid.UUID) -> Account | None:
         return Account.of(user)
 
 
+def ended_at(db: Database, session_id: uuid.UUID) -> datetime:
+    """When a session that is not live ended: revoked, expired, or (its row gone, or not
+    ended at all as far as this says) now."""
+    now = utcnow()
+    with db.session() as s:
+        row = s.get(UserSession, session_id)
+    if row is None:
+        return now
+    if row.revoked_at is not None:
+        return row.revoked_at
+    return min(row.expires_at, now)
+
+
 def end(db: Database, session_id: uuid.UUID, reason: str = "logout") -> None:
     with db.session() as s:
         s.execute(

@@ -370,6 +370,8 @@ PHRASES: dict[str, str] = {
     "admin_model_rights_set": "管理员设置模型权限",
     "sso_login": "Google 登录",
     "sso_refused": "Google 登录被拒绝",
+    "sso_linked": "关联 Google 登录",
+    "sso_unlinked": "取消关联 Google 登录",
     # --- boards (viba.studio.boards) ---------------------------------------------------------
     "That board does not exist or is not shared with you.": "该看板不存在或未与你共享。",
     "You can look at this board but not change it.": "你可以查看此看板，但不能修改。",
@@ -436,9 +438,29 @@ PHRASES: dict[str, str] = {
     "Your provider has not verified that email address.": "你的身份提供方尚未验证该邮箱地址。",
     "Accounts of that email domain cannot sign in here.": "该邮箱域名的账户不能在此登录。",
     "The sign-in did not finish; try again.": "登录未完成；请重试。",
-    "An account with this email already exists: log in with its password. (Signing in with "
-    "Google never takes over an account made with a password.)": (
-        "使用该邮箱的账户已存在：请用其密码登录。（Google 登录绝不会接管用密码创建的账户。）"
+    "An account with this email already exists: log in with its password, then link Google "
+    "sign-in in Profile. (Signing in with Google never takes over an account made with a "
+    "password.)": (
+        "使用该邮箱的账户已存在：请用其密码登录，然后在个人资料中关联 Google 登录。"
+        "（Google 登录绝不会接管用密码创建的账户。）"
+    ),
+    "The password is not correct.": "密码不正确。",
+    "This account already signs in with Google.": "此账户已关联 Google 登录。",
+    "Your session has ended. Log in again.": "你的会话已结束。请重新登录。",
+    "That Google account already signs in to another account here.": (
+        "该 Google 账户已关联此处的另一个账户。"
+    ),
+    "This account now also signs in with Google Workspace.": "此账户现在也可以使用 Google Workspace 登录。",
+    "Google sign-in is no longer linked to this account.": "此账户已取消关联 Google 登录。",
+    "This account also signs in with Google Workspace ({issuer}).": (
+        "此账户也可以使用 Google Workspace 登录（{issuer}）。"
+    ),
+    "Link Google Workspace sign-in": "关联 Google Workspace 登录",
+    "Unlink Google Workspace sign-in": "取消关联 Google Workspace 登录",
+    "Your password": "你的密码",
+    "Sign in with this account through Google Workspace too. Your password first; then Google "
+    "asks which Google account.": (
+        "让此账户也能通过 Google Workspace 登录。先输入密码，然后 Google 会询问使用哪个 Google 账户。"
     ),
     # --- history detail -------------------------------------------------------------------
     "Id": "ID",

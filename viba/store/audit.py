@@ -44,6 +44,8 @@ BOARD_DELETED = "board_deleted"
 MODEL_RIGHTS_SET = "admin_model_rights_set"
 SSO_LOGIN = "sso_login"
 SSO_REFUSED = "sso_refused"
+SSO_LINKED = "sso_linked"
+SSO_UNLINKED = "sso_unlinked"
 
 ACTIONS = (
     LOGIN,
@@ -73,6 +75,8 @@ ACTIONS = (
     MODEL_RIGHTS_SET,
     SSO_LOGIN,
     SSO_REFUSED,
+    SSO_LINKED,
+    SSO_UNLINKED,
 )
 
 

@@ -125,6 +125,9 @@ class UserSession(Base):
     ip_address: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    # Profile > link Google sign-in: until then, this session may link the account to the
+    # identity the provider signs it in with (the password was given to ask; migration 0019).
+    sso_link_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class GenerationHistory(Base):

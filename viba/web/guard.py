@@ -70,7 +70,10 @@ def current_account(db: Database, settings: Settings) -> Account | None:
     account = sessions.check(db, login.session_id)
     if account is not None:
         box.log_in(account, login.session_id, None, write_cookie=False)
-    return account
+        return account
+    # The cookie names a session that has ended: a Google sign-in made since then may still
+    # open a new one (whose cookie replaces this one); an older one is ended as well.
+    return login_view.sso_account(db, settings, sessions.ended_at(db, login.session_id))
 
 
 def _sync_cookie(cookie: SessionCookie, account: Account | None) -> None:
@@ -124,6 +127,7 @@ def guard(script: str) -> PageContext:
     logs.set_user(str(account.id) if account else None)
     log.debug("page run: %s", title)
     if account is not None:
+        login_view.finish_link(db, settings, account)  # Profile's link to Google sign-in
         sidebar.take_account_language(db, account)
         model_admin.refresh(db)  # the admins' catalog changes, at most every few seconds
     sidebar.sidebar(account, db)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import streamlit as st
 
@@ -79,15 +79,19 @@ def sso_configured(settings: Settings) -> bool:
         return False
 
 
-def sso_account(db: Database, settings: Settings) -> Account | None:
+def sso_account(
+    db: Database, settings: Settings, not_before: datetime | None = None
+) -> Account | None:
     """A browser the provider signed in (st.login) and this app not yet: its account, on a
     server-side session of its own; a refusal is the login form's message (and is not tried
-    again in this browser session)."""
-    if not sso_configured(settings) or not st.user.is_logged_in:
+    again in this browser session). not_before: when the session the browser's cookie names
+    ended (logged out, ended everywhere, expired): a provider sign-in from before then is
+    ended too, not turned into a new session."""
+    if not sso_configured(settings) or not _provider_signed_in():
         return None
     box = session()
-    if box.logged_out:  # logged out here: the provider's sign-in goes too
-        st.logout()
+    if box.logged_out or (not_before is not None and not _signed_in_since(not_before)):
+        st.logout()  # logged out here or elsewhere: the provider's sign-in goes too
         return None
     if st.session_state.get(SSO_REFUSED):
         return None
@@ -100,6 +104,44 @@ def sso_account(db: Database, settings: Settings) -> Account | None:
         return None
     start_session(db, settings, box, account)
     return account
+
+
+def _provider_signed_in() -> bool:
+    """The provider has signed this browser in (st.login). Read as a key: st.user without
+    [auth] configured (or under AppTest) has no is_logged_in attribute."""
+    return bool(st.user.get("is_logged_in"))
+
+
+def _signed_in_since(moment: datetime) -> bool:
+    """The provider's sign-in (its ID token's iat) is from `moment` or later."""
+    issued = st.user.get("iat")
+    if isinstance(issued, bool) or not isinstance(issued, int | float):
+        return False  # unknown: not fresh
+    return issued >= int(moment.timestamp())
+
+
+LINK_CHECKED = "sso_link_checked"
+
+
+def finish_link(db: Database, settings: Settings, account: Account) -> None:
+    """A logged-in browser the provider has signed in: finish the link Profile asked for
+    (sso.finish_link), once per browser session; the result is the next toast."""
+    if not sso_configured(settings) or not _provider_signed_in():
+        return
+    if st.session_state.get(LINK_CHECKED):
+        return
+    st.session_state[LINK_CHECKED] = True
+    box = session()
+    if box.session_id is None:
+        return
+    claims = {k: st.user.get(k) for k in ("iss", "sub", "email", "email_verified", "name")}
+    try:
+        linked = sso.finish_link(db, account.id, box.session_id, claims, settings.sso_domains)
+    except AuthError as exc:
+        box.flash = str(exc)
+        return
+    if linked:
+        box.flash = "This account now also signs in with Google Workspace."
 
 
 def _submit_login(db: Database, settings: Settings) -> None:

@@ -1,14 +1,15 @@
-"""The Profile page: your name, your password, and your own Gemini API key."""
+"""The Profile page: your name, your password, Google Workspace sign-in, your sessions and
+your own Gemini API key."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from viba.accounts import auth, keyvault, sessions
+from viba.accounts import auth, keyvault, sessions, sso
 from viba.core.errors import UserError
 from viba.core.text import md_escape
 from viba.store import audit
-from viba.web import context
+from viba.web import context, login_view
 from viba.web.boundary import action
 from viba.web.browser_session import flash, session
 from viba.web.context import PageContext
@@ -25,6 +26,8 @@ def profile_page(ctx: PageContext) -> None:
     )
     _name_form(ctx)
     _password_form(ctx)
+    if login_view.sso_configured(ctx.settings):
+        _sso_section(ctx)
     _sessions_section(ctx)
     _api_key_section(ctx)
 
@@ -63,6 +66,45 @@ def _password_form(ctx: PageContext) -> None:
         st.error(md_escape(t(str(exc))))
     else:
         st.success(t("Password changed. Other browsers logged in with the old one are logged out."))
+
+
+def _sso_section(ctx: PageContext) -> None:
+    """Link this account to a Google Workspace sign-in (its password, then Google's), or
+    unlink it (the password again)."""
+    issuer = sso.linked_issuer(ctx.db, ctx.account.id)
+    verb = "Unlink Google Workspace sign-in" if issuer else "Link Google Workspace sign-in"
+    with st.form("profile_sso", clear_on_submit=True):
+        st.subheader(t("Sign in with Google Workspace"))
+        if issuer:
+            st.text(t("This account also signs in with Google Workspace ({issuer}).").format(
+                issuer=issuer
+            ))  # fmt: skip
+        else:
+            st.caption(
+                t(
+                    "Sign in with this account through Google Workspace too. Your password "
+                    "first; then Google asks which Google account."
+                )
+            )
+        password = st.text_input(t("Your password"), type="password")
+        if not st.form_submit_button(t(verb)):
+            return
+    box = session()
+    try:
+        if issuer:
+            sso.unlink(ctx.db, ctx.account.id, password)
+        else:
+            assert box.session_id is not None  # a logged-in page has its session
+            sso.begin_link(ctx.db, ctx.account.id, box.session_id, password)
+    except UserError as exc:
+        st.error(md_escape(t(str(exc))))
+        return
+    if issuer:
+        flash("Google sign-in is no longer linked to this account.")
+        st.rerun()
+    # The provider's sign-in; the browser comes back to a new page run, which finishes the
+    # link (login_view.finish_link).
+    st.login()
 
 
 @action
