@@ -39,13 +39,13 @@ if connection is not None:
     run(connection)
 else:
     from viba.core.config import get_settings
-    from viba.store.db import make_engine
+    from viba.store.db import make_engine, migration_connection
 
     settings = get_settings()
     # Run as the deploy's pre-deploy step: a production setup the app would refuse fails the
     # deploy here, with the same message, before the old version is replaced.
     settings.check_production()
     engine = make_engine(settings.effective_database_url)
-    with engine.begin() as conn:
+    with migration_connection(engine) as conn:  # SQLite: foreign keys off while it runs
         run(conn)
     engine.dispose()

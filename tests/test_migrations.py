@@ -236,3 +236,73 @@ def test_0004_backfills_model_usage_from_rows_made_before_it(empty_database_url)
         ]
     finally:
         db.dispose()
+
+
+def test_a_downgrade_that_rebuilds_users_keeps_the_rows_that_refer_to_it(empty_database_url):
+    """On SQLite a batch migration rebuilds a table (copy, drop the old, rename): with foreign
+    keys on, dropping the old users table would delete every generation, session and usage row
+    (ON DELETE CASCADE). Downgrading past 0009 rebuilds users; nothing else may go."""
+    import uuid
+
+    from alembic.config import Config
+
+    from alembic import command
+    from viba.accounts import auth
+    from viba.store.db import ALEMBIC_DIR, migration_connection
+
+    from helpers import PASSWORD, add
+
+    db = Database(empty_database_url)
+    try:
+        run_migrations(db.engine)
+        owner = auth.register(db, f"keep-{uuid.uuid4().hex[:6]}@example.com", "Keep", PASSWORD)
+        gid = add(db, owner, outputs=[])
+        cfg = Config()
+        cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+        with migration_connection(db.engine) as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0008")
+        with db.engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT user_id FROM generation_history WHERE id = :id"),
+                {"id": gid if db.engine.dialect.name == "postgresql" else gid.hex},
+            ).scalar()
+            assert found is not None
+        if db.engine.dialect.name == "sqlite":  # and the connections have them on again
+            with db.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        run_migrations(db.engine)  # and back up to head
+    finally:
+        db.dispose()
+
+
+def test_a_migration_that_leaves_rows_pointing_nowhere_is_undone(empty_database_url):
+    import uuid
+
+    import pytest
+
+    from viba.store.db import MigrationError, migration_connection
+
+    db = Database(empty_database_url)
+    try:
+        run_migrations(db.engine)
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL checks foreign keys itself, migration or not")
+        orphan = uuid.uuid4().hex
+        with pytest.raises(MigrationError, match="^The migration left 1 rows referring to"):
+            with migration_connection(db.engine) as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at,"
+                        " expires_at) VALUES (:id, :user, CURRENT_TIMESTAMP,"
+                        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": orphan, "user": uuid.uuid4().hex},
+                )
+        with db.engine.connect() as conn:
+            left = conn.execute(
+                text("SELECT count(*) FROM user_sessions WHERE id = :id"), {"id": orphan}
+            )
+            assert left.scalar() == 0
+    finally:
+        db.dispose()

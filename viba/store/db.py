@@ -25,7 +25,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 class DatabaseUnavailable(UserError, RuntimeError):
     """The database cannot be reached or answered with an error; the message is for people."""
+
+
+class MigrationError(DatabaseUnavailable):
+    """A migration would leave the data inconsistent; it was rolled back."""
 
 
 def normalise_url(raw: str) -> URL:
@@ -132,6 +136,36 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for one migration run, in a transaction.
+
+    On SQLite, foreign keys are off for it: a batch migration rebuilds a table (copy, drop the
+    old one, rename), and with them on, dropping the old users table deletes every row that
+    refers to it (ON DELETE CASCADE: generations, sessions, usage). The pragma only changes
+    outside a transaction, so it is set before the migration's begins and set back after;
+    before the commit, PRAGMA foreign_key_check must find no row pointing nowhere."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise MigrationError(
+                            f"The migration left {len(broken)} rows referring to nothing "
+                            f"(first: table {broken[0][0]}, row {broken[0][1]}); undone."
+                        )
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
 def run_migrations(engine: Engine) -> None:
     """Bring the schema to Alembic's head (idempotent, safe for several processes at once)."""
     from alembic.config import Config
@@ -140,7 +174,7 @@ def run_migrations(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))
-    with _sqlite_migration_lock(engine), engine.begin() as connection:
+    with _sqlite_migration_lock(engine), migration_connection(engine) as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 
