@@ -145,6 +145,19 @@ def store(db, tmp_path):
 
 
 @pytest.fixture()
+def app_store(db, app_env):
+    """The app's own image store (its settings' backend and folder): what a test puts here,
+    the `streamlit run` server and the in-process pages (AppTest) read."""
+    from viba.core.config import load_settings
+    from viba.store.image_store import ImageStore, make_backend
+
+    settings = load_settings(
+        storage=app_env.get("VIBA_STORAGE", "db"), data_dir=app_env["VIBA_DATA_DIR"]
+    )
+    return ImageStore(make_backend(settings.storage, db, settings.data_dir))
+
+
+@pytest.fixture()
 def runner(db, store):
 
     r = JobRunner(db, store, workers=4, per_user=2, heartbeat_s=0.2, queue=queue_name())

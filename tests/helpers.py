@@ -238,6 +238,13 @@ def go_to(page: Page, link: str, title: str) -> None:
     expect(target).to_be_visible()
 
 
+def person(db, name: str = "Pat") -> Account:
+    """A new ordinary account (register an admin first: the first account is one)."""
+    from viba.accounts import auth
+
+    return auth.register(db, f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com", name, PASSWORD)
+
+
 def open_logged_in(page: Page, server, user, path: str) -> None:
     page.goto(f"{server.url}/{path}")
     log_in(page, user.email, PASSWORD)

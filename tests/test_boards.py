@@ -11,22 +11,17 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from viba.accounts import auth
 from viba.store.models import AuditEntry
 from viba.studio import boards, generations, history
 from viba.studio.boards import BoardError
 
 from fake_gemini import png_bytes
-from helpers import PASSWORD, add
+from helpers import add, person
 
 
 @pytest.fixture(autouse=True)
 def _admin_first(admin):
     """The first account is an admin: made first, the people below are ordinary users."""
-
-
-def person(db, name="Bea"):
-    return auth.register(db, f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com", name, PASSWORD)
 
 
 def made(db, store, owner, n=2, type="avatar"):

@@ -9,22 +9,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from viba.accounts import auth
-from viba.core.config import load_settings
-from viba.store.image_store import ImageStore, make_backend
 from viba.studio import boards
 
 from fake_gemini import png_bytes
 from helpers import PASSWORD, add, main, open_logged_in
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture()
-def app_store(db, app_env):
-    settings = load_settings(
-        storage=app_env.get("VIBA_STORAGE", "db"), data_dir=app_env["VIBA_DATA_DIR"]
-    )
-    return ImageStore(make_backend(settings.storage, db, settings.data_dir))
 
 
 def test_a_viewer_sees_a_boards_images_until_removed(

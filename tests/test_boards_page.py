@@ -6,13 +6,11 @@ import uuid
 
 import pytest
 
-from viba.accounts import auth
 from viba.core.config import get_settings
-from viba.store.image_store import ImageStore, make_backend
 from viba.studio import boards
 
 from fake_gemini import png_bytes
-from helpers import PASSWORD, add, main_texts, open_page
+from helpers import add, main_texts, open_page, person
 
 PAGE = "pages/9_Boards.py"
 
@@ -23,13 +21,9 @@ def _env(app_environ, admin):
 
 
 @pytest.fixture()
-def store(db):
-    settings = get_settings()
-    return ImageStore(make_backend(settings.storage, db, settings.data_dir))
-
-
-def person(db, name):
-    return auth.register(db, f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com", name, PASSWORD)
+def store(app_store):
+    """The app's own store: the pages read what the tests put there."""
+    return app_store
 
 
 def made(db, store, owner, n=2):

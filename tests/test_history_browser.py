@@ -13,22 +13,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from viba.accounts import auth
-from viba.core.config import load_settings
-from viba.store.image_store import ImageStore, make_backend
 from viba.store.models import utcnow
 
 from fake_gemini import png_bytes
 from helpers import PASSWORD, add, heading, main, open_logged_in, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture()
-def app_store(db, app_env):
-    settings = load_settings(
-        storage=app_env.get("VIBA_STORAGE", "db"), data_dir=app_env["VIBA_DATA_DIR"]
-    )
-    return ImageStore(make_backend(settings.storage, db, settings.data_dir))
 
 
 def seed(db, store, user, n=6):

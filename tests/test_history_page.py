@@ -9,9 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from viba.core.config import get_settings
 from viba.jobs.runner import JobRunner
-from viba.store.image_store import ImageStore, make_backend
 from viba.store.models import GenerationHistory
 from viba.studio import history
 
@@ -27,9 +25,9 @@ def _env(app_environ):
 
 
 @pytest.fixture()
-def store(db):
-    settings = get_settings()
-    return ImageStore(make_backend(settings.storage, db, settings.data_dir))
+def store(app_store):
+    """The app's own store: the pages read what the tests put there."""
+    return app_store
 
 
 def open_links(at) -> list[str]:

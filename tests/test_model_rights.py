@@ -16,7 +16,7 @@ from viba.store.models import AuditEntry, ModelRight
 from viba.studio import features, model_rights, preferences
 from viba.studio.model_rights import RightsError
 
-from helpers import PASSWORD, open_page
+from helpers import open_page, person
 
 
 @pytest.fixture(autouse=True)
@@ -31,10 +31,6 @@ def clean_rights(db, admin):
 @pytest.fixture()
 def boss(db, admin):
     return auth.get_account(db, admin.id)
-
-
-def person(db, name="Rae"):
-    return auth.register(db, f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com", name, PASSWORD)
 
 
 def image_models():

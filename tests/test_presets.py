@@ -8,15 +8,12 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from viba.accounts import auth
-from viba.core.config import get_settings
-from viba.store.image_store import ImageStore, make_backend
 from viba.store.models import GenerationHistory, PromptVersion
 from viba.studio import history, presets
 from viba.studio.presets import PresetError
 
 from fake_gemini import png_bytes
-from helpers import PASSWORD, add, open_page, wait_until
+from helpers import add, open_page, person, wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -25,13 +22,9 @@ def _env(app_environ, admin):
 
 
 @pytest.fixture()
-def store(db):
-    settings = get_settings()
-    return ImageStore(make_backend(settings.storage, db, settings.data_dir))
-
-
-def person(db, name="Pia"):
-    return auth.register(db, f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com", name, PASSWORD)
+def store(app_store):
+    """The app's own store: the pages read what the tests put there."""
+    return app_store
 
 
 def made(db, store, owner, type="try_on"):

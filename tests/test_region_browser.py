@@ -13,23 +13,13 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from viba.accounts import auth
-from viba.core.config import load_settings
 from viba.engine import region
-from viba.store.image_store import ImageStore, make_backend
 from viba.store.models import GenerationHistory
 
 from fake_gemini import png_bytes
 from helpers import PASSWORD, add, main, open_logged_in, wait_until
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture()
-def app_store(db, app_env):
-    settings = load_settings(
-        storage=app_env.get("VIBA_STORAGE", "db"), data_dir=app_env["VIBA_DATA_DIR"]
-    )
-    return ImageStore(make_backend(settings.storage, db, settings.data_dir))
 
 
 def edited_of(db, owner, gid):

@@ -218,20 +218,16 @@ def test_a_region_edit_is_refused_with_a_sentence_before_any_call(
     assert fake_gemini.generate_calls() == []
 
 
-def test_edit_a_region_from_history(db, admin, app_environ, fake_gemini):
+def test_edit_a_region_from_history(db, admin, app_environ, app_store, fake_gemini):
     import uuid
 
     from sqlalchemy import select
 
     from viba.accounts import auth
-    from viba.core.config import get_settings
-    from viba.store.image_store import ImageStore, make_backend
     from viba.store.models import GenerationHistory
 
     from helpers import PASSWORD, add, open_page, wait_until
 
-    settings = get_settings()
-    app_store = ImageStore(make_backend(settings.storage, db, settings.data_dir))
     owner = auth.register(db, f"reg-{uuid.uuid4().hex[:8]}@example.com", "Reg", PASSWORD)
     key = app_store.save(png_bytes(f"region {uuid.uuid4()}", size=(300, 400)), "image/png").key
     gid = add(db, owner, type="avatar", outputs=[key])
@@ -261,17 +257,13 @@ def test_edit_a_region_from_history(db, admin, app_environ, fake_gemini):
     assert outside_box_equal(after, before, (30, 80, 180, 320))
 
 
-def test_the_brush_with_nothing_painted_says_so(db, admin, app_environ):
+def test_the_brush_with_nothing_painted_says_so(db, admin, app_environ, app_store):
     import uuid
 
     from viba.accounts import auth
-    from viba.core.config import get_settings
-    from viba.store.image_store import ImageStore, make_backend
 
     from helpers import PASSWORD, add, open_page
 
-    settings = get_settings()
-    app_store = ImageStore(make_backend(settings.storage, db, settings.data_dir))
     owner = auth.register(db, f"paint-{uuid.uuid4().hex[:8]}@example.com", "Paint", PASSWORD)
     key = app_store.save(png_bytes(f"paint {uuid.uuid4()}", size=(300, 400)), "image/png").key
     gid = add(db, owner, type="avatar", outputs=[key])

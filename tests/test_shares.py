@@ -12,13 +12,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from viba.accounts import auth
 from viba.store.models import ShareLink, ShareView, utcnow
 from viba.studio import boards, generations, shares
 from viba.studio.shares import ShareError
 
 from fake_gemini import png_bytes
-from helpers import PASSWORD, add
+from helpers import add, person
 
 PROMPT = "Make a derivation picture."  # what helpers.add records as the prompt
 
@@ -35,10 +34,6 @@ def fetch(url: str, lang: str = "en") -> tuple[int, dict[str, str], bytes]:
 @pytest.fixture(autouse=True)
 def _admin_first(admin):
     """The first account is an admin: made first, the people below are ordinary users."""
-
-
-def person(db, name="Sia"):
-    return auth.register(db, f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com", name, PASSWORD)
 
 
 def made(db, store, owner, n=2):
