@@ -25,7 +25,7 @@ from viba.web import (
     shares_view,
     thumbnails,
 )
-from viba.web.boundary import boundary, fail
+from viba.web.boundary import fail
 from viba.web.browser_session import flash, session
 from viba.web.context import PageContext
 from viba.web.language import t, t_columns
@@ -274,15 +274,12 @@ def history_grid(ctx: PageContext, filters: history.HistoryFilter) -> None:
         )
     if any(item.status in UNFINISHED for item in result.items):
 
-        @st.fragment(run_every=job_cards.HISTORY_POLL_SECONDS)
-        def polling() -> None:  # until every generation shown has finished
-            with boundary():
-                fresh = history.page(ctx.db, ctx.account.id, filters, after).items
-                _cards(ctx, fresh)
-                if not any(item.status in UNFINISHED for item in fresh):
-                    st.rerun(scope="app")
+        def draw() -> bool:  # until every generation shown has finished
+            fresh = history.page(ctx.db, ctx.account.id, filters, after).items
+            _cards(ctx, fresh)
+            return not any(item.status in UNFINISHED for item in fresh)
 
-        polling()
+        job_cards.live(draw, job_cards.HISTORY_POLL_SECONDS)
     else:
         _cards(ctx, result.items)
     nav = st.columns([1, 1, 4])
@@ -512,12 +509,6 @@ def live_detail(ctx: PageContext, generation_id: uuid.UUID) -> None:
         generation_detail(ctx, view)
         return view.finished
 
-    @st.fragment(run_every=job_cards.POLL_SECONDS)
-    def polling() -> None:
-        with boundary():
-            if draw():
-                st.rerun(scope="app")  # finished: stop polling
-
     try:
         view = history.get_generation(ctx.db, ctx.account.id, generation_id)
     except history.NotFound:
@@ -526,4 +517,4 @@ def live_detail(ctx: PageContext, generation_id: uuid.UUID) -> None:
     if view.finished:
         draw(view)
     else:
-        polling()
+        job_cards.live(draw)

@@ -445,25 +445,34 @@ def compare_cell(ctx: PageContext, view: GenerationView) -> None:
     )
 
 
-@st.fragment(run_every=POLL_SECONDS)
+def live(draw: Callable[[], bool], every: float = POLL_SECONDS) -> None:
+    """Draw now, then again every `every` seconds on its own (st.fragment), until `draw`
+    says all it shows has finished; then the page runs once more, to draw it finished (with
+    its actions) beside the rest. The one poll-and-rerun loop of the pages."""
+
+    @st.fragment(run_every=every)
+    def polling() -> None:
+        with boundary():
+            if draw():
+                st.rerun(scope="app")  # finished: stop polling
+
+    polling()
+
+
+def _found(ctx: PageContext, job_id: uuid.UUID, card: Callable[..., None]) -> bool:
+    """Draw the job with `card`; finished or not. A job deleted meanwhile draws nothing and
+    is not finished (a rerun would find it gone again, and again)."""
+    view = generations.find(ctx.db, ctx.account.id, job_id)
+    if view is None:
+        return False
+    card(ctx, view)
+    return view.finished
+
+
 def live_compare_cell(ctx: PageContext, job_id: uuid.UUID) -> None:
-    with boundary():
-        view = generations.find(ctx.db, ctx.account.id, job_id)
-        if view is None:
-            return
-        compare_cell(ctx, view)
-        if view.finished:
-            st.rerun(scope="app")
+    live(lambda: _found(ctx, job_id, compare_cell))
 
 
-@st.fragment(run_every=POLL_SECONDS)
 def live_job_card(ctx: PageContext, job_id: uuid.UUID) -> None:
-    """An unfinished job's card, redrawn on its own until it is done; then the page runs
-    once more, to draw it finished (with its actions) beside the others."""
-    with boundary():
-        view = generations.find(ctx.db, ctx.account.id, job_id)
-        if view is None:  # deleted meanwhile
-            return
-        job_card(ctx, view)
-        if view.finished:
-            st.rerun(scope="app")
+    """An unfinished job's card, redrawn on its own until it is done."""
+    live(lambda: _found(ctx, job_id, job_card))
