@@ -19,8 +19,10 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session
 
 from viba.accounts import auth
 from viba.accounts.account import Account
@@ -215,16 +217,7 @@ def open_link(
         return None
     now = utcnow()
     with db.session() as s:
-        found = s.execute(
-            select(ShareLink)
-            .join(User, User.id == ShareLink.created_by)
-            .where(
-                ShareLink.token_hash == token_hash(token),
-                ShareLink.revoked_at.is_(None),
-                ShareLink.expires_at > now,
-                User.is_active.is_(True),
-            )
-        ).scalar_one_or_none()
+        found = _live_link(s, token, now)
         if found is None:
             return None
         title, feature = "", None
@@ -234,13 +227,7 @@ def open_link(
             if board is None:
                 return None
             title = board.name
-            rows = s.execute(
-                select(BoardItem.output_key, GenerationHistory)
-                .join(GenerationHistory, GenerationHistory.id == BoardItem.generation_id)
-                .where(BoardItem.board_id == board.id)
-                .order_by(BoardItem.added_at.desc(), BoardItem.id.desc())
-                .limit(boards.MAX_ITEMS)
-            ).all()
+            rows = s.execute(_board_items(board.id, GenerationHistory)).all()
             views: dict[uuid.UUID, GenerationView] = {}
             for key, gen in rows:
                 view = views.setdefault(gen.id, generations.view_of(gen))
@@ -268,18 +255,65 @@ def open_link(
         return Shared(found.id, title, feature, found.keep_settings, items, found.expires_at)
 
 
+def _live_link(s: Session, token: str, now: datetime) -> ShareLink | None:
+    """The link a token names while it works: not revoked, not expired, its maker active."""
+    return s.execute(
+        select(ShareLink)
+        .join(User, User.id == ShareLink.created_by)
+        .where(
+            ShareLink.token_hash == token_hash(token),
+            ShareLink.revoked_at.is_(None),
+            ShareLink.expires_at > now,
+            User.is_active.is_(True),
+        )
+    ).scalar_one_or_none()
+
+
+def _board_items(board_id: uuid.UUID, *columns: Any) -> Select[Any]:
+    """A board's items in the order a shared board shows them, with `columns` of each one's
+    generation: one definition, so the page's places and the image route's agree."""
+    return (
+        select(BoardItem.output_key, *columns)
+        .join(GenerationHistory, GenerationHistory.id == BoardItem.generation_id)
+        .where(BoardItem.board_id == board_id)
+        .order_by(BoardItem.added_at.desc(), BoardItem.id.desc())
+        .limit(boards.MAX_ITEMS)
+    )
+
+
 def image(
     db: Database, store: ImageStore, token: str, place: int, thumb: bool
 ) -> tuple[bytes, str] | None:
     """The image at `place` (1, 2, ...) of what a token shows: its thumbnail (WEBP), or the
-    image as stored (with its settings inside only if the link's maker kept them)."""
-    shared = open_link(db, token)
-    if shared is None or not 1 <= place <= len(shared.items):
+    image as stored (with its settings inside only if the link's maker kept them). Each of a
+    shared board's thumbnails is a request of its own: this reads the board's keys only (not
+    every generation whole, as the page does once) and the one generation it needs."""
+    if not TOKEN_RE.match(token or "") or place < 1:
         return None
-    view, key = shared.items[place - 1]
+    with db.session() as s:
+        link = _live_link(s, token, utcnow())
+        if link is None:
+            return None
+        if link.board_id is not None:
+            rows = s.execute(
+                _board_items(link.board_id, GenerationHistory.id, GenerationHistory.output_keys)
+            ).all()
+            shown = [(gid, key) for key, gid, outputs in rows if key in (outputs or [])]
+            if place > len(shown):
+                return None
+            generation_id, key = shown[place - 1]
+        elif place == 1 and link.generation_id is not None and link.output_key is not None:
+            generation_id, key = link.generation_id, link.output_key
+        else:
+            return None
+        keep = link.keep_settings
+        row = s.get(GenerationHistory, generation_id) if keep or link.board_id is None else None
+        if link.board_id is None and (row is None or key not in (row.output_keys or [])):
+            return None
+        view = generations.view_of(row) if row is not None else None
     if thumb:
         return store.thumbnail(key), "image/webp"
-    if shared.keep_settings:
+    if keep and view is not None:
         index = view.output_keys.index(key) + 1
         return history.output_download(store, view, key, index), mime_for(key)
     return store.load(key), mime_for(key)
