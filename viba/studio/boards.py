@@ -16,8 +16,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from viba.accounts import auth
@@ -406,9 +407,10 @@ def board_zip(db: Database, store: ImageStore, actor: Account, board_id: uuid.UU
     )
 
 
-def may_see_image(db: Database, user_id: uuid.UUID, key: str) -> bool:
-    """Whether an output is on a board this user owns or is a member of."""
-    query = (
+def image_visible(user_id: uuid.UUID, key: str) -> Select[Any]:
+    """The rows that let this user see an output: it is on a board they own or are a member
+    of."""
+    return (
         select(BoardItem.id)
         .join(Board, Board.id == BoardItem.board_id)
         .outerjoin(
@@ -419,7 +421,9 @@ def may_see_image(db: Database, user_id: uuid.UUID, key: str) -> bool:
             BoardItem.output_key == key,
             or_(Board.owner_id == user_id, BoardMember.user_id.is_not(None)),
         )
-        .limit(1)
     )
+
+
+def may_see_image(db: Database, user_id: uuid.UUID, key: str) -> bool:
     with db.session() as s:
-        return s.scalar(query) is not None
+        return s.scalar(image_visible(user_id, key).limit(1)) is not None

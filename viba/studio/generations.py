@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from viba.core.errors import UserError
@@ -662,13 +662,17 @@ def stop_reason(db: Database, generation_id: uuid.UUID, owner: str) -> str | Non
     return "taken" if found.worker_id != owner else None
 
 
-def may_see_image(db: Database, user_id: uuid.UUID, is_admin: bool, key: str) -> bool:
-    """Whether this user may be shown a stored image: one of their own generations uses it
+def image_visible(user_id: uuid.UUID, is_admin: bool, key: str) -> Select[Any]:
+    """The rows that let this user see a stored image: one of their own generations uses it
     (as input or output), or they are an admin and any generation does."""
     query = select(ImageRef.key).where(ImageRef.key == key)
     if not is_admin:
         query = query.join(GenerationHistory, GenerationHistory.id == ImageRef.generation_id).where(
             GenerationHistory.user_id == user_id
         )
+    return query
+
+
+def may_see_image(db: Database, user_id: uuid.UUID, is_admin: bool, key: str) -> bool:
     with db.session() as s:
-        return s.scalar(query.limit(1)) is not None
+        return s.scalar(image_visible(user_id, is_admin, key).limit(1)) is not None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 
 from viba.accounts import auth
 from viba.accounts.account import Account
@@ -188,13 +188,16 @@ def delete_preset(db: Database, store: ImageStore, actor: Account, preset_id: uu
     generations.forget_unreferenced(db, store, keys)
 
 
-def may_see_image(db: Database, user_id: uuid.UUID, key: str) -> bool:
-    """Whether an image belongs to a preset offered to this user (theirs, or the team's)."""
-    query = (
+def image_visible(user_id: uuid.UUID, key: str) -> Select[Any]:
+    """The rows that let this user see an image: it belongs to a preset offered to them
+    (theirs, or the team's)."""
+    return (
         select(PresetImage.key)
         .join(Preset, Preset.id == PresetImage.preset_id)
         .where(PresetImage.key == key, or_(Preset.owner_id == user_id, Preset.team))
-        .limit(1)
     )
+
+
+def may_see_image(db: Database, user_id: uuid.UUID, key: str) -> bool:
     with db.session() as s:
-        return s.scalar(query) is not None
+        return s.scalar(image_visible(user_id, key).limit(1)) is not None

@@ -20,6 +20,7 @@ import logging
 import uuid
 from pathlib import Path
 
+from sqlalchemy import or_, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -28,7 +29,7 @@ from starlette.routing import Route
 from viba import services
 from viba.accounts import sessions
 from viba.core.config import Settings, get_settings
-from viba.store.db import DatabaseUnavailable
+from viba.store.db import Database, DatabaseUnavailable
 from viba.store.image_store import KEY_RE, MIME_BY_EXT, StorageError
 from viba.studio import boards, generations, presets
 from viba.web import thumbnails
@@ -54,12 +55,7 @@ def _served(settings: Settings, kind: str, key: str, sid: str, token: str) -> Re
     if not hmac.compare_digest(signature(settings, kind, key, session_id), token):
         return _not_found()
     found = services.services(settings)
-    account = sessions.check(found.db, session_id)
-    if account is None or not (
-        generations.may_see_image(found.db, account.id, account.is_admin, key)
-        or boards.may_see_image(found.db, account.id, key)
-        or presets.may_see_image(found.db, account.id, key)
-    ):
+    if not _may_see(found.db, session_id, key):
         return _not_found()
     headers = {"Cache-Control": CACHE, "X-Content-Type-Options": "nosniff"}
     if kind == "image":
@@ -72,6 +68,21 @@ def _served(settings: Settings, kind: str, key: str, sid: str, token: str) -> Re
     if path is None:
         return _not_found()
     return Response(path, media_type="image/webp", headers=headers)
+
+
+def _may_see(db: Database, session_id: uuid.UUID, key: str) -> bool:
+    """The login is live and its account may see the image (its own generations', an
+    admin's, a board's it is on, a preset's offered to it): one transaction, one question."""
+    with db.session() as s:  # sessions.check inside takes this same session
+        account = sessions.check(db, session_id)
+        if account is None:
+            return False
+        ways = (
+            generations.image_visible(account.id, account.is_admin, key),
+            boards.image_visible(account.id, key),
+            presets.image_visible(account.id, key),
+        )
+        return bool(s.scalar(select(or_(*(way.exists() for way in ways)))))
 
 
 async def media(request: Request) -> Response:
