@@ -73,7 +73,7 @@ def current_account(db: Database, settings: Settings) -> Account | None:
         return account
     # The cookie names a session that has ended: a Google sign-in made since then may still
     # open a new one (whose cookie replaces this one); an older one is ended as well.
-    return login_view.sso_account(db, settings, sessions.ended_at(db, login.session_id))
+    return login_view.sso_account(db, settings, lambda: sessions.ended_at(db, login.session_id))
 
 
 def _sync_cookie(cookie: SessionCookie, account: Account | None) -> None:

@@ -80,17 +80,17 @@ def sso_configured(settings: Settings) -> bool:
 
 
 def sso_account(
-    db: Database, settings: Settings, not_before: datetime | None = None
+    db: Database, settings: Settings, not_before: Callable[[], datetime] | None = None
 ) -> Account | None:
     """A browser the provider signed in (st.login) and this app not yet: its account, on a
     server-side session of its own; a refusal is the login form's message (and is not tried
     again in this browser session). not_before: when the session the browser's cookie names
-    ended (logged out, ended everywhere, expired): a provider sign-in from before then is
-    ended too, not turned into a new session."""
+    ended (logged out, ended everywhere, expired; read only for a provider's sign-in): one
+    from before then is ended too, not turned into a new session."""
     if not sso_configured(settings) or not _provider_signed_in():
         return None
     box = session()
-    if box.logged_out or (not_before is not None and not _signed_in_since(not_before)):
+    if box.logged_out or (not_before is not None and not _signed_in_since(not_before())):
         st.logout()  # logged out here or elsewhere: the provider's sign-in goes too
         return None
     if st.session_state.get(SSO_REFUSED):

@@ -131,13 +131,16 @@ def _painter(ctx: PageContext, key: str, prefix: str) -> None:
     src = found if isinstance(found, str) else (
         "data:image/webp;base64," + base64.b64encode(found).decode()
     )  # fmt: skip
-    strokes = _strokes(prefix)
+    try:  # what the browser sent goes back to it only as a checked painting
+        Brush.parse(strokes := _strokes(prefix))
+    except UserError:
+        strokes = []
     _brush(
         key=f"{prefix}_brush",
         data={
             "src": src,
             "radius": BRUSH_SIZES.get(str(st.session_state.get(f"{prefix}_size")), 0.035),
-            "strokes": strokes if isinstance(strokes, list) else [],
+            "strokes": strokes,
             "labels": {"undo": t("brush_undo"), "clear": t("brush_clear")},
         },
         default={"strokes": []},
