@@ -250,24 +250,28 @@ def compare_toggle(view: GenerationView, key: str) -> None:
     on = (str(view.id), key) in picked
     # Keyed by its state too: the tick shows the session's picks (changed from any page),
     # and a widget whose own state disagreed with them would win in the browser.
+    widget = f"cmp_{view.id}_{key[-12:]}_{int(on)}"
     st.checkbox(
         t("compare"),
         value=on,
-        key=f"cmp_{view.id}_{key[-12:]}_{int(on)}",
+        key=widget,
         disabled=not on and len(picked) >= COMPARE_MAX,
-        on_change=_toggle_compare,
-        args=(str(view.id), key),
+        on_change=_set_compare,
+        args=(str(view.id), key, widget),
     )
 
 
-def _toggle_compare(generation_id: str, key: str) -> None:
+def _set_compare(generation_id: str, key: str, widget: str) -> None:
+    """The pick as the tick now says (not a toggle: a tick and the picks that disagreed, a
+    click that landed during a rerun, would otherwise flip the wrong way)."""
     box = session()
     picked = list(box.compare or [])
     pair = (generation_id, key)
-    if pair in picked:
-        picked.remove(pair)
-    elif len(picked) < COMPARE_MAX:
+    wanted = bool(st.session_state.get(widget))
+    if wanted and pair not in picked and len(picked) < COMPARE_MAX:
         picked.append(pair)
+    elif not wanted and pair in picked:
+        picked.remove(pair)
     box.compare = picked
 
 
