@@ -3,6 +3,7 @@ checked where a choice is saved, where a job is submitted and where it falls bac
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -134,3 +135,31 @@ def test_a_fallback_goes_only_to_a_model_its_owner_may_pick(
         assert {c.model for c in fake_gemini.generate_calls()} == {allowed}
     finally:
         availability.forget()
+
+
+@pytest.mark.browser
+def test_a_person_is_offered_only_their_models_in_the_browser(page, streamlit_server, db, boss):
+    from playwright.sync_api import expect
+
+    from helpers import main, open_logged_in, settled
+
+    allowed = features.catalog().get(image_models()[-1])
+    assert allowed is not None and image_models()[0] != allowed.id
+    member = person(db, "Brow")
+    model_rights.set_rights(db, boss, member.id, [allowed.id, *text_models()])
+    free = person(db, "Free")  # no list of their own: every model
+    for who, page_ in ((member, page), (free, page.context.browser.new_context().new_page())):
+        open_logged_in(page_, streamlit_server, who, "System_Prompts")
+        shown = main(page_).locator(".st-key-model_avatar").get_by_role("combobox")
+        if who is member:  # the one model they may pick, in place of the default
+            expect(shown).to_have_value(re.compile(re.escape(allowed.id)))
+        else:
+            expect(shown).not_to_have_value(re.compile(re.escape(allowed.id)))
+        page_.goto(f"{streamlit_server.url}/Avatar")
+        expect(main(page_).get_by_role("heading", name="Avatar", level=1)).to_be_visible()
+        settled(page_)
+        compare = main(page_).locator(".st-key-avatar_compare")
+        # Comparing needs a second image model to pick.
+        expect(compare).to_have_count(0 if who is member else 1)
+        if page_ is not page:
+            page_.context.close()
