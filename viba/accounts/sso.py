@@ -39,6 +39,9 @@ EXISTING = (
 )
 LINK_TIME = timedelta(minutes=10)  # from the password to the provider's answer
 WRONG_PASSWORD = "The password is not correct."
+ALREADY_LINKED = "This account already signs in with Google."
+IDENTITY_TAKEN = "That Google account already signs in to another account here."
+SESSION_GONE = "Your session has ended. Log in again."
 
 
 class _Refused(Exception):
@@ -51,10 +54,7 @@ def _identity(claims: Mapping[str, Any], allowed: frozenset[str]) -> tuple[str, 
     """(issuer, subject, email) of claims that qualify: a verified email of an allowed
     domain; _Refused otherwise. The email is "" when it is not one."""
     issuer, subject = str(claims.get("iss") or ""), str(claims.get("sub") or "")
-    try:
-        email = normalise_email(str(claims.get("email") or ""))
-    except AuthError:
-        email = ""
+    email = _claimed_email(claims) or ""
     if not issuer or not subject or not email:
         raise _Refused("incomplete claims", "The sign-in did not say who you are; try again.")
     if claims.get("email_verified") is not True:
@@ -139,7 +139,7 @@ def begin_link(db: Database, user_id: uuid.UUID, session_id: uuid.UUID, password
         if user is None or not verify_password(password, user.password_hash):
             raise AuthError(WRONG_PASSWORD)
         if user.sso_subject is not None:
-            raise AuthError("This account already signs in with Google.")
+            raise AuthError(ALREADY_LINKED)
         marked = s.execute(
             update(UserSession)
             .where(
@@ -150,7 +150,7 @@ def begin_link(db: Database, user_id: uuid.UUID, session_id: uuid.UUID, password
             .values(sso_link_until=utcnow() + LINK_TIME)
         )
         if not rowcount(marked):
-            raise AuthError("Your session has ended. Log in again.")
+            raise AuthError(SESSION_GONE)
 
 
 def finish_link(
@@ -165,7 +165,7 @@ def finish_link(
     minutes. True when linked, False when nothing was asked; AuthError with one sentence
     when refused. The request is used up either way."""
     with db.session() as s:
-        taken = s.execute(
+        asked = s.execute(
             update(UserSession)
             .where(
                 UserSession.id == session_id,
@@ -175,7 +175,7 @@ def finish_link(
             )
             .values(sso_link_until=None)
         )
-        if not rowcount(taken):
+        if not rowcount(asked):
             return False
     email = _claimed_email(claims)
     try:
@@ -183,25 +183,21 @@ def finish_link(
         with db.session() as s:
             user = s.get(User, user_id, with_for_update=True)
             if user is None or not user.is_active:
-                raise _Refused("no account", "Your session has ended. Log in again.")
+                raise _Refused("no account", SESSION_GONE)
             if user.sso_subject is not None:
-                raise _Refused("already linked", "This account already signs in with Google.")
-            if s.scalar(
+                raise _Refused("already linked", ALREADY_LINKED)
+            taken = s.scalar(
                 select(exists().where(User.sso_issuer == issuer, User.sso_subject == subject))
-            ):
-                raise _Refused(
-                    "identity taken",
-                    "That Google account already signs in to another account here.",
-                )
-            user.sso_issuer, user.sso_subject = issuer, subject
-            try:
-                s.flush()
-            except IntegrityError:  # the same identity linked elsewhere at the same moment
-                s.rollback()
-                raise _Refused(
-                    "identity taken",
-                    "That Google account already signs in to another account here.",
-                ) from None
+            )
+            if not taken:
+                user.sso_issuer, user.sso_subject = issuer, subject
+                try:
+                    s.flush()
+                except IntegrityError:  # the same identity linked elsewhere at this moment
+                    s.rollback()
+                    taken = True
+            if taken:
+                raise _Refused("identity taken", IDENTITY_TAKEN)
             audit.record(
                 s, audit.SSO_LINKED, actor_id=user_id, actor_email=user.email, issuer=issuer,
                 email=email,

@@ -310,10 +310,11 @@ def image(
         row = s.get(GenerationHistory, generation_id) if keep or link.board_id is None else None
         if link.board_id is None and (row is None or key not in (row.output_keys or [])):
             return None
-        view = generations.view_of(row) if row is not None else None
+        # The settings go into the full image only: a thumbnail needs no view of the row.
+        view = generations.view_of(row) if keep and not thumb and row is not None else None
     if thumb:
         return store.thumbnail(key), "image/webp"
-    if keep and view is not None:
+    if view is not None:
         index = view.output_keys.index(key) + 1
         return history.output_download(store, view, key, index), mime_for(key)
     return store.load(key), mime_for(key)

@@ -125,12 +125,13 @@ LINK_CHECKED = "sso_link_checked"
 
 def finish_link(db: Database, settings: Settings, account: Account) -> None:
     """A logged-in browser the provider has signed in: finish the link Profile asked for
-    (sso.finish_link), once per browser session; the result is the next toast."""
-    if not sso_configured(settings) or not _provider_signed_in():
-        return
+    (sso.finish_link), once per browser session; the result is the next toast. Every page
+    run passes here: after its first, it only reads one session-state key."""
     if st.session_state.get(LINK_CHECKED):
         return
     st.session_state[LINK_CHECKED] = True
+    if not sso_configured(settings) or not _provider_signed_in():
+        return
     box = session()
     if box.session_id is None:
         return
