@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -236,6 +237,33 @@ def go_to(page: Page, link: str, title: str) -> None:
         except AssertionError:
             continue
     expect(target).to_be_visible()
+
+
+def at_once(calls, refused: type[Exception]) -> tuple[list, list[str]]:
+    """Run the calls in threads released together (a barrier): (what they returned, the
+    sentences of those that raised `refused`). Anything else fails the test."""
+    start = threading.Barrier(len(calls))
+    results: list = []
+    sentences: list[str] = []
+    failures: list[BaseException] = []
+
+    def one(call) -> None:
+        start.wait()
+        try:
+            results.append(call())
+        except refused as exc:
+            sentences.append(str(exc))
+        except BaseException as exc:  # reported below, on the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one, args=(call,)) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not failures, failures
+    assert not any(t.is_alive() for t in threads), "a call did not finish in 30 s"
+    return results, sentences
 
 
 def person(db, name: str = "Pat") -> Account:

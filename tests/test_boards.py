@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-import threading
 import uuid
 import zipfile
 
@@ -16,7 +15,7 @@ from viba.studio import boards, generations, history
 from viba.studio.boards import BoardError
 
 from fake_gemini import png_bytes
-from helpers import add, person
+from helpers import add, at_once, person
 
 
 @pytest.fixture(autouse=True)
@@ -201,21 +200,9 @@ def test_adds_at_once_never_pass_a_boards_limit(db, store, monkeypatch):
     for p in people:
         boards.share(db, owner, board, p.email, "editor")
         work.append((p, made(db, store, p, n=1)[0]))
-    start = threading.Barrier(len(work))
-    added, refused = [], []
-
-    def one(p, gid):
-        start.wait()
-        try:
-            added.append(boards.add(db, p, board, gid))
-        except BoardError as exc:
-            refused.append(str(exc))
-
-    threads = [threading.Thread(target=one, args=w) for w in work]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    added, refused = at_once(
+        [lambda p=p, gid=gid: boards.add(db, p, board, gid) for p, gid in work], BoardError
+    )
     assert sum(added) == 3 and len(refused) == 5
     assert set(refused) == {"A board holds at most 3 images; this one is full."}
     assert len(boards.items(db, owner, board)) == 3

@@ -12,15 +12,21 @@ from viba.store.db import Database, run_migrations
 from viba.store.models import Base
 
 
-def alembic_head() -> str:
+def alembic_config():
+    """Alembic's configuration for the app's migrations (what run_migrations builds)."""
     from alembic.config import Config
-    from alembic.script import ScriptDirectory
 
     from viba.store.db import ALEMBIC_DIR
 
     cfg = Config()
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    return cfg
+
+
+def alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 HEAD = alembic_head()
@@ -65,17 +71,13 @@ def test_upgrade_builds_exactly_the_models_schema(empty_database_url, backend):
 
 
 def test_upgrade_is_idempotent_and_downgrade_removes_everything(empty_database_url):
-    from alembic.config import Config
-
     from alembic import command
-    from viba.store.db import ALEMBIC_DIR
 
     db = Database(empty_database_url)
     try:
         run_migrations(db.engine)
         run_migrations(db.engine)  # a second process starting finds head and does nothing
-        cfg = Config()
-        cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+        cfg = alembic_config()
         with db.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "base")
@@ -244,11 +246,9 @@ def test_a_downgrade_that_rebuilds_users_keeps_the_rows_that_refer_to_it(empty_d
     (ON DELETE CASCADE). Downgrading past 0009 rebuilds users; nothing else may go."""
     import uuid
 
-    from alembic.config import Config
-
     from alembic import command
     from viba.accounts import auth
-    from viba.store.db import ALEMBIC_DIR, migration_connection
+    from viba.store.db import migration_connection
 
     from helpers import PASSWORD, add
 
@@ -257,8 +257,7 @@ def test_a_downgrade_that_rebuilds_users_keeps_the_rows_that_refer_to_it(empty_d
         run_migrations(db.engine)
         owner = auth.register(db, f"keep-{uuid.uuid4().hex[:6]}@example.com", "Keep", PASSWORD)
         gid = add(db, owner, outputs=[])
-        cfg = Config()
-        cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+        cfg = alembic_config()
         with migration_connection(db.engine) as conn:
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "0008")

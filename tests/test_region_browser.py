@@ -94,25 +94,10 @@ def test_edit_a_region_in_the_browser(page: Page, streamlit_server, db, admin, a
     main(page).get_by_role("button", name="Edit this part").click()
     expect(page.get_by_text("Queued", exact=False).first).to_be_visible()
 
-    def edited():
-        with db.session() as s:
-            found = s.scalars(
-                select(GenerationHistory).where(
-                    GenerationHistory.user_id == owner.id,
-                    GenerationHistory.id != gid,
-                    GenerationHistory.status == "completed",
-                )
-            ).first()
-            return found
-
-    r = wait_until(edited, timeout=30)
+    r = wait_until(edited_of(db, owner, gid), timeout=30)
     box = tuple(r.input_params["region"]["box"])
     assert box == (60, 80, 180, 240)  # the default box: the middle half each way
-    with (
-        Image.open(io.BytesIO(app_store.load(key))) as a,
-        Image.open(io.BytesIO(app_store.load(r.output_keys[0]))) as b,
-    ):
-        before, after = a.convert("RGB"), b.convert("RGB")
+    before, after = rgb(app_store.load(key)), rgb(app_store.load(r.output_keys[0]))
     diff = ImageChops.difference(before, after)
     diff.paste((0, 0, 0), box)
     assert diff.getbbox() is None  # nothing outside the box changed

@@ -140,13 +140,18 @@ def test_a_box_that_is_not_one_gets_a_sentence(box, sentence):
         region.plan((400, 300), box)
 
 
-def test_a_region_edit_job_sends_the_crop_and_keeps_the_rest_of_the_output(
-    runner, db, store, member, gemini_config, fake_gemini
-):
+def an_output(runner, db, store, member, gemini_config):
+    """A finished avatar of the member's: (its id, its output's key, the output decoded)."""
     first = submit(runner, db, member, "avatar", 1, gemini_config, image_size="1K")
     runner.wait(first)
     key = row(db, first).output_keys[0]
-    before = decoded(store.load(key))
+    return first, key, decoded(store.load(key))
+
+
+def test_a_region_edit_job_sends_the_crop_and_keeps_the_rest_of_the_output(
+    runner, db, store, member, gemini_config, fake_gemini
+):
+    first, key, before = an_output(runner, db, store, member, gemini_config)
     fake_gemini.requests.clear()
     job = runner.region_edit(
         member.id, first, key, (0.1, 0.5, 0.6, 0.9), "  a stormy   sky ", gemini_config
@@ -171,10 +176,7 @@ def test_a_region_edit_job_sends_the_crop_and_keeps_the_rest_of_the_output(
 def test_a_painted_region_edit_job_keeps_every_pixel_off_the_brush(
     runner, db, store, member, gemini_config, fake_gemini
 ):
-    first = submit(runner, db, member, "avatar", 1, gemini_config, image_size="1K")
-    runner.wait(first)
-    key = row(db, first).output_keys[0]
-    before = decoded(store.load(key))
+    first, key, before = an_output(runner, db, store, member, gemini_config)
     brush = region.Brush.parse([{"r": 0.04, "p": [[0.2, 0.3], [0.7, 0.35], [0.6, 0.8]]}])
     job = runner.region_edit(member.id, first, key, brush, "gold leaves", gemini_config)
     runner.wait(job)

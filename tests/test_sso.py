@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import uuid
 from datetime import timedelta
 
@@ -19,7 +18,7 @@ from viba.accounts import auth, sessions, sso
 from viba.accounts.account import GENERIC_LOGIN_ERROR, AuthError
 from viba.store.models import AuditEntry, User, UserSession, utcnow
 
-from helpers import PASSWORD, StreamlitServer, main, wait_until
+from helpers import PASSWORD, StreamlitServer, at_once, main, wait_until
 
 DOMAINS = frozenset({"team.example"})
 ISSUER = "https://accounts.google.com"
@@ -117,21 +116,8 @@ def test_deactivated_and_locked_accounts_are_refused_like_a_password_login(db):
 def test_first_sign_ins_of_one_identity_at_once_make_one_account(db):
     email = f"twin-{uuid.uuid4().hex[:6]}@team.example"
     who = claims(email)
-    start = threading.Barrier(6)
-    ids, errors = [], []
-
-    def one():
-        start.wait()
-        try:
-            ids.append(sso.sign_in(db, who, DOMAINS).id)
-        except AuthError as exc:
-            errors.append(str(exc))
-
-    threads = [threading.Thread(target=one) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    made, errors = at_once([lambda: sso.sign_in(db, who, DOMAINS)] * 6, AuthError)
+    ids = [account.id for account in made]
     assert len(set(ids)) == 1 and len(ids) + len(errors) == 6
     with db.session() as s:
         assert len(s.scalars(select(User).where(User.email == email)).all()) == 1
@@ -225,22 +211,16 @@ def test_an_identity_links_to_one_account_even_when_two_ask_at_once(db):
     askers = [password_account(db, f"r{i}") for i in range(6)]
     for asker, asker_session in askers:
         sso.begin_link(db, asker.id, asker_session, PASSWORD)
-    start = threading.Barrier(len(askers))
-    won, lost = [], []
-
-    def one(asker, asker_session):
-        start.wait()
-        try:
-            if sso.finish_link(db, asker.id, asker_session, fresh, DOMAINS):
-                won.append(asker.id)
-        except AuthError as exc:
-            lost.append(str(exc))
-
-    threads = [threading.Thread(target=one, args=pair) for pair in askers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    linked, lost = at_once(
+        [
+            lambda asker=asker, asker_session=asker_session: (
+                asker.id if sso.finish_link(db, asker.id, asker_session, fresh, DOMAINS) else None
+            )
+            for asker, asker_session in askers
+        ],
+        AuthError,
+    )
+    won = [asker_id for asker_id in linked if asker_id is not None]
     assert len(won) == 1 and len(lost) == len(askers) - 1
     assert set(lost) == {taken.strip("^$")}
     assert sso.sign_in(db, fresh, DOMAINS).id == won[0]
