@@ -34,7 +34,8 @@ def test_a_team_preset_shows_to_everyone_and_fills_the_form(
         thumbs = main(page).locator('img[src*="/images/thumb/"]')
         expect(thumbs.first).to_have_js_property("complete", True)
         assert thumbs.first.evaluate("img => img.naturalWidth") > 0
-        main(page).get_by_role("button", name="Use", exact=True).first.click()
+        # This preset's Use (others' team presets can be in the list too, and first).
+        main(page).locator(f".st-key-preset_use_{preset_id}").get_by_role("button").click()
         expect(page.get_by_text("The form is filled in from the preset.")).to_be_visible()
         expect(main(page).get_by_text("coat.png")).to_be_visible()
         expect(main(page).locator('input[type="file"]')).to_have_count(0)
