@@ -362,6 +362,13 @@ def open_page(
     return at.run()
 
 
+def open_popover(at: AppTest, key: str) -> AppTest:
+    """Open a popover whose content runs only while open (viba.web.popovers), as a click on
+    it does: its state is its key's."""
+    at.session_state[key] = True
+    return at.run()
+
+
 def sidebar_links(at: AppTest) -> list[str]:
     return [link.label for link in at.sidebar.get("page_link")]
 

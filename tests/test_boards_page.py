@@ -10,7 +10,7 @@ from viba.core.config import get_settings
 from viba.studio import boards
 
 from fake_gemini import png_bytes
-from helpers import add, main_texts, open_page, person
+from helpers import add, main_texts, open_page, open_popover, person
 
 PAGE = "pages/9_Boards.py"
 
@@ -86,6 +86,7 @@ def test_add_from_a_job_card_and_from_history(db, store):
     gid, keys = made(db, store, owner, n=3)
     at = open_page("pages/1_Derivation.py", owner)
     assert not at.exception
+    open_popover(at, f"board_{gid}_pop")
     at.selectbox(key=f"board_{gid}_pick").select(str(board))
     at.selectbox(key=f"board_{gid}_which").select(2)
     at.button(key=f"board_{gid}_add").click().run()
@@ -95,6 +96,7 @@ def test_add_from_a_job_card_and_from_history(db, store):
     assert [t.value for t in at.toast] == ["Already on Picks."]
 
     detail = open_page("pages/5_History.py", owner, {"id": str(gid)})
+    open_popover(detail, f"board_{gid}_pop")
     detail.selectbox(key=f"board_{gid}_pick").select(str(board))
     detail.selectbox(key=f"board_{gid}_which").select(0)  # all of them
     detail.button(key=f"board_{gid}_add").click().run()
@@ -163,6 +165,7 @@ def test_add_an_output_to_a_board_from_compare(db, store):
     at.query_params["compare"] = "1"
     at.run()
     assert not at.exception
+    open_popover(at, f"board_{gid}_1_pop")
     at.selectbox(key=f"board_{gid}_1_pick").select(str(board))
     at.button(key=f"board_{gid}_1_add").click().run()
     assert [t.value for t in at.toast] == ["Added to From compare."]

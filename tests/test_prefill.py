@@ -11,7 +11,7 @@ from viba.studio import features, prompt_store
 
 from fake_gemini import png_bytes
 from helpers import generation_rows as rows
-from helpers import open_page, queue_name, wait_until
+from helpers import open_page, open_popover, queue_name, wait_until
 
 
 def made(db, user, feature, options, *names, gemini_config):
@@ -63,7 +63,7 @@ def test_an_output_used_as_input_fills_that_slot_and_can_be_removed(
 ):
     made(db, user, "avatar", {"image_size": "1K"}, "face", gemini_config=gemini_config)
     avatar = rows(db, user, "avatar")[-1]
-    at = open_page("pages/2_Avatar.py", user)
+    at = open_popover(open_page("pages/2_Avatar.py", user), f"use_pop_{avatar.id}_0")
     pick = next(s for s in at.selectbox if s.label == "In")
     pick.set_value(("try_on", "garment")).run()
     button(at, "Open").click().run()
@@ -78,7 +78,7 @@ def test_an_output_used_as_input_fills_that_slot_and_can_be_removed(
     job = rows(db, user, "try_on")[-1]
     assert job.input_keys[1] == avatar.output_keys[0]
     # Remove takes a filled-in slot back to its uploader.
-    at = open_page("pages/2_Avatar.py", user)
+    at = open_popover(open_page("pages/2_Avatar.py", user), f"use_pop_{avatar.id}_0")
     next(s for s in at.selectbox if s.label == "In").set_value(("swap", "scene")).run()
     button(at, "Open").click().run()
     at.switch_page("pages/4_Swap.py").run()

@@ -149,11 +149,11 @@ def test_gemini_refuses_a_model_image_passed_back_without_its_signature(fake_gem
 def test_refine_from_a_card_and_the_chain_on_history(db, user, app_environ, gemini_config):
     from test_prefill import made
 
-    from helpers import generation_rows, open_page, wait_until
+    from helpers import generation_rows, open_page, open_popover, wait_until
 
     made(db, user, "avatar", {"image_size": "1K"}, "refine-me", gemini_config=gemini_config)
     parent = generation_rows(db, user, "avatar")[-1]
-    at = open_page("pages/2_Avatar.py", user)
+    at = open_popover(open_page("pages/2_Avatar.py", user), f"refine_pop_{parent.id}_0")
     at.text_area(key=f"refine_text_{parent.id}_0").input("a darker background")
     at.button(key=f"FormSubmitter:refine_{parent.id}_0-Refine").click().run()
     assert not at.exception and not at.error

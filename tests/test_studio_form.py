@@ -133,4 +133,5 @@ def test_one_input_with_three_image_models_runs_three_jobs_shown_side_by_side(
     shown = [m.value for m in at.markdown]
     assert all(any(label in text for text in shown) for label in labels)
     # Each model's result keeps the actions to go on from it (refine, use as input).
-    assert len([b for b in at.button if b.label == "Refine"]) == 3
+    popovers = [b.proto.popover.label for b in at.get("popover")]
+    assert popovers.count("Refine") == 3 and popovers.count("Use as input") == 3

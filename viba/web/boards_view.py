@@ -18,6 +18,7 @@ from viba.web.boundary import action, fail
 from viba.web.browser_session import flash
 from viba.web.context import PageContext
 from viba.web.language import t
+from viba.web.popovers import lazy_popover
 from viba.web.sidebar import BOARDS_PAGE
 
 COLUMNS = 4
@@ -43,13 +44,17 @@ def add_to_board(
 ) -> None:
     """A popover: which board (of those this user adds to), which output (unless `only`
     one is meant), Add."""
-    with container.popover(t("add_to_board"), icon=":material/dashboard:", width="stretch"):
+    prefix = f"board_{view.id}" + (f"_{view.output_keys.index(only)}" if only else "")
+    with lazy_popover(
+        container, t("add_to_board"), ":material/dashboard:", f"{prefix}_pop"
+    ) as shown:
+        if not shown:
+            return
         mine = ctx.boards_to_add_to
         if not mine:
             st.caption(t("no_boards_yet"))
             st.page_link(BOARDS_PAGE, label=t("Boards"), icon=":material/dashboard:")
             return
-        prefix = f"board_{view.id}" + (f"_{view.output_keys.index(only)}" if only else "")
         names = {str(b.id): b.name for b in mine}
         st.selectbox(t("board"), list(names), key=f"{prefix}_pick", format_func=names.__getitem__)
         if only is None and len(view.output_keys) > 1:

@@ -39,6 +39,10 @@ class SessionBox:
     compare: list[tuple[str, str]] | None = None  # (generation id, output key), History
     language: str | None = None  # chosen on the switch, or the account's (viba.i18n)
     language_of: str | None = None  # the account whose language was taken over
+    # What the browser asks for (Accept-Language), read once: a session's headers are its
+    # websocket's and do not change, and reading st.context.headers on every t() of a page
+    # run was a fifth of that run's CPU (bench/page_run.py).
+    browser_language: str | None = None
     gemini_key: str | None = None  # the user's own key (in memory; see viba.accounts.keyvault)
     key_loaded: bool = False  # the remembered key was looked up after login
     key_remembered: bool = False

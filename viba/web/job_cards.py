@@ -29,6 +29,7 @@ from viba.web.boundary import action, boundary
 from viba.web.browser_session import session
 from viba.web.context import PageContext
 from viba.web.language import current_language, t
+from viba.web.popovers import lazy_popover
 
 # A running job's card redraws itself this often (one small query, one card): a variant shows
 # within this of being stored. History's list polls at HISTORY_POLL_SECONDS (a whole page).
@@ -278,7 +279,9 @@ def _set_compare(generation_id: str, key: str, widget: str) -> None:
 def refine_box(ctx: PageContext, view: GenerationView, key: str, index: int) -> None:
     """A few words about this output ("a darker background") make a new generation from it,
     the model keeping the conversation so far (viba.studio.refine)."""
-    with st.popover(t("refine"), icon=":material/tune:", width="stretch"):
+    with lazy_popover(st, t("refine"), ":material/tune:", f"refine_pop_{view.id}_{index}") as shown:
+        if not shown:
+            return
         with st.form(f"refine_{view.id}_{index}", clear_on_submit=True, border=False):
             words = st.text_area(
                 t("refine_what"),
@@ -297,15 +300,28 @@ def refine_box(ctx: PageContext, view: GenerationView, key: str, index: int) -> 
         st.rerun()
 
 
+@functools.lru_cache(maxsize=8)
+def _labels(lang: str, targets: tuple[tuple[str, str], ...]) -> dict[tuple[str, str], str]:
+    """Every (feature, slot) an output can go into, with its label in lang (the same for
+    every output of every card: worked out once, not once per output and page run)."""
+    return {
+        (f, role): f"{t(f, lang)} · {t(features.get(f).slot(role).label_key, lang)}"
+        for f, role in targets
+    }
+
+
 def use_as_input(view: GenerationView, key: str, index: int) -> None:
     """One output into a slot of any feature's form, that page opened."""
-    choices = prefill.targets()
-    with st.popover(t("use_as_input"), icon=":material/input:", width="stretch"):
+    popover_key = f"use_pop_{view.id}_{index}"
+    with lazy_popover(st, t("use_as_input"), ":material/input:", popover_key) as shown:
+        if not shown:
+            return
+        labels = _labels(current_language(), tuple(prefill.targets()))
         target = st.selectbox(
             t("use_in"),
-            choices,
+            list(labels),
             key=f"use_in_{view.id}_{index}",
-            format_func=lambda c: f"{t(c[0])} · {t(features.get(c[0]).slot(c[1]).label_key)}",
+            format_func=labels.__getitem__,
         )
         if st.button(t("open"), key=f"use_go_{view.id}_{index}", icon=":material/arrow_forward:"):
             session().prefill = prefill.from_output(view, key, target)

@@ -23,10 +23,13 @@ def current_language() -> str:
         if get_script_run_ctx(suppress_warning=True) is None:
             return "en"  # outside a page run (the job runner, a command)
 
-        chosen = session().language or st.session_state.get(LANG_KEY)
+        box = session()
+        chosen = box.language or st.session_state.get(LANG_KEY)
         if chosen in LANGUAGES:
             return str(chosen)
-        return browser_language(st.context.headers.get("Accept-Language"))
+        if box.browser_language is None:
+            box.browser_language = browser_language(st.context.headers.get("Accept-Language"))
+        return box.browser_language
     except Exception:  # outside a Streamlit run
         return "en"
 
