@@ -5,10 +5,12 @@ result, download it, and find the row and its stored images in the database."""
 from __future__ import annotations
 
 import io
+import random
 import re
 import signal
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 
@@ -209,6 +211,35 @@ def test_avatar_end_to_end(page, streamlit_server, db, member):
     natural = dialog.get_by_role("img").evaluate("img => [img.naturalWidth, img.naturalHeight]")
     assert natural == [1090, 1460]
     expect(dialog.get_by_text("3584 × 4800 px")).to_be_visible()
+
+
+def uploads_held(server) -> int:
+    """Bytes of uploaded files the server holds in memory, by its own metrics."""
+    with urllib.request.urlopen(f"{server.url}/_stcore/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if "UploadedFileManager" in line and not line.startswith("#")
+    )
+
+
+def test_an_uploaded_photo_leaves_the_web_process_once_its_job_is_queued(
+    page, streamlit_server, db, member
+):
+    """Streamlit keeps every file a session uploads in memory until the session ends; the
+    form's files are let go once stored (12 MP photos: 4-6 MB each, per Generate)."""
+    noise = Image.frombytes("RGB", (700, 700), random.randbytes(700 * 700 * 3))
+    out = io.BytesIO()
+    noise.save(out, format="PNG")
+    photo = out.getvalue()
+    open_logged_in(page, streamlit_server, member, "Avatar")
+    upload(page, 0, ("big.png", photo))
+    held = uploads_held(streamlit_server)
+    assert held >= len(photo)  # sent when picked; the page sees it on Generate
+    generate(page)
+    check_done(db, member, "avatar", 1)
+    wait_until(lambda: uploads_held(streamlit_server) <= held - len(photo), timeout=20)
 
 
 def test_try_on_end_to_end(page, streamlit_server, db, member, fake_gemini):
