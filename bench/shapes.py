@@ -54,6 +54,8 @@ class Burst:
     web_cpu: float
     workers_mb: list[float] = field(default_factory=list)
     workers_cpu: list[float] = field(default_factory=list)
+    submits: float = 0.0  # first job created -> last job created (the clicks and submits)
+    job: float = 0.0  # median of each job's created -> done
 
 
 def _images_loaded(page: Page) -> int:
@@ -175,6 +177,8 @@ def run_shape(browser, fake, photo12: bytes, admin_url: str, label: str, workers
                 max(r.updated_at for r in rows) - min(r.created_at for r in rows)
             ).total_seconds()
             one = one if one is not None else seconds
+            created = [r.created_at for r in rows]
+            each = sorted((r.updated_at - r.created_at).total_seconds() for r in rows)
             results.append(
                 Burst(
                     label,
@@ -186,6 +190,8 @@ def run_shape(browser, fake, photo12: bytes, admin_url: str, label: str, workers
                     cpus[0],
                     peaks[1:],
                     cpus[1:],
+                    (max(created) - min(created)).total_seconds(),
+                    each[len(each) // 2],
                 )
             )
             print(_line(results[-1]), flush=True)
@@ -209,8 +215,9 @@ def _utc(ts: float):
 
 HEADER = (
     "| shape | users | first job created -> last done | x one user | lost | web peak RSS "
-    "| web CPU (per Derivation) | workers' peak RSS | workers' CPU |\n"
-    "|---|---|---|---|---|---|---|---|---|"
+    "| web CPU (per Derivation) | workers' peak RSS | workers' CPU | submits over "
+    "| one job (median) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -220,7 +227,7 @@ def _line(b: Burst) -> str:
     return (
         f"| {b.shape} | {b.users} | {b.seconds:.2f} s | {b.ratio:.2f}x | {b.lost} | "
         f"{b.web_mb:.0f} MB | {b.web_cpu:.1f} s ({b.web_cpu / b.users:.3f}) | "
-        f"{workers_mb} MB | {workers_cpu} s |"
+        f"{workers_mb} MB | {workers_cpu} s | {b.submits:.2f} s | {b.job:.2f} s |"
     )
 
 
