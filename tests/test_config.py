@@ -46,8 +46,9 @@ def test_environment_wins_over_secrets_toml(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "raw, driver",
     [
-        ("postgres://u:p@db.example.com:5432/postgres?sslmode=require", "postgresql+psycopg2"),
-        ("postgresql://u:p@h/d", "postgresql+psycopg2"),
+        ("postgres://u:p@db.example.com:5432/postgres?sslmode=require", "postgresql+psycopg"),
+        ("postgresql://u:p@h/d", "postgresql+psycopg"),
+        ("postgresql+psycopg2://u:p@h/d", "postgresql+psycopg"),
         ("sqlite:///x.db", "sqlite"),
     ],
 )

@@ -19,17 +19,16 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import procrastinate
 from procrastinate import exceptions as pexc
-from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
 from procrastinate.job_context import AbortReason, JobContext
 from procrastinate.testing import InMemoryConnector
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from viba.store.db import Database
 
@@ -61,7 +60,7 @@ Chore = tuple[str, str, Callable[[], object]]  # a periodic task: (name, cron, w
 
 
 def libpq_url(url: str | URL) -> str:
-    """A SQLAlchemy URL (postgresql+psycopg2://…) as libpq (psycopg 3) takes it."""
+    """A SQLAlchemy URL (postgresql+psycopg://…) as libpq (psycopg 3) takes it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -79,6 +78,26 @@ class _LocalConnector(InMemoryConnector):
             self.events.pop(job_id, None)
 
 
+class _EnginePool:
+    """What procrastinate's psycopg 3 connector asks of its pool (`connection()`, committed on
+    success), served by the app's SQLAlchemy engine: the web opens no pool of its own for the
+    queue. (procrastinate's SQLAlchemy connector takes psycopg2 only.)"""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Any]:
+        with self.engine.begin() as connection:
+            yield connection.connection.driver_connection
+
+
+def driver_connection(connection: Connection) -> Any:
+    """The psycopg connection under a SQLAlchemy one: a job deferred on it joins the
+    caller's transaction."""
+    return connection.connection.driver_connection
+
+
 class Deferrer:
     """Submits jobs. On PostgreSQL `defer` takes the caller's SQLAlchemy connection (the job
     commits with the caller's transaction); on SQLite it hands the job to the in-process
@@ -89,8 +108,8 @@ class Deferrer:
         self._local = local
         self._app: procrastinate.App | None = None
         if not self.in_memory:
-            self._app = procrastinate.App(connector=SQLAlchemyPsycopg2Connector())
-            self._app.open(db.engine)
+            self._app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector())
+            self._app.open(_EnginePool(db.engine))
         elif local is None:
             raise ValueError("on SQLite the jobs run in this process: a worker is needed")
 
@@ -101,11 +120,10 @@ class Deferrer:
         kwargs: dict[str, Any],
         connection: Any = None,
     ) -> int:
-        """The new job's id."""
+        """The new job's id. connection: the caller's SQLAlchemy connection (PostgreSQL)."""
         if self._app is not None:
-            deferrer = self._app.configure_task(
-                GENERATE, queue=queue, lock=lock, connection=connection
-            )
+            raw = driver_connection(connection) if connection is not None else None
+            deferrer = self._app.configure_task(GENERATE, queue=queue, lock=lock, connection=raw)
             return deferrer.defer(**kwargs)
         assert self._local is not None
         app = self._local.app
@@ -117,9 +135,8 @@ class Deferrer:
         """Cancel a queued job, or ask the worker running it to abort it."""
         try:
             if self._app is not None:
-                return self._app.job_manager.cancel_job_by_id(
-                    job_id, abort=True, connection=connection
-                )
+                raw = driver_connection(connection) if connection is not None else None
+                return self._app.job_manager.cancel_job_by_id(job_id, abort=True, connection=raw)
             assert self._local is not None
             manager = self._local.app.job_manager
             return self._local.call(manager.cancel_job_by_id_async(job_id, abort=True))

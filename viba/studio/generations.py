@@ -303,8 +303,9 @@ def create(
     its id (the job queue defers its job there: the row and its job commit together)."""
     stored = []
     for img in images:
-        # A write to the database store holds about four times the image while the driver
-        # escapes it: 20 people submitting 12 MP photos at once would add up to ~360 MB.
+        # A write to the database store holds about twice the image while the driver sends
+        # it (psycopg 3, binary; psycopg2's hex took eight times): a few at a time, so 20
+        # people submitting 12 MP photos at once do not add it up twenty times.
         with holding():
             stored.append(_save(store, img))
     row = GenerationHistory(
