@@ -40,6 +40,23 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def browser_cpu() -> dict[int, float]:
+    """CPU seconds so far of each Chromium (and Playwright driver) process of this machine:
+    the load generator's own share of the CPU during a burst."""
+    seen = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as comm:
+                name = comm.read().strip()
+            if "chrom" in name or name == "node":
+                seen[int(entry)] = cpu_s(int(entry))
+        except OSError:  # gone meanwhile
+            continue
+    return seen
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds a process has used."""
     with open(f"/proc/{pid}/stat") as stat:

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import Sampler, app_env, cpu_s, healthy, wait_for
+from common import Sampler, app_env, browser_cpu, cpu_s, healthy, wait_for
 from playwright.sync_api import Page, expect
 
 from viba.accounts import auth
@@ -56,6 +56,9 @@ class Burst:
     workers_cpu: list[float] = field(default_factory=list)
     submits: float = 0.0  # first job created -> last job created (the clicks and submits)
     job: float = 0.0  # median of each job's created -> done
+    clicks: float = 0.0  # the N Generate clicks themselves (one Playwright thread, in turn)
+    driver_cpu: float = 0.0  # this process's CPU seconds: Playwright and the fake Gemini
+    browsers_cpu: float = 0.0  # the Chromium and Playwright driver processes' CPU seconds
 
 
 def _images_loaded(page: Page) -> int:
@@ -155,12 +158,16 @@ def run_shape(browser, fake, photo12: bytes, admin_url: str, label: str, workers
             for s in samplers:
                 s.reset()
             cpu0 = [cpu_s(pid) for pid in pids]
+            driver0, browsers0 = time.process_time(), browser_cpu()
             since = time.time()
             print(f"# {label}: {n} users press Generate", flush=True)
             for page in pages[:n]:
                 main(page).get_by_role("button", name="Generate").click()
+            clicks = time.time() - since  # the browser side of "submits over"
             burst = list(zip(pages[:n], counts))
             wait_for(lambda b=burst: all(_images_loaded(p) >= c + 4 for p, c in b), timeout=900)
+            driver = time.process_time() - driver0
+            browsers = sum(c - browsers0[p] for p, c in browser_cpu().items() if p in browsers0)
             peaks = [s.peak() for s in samplers]
             cpus = [cpu_s(pid) - c for pid, c in zip(pids, cpu0)]
             for s in samplers:
@@ -192,6 +199,9 @@ def run_shape(browser, fake, photo12: bytes, admin_url: str, label: str, workers
                     cpus[1:],
                     (max(created) - min(created)).total_seconds(),
                     each[len(each) // 2],
+                    clicks,
+                    driver,
+                    browsers,
                 )
             )
             print(_line(results[-1]), flush=True)
@@ -215,9 +225,9 @@ def _utc(ts: float):
 
 HEADER = (
     "| shape | users | first job created -> last done | x one user | lost | web peak RSS "
-    "| web CPU (per Derivation) | workers' peak RSS | workers' CPU | submits over "
-    "| one job (median) |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|"
+    "| web CPU (per Derivation) | workers' peak RSS | workers' CPU | submits over (clicks) "
+    "| one job (median) | bench's own CPU | browsers' CPU |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -227,7 +237,8 @@ def _line(b: Burst) -> str:
     return (
         f"| {b.shape} | {b.users} | {b.seconds:.2f} s | {b.ratio:.2f}x | {b.lost} | "
         f"{b.web_mb:.0f} MB | {b.web_cpu:.1f} s ({b.web_cpu / b.users:.3f}) | "
-        f"{workers_mb} MB | {workers_cpu} s | {b.submits:.2f} s | {b.job:.2f} s |"
+        f"{workers_mb} MB | {workers_cpu} s | {b.submits:.2f} s ({b.clicks:.2f} s) | "
+        f"{b.job:.2f} s | {b.driver_cpu:.1f} s | {b.browsers_cpu:.1f} s |"
     )
 
 
