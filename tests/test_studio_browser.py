@@ -9,7 +9,6 @@ import random
 import re
 import signal
 import threading
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -84,13 +83,11 @@ def generate_until(page: Page, made: Callable[[], object]) -> None:
     on a form just filled in from another generation can still be dropped (seen about 1 run
     in 25). The database says whether it was, so a slow submit is never sent twice."""
     generate(page)
-    deadline = time.monotonic() + 10
-    while not made():
-        if time.monotonic() > deadline:
-            generate(page)
-            break
-        time.sleep(0.1)
-    wait_until(made)
+    try:
+        wait_until(made, timeout=10)
+    except AssertionError:
+        generate(page)
+        wait_until(made)
 
 
 def tick_compare(page: Page, n: int) -> None:

@@ -89,13 +89,13 @@ class _EnginePool:
     @contextlib.contextmanager
     def connection(self) -> Iterator[Any]:
         with self.engine.begin() as connection:
-            yield connection.connection.driver_connection
+            yield driver_connection(connection)
 
 
-def driver_connection(connection: Connection) -> Any:
-    """The psycopg connection under a SQLAlchemy one: a job deferred on it joins the
-    caller's transaction."""
-    return connection.connection.driver_connection
+def driver_connection(connection: Connection | None) -> Any:
+    """The psycopg connection under a SQLAlchemy one (None for None): a job deferred on it
+    joins the caller's transaction."""
+    return connection.connection.driver_connection if connection is not None else None
 
 
 class Deferrer:
@@ -122,8 +122,9 @@ class Deferrer:
     ) -> int:
         """The new job's id. connection: the caller's SQLAlchemy connection (PostgreSQL)."""
         if self._app is not None:
-            raw = driver_connection(connection) if connection is not None else None
-            deferrer = self._app.configure_task(GENERATE, queue=queue, lock=lock, connection=raw)
+            deferrer = self._app.configure_task(
+                GENERATE, queue=queue, lock=lock, connection=driver_connection(connection)
+            )
             return deferrer.defer(**kwargs)
         assert self._local is not None
         app = self._local.app
@@ -135,8 +136,9 @@ class Deferrer:
         """Cancel a queued job, or ask the worker running it to abort it."""
         try:
             if self._app is not None:
-                raw = driver_connection(connection) if connection is not None else None
-                return self._app.job_manager.cancel_job_by_id(job_id, abort=True, connection=raw)
+                return self._app.job_manager.cancel_job_by_id(
+                    job_id, abort=True, connection=driver_connection(connection)
+                )
             assert self._local is not None
             manager = self._local.app.job_manager
             return self._local.call(manager.cancel_job_by_id_async(job_id, abort=True))
