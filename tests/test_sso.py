@@ -38,9 +38,9 @@ def claims(email: str, sub: str | None = None, **more):
 def refusals(db, email: str) -> list[str]:
     with db.session() as s:
         rows = s.scalars(
-            select(AuditEntry).where(
-                AuditEntry.action == "sso_refused", AuditEntry.actor_email == email
-            )
+            select(AuditEntry)
+            .where(AuditEntry.action == "sso_refused", AuditEntry.actor_email == email)
+            .order_by(AuditEntry.id)  # the order they were written (PostgreSQL keeps none)
         ).all()
         return [r.details.get("reason") for r in rows]
 
