@@ -5,6 +5,8 @@ app's own HTTP routes beside them (Streamlit 1.67 runs on Starlette):
 - `/images/<kind>/<key>`: stored images for the pages, each address tied to a login session
 - `/s/<token>`: a share link's read-only page for people without an account (and its images)
 
+Files picked in an uploader wait on disk until Generate (viba.web.uploads), not in memory.
+
 At start the process builds its services and starts the job runner (with VIBA_WORKER=in-process
 its worker, which picks up the queue's waiting jobs at once, before any page is opened).
 """
@@ -21,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from viba import services
 from viba.core.config import get_settings
-from viba.web import addresses, media, share_page
+from viba.web import addresses, media, share_page, uploads
 
 log = logging.getLogger("viba.app")
 
@@ -45,6 +47,7 @@ def _stop() -> None:
 
 @asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
+    uploads.spool_this_process()
     await run_in_threadpool(_start)
     yield
     await run_in_threadpool(_stop)

@@ -238,8 +238,11 @@ def streamlit_server(app_env, db, tmp_path_factory) -> Iterator[StreamlitServer]
     """The run's `streamlit run` server, with a job queue of its own: its worker takes none of
     the jobs of the app that AppTest runs in this process (a feature a test adds here is
     unknown there)."""
-    env = {**app_env, "VIBA_QUEUE": "test-browser-server"}
+    # A temporary folder of its own: tests look there for the uploads it holds.
+    tmp = tmp_path_factory.mktemp("server-tmp")
+    env = {**app_env, "VIBA_QUEUE": "test-browser-server", "TMPDIR": str(tmp)}
     server = StreamlitServer(env, tmp_path_factory.mktemp("server") / "streamlit.log")
+    server.tmp_dir = tmp
     server.wait_healthy()
     yield server
     server.stop()

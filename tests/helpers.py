@@ -99,6 +99,7 @@ class StreamlitServer:
         import sys
 
         self.port = free_port()
+        self.tmp_dir: Path | None = None  # its TMPDIR, where a test gave it one
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = open(log_path, "wb")

@@ -211,7 +211,7 @@ def test_avatar_end_to_end(page, streamlit_server, db, member):
 
 
 def uploads_held(server) -> int:
-    """Bytes of uploaded files the server holds in memory, by its own metrics."""
+    """Bytes of uploaded files the server holds, by its own metrics."""
     with urllib.request.urlopen(f"{server.url}/_stcore/metrics", timeout=10) as answer:
         text = answer.read().decode()
     return sum(
@@ -221,11 +221,17 @@ def uploads_held(server) -> int:
     )
 
 
-def test_an_uploaded_photo_leaves_the_web_process_once_its_job_is_queued(
+def uploads_on_disk(server) -> list[bytes]:
+    """The files the server keeps picked uploads in (viba.web.uploads), under its TMPDIR."""
+    return [p.read_bytes() for p in server.tmp_dir.glob("viba-uploads-*/up-*")]
+
+
+def test_an_uploaded_photo_waits_on_disk_and_goes_once_its_job_is_queued(
     page, streamlit_server, db, member
 ):
-    """Streamlit keeps every file a session uploads in memory until the session ends; the
-    form's files are let go once stored (12 MP photos: 4-6 MB each, per Generate)."""
+    """Streamlit's uploader sends a picked file at once and keeps it until the session ends;
+    here it waits in a file, not in the web process's memory, and goes once stored (12 MP
+    photos: 4-6 MB each, per Generate)."""
     noise = Image.frombytes("RGB", (700, 700), random.randbytes(700 * 700 * 3))
     out = io.BytesIO()
     noise.save(out, format="PNG")
@@ -234,9 +240,11 @@ def test_an_uploaded_photo_leaves_the_web_process_once_its_job_is_queued(
     upload(page, 0, ("big.png", photo))
     held = uploads_held(streamlit_server)
     assert held >= len(photo)  # sent when picked; the page sees it on Generate
+    assert photo in uploads_on_disk(streamlit_server)
     generate(page)
     check_done(db, member, "avatar", 1)
     wait_until(lambda: uploads_held(streamlit_server) <= held - len(photo), timeout=20)
+    assert photo not in uploads_on_disk(streamlit_server)
 
 
 def test_try_on_end_to_end(page, streamlit_server, db, member, fake_gemini):
