@@ -116,3 +116,35 @@ def test_screen_size_is_made_on_demand_with_the_full_size_beside_it(backend):
         assert screen.format == "WEBP" and screen.size == (1090, image_store.SCREEN_SIDE)
     with pytest.raises(StorageError):
         store.screen_image("img/" + "0" * 64 + ".png")  # not stored
+
+
+def test_a_connection_that_moved_a_photo_is_closed_when_returned(db, tmp_path):
+    """libpq keeps its buffers at the size of the largest message for a connection's life
+    (~25 MB for a 4.5 MB photo sent and read): on PostgreSQL a pooled connection that moved a
+    value of LARGE_VALUE or more is closed when it goes back, one that moved less is kept."""
+    if not db.is_postgres:
+        pytest.skip("SQLite keeps no such buffers, and its pool is files")
+    from sqlalchemy import text
+
+    from viba.store.db import LARGE_VALUE, Database
+
+    one = Database(db.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+    backend = make_backend("db", one, tmp_path)
+
+    def backend_pid() -> int:  # of the pool's one connection
+        with one.engine.connect() as c:
+            return c.execute(text("select pg_backend_pid()")).scalar_one()
+
+    small, large = b"\x89PNG" + b"s" * 1000, b"\x89PNG" + bytes(LARGE_VALUE)
+    keys = ["img/" + c * 64 + ".png" for c in "cd"]
+    first = backend_pid()
+    backend.put(keys[0], small, "image/png")
+    assert backend.get(keys[0]) == small and backend_pid() == first
+    backend.put(keys[1], large, "image/png")
+    after_put = backend_pid()
+    assert after_put != first
+    assert backend.get(keys[1]) == large
+    assert backend_pid() != after_put
+    for key in keys:
+        backend.delete(key)
+    one.dispose()

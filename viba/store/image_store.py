@@ -86,17 +86,24 @@ class DbBackend:
         from sqlalchemy.dialects import postgresql, sqlite
 
         dialect = postgresql if self.db.engine.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(Blob)
-            .values(key=check_key(key), mime=mime, size=len(data), data=data, created_at=utcnow())
-            .on_conflict_do_nothing()
-        )
+        # The values go with the execution, not into the statement: SQLAlchemy's cache of
+        # compiled statements keeps the first statement of a shape, with whatever it holds.
+        statement = dialect.insert(Blob).on_conflict_do_nothing()
+        row = {
+            "key": check_key(key),
+            "mime": mime,
+            "size": len(data),
+            "data": data,
+            "created_at": utcnow(),
+        }
         with self.db.session() as s:
-            s.execute(statement)
+            s.execute(statement, row)
+            self.db.moved_large_value(s, len(data))
 
     def get(self, key: str) -> bytes:
         with self.db.session() as s:
             data = s.scalar(select(Blob.data).where(Blob.key == key))
+            self.db.moved_large_value(s, len(data or b""))
         if data is None:
             raise BlobMissing(f"The image {key} is missing from the database.")
         return bytes(data)
@@ -108,6 +115,8 @@ class DbBackend:
     def get_many(self, keys: list[str]) -> dict[str, bytes]:
         with self.db.session() as s:
             rows = s.execute(select(Blob.key, Blob.data).where(Blob.key.in_(keys))).all()
+            # libpq's buffer grows to the largest one message: the largest row, not the sum
+            self.db.moved_large_value(s, max((len(data) for _, data in rows), default=0))
         return {key: bytes(data) for key, data in rows}
 
     def delete(self, key: str) -> None:
