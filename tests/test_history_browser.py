@@ -122,3 +122,25 @@ def test_the_list_updates_by_itself_when_a_generation_finishes(
             .values(status="completed", updated_at=utcnow())
         )
     expect(main(page).get_by_text(re.compile("· done"))).to_be_visible(timeout=10_000)  # no reload
+
+
+def test_a_downloaded_image_dropped_on_history_opens_its_generation(
+    page: Page, streamlit_server, db, user, app_store
+):
+    """The dropped file waits on the server's disk (viba.web.uploads): the page reads it from
+    there, its settings and generation id inside."""
+    from viba.studio import generations, history
+
+    (gid,) = seed(db, app_store, user, n=1)
+    view = generations.find(db, user.id, gid)
+    downloaded = history.output_download(app_store, view, view.output_keys[0], 1)
+    open_logged_in(page, streamlit_server, user, "History")
+    main(page).get_by_text("Open from a downloaded image").click()
+    drop = main(page).get_by_test_id("stForm")
+    drop.locator('input[type="file"]').set_input_files(
+        [{"name": "mine.png", "mimeType": "image/png", "buffer": downloaded}]
+    )
+    expect(drop.get_by_role("button", name="Remove mine.png")).to_be_visible()
+    drop.get_by_role("button", name="Open", exact=True).click()
+    expect(page).to_have_url(re.compile(f"/History\\?id={gid}"))
+    expect(heading(page, "Outputs")).to_be_visible()

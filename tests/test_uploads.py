@@ -32,11 +32,15 @@ def test_a_picked_file_is_kept_in_a_file_and_read_back_when_asked_for(manager):
     manager.add_file("s1", rec("f2", b"second"))
     assert on_disk(manager) == [b"first photo", b"second"]
     assert manager.held() == (2, len(b"first photo") + len(b"second"))
+    # Streamlit gets the records without the bytes (it copies what it gets, and keeps it
+    # until the session's next full run); the page reads them from the file.
     found = manager.get_files("s1", ["f2", "f1", "nope"])
     assert [(f.file_id, f.name, f.type, f.data) for f in found] == [
-        ("f2", "photo.jpg", "image/jpeg", b"second"),
-        ("f1", "photo.jpg", "image/jpeg", b"first photo"),
+        ("f2", "photo.jpg", "image/jpeg", b""),
+        ("f1", "photo.jpg", "image/jpeg", b""),
     ]
+    assert manager.path_of("s1", "f1").read_bytes() == b"first photo"
+    assert manager.path_of("s1", "nope") is None and manager.path_of("s2", "f1") is None
     assert manager.get_files("another session", ["f1"]) == []
     # Only this user may read the files; their names are the manager's own, not the ids.
     assert {p.stat().st_mode & 0o777 for p in manager.folder.iterdir()} == {0o600}

@@ -33,6 +33,7 @@ from viba.web.context import PageContext
 from viba.web.guard import guard
 from viba.web.job_cards import recent_jobs
 from viba.web.language import current_language, t
+from viba.web.uploads import opened
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "heic", "heif"]
 # Thumbnails of the picked photos before Generate, drawn by the browser (see the file).
@@ -74,7 +75,8 @@ def prepare(files: Sequence[Any], ctx: PageContext) -> tuple[list[PreparedImage]
     good, errors = [], []
     for f in files:
         try:
-            good.append(probe_image(f, f.name, ctx.settings.max_input_pixels))
+            with opened(f) as content:
+                good.append(probe_image(content, f.name, ctx.settings.max_input_pixels))
         except ImageInputError as exc:
             errors.append(str(exc))
             st.error(md_escape(t(str(exc))), icon=":material/broken_image:")
@@ -358,18 +360,17 @@ def _submit_form(
 
 
 def _let_go(uploads: dict[str, Any]) -> None:
-    """Drop the form's files from Streamlit's memory once they are stored or refused. The
-    form is cleared on submit, but Streamlit keeps every file a session uploaded until the
-    session ends: a 12 MP photo (4-6 MB) per Generate per person stayed in the web process."""
+    """Drop the form's files from Streamlit's upload manager once they are stored or
+    refused: it keeps every file a session uploaded until the session ends (on disk:
+    viba.web.uploads), and the form is cleared on submit."""
     run = get_script_run_ctx()
-    # Streamlit's in-memory manager has remove_file (its upload route's DELETE calls it).
+    # Streamlit's upload manager has remove_file (its upload route's DELETE calls it).
     remove = getattr(run.uploaded_file_mgr, "remove_file", None) if run else None
     if run is None or remove is None:
         return
     for value in uploads.values():
-        for upload in value if isinstance(value, list) else [value]:
-            if upload is not None:
-                remove(run.session_id, upload.file_id)
+        for upload in _files(value):
+            remove(run.session_id, upload.file_id)
 
 
 def upload_previews() -> None:

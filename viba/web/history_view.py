@@ -24,6 +24,7 @@ from viba.web import (
     region_view,
     shares_view,
     thumbnails,
+    uploads,
 )
 from viba.web.boundary import fail
 from viba.web.browser_session import flash, session
@@ -149,7 +150,8 @@ def drop_zone(ctx: PageContext) -> None:
         dropped = st.file_uploader(t("drop_image"), type=["png", "jpg", "jpeg"], key="hv_file")
         if not st.form_submit_button(t("open"), icon=":material/image_search:") or not dropped:
             return
-        meta = metadata.read(dropped.getvalue())
+        with uploads.opened(dropped) as content:
+            meta = metadata.read(content.read())
     if meta is None:
         st.warning(t("no_settings_in_image"))
         return

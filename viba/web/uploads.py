@@ -5,7 +5,8 @@ a form) and its MemoryUploadedFileManager keeps the bytes in memory until the fo
 and the files let go of, or the session ends: 20 people with a 12 MP photo picked held ~110 MB
 of the web process (bench/shapes.py), the half of Render starter's 512 MB that the rest did not
 use. `DiskUploads` keeps the same records with the bytes in a file each, in a folder of this
-process's own; a script run reads a file back only when it asks for it (on Generate).
+process's own, and hands Streamlit the records without them: the page reads a file from disk
+(`opened`) when it needs it (on Generate).
 
 st.App builds its MemoryUploadedFileManager itself with no way to pass another, and the upload
 route, the sessions and the metrics each hold that one object. `spool_this_process` (app.py's
@@ -16,6 +17,7 @@ DiskUploads: a subclass that keeps its lock and adds the folder.
 from __future__ import annotations
 
 import atexit
+import io
 import logging
 import os
 import shutil
@@ -23,11 +25,12 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, cast
 
 from starlette.exceptions import HTTPException
 from streamlit.runtime import Runtime
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.stats import CACHE_MEMORY_FAMILY, CacheStat, group_cache_stats
 from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
@@ -94,17 +97,21 @@ class DiskUploads(MemoryUploadedFileManager):
             raise HTTPException(503, "The server cannot take files now") from exc
 
     def get_files(self, session_id: str, file_ids: Sequence[str]) -> list[UploadedFileRec]:
+        """The files' records without their bytes: Streamlit makes an UploadedFile of each on
+        every run that reads the uploader, keeps it in the session's widget state until the
+        next full run and hands the page a deep copy of it; the page reads the bytes from
+        disk itself, when it needs them (`opened`)."""
         with self._lock:
             files = self._spooled.get(session_id, {})
-            wanted = [files[i] for i in file_ids if i in files]
-        found = []
-        for f in wanted:
-            try:
-                data = f.path.read_bytes()
-            except FileNotFoundError:  # let go of by another thread meanwhile
-                continue
-            found.append(UploadedFileRec(file_id=f.file_id, name=f.name, type=f.type, data=data))
-        return found
+            return [
+                UploadedFileRec(file_id=f.file_id, name=f.name, type=f.type, data=b"")
+                for f in (files[i] for i in file_ids if i in files)
+            ]
+
+    def path_of(self, session_id: str, file_id: str) -> Path | None:
+        with self._lock:
+            found = self._spooled.get(session_id, {}).get(file_id)
+        return found.path if found is not None else None
 
     def remove_file(self, session_id: str, file_id: str) -> None:
         with self._lock:
@@ -135,6 +142,21 @@ class DiskUploads(MemoryUploadedFileManager):
             return {}
         stat = CacheStat(category_name="UploadedFileManager", cache_name="", byte_length=size)
         return {CACHE_MEMORY_FAMILY: group_cache_stats([stat])}
+
+
+def opened(upload: Any) -> BinaryIO:
+    """An uploaded file's bytes, to read (and close): the file it waits in, or the upload
+    itself where its manager keeps the bytes in it (AppTest's). A file let go of meanwhile
+    reads as empty, which the image check says in one sentence."""
+    run = get_script_run_ctx()
+    manager = run.uploaded_file_mgr if run is not None else None
+    if isinstance(manager, DiskUploads) and run is not None:
+        path = manager.path_of(run.session_id, upload.file_id)
+        try:
+            return open(path, "rb") if path is not None else io.BytesIO()
+        except FileNotFoundError:
+            return io.BytesIO()
+    return cast(BinaryIO, upload)
 
 
 def spool_to_disk(manager: Any, folder: Path) -> DiskUploads:
