@@ -3,6 +3,7 @@ app's own HTTP routes beside them (Streamlit 1.67 runs on Starlette):
 
 - `/health`: the process serves and reaches its database and job queue (Render's health check)
 - `/images/<kind>/<key>`: stored images for the pages, each address tied to a login session
+- `/live`: the versions of a login's unfinished jobs, asked by its pages (viba.web.live)
 - `/s/<token>`: a share link's read-only page for people without an account (and its images)
 
 Files picked in an uploader wait on disk until Generate (viba.web.uploads), not in memory.
@@ -23,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from viba import services
 from viba.core.config import get_settings
-from viba.web import addresses, media, share_page, uploads
+from viba.web import addresses, live, media, share_page, uploads
 
 log = logging.getLogger("viba.app")
 
@@ -54,4 +55,4 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
 
 addresses.routes_mounted()
-app = st.App("Home.py", routes=[*media.ROUTES, *share_page.ROUTES], lifespan=lifespan)
+app = st.App("Home.py", routes=[*media.ROUTES, *live.ROUTES, *share_page.ROUTES], lifespan=lifespan)

@@ -398,8 +398,9 @@ def test_a_job_that_ends_while_its_owner_is_elsewhere_is_announced(
                 rows(db, member, "avatar") and rows(db, member, "avatar")[-1].status == "processing"
             )
         )
+        # The tab counts the running job from the run that queued it, then on any page.
+        expect(page).to_have_title("(1) Avatar · Viba Studio")
         go_to(page, "History", "History")
-        # The tab counts the running job, on any page.
         expect(page).to_have_title("(1) History · Viba Studio", timeout=10_000)
         gate.set()
         expect(page.get_by_text("Your Avatar is done.")).to_be_visible(timeout=15_000)

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -69,6 +69,10 @@ class GenerationView:
     @property
     def finished(self) -> bool:
         return self.status not in UNFINISHED
+
+    @property
+    def version(self) -> str:
+        return live_version(self.status, self.updated_at)
 
     @property
     def refinement(self) -> dict[str, Any] | None:
@@ -156,24 +160,80 @@ def recent(
         return [view_of(r) for r in s.scalars(query)]
 
 
+class JobState(NamedTuple):
+    kind: str  # its feature
+    status: str
+    version: str  # live_version: changes with anything a page shows of it
+
+
+def live_version(status: str, updated_at: datetime) -> str:
+    """A generation's version as a page draws it: every write to its row (an output, its
+    description, a failure, its end) moves updated_at (the column's onupdate)."""
+    return f"{status}@{updated_at.isoformat()}"
+
+
+RUNNING_WATCHED = 50  # a user's unfinished generations a page watches at most (the newest)
+
+
+def newest_running(states: Iterable[tuple[uuid.UUID, str]]) -> list[uuid.UUID]:
+    """Of (id, status) pairs, newest first: the ids of the RUNNING_WATCHED newest unfinished
+    ones (the page that draws them and the route that tells it of a change count alike)."""
+    return [job for job, status in states if status in UNFINISHED][:RUNNING_WATCHED]
+
+
 def statuses(
-    db: Database, user_id: uuid.UUID, also: Iterable[uuid.UUID] = (), limit: int = 50
-) -> dict[uuid.UUID, tuple[str, str]]:
-    """id -> (feature, status) of this user's unfinished generations, and of the ones in
-    `also` whatever their status (one query: what a page watching its owner's jobs needs)."""
+    db: Database,
+    user_id: uuid.UUID,
+    also: Iterable[uuid.UUID] = (),
+    limit: int = RUNNING_WATCHED,
+) -> dict[uuid.UUID, JobState]:
+    """id -> state of this user's unfinished generations, and of the ones in `also` whatever
+    their status, newest first (one query: what a page watching its owner's jobs needs)."""
     g = GenerationHistory
     wanted = list(also)
     which = (
         g.status.in_(UNFINISHED) if not wanted else or_(g.status.in_(UNFINISHED), g.id.in_(wanted))
     )
     query = (
-        select(g.id, g.type, g.status)
+        select(g.id, g.type, g.status, g.updated_at)
         .where(g.user_id == user_id, which)
         .order_by(g.created_at.desc())
         .limit(limit + len(wanted))
     )
     with db.session() as s:
-        return {r.id: (r.type, r.status) for r in s.execute(query)}
+        return {
+            r.id: JobState(r.type, r.status, live_version(r.status, r.updated_at))
+            for r in s.execute(query)
+        }
+
+
+class LiveRow(NamedTuple):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    status: str
+    version: str
+
+
+def live_rows(
+    db: Database, user_ids: Iterable[uuid.UUID], ids: Iterable[uuid.UUID], limit: int = 5000
+) -> list[LiveRow]:
+    """The rows pages are waiting on, for several users in one query: the generations in
+    `ids` and every unfinished one of `user_ids` (whose each is, is the caller's to check)."""
+    g = GenerationHistory
+    users, wanted = list(user_ids), list(ids)
+    running = g.user_id.in_(users) & g.status.in_(UNFINISHED)
+    which = or_(running, g.id.in_(wanted)) if wanted else running
+    query = (
+        select(g.id, g.user_id, g.status, g.updated_at)
+        .where(which)
+        .order_by(g.created_at.desc())
+        .limit(limit)
+    )
+    with db.session() as s:
+        return [
+            LiveRow(r.id, r.user_id, r.status, live_version(r.status, r.updated_at))
+            for r in s.execute(query)
+        ]
 
 
 def children(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> list[GenerationView]:

@@ -130,6 +130,7 @@ class HistoryItem:
     input_names: list[str]
     error_message: str | None
     cost_usd: float | None = None  # its calls' estimated cost, once it ended
+    version: str = ""  # generations.live_version: what the list drew of it
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def page(
         g.input_params["input_names"].label("names"),
         g.error_message,
         g.details["cost_usd"].as_float().label("cost"),
+        g.updated_at,
     ).where(g.user_id == user_id)
     query = filters.apply(query)
     if after is not None:
@@ -178,6 +180,7 @@ def page(
             list(r.names or []),
             r.error_message,
             float(r.cost) if r.cost is not None else None,
+            generations.live_version(r.status, r.updated_at),
         )
         for r in rows[:limit]
     ]

@@ -26,7 +26,7 @@ from viba.studio import (
 from viba.studio.features import ChoiceOption, Feature, IntOption, Slot
 from viba.studio.generations import GenerationView
 from viba.studio.prefill import Prefill
-from viba.web import context, presets_view, sidebar, thumbnails
+from viba.web import context, job_watch, presets_view, sidebar, thumbnails
 from viba.web.boundary import boundary
 from viba.web.browser_session import session
 from viba.web.context import PageContext
@@ -329,7 +329,8 @@ def _submit_form(
     last: dict[str, Any],
     config: GeminiConfig,
 ) -> None:
-    queued, refused = 0, False
+    queued: dict[uuid.UUID, str] = {}
+    refused = False
     for images in _jobs_from(ctx, feature, uploads, avatars, filled):
         used = dict(filled.models) if filled and filled.models else {}
         # The same input with each compared model too: one job each, shown side by side.
@@ -340,13 +341,14 @@ def _submit_form(
             asked = _fitted(values, models.get(feature.image_step)) if group else values
             try:
                 versions = filled.prompt_versions if filled else None
-                submit(ctx, feature, images, asked, config, models or None, group, versions)
-                queued += 1
+                job = submit(ctx, feature, images, asked, config, models or None, group, versions)
+                queued[job] = feature.key
             except UserError as exc:  # this job is refused; the others still go
                 refused = True
                 st.error(md_escape(t(str(exc))), icon=":material/error:")
     if not queued:
         return
+    job_watch.started(queued)
     if filled is not None:
         session().prefill = None  # used
     changed = filled is not None or any(last.get(name) != value for name, value in values.items())

@@ -20,6 +20,7 @@ from viba.web import (
     boards_view,
     context,
     job_cards,
+    live,
     presets_view,
     region_view,
     shares_view,
@@ -276,12 +277,12 @@ def history_grid(ctx: PageContext, filters: history.HistoryFilter) -> None:
         )
     if any(item.status in UNFINISHED for item in result.items):
 
-        def draw() -> bool:  # until every generation shown has finished
+        def draw() -> list[history.HistoryItem]:  # the page drawn anew while any runs
             fresh = history.page(ctx.db, ctx.account.id, filters, after).items
             _cards(ctx, fresh)
-            return not any(item.status in UNFINISHED for item in fresh)
+            return fresh
 
-        job_cards.live(draw, job_cards.HISTORY_POLL_SECONDS)
+        live.part("history_list", draw)
     else:
         _cards(ctx, result.items)
     nav = st.columns([1, 1, 4])
@@ -500,16 +501,16 @@ def _confirm_delete(ctx: PageContext, view: GenerationView) -> None:
 
 
 def live_detail(ctx: PageContext, generation_id: uuid.UUID) -> None:
-    """The user's own generation; redrawn every couple of seconds while it runs."""
+    """The user's own generation; redrawn whenever it changes while it runs."""
 
-    def draw(view: GenerationView | None = None) -> bool:
+    def draw(view: GenerationView | None = None) -> list[GenerationView]:
         try:
             view = view or history.get_generation(ctx.db, ctx.account.id, generation_id)
         except history.NotFound:
             st.error(t("not_yours"))
-            return True
+            return []
         generation_detail(ctx, view)
-        return view.finished
+        return [view]
 
     try:
         view = history.get_generation(ctx.db, ctx.account.id, generation_id)
@@ -519,4 +520,4 @@ def live_detail(ctx: PageContext, generation_id: uuid.UUID) -> None:
     if view.finished:
         draw(view)
     else:
-        job_cards.live(draw)
+        live.part(f"detail_{generation_id.hex}", draw)

@@ -1,5 +1,6 @@
 """Job cards: a generation's status, outputs, downloads and the actions under each output
-(refine, use as input, compare, edit and run again, cancel); a running one polls its row."""
+(refine, use as input, compare, edit and run again, cancel); a running one is redrawn when it
+changes."""
 
 from __future__ import annotations
 
@@ -24,22 +25,12 @@ from viba.studio import (
 )
 from viba.studio.features import Feature
 from viba.studio.generations import GenerationView
-from viba.web import boards_view, sidebar, thumbnails
-from viba.web.boundary import action, boundary
+from viba.web import boards_view, live, sidebar, thumbnails
+from viba.web.boundary import action
 from viba.web.browser_session import session
 from viba.web.context import PageContext
 from viba.web.language import current_language, t
 from viba.web.popovers import lazy_popover
-
-# A running job's card redraws itself this often (one small query, one card): a variant shows
-# within this of being stored. History's list polls at HISTORY_POLL_SECONDS (a whole page).
-# Each redraw is a script run on the web and a render in the browser: at 0.25 s, 20 people
-# waiting on a Derivation cost the web more CPU than their submits (bench/shapes.py), for a
-# progress bar that moves every few seconds (Gemini takes 5-30 s per image).
-POLL_SECONDS = 1.0
-
-
-HISTORY_POLL_SECONDS = 1.0
 
 
 @action
@@ -388,8 +379,8 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
 def recent_jobs(ctx: PageContext, feature: Feature, limit: int = 6) -> None:
     """This user's latest jobs of a feature (the jobs of one input across several models
     count as one, drawn side by side). A finished card is drawn once; each unfinished one
-    redraws itself alone every POLL_SECONDS (one small query, one card), so a page with
-    running jobs costs what they cost, not what the whole list costs."""
+    redraws itself alone when its job changes (viba.web.live), so a page with running jobs
+    costs what they cost, not what the whole list costs."""
     views = generations.recent(ctx.db, ctx.account.id, feature.key, limit * MAX_GROUP)
     if not views:
         st.caption(t("nothing_yet"))
@@ -465,34 +456,19 @@ def compare_cell(ctx: PageContext, view: GenerationView) -> None:
     )
 
 
-def live(draw: Callable[[], bool], every: float = POLL_SECONDS) -> None:
-    """Draw now, then again every `every` seconds on its own (st.fragment), until `draw`
-    says all it shows has finished; then the page runs once more, to draw it finished (with
-    its actions) beside the rest. The one poll-and-rerun loop of the pages."""
-
-    @st.fragment(run_every=every)
-    def polling() -> None:
-        with boundary():
-            if draw():
-                st.rerun(scope="app")  # finished: stop polling
-
-    polling()
-
-
-def _found(ctx: PageContext, job_id: uuid.UUID, card: Callable[..., None]) -> bool:
-    """Draw the job with `card`; finished or not. A job deleted meanwhile draws nothing and
-    is not finished (a rerun would find it gone again, and again)."""
+def _found(ctx: PageContext, job_id: uuid.UUID, card: Callable[..., None]) -> list[GenerationView]:
+    """Draw the job with `card`: what was drawn (nothing for a job deleted meanwhile)."""
     view = generations.find(ctx.db, ctx.account.id, job_id)
     if view is None:
-        return False
+        return []
     card(ctx, view)
-    return view.finished
+    return [view]
 
 
 def live_compare_cell(ctx: PageContext, job_id: uuid.UUID) -> None:
-    live(lambda: _found(ctx, job_id, compare_cell))
+    live.part(f"cell_{job_id.hex}", lambda: _found(ctx, job_id, compare_cell))
 
 
 def live_job_card(ctx: PageContext, job_id: uuid.UUID) -> None:
-    """An unfinished job's card, redrawn on its own until it is done."""
-    live(lambda: _found(ctx, job_id, job_card))
+    """An unfinished job's card, redrawn on its own whenever it changes."""
+    live.part(f"card_{job_id.hex}", lambda: _found(ctx, job_id, job_card))

@@ -2,8 +2,9 @@
 and a job that finishes while its owner is on another page shows a toast there.
 
 Each page run reads the user's unfinished jobs (one small query); only while there are some
-does a fragment look again every WATCH_SECONDS, so an idle page costs nothing. A job is
-announced on any page but its own feature's, whose job card already shows it.
+does the page's watcher (viba.web.live) ask whether they are still the ones running, and run
+the page again when not, so an idle page costs nothing. A job is announced on any page but its
+own feature's, whose job card already shows it.
 """
 
 from __future__ import annotations
@@ -13,47 +14,56 @@ import uuid
 import streamlit as st
 
 from viba.studio import features, generations
-from viba.web import context
-from viba.web.boundary import boundary
+from viba.web import context, live
 from viba.web.browser_session import session
 from viba.web.language import t
-
-WATCH_SECONDS = 2.0
 
 
 def watch(ctx: context.PageContext, title: str, feature: str | None = None) -> None:
     """At the top of a page (from its guard): the title with the running count, and, while
-    jobs run, a watcher that says when each is done (on a feature's page, not of its own
-    jobs: their cards show it)."""
+    jobs run, a watcher that runs the page again when one ends (then says so, on a feature's
+    page not of its own jobs: their cards show it)."""
     running = _look(ctx, title, feature)
+    session().watching = (title, feature, bool(running))
     if running:
-        _watcher(ctx, title, feature)
+        live.watch_running(running)
 
 
-@st.fragment(run_every=WATCH_SECONDS)
-def _watcher(ctx: context.PageContext, title: str, feature: str | None) -> None:
-    with boundary():
-        if not _look(ctx, title, feature):
-            st.rerun(scope="app")  # nothing left to watch: the page runs once, without it
+def started(jobs: dict[uuid.UUID, str]) -> None:
+    """Jobs (id -> feature) this run queued after the page's watch: the title counts them
+    now, and a page that had no watcher gets one (without a run of the page to see them)."""
+    box = session()
+    if not jobs or box.watching is None:
+        return
+    title, feature, on_page = box.watching
+    box.watched_jobs = {**(box.watched_jobs or {}), **jobs}
+    _title(title, len(box.watched_jobs))
+    if not on_page:
+        box.watching = (title, feature, True)
+        live.watch_running(list(box.watched_jobs))
 
 
-def _look(ctx: context.PageContext, title: str, feature: str | None) -> int:
-    """Announce the watched jobs that ended, note the new ones; the running count."""
+def _look(ctx: context.PageContext, title: str, feature: str | None) -> list[uuid.UUID]:
+    """Announce the watched jobs that ended, note the new ones; the running ones."""
     box = session()
     watched: dict[uuid.UUID, str] = dict(box.watched_jobs or {})
     now = generations.statuses(ctx.db, ctx.account.id, also=watched)
-    running = {job: kind for job, (kind, status) in now.items() if status in generations.UNFINISHED}
+    newest = generations.newest_running((job, state.status) for job, state in now.items())
+    running = {job: now[job].kind for job in newest}
     for job, kind in watched.items():
         if job in running:
             continue
-        status = now.get(job, (kind, "deleted"))[1]
+        status = now[job].status if job in now else "deleted"
         if kind != feature and status in ("completed", "failed"):
             word = t("job_done" if status == "completed" else "job_failed")
             st.toast(word.format(feature=t(kind)), icon=_icon(kind, status))
     box.watched_jobs = running
-    count = len(running)
+    _title(title, len(running))
+    return list(running)
+
+
+def _title(title: str, count: int) -> None:
     st.set_page_config(page_title=(f"({count}) " if count else "") + f"{t(title)} · Viba Studio")
-    return count
 
 
 def _icon(kind: str, status: str) -> str:
