@@ -220,14 +220,18 @@ def _from_avatar(feature: Feature, slot: Slot) -> bool:
     return slot.outputs_of is not None and source == slot.outputs_of
 
 
-def _option_widget(option: IntOption | ChoiceOption, container: Any, last: dict[str, Any]) -> Any:
-    """An option's widget, opening at the user's last value of it (else the default). No key:
-    after a submit clears the form, it reopens at what was just submitted."""
+def _option_widget(
+    option: IntOption | ChoiceOption, container: Any, last: dict[str, Any], shown: dict[str, Any]
+) -> Any:
+    """An option's widget, opening at the user's last value of it (else the default), noted
+    in `shown`. No key: after a submit clears the form, it reopens at what was just
+    submitted."""
     value: Any = option.default
     try:
         value = option.check(last.get(option.name, option.default))
     except features.InputError:  # a stored value the option no longer takes
         pass
+    shown[option.name] = value
     if isinstance(option, IntOption):
         return container.slider(
             t(option.label_key),
@@ -247,10 +251,15 @@ def _option_widget(option: IntOption | ChoiceOption, container: Any, last: dict[
 
 
 def _output_widgets(
-    ctx: PageContext, feature: Feature, columns: Sequence[Any], last: dict[str, Any]
+    ctx: PageContext,
+    feature: Feature,
+    columns: Sequence[Any],
+    last: dict[str, Any],
+    shown: dict[str, Any],
 ) -> dict[str, str]:
     """Size and aspect ratio, limited to what the user's image model for this feature makes,
-    opening at the user's last choice where the model makes it (else the feature's default)."""
+    opening at the user's last choice where the model makes it (else the feature's default),
+    noted in `shown`."""
     model = features.catalog().get(ctx.model_choices()[feature.image_step])
     default = output.defaults(feature, model)
     sizes = list(output.sizes_for(model))
@@ -258,7 +267,8 @@ def _output_widgets(
 
     def start(values: list[str], name: str) -> int:
         value = last.get(name)
-        return values.index(value if value in values else default[name])
+        shown[name] = value if value in values else default[name]
+        return values.index(shown[name])
 
     follows = t("ratio_auto").format(role=t(f"ratio_role_{feature.ratio_from}"))
     return {
@@ -302,10 +312,14 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
                     accept_multiple_files=slot.batch or slot.max > 1,
                 )
         option_columns = st.columns(len(feature.options) + 2)
+        shown: dict[str, Any] = {}  # what each option's widget opened at
         values = {
-            o.name: _option_widget(o, c, last) for o, c in zip(feature.options, option_columns)
+            o.name: _option_widget(o, c, last, shown)
+            for o, c in zip(feature.options, option_columns)
         }
-        values.update(_output_widgets(ctx, feature, option_columns[len(feature.options) :], last))
+        values.update(
+            _output_widgets(ctx, feature, option_columns[len(feature.options) :], last, shown)
+        )
         compared = compare_widget(ctx, feature, 1, last) or []
         submitted = st.form_submit_button(
             t("generate"), type="primary", icon=":material/bolt:", disabled=config is None
@@ -313,7 +327,7 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
     if not submitted or config is None:
         return
     try:
-        _submit_form(ctx, feature, uploads, avatars, filled, values, compared, last, config)
+        _submit_form(ctx, feature, uploads, avatars, filled, values, compared, shown, config)
     finally:
         _let_go(uploads)
 
@@ -326,7 +340,7 @@ def _submit_form(
     filled: Prefill | None,
     values: dict[str, Any],
     compared: list[str],
-    last: dict[str, Any],
+    shown: dict[str, Any],
     config: GeminiConfig,
 ) -> None:
     queued: dict[uuid.UUID, str] = {}
@@ -351,11 +365,12 @@ def _submit_form(
     job_watch.started(queued)
     if filled is not None:
         session().prefill = None  # used
-    changed = filled is not None or any(last.get(name) != value for name, value in values.items())
+    changed = filled is not None or any(shown.get(name) != value for name, value in values.items())
     context.remember_feature_options(ctx.db, ctx.account, feature.key, values)
     if changed and not refused:
-        # The cleared form shows its old starting values until the page runs again: run it
-        # now, so it shows what was just submitted (the toast goes with the next run).
+        # The cleared form shows the values it opened at until the page runs again: where
+        # the user changed one (or it was filled in), run it now, so it shows what was just
+        # submitted (the toast goes with the next run).
         session().flash = t("queued")
         st.rerun()
     st.toast(t("queued"), icon=":material/schedule:")
