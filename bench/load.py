@@ -444,7 +444,14 @@ def main_() -> int:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             shapes.table(
-                browser, fake, photo12, args.database_url, users, workers, max(1, args.runs)
+                browser,
+                fake,
+                photo12,
+                args.database_url,
+                users,
+                workers,
+                max(1, args.runs),
+                (args.text_latency, args.image_latency),
             )
             browser.close()
         fake.stop()
