@@ -160,7 +160,11 @@ def recent(
         return [view_of(r) for r in s.scalars(query)]
 
 
-class JobState(NamedTuple):
+class LiveRow(NamedTuple):
+    """A generation as a page watching its owner's jobs sees it."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
     kind: str  # its feature
     status: str
     version: str  # live_version: changes with anything a page shows of it
@@ -181,59 +185,40 @@ def newest_running(states: Iterable[tuple[uuid.UUID, str]]) -> list[uuid.UUID]:
     return [job for job, status in states if status in UNFINISHED][:RUNNING_WATCHED]
 
 
-def statuses(
-    db: Database,
-    user_id: uuid.UUID,
-    also: Iterable[uuid.UUID] = (),
-    limit: int = RUNNING_WATCHED,
-) -> dict[uuid.UUID, JobState]:
-    """id -> state of this user's unfinished generations, and of the ones in `also` whatever
-    their status, newest first (one query: what a page watching its owner's jobs needs)."""
-    g = GenerationHistory
-    wanted = list(also)
-    which = (
-        g.status.in_(UNFINISHED) if not wanted else or_(g.status.in_(UNFINISHED), g.id.in_(wanted))
-    )
-    query = (
-        select(g.id, g.type, g.status, g.updated_at)
-        .where(g.user_id == user_id, which)
-        .order_by(g.created_at.desc())
-        .limit(limit + len(wanted))
-    )
-    with db.session() as s:
-        return {
-            r.id: JobState(r.type, r.status, live_version(r.status, r.updated_at))
-            for r in s.execute(query)
-        }
-
-
-class LiveRow(NamedTuple):
-    id: uuid.UUID
-    user_id: uuid.UUID
-    status: str
-    version: str
-
-
 def live_rows(
     db: Database, user_ids: Iterable[uuid.UUID], ids: Iterable[uuid.UUID], limit: int = 5000
 ) -> list[LiveRow]:
-    """The rows pages are waiting on, for several users in one query: the generations in
-    `ids` and every unfinished one of `user_ids` (whose each is, is the caller's to check)."""
+    """The rows pages are waiting on, for one or several users in one query, newest first:
+    the generations in `ids` and every unfinished one of `user_ids` (whose each is, is the
+    caller's to check)."""
     g = GenerationHistory
     users, wanted = list(user_ids), list(ids)
     running = g.user_id.in_(users) & g.status.in_(UNFINISHED)
     which = or_(running, g.id.in_(wanted)) if wanted else running
     query = (
-        select(g.id, g.user_id, g.status, g.updated_at)
+        select(g.id, g.user_id, g.type, g.status, g.updated_at)
         .where(which)
         .order_by(g.created_at.desc())
         .limit(limit)
     )
     with db.session() as s:
         return [
-            LiveRow(r.id, r.user_id, r.status, live_version(r.status, r.updated_at))
+            LiveRow(r.id, r.user_id, r.type, r.status, live_version(r.status, r.updated_at))
             for r in s.execute(query)
         ]
+
+
+def statuses(
+    db: Database,
+    user_id: uuid.UUID,
+    also: Iterable[uuid.UUID] = (),
+    limit: int = RUNNING_WATCHED,
+) -> dict[uuid.UUID, LiveRow]:
+    """id -> row of this user's unfinished generations, and of the ones in `also` whatever
+    their status, newest first (what a page watching its owner's jobs needs)."""
+    wanted = list(also)
+    rows = live_rows(db, [user_id], wanted, limit + len(wanted))
+    return {r.id: r for r in rows if r.user_id == user_id}
 
 
 def children(db: Database, user_id: uuid.UUID, generation_id: uuid.UUID) -> list[GenerationView]:
