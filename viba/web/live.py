@@ -43,7 +43,7 @@ from viba.accounts import sessions
 from viba.core.config import Settings, get_settings
 from viba.store.db import Database, DatabaseUnavailable
 from viba.studio import generations
-from viba.web import addresses, thumbnails
+from viba.web import addresses, media, thumbnails
 from viba.web.boundary import boundary
 from viba.web.browser_session import session
 
@@ -134,10 +134,6 @@ def part(name: str, draw: Callable[[], Sequence[Drawn]]) -> None:
 
 HOLD_SECONDS = 10.0  # at most this long a request waits (a deploy waits for it as well)
 MAX_WAITING = 2000  # requests held at once; past this one is answered at once
-
-
-def _not_found() -> Response:
-    return Response("Not found.", status_code=404, media_type="text/plain")
 
 
 def _ids(text: str) -> list[uuid.UUID] | None:
@@ -259,12 +255,12 @@ async def live(request: Request) -> Response:
     sid, token, known = query.get("s", ""), query.get("t", ""), query.get("v", "")
     ids = _ids(query.get("ids", ""))
     if ids is None or len(sid) != 32 or len(token) != 32 or not _DIGEST.fullmatch(known):
-        return _not_found()
+        return media.not_found()
     settings = get_settings()
     try:
         user_id = await run_in_threadpool(_login, settings, sid, token)
         if user_id is None:
-            return _not_found()
+            return media.not_found()
         hub = _hub(services.services(settings).db)
         body = await (
             hub.changed(user_id, ids, known, HOLD_SECONDS) if known else hub.now(user_id, ids)

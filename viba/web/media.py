@@ -41,9 +41,10 @@ KINDS = ("thumb", "image")
 CACHE = "private, max-age=31536000, immutable"
 
 
-def _not_found() -> Response:
-    """The one answer to anything that is not an image this login may see (a new object per
-    request: a middleware that adds a header to a shared one would add it to all)."""
+def not_found() -> Response:
+    """The one answer to anything that is not an image this login may see, or not its live
+    address (viba.web.live): a new object per request (a middleware that adds a header to a
+    shared one would add it to all)."""
     return Response("Not found.", status_code=404, media_type="text/plain")
 
 
@@ -51,12 +52,12 @@ def _served(settings: Settings, kind: str, key: str, sid: str, token: str) -> Re
     try:
         session_id = uuid.UUID(hex=sid)
     except ValueError:
-        return _not_found()
+        return not_found()
     if not hmac.compare_digest(signature(settings, kind, key, session_id), token):
-        return _not_found()
+        return not_found()
     found = services.services(settings)
     if not _may_see(found.db, session_id, key):
-        return _not_found()
+        return not_found()
     headers = {"Cache-Control": CACHE, "X-Content-Type-Options": "nosniff"}
     if kind == "image":
         data = found.store.load(key)
@@ -66,7 +67,7 @@ def _served(settings: Settings, kind: str, key: str, sid: str, token: str) -> Re
     if isinstance(path, Path):
         return FileResponse(path, media_type="image/webp", headers=headers)
     if path is None:
-        return _not_found()
+        return not_found()
     return Response(path, media_type="image/webp", headers=headers)
 
 
@@ -89,7 +90,7 @@ async def media(request: Request) -> Response:
     kind, key = request.path_params["kind"], request.path_params["key"]
     sid, token = request.query_params.get("s", ""), request.query_params.get("t", "")
     if kind not in KINDS or not KEY_RE.match(key) or len(sid) != 32 or len(token) != 32:
-        return _not_found()
+        return not_found()
     try:
         return await run_in_threadpool(_served, get_settings(), kind, key, sid, token)
     except (DatabaseUnavailable, StorageError) as exc:

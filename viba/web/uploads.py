@@ -22,7 +22,6 @@ import logging
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, cast
@@ -173,7 +172,7 @@ def _process_folder() -> Path:
     """A folder of this process's own for its uploads, removed when the process exits (a
     killed process leaves it to the temporary folder's cleaning; nothing in it outlives a
     session anyway)."""
-    folder = Path(tempfile.mkdtemp(prefix=f"viba-uploads-{uuid.uuid4().hex[:8]}-"))
+    folder = Path(tempfile.mkdtemp(prefix="viba-uploads-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
 
