@@ -409,6 +409,48 @@ def test_a_job_that_ends_while_its_owner_is_elsewhere_is_announced(
         gate.set()
 
 
+def test_a_job_that_ends_on_its_own_page_redraws_its_card_and_runs_no_page(
+    page, streamlit_server, db, member, fake_gemini
+):
+    """The card draws its job finished, actions and all, and the tab's count follows, with no
+    run of the page; Run again on that card runs the page, which shows the new job too."""
+    gate = threading.Event()
+    fake_gemini.script(fg.gated(gate))
+
+    def runs() -> list[str]:
+        text = streamlit_server.log_path.read_text(errors="replace")
+        return [
+            line.rsplit("page run: ", 1)[1]
+            for line in text.splitlines()
+            if f"user_id={member.id}" in line and "page run:" in line
+        ]
+
+    try:
+        open_logged_in(page, streamlit_server, member, "Avatar")
+        upload(page, 0, ("me.png", png_bytes("ends here")))
+        generate(page)
+        wait_until(lambda: rows(db, member, "avatar"))
+        expect(page).to_have_title("(1) Avatar · Viba Studio")
+        settled(page)
+        before = len(runs())
+        gate.set()
+        expect(main(page).get_by_text("Avatar · done")).to_be_visible(timeout=20_000)
+        expect(main(page).get_by_role("button", name="Run again", exact=True)).to_be_visible()
+        expect(page).to_have_title("Avatar · Viba Studio")
+        settled(page)
+        # Run again on the card, inside its own part: the whole page runs, with the new job.
+        main(page).get_by_role("button", name="Run again", exact=True).click()
+        wait_until(lambda: len(rows(db, member, "avatar")) == 2)
+        expect(main(page).get_by_text("Avatar · done")).to_have_count(2, timeout=20_000)
+        settled(page)
+        # The fence: a page run of a finished job would be in the log before this one.
+        go_to(page, "History", "History")
+        settled(page)
+        assert runs()[before:] == ["Avatar", "History"]  # Run again's, then History's
+    finally:
+        gate.set()
+
+
 def test_the_language_holds_across_pages_and_reloads_and_is_kept_on_the_account(
     page, streamlit_server, db, member
 ):

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn, ParamSpec
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from viba.core.errors import UNEXPECTED, UserError
 from viba.core.text import md_escape
@@ -25,6 +26,20 @@ def fail(message: str) -> NoReturn:
     st.error(md_escape(t(message)), icon=":material/error:")
     st.stop()
     raise AssertionError("unreachable: st.stop() raises")
+
+
+def in_part() -> bool:
+    """Whether this run is of a part of the page alone (a fragment), not the whole page."""
+    run = get_script_run_ctx()
+    return bool(run is not None and run.fragment_ids_this_run)
+
+
+def show_flash() -> None:
+    """The toast a callback left for this run (viba.web.browser_session.flash), once."""
+    box = session()
+    if box.flash:
+        message, box.flash = box.flash, None
+        st.toast(md_escape(t(message)))
 
 
 @contextmanager

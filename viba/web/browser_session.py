@@ -35,9 +35,9 @@ class SessionBox:
     model_choices: dict[str, str] | None = None
     feature_options: dict[str, dict[str, Any]] | None = None  # viba.studio.preferences
     watched_jobs: dict[uuid.UUID, str] | None = None  # viba.web.job_watch: running, by id
-    # viba.web.job_watch, this run's: the page's title, its feature, and whether a watcher is
-    # on the page
-    watching: tuple[str, str | None, bool] | None = None
+    watching: str | None = None  # viba.web.job_watch: the title of the page last run
+    # viba.web.feature_form: the jobs each feature's form queued since its page last ran whole
+    queued_here: dict[str, list[uuid.UUID]] | None = None
     prefill: Any = None  # a viba.studio.prefill.Prefill: the next form's inputs and options
     compare: list[tuple[str, str]] | None = None  # (generation id, output key), History
     language: str | None = None  # chosen on the switch, or the account's (viba.i18n)

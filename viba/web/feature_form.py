@@ -27,11 +27,11 @@ from viba.studio.features import ChoiceOption, Feature, IntOption, Slot
 from viba.studio.generations import GenerationView
 from viba.studio.prefill import Prefill
 from viba.web import context, job_watch, presets_view, sidebar, thumbnails
-from viba.web.boundary import boundary
+from viba.web.boundary import boundary, in_part, show_flash
 from viba.web.browser_session import session
 from viba.web.context import PageContext
-from viba.web.guard import guard
-from viba.web.job_cards import recent_jobs
+from viba.web.guard import guard, still_logged_in
+from viba.web.job_cards import recent_jobs, recent_views
 from viba.web.language import current_language, t
 from viba.web.uploads import opened
 
@@ -53,10 +53,36 @@ def feature_body(ctx: PageContext, feature: Feature) -> None:
     st.caption(t(feature.intro_key))
     config = gemini_config_or_help(ctx)
     presets_view.preset_strip(ctx, feature)
-    feature_form(ctx, feature, config)
-    limits_line(ctx, config)
-    st.subheader(t("recent"))
-    recent_jobs(ctx, feature)
+    views = recent_views(ctx, feature)
+    queued_here(feature).clear()  # the whole page runs: the list below has them
+    studio(ctx, feature, config, bool(views))
+    recent_jobs(ctx, views)
+
+
+@st.fragment
+def studio(ctx: PageContext, feature: Feature, config: GeminiConfig | None, made: bool) -> None:
+    """The form, what the user has left of their limits, and the jobs the form queued since
+    the page last ran whole, above the page's list of the latest jobs (`made`: whether that
+    list has any). A Generate runs this part alone: the page's other parts, the sidebar and
+    every card drawn before it cost the web nothing, and the job's card, drawn here, watches
+    its job and draws it finished (viba.web.live)."""
+    with boundary():
+        show_flash()
+        feature_form(ctx, feature, config)
+        limits_line(ctx, config)
+        st.subheader(t("recent"))
+        queued = set(queued_here(feature))
+        if queued:
+            recent_jobs(ctx, [v for v in recent_views(ctx, feature) if v.id in queued])
+        elif not made:
+            st.caption(t("nothing_yet"))
+
+
+def queued_here(feature: Feature) -> list[uuid.UUID]:
+    """The jobs the feature's form queued since its page last ran whole (session state)."""
+    box = session()
+    box.queued_here = box.queued_here or {}
+    return box.queued_here.setdefault(feature.key, [])
 
 
 def gemini_config_or_help(ctx: PageContext) -> GeminiConfig | None:
@@ -327,6 +353,8 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
     if not submitted or config is None:
         return
     try:
+        if not still_logged_in(ctx):  # ended elsewhere since the page last ran whole
+            st.rerun()
         _submit_form(ctx, feature, uploads, avatars, filled, values, compared, shown, config)
     finally:
         _let_go(uploads)
@@ -362,17 +390,18 @@ def _submit_form(
                 st.error(md_escape(t(str(exc))), icon=":material/error:")
     if not queued:
         return
+    queued_here(feature).extend(queued)
     job_watch.started(queued)
     if filled is not None:
         session().prefill = None  # used
     changed = filled is not None or any(shown.get(name) != value for name, value in values.items())
     context.remember_feature_options(ctx.db, ctx.account, feature.key, values)
     if changed and not refused:
-        # The cleared form shows the values it opened at until the page runs again: where
-        # the user changed one (or it was filled in), run it now, so it shows what was just
-        # submitted (the toast goes with the next run).
+        # The cleared form shows the values it opened at until it runs again: where the user
+        # changed one (or it was filled in), run it now, so it shows what was just submitted
+        # (the toast goes with the next run).
         session().flash = t("queued")
-        st.rerun()
+        st.rerun(scope="fragment" if in_part() else "app")
     st.toast(t("queued"), icon=":material/schedule:")
 
 

@@ -18,13 +18,12 @@ from viba.accounts.account import Account
 from viba.core import logs
 from viba.core.config import Settings
 from viba.core.errors import UserError
-from viba.core.text import md_escape
 from viba.store import audit
 from viba.store.db import Database
 from viba.studio import model_admin
 from viba.web import cookie as login_cookie
 from viba.web import job_watch, login_view, sidebar
-from viba.web.boundary import boundary, fail
+from viba.web.boundary import boundary, fail, show_flash
 from viba.web.browser_session import session
 from viba.web.context import PageContext, boot
 from viba.web.cookie import BadCookie, SessionCookie
@@ -74,6 +73,13 @@ def current_account(db: Database, settings: Settings) -> Account | None:
     # The cookie names a session that has ended: a Google sign-in made since then may still
     # open a new one (whose cookie replaces this one); an older one is ended as well.
     return login_view.sso_account(db, settings, lambda: sessions.ended_at(db, login.session_id))
+
+
+def still_logged_in(ctx: PageContext) -> bool:
+    """Whether the run's login is still live: a part of the page that runs alone (a
+    fragment) skips the guard, so one about to change something asks first."""
+    box = session()
+    return box.session_id is not None and sessions.check(ctx.db, box.session_id) is not None
 
 
 def _sync_cookie(cookie: SessionCookie, account: Account | None) -> None:
@@ -136,10 +142,7 @@ def guard(script: str) -> PageContext:
         raise AssertionError("unreachable: st.stop() raises")
     if page.admin_only and not account.is_admin:
         fail("This page is for admins. Ask an admin if you need access.")
-    box = session()
-    if box.flash:
-        message, box.flash = box.flash, None
-        st.toast(md_escape(t(message)))
+    show_flash()
     ctx = PageContext(settings, parts, account, current_language())
     if ctx.language != "en":
         _uploader_text(ctx.language)

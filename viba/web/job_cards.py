@@ -40,6 +40,7 @@ def run_again(ctx: PageContext, job_id: uuid.UUID) -> None:
         job_id, ctx.account.id, in_use, ctx.gemini_config(), models=ctx.model_choices()
     )
     session().flash = t("queued_again")
+    st.rerun()  # the whole page, with the new job (the button may be in a job's own part)
 
 
 def job_status(view: GenerationView) -> None:
@@ -376,14 +377,18 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
                 boards_view.add_to_board(ctx, view, actions[3])
 
 
-def recent_jobs(ctx: PageContext, feature: Feature, limit: int = 6) -> None:
-    """This user's latest jobs of a feature (the jobs of one input across several models
-    count as one, drawn side by side). A finished card is drawn once; each unfinished one
-    redraws itself alone when its job changes (viba.web.live), so a page with running jobs
-    costs what they cost, not what the whole list costs."""
-    views = generations.recent(ctx.db, ctx.account.id, feature.key, limit * MAX_GROUP)
-    if not views:
-        st.caption(t("nothing_yet"))
+def recent_views(ctx: PageContext, feature: Feature, limit: int = 6) -> list[GenerationView]:
+    """What recent_jobs draws: enough of the user's latest jobs of a feature for `limit`
+    cards (a card may hold the jobs of one input made by up to MAX_GROUP models)."""
+    return generations.recent(ctx.db, ctx.account.id, feature.key, limit * MAX_GROUP)
+
+
+def recent_jobs(ctx: PageContext, views: Sequence[GenerationView], limit: int = 6) -> None:
+    """Jobs of a feature as cards, newest first, `limit` at most (the jobs of one input
+    across several models count as one, drawn side by side). A finished card is drawn once;
+    each unfinished one redraws itself alone when its job changes, and draws itself finished
+    (viba.web.live), so a page with running jobs costs what they cost, not what the whole
+    list costs."""
     groups: dict[str, list[GenerationView]] = {}
     for view in views:
         group = view.input_params.get("compare_group")
@@ -466,9 +471,9 @@ def _found(ctx: PageContext, job_id: uuid.UUID, card: Callable[..., None]) -> li
 
 
 def live_compare_cell(ctx: PageContext, job_id: uuid.UUID) -> None:
-    live.part(f"cell_{job_id.hex}", lambda: _found(ctx, job_id, compare_cell))
+    live.part(f"cell_{job_id.hex}", lambda: _found(ctx, job_id, compare_cell), ends_here=True)
 
 
 def live_job_card(ctx: PageContext, job_id: uuid.UUID) -> None:
-    """An unfinished job's card, redrawn on its own whenever it changes."""
-    live.part(f"card_{job_id.hex}", lambda: _found(ctx, job_id, job_card))
+    """An unfinished job's card, redrawn on its own whenever it changes, finished too."""
+    live.part(f"card_{job_id.hex}", lambda: _found(ctx, job_id, job_card), ends_here=True)

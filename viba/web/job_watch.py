@@ -21,26 +21,23 @@ from viba.web.language import t
 
 def watch(ctx: context.PageContext, title: str, feature: str | None = None) -> None:
     """At the top of a page (from its guard): the title with the running count, and, while
-    jobs run, a watcher that runs the page again when one ends (then says so, on a feature's
-    page not of its own jobs: their cards show it)."""
+    jobs run, a watcher that runs the page again when one ends that the page does not draw
+    (then says so, on a feature's page not of its own jobs: their cards show it)."""
     running = _look(ctx, title, feature)
-    session().watching = (title, feature, bool(running))
+    session().watching = title
     if running:
         live.watch_running(running)
 
 
 def started(jobs: dict[uuid.UUID, str]) -> None:
-    """Jobs (id -> feature) this run queued after the page's watch: the title counts them
-    now, and a page that had no watcher gets one (without a run of the page to see them)."""
+    """Jobs (id -> feature) queued after the page's watch (a submit runs only its form's
+    part of the page): the title counts them now. Their cards, drawn by that part, watch
+    them, and the count follows what the cards hear (viba.web.live)."""
     box = session()
     if not jobs or box.watching is None:
         return
-    title, feature, on_page = box.watching
     box.watched_jobs = {**(box.watched_jobs or {}), **jobs}
-    _title(title, len(box.watched_jobs))
-    if not on_page:
-        box.watching = (title, feature, True)
-        live.watch_running(list(box.watched_jobs))
+    _title(box.watching, len(box.watched_jobs))
 
 
 def _look(ctx: context.PageContext, title: str, feature: str | None) -> list[uuid.UUID]:

@@ -5,8 +5,11 @@ detail or list) draws them once and hands the browser what it drew: each job's v
 (generations.live_version). The page's watcher (viba.web.job_watch) hands it the ids of its
 owner's running jobs. A script in the page (live.js) keeps one request open to the app's own
 route `/live`, which answers when the versions or the running jobs differ from its last answer;
-only a part whose jobs changed runs again (its fragment), and when the running jobs changed
-(one ended, one began), the whole page does.
+only a part whose jobs changed runs again (its fragment). When the running jobs changed (one
+ended, one began), the whole page runs again, unless each job that began or ended is drawn
+by a part of the page: a job card or Compare cell draws its job finished, actions and all, in
+its own run, and the script keeps the tab's title count (a Derivation then costs the web no
+page run when it ends, only its card's).
 
 The route answers every waiting request of the process from one query a second (Hub): a page
 waiting on a job costs the web no script run and no query of its own, where a fragment polling
@@ -44,7 +47,7 @@ from viba.core.config import Settings, get_settings
 from viba.store.db import Database, DatabaseUnavailable
 from viba.studio import generations
 from viba.web import addresses, media, thumbnails
-from viba.web.boundary import boundary
+from viba.web.boundary import boundary, show_flash
 from viba.web.browser_session import session
 
 log = logging.getLogger(__name__)
@@ -87,15 +90,20 @@ def _address() -> str | None:
     return origin + address(get_settings(), box.session_id)
 
 
-def _mount(key: str, jobs: dict[str, str], running: list[str] | None) -> None:
+def _mount(key: str, jobs: dict[str, str], running: list[str] | None, done: bool = False) -> None:
+    """done: every job of the part has ended; the script no longer asks about them, but knows
+    the page draws them."""
     url = _address()
     if url is None:
         return
-    _component(
-        key=key,
-        data={"url": url, "jobs": jobs, "running": running, "every": int(POLL_SECONDS * 1000)},
-        on_changed_change=lambda: None,
-    )
+    data = {
+        "url": url,
+        "jobs": jobs,
+        "running": running,
+        "done": done,
+        "every": int(POLL_SECONDS * 1000),
+    }
+    _component(key=key, data=data, on_changed_change=lambda: None)
 
 
 def watch_running(running: Sequence[uuid.UUID]) -> None:
@@ -105,20 +113,27 @@ def watch_running(running: Sequence[uuid.UUID]) -> None:
         _mount("live_running", {}, sorted(job.hex for job in running))
 
 
-def part(name: str, draw: Callable[[], Sequence[Drawn]]) -> None:
+def part(name: str, draw: Callable[[], Sequence[Drawn]], ends_here: bool = False) -> None:
     """Draw a part of the page that shows unfinished generations, and draw it again (alone)
-    whenever one of them changes; once none of them runs any more, the whole page runs
-    again (to draw them finished, with their actions, beside the rest), as it does when its
-    watcher sees them end. `draw` returns the generations it drew; `name` keeps the part's
-    place apart from the page's other parts."""
+    whenever one of them changes. Once none of them runs any more: with ends_here, the part
+    draws them finished itself (a job card, its actions and all: a click on one runs this
+    part, and an action that changes more of the page runs the page); else the whole page
+    runs again. `draw` returns the generations it drew; `name` keeps the part's place apart
+    from the page's other parts."""
 
     @st.fragment
     def live_part() -> None:
         with boundary():
+            show_flash()  # what an action of this part said (cancelled, added to a board)
             drawn = draw()
-            if all(d.status not in generations.UNFINISHED for d in drawn):
+            done = all(d.status not in generations.UNFINISHED for d in drawn)
+            if done and not ends_here:
                 st.rerun(scope="app")
-            _mount(f"live_{name}", {d.id.hex: d.version for d in drawn}, None)
+            watched = session().watched_jobs
+            if done and watched:  # seen ending here: not announced on another page
+                for d in drawn:
+                    watched.pop(d.id, None)
+            _mount(f"live_{name}", {d.id.hex: d.version for d in drawn}, None, done)
 
     live_part()
 
