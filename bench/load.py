@@ -427,6 +427,12 @@ def main_() -> int:
     parser.add_argument(
         "--shape-workers", default="0,1,2,4", help="with --shapes: worker processes (0: shape a)"
     )
+    parser.add_argument(
+        "--shape-history",
+        type=int,
+        default=0,
+        help="with --shapes: finished Derivations each user has before the bursts",
+    )
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"needs Debian's chromium at {CHROMIUM}")
@@ -452,6 +458,7 @@ def main_() -> int:
                 workers,
                 max(1, args.runs),
                 (args.text_latency, args.image_latency),
+                args.shape_history,
             )
             browser.close()
         fake.stop()

@@ -34,10 +34,12 @@ from playwright.sync_api import Page, expect
 
 from viba.accounts import auth
 
+from fake_gemini import png_bytes
 from helpers import (
     PASSWORD,
     ROOT,
     StreamlitServer,
+    add,
     create_pg_database,
     drop_pg_database,
     log_in,
@@ -71,13 +73,33 @@ class Burst:
     round: str = "first"  # "first": the browsers as they came; "again": the same once more
 
 
-def _images_loaded(page: Page) -> int:
-    return int(
+def _shows(page: Page, keys: list[str]) -> bool:
+    """The page shows each of these images, loaded (by their content hash in the address: a
+    card's place in the list, and how many cards the page keeps, do not matter)."""
+    digests = [key.rsplit("/", 1)[-1].split(".")[0] for key in keys]
+    return bool(
         page.evaluate(
-            "Array.from(document.images)"
-            ".filter(i => !i.dataset.vibaThumb && i.complete && i.naturalWidth > 0).length"
+            "(hashes) => hashes.every((h) => Array.from(document.images)"
+            ".some((i) => i.src.includes(h) && i.complete && i.naturalWidth > 0))",
+            digests,
         )
     )
+
+
+def _made(db, since: float) -> dict:
+    """user id -> the output keys of the job each made since `since`, once every such job
+    has ended (else {})."""
+    from sqlalchemy import select
+
+    from viba.store.models import GenerationHistory as G
+
+    with db.session() as s:
+        rows = s.execute(
+            select(G.user_id, G.status, G.output_keys).where(G.created_at >= _utc(since - 1))
+        ).all()
+    if any(r.status not in ("completed", "failed", "cancelled") for r in rows):
+        return {}
+    return {r.user_id: list(r.output_keys) for r in rows}
 
 
 def _log_in(page: Page, email: str) -> None:
@@ -114,7 +136,26 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     return proc
 
 
-def run_shape(browser, fake, photo12: bytes, admin_url: str, label: str, workers: int, users):
+def _give_history(db, people, history: int) -> None:
+    """Each person's latest `history` Derivations, finished, 4 outputs each (what "Your latest"
+    shows a team that uses the app), their images in the database store."""
+    from viba.store.image_store import ImageStore, make_backend
+
+    store = ImageStore(make_backend("db", db, Path(tempfile.mkdtemp())))
+    for person in people:
+        for n in range(history):
+            tag = f"{person.email} {n}"
+            photo = store.save(png_bytes(f"in {tag}", (600, 800)), "image/png").key
+            outs = [
+                store.save(png_bytes(f"out {tag} {i}", (600, 800)), "image/png").key
+                for i in range(4)
+            ]
+            add(db, person, type="derivation", inputs=[photo], outputs=outs, names=(f"{n}.jpg",))
+
+
+def run_shape(
+    browser, fake, photo12: bytes, admin_url: str, label: str, workers: int, users, history=0
+):
     from sqlalchemy import select
 
     from viba.store.db import Database
@@ -128,6 +169,7 @@ def run_shape(browser, fake, photo12: bytes, admin_url: str, label: str, workers
         auth.register(db, f"shape{i}@example.com", f"Shape {i}", PASSWORD)
         for i in range(max(users))
     ]
+    _give_history(db, people, history)
     env = app_env(
         url,
         scratch,
@@ -163,7 +205,6 @@ def run_shape(browser, fake, photo12: bytes, admin_url: str, label: str, workers
                     [{"name": name, "mimeType": "image/jpeg", "buffer": photo12}]
                 )
                 expect(main(page).get_by_text(name)).to_be_visible(timeout=60_000)
-            counts = [_images_loaded(p) for p in pages[:n]]
             picked = rss_mb(server.proc.pid)
             pids = [server.proc.pid, *(p.pid for p in procs)]
             samplers = [Sampler(pid) for pid in pids]
@@ -176,8 +217,14 @@ def run_shape(browser, fake, photo12: bytes, admin_url: str, label: str, workers
             for page in pages[:n]:
                 main(page).get_by_role("button", name="Generate").click()
             clicks = time.time() - since  # the browser side of "submits over"
-            burst = list(zip(pages[:n], counts))
-            wait_for(lambda b=burst: all(_images_loaded(p) >= c + 4 for p, c in b), timeout=900)
+            # Done: each user's job has ended and their page shows its outputs.
+            burst = list(zip(pages[:n], people[:n]))
+
+            def shown(b=burst, t0=since) -> bool:
+                made = _made(db, t0)
+                return len(made) == len(b) and all(_shows(p, made[u.id]) for p, u in b)
+
+            wait_for(shown, timeout=900, step=0.1)
             driver = time.process_time() - driver0
             browsers = sum(c - browsers0[p] for p, c in browser_cpu().items() if p in browsers0)
             peaks = [s.peak() for s in samplers]
@@ -267,20 +314,23 @@ def table(
     workers=(0, 1, 2, 4),
     runs=1,
     latency: tuple[float, float] = (1.0, 2.0),
+    history: int = 0,
 ) -> list[Burst]:
     """The table for the shapes with these worker counts (0: shape (a); 4: 40 users only),
     each run `runs` times on a fresh server and database; the fake Gemini answers text and
     images after `latency` seconds (issue 25's 1 and 2; real ones take longer, and waiting
-    costs the web too)."""
+    costs the web too); each user starts with `history` finished Derivations."""
     fake.latency, fake.image_latency = latency
     print(HEADER, flush=True)
     bursts: list[Burst] = []
     for _ in range(runs):
         for label, count in SHAPES:
             if count in workers:
-                bursts += run_shape(browser, fake, photo12, admin_url, label, count, users)
+                bursts += run_shape(browser, fake, photo12, admin_url, label, count, users, history)
         if max(users) >= 40 and WIDE[1] in workers:
-            bursts += run_shape(browser, fake, photo12, admin_url, WIDE[0], WIDE[1], (1, 40))
+            bursts += run_shape(
+                browser, fake, photo12, admin_url, WIDE[0], WIDE[1], (1, 40), history
+            )
     fake.latency, fake.image_latency = 0.0, None
     print(f"\nload average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(HEADER)
