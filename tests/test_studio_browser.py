@@ -451,6 +451,23 @@ def test_a_job_that_ends_on_its_own_page_redraws_its_card_and_runs_no_page(
         gate.set()
 
 
+def test_generate_after_the_login_ended_elsewhere_queues_nothing(
+    page, streamlit_server, db, member
+):
+    """Generate runs the form's part of the page alone, without the guard: it asks whether
+    the login is still live before it queues anything."""
+    from viba.accounts import sessions
+
+    open_logged_in(page, streamlit_server, member, "Avatar")
+    upload(page, 0, ("me.png", png_bytes("too late")))
+    with db.session() as s:
+        sessions.end_all(s, member.id, "logout")  # as a logout in another browser does
+    generate(page)
+    expect(page.get_by_text("Your session has ended")).to_be_visible(timeout=15_000)
+    settled(page)
+    assert rows(db, member, "avatar") == []
+
+
 def test_the_language_holds_across_pages_and_reloads_and_is_kept_on_the_account(
     page, streamlit_server, db, member
 ):
