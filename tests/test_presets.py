@@ -130,3 +130,20 @@ def test_start_a_form_from_a_preset_and_it_runs_with_its_settings(
     assert row.input_params["options"]["aspect_ratio"] == "3:4"
     assert row.input_params["prompt_versions"]["try_on"] == version_id
     assert "Dress the person in the garment, exactly." in row.input_params["prompt"]
+
+
+def test_an_action_after_the_login_ended_elsewhere_does_nothing(db, store):
+    """A widget's callback runs before the page's guard: it asks whether the login is still
+    live first, and the page then shows the login panel."""
+    from viba.accounts import sessions
+
+    owner = person(db, "ended")
+    gid, _, _ = made(db, store, owner)
+    detail = open_page("pages/5_History.py", owner, {"id": str(gid)})
+    detail.text_input(key=f"preset_name_{gid}").input("Too late")
+    with db.session() as s:
+        sessions.end_all(s, owner.id, "logout")  # as a logout in another browser does
+    detail.button(key=f"preset_save_{gid}").click().run()
+    assert not detail.exception
+    assert presets.offered(db, owner, "try_on") == []
+    assert any("session has ended" in i.value for i in detail.info)

@@ -12,8 +12,10 @@ from typing import Any, NoReturn, ParamSpec
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from viba.accounts import sessions
 from viba.core.errors import UNEXPECTED, UserError
 from viba.core.text import md_escape
+from viba.store.db import Database
 from viba.web.browser_session import session
 from viba.web.language import t
 
@@ -26,6 +28,14 @@ def fail(message: str) -> NoReturn:
     st.error(md_escape(t(message)), icon=":material/error:")
     st.stop()
     raise AssertionError("unreachable: st.stop() raises")
+
+
+def still_logged_in(db: Database) -> bool:
+    """Whether this browser's login is still live. The guard asks on every page run, but a
+    widget's callback runs before the page, and a part of the page that runs alone (a
+    fragment) skips the guard: what changes something asks first."""
+    box = session()
+    return box.session_id is not None and sessions.check(db, box.session_id) is not None
 
 
 def in_part() -> bool:
@@ -60,6 +70,9 @@ def action(fn: Callable[P, Any]) -> Callable[P, None]:
 
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        db = getattr(args[0], "db", None) if args else None  # a PageContext's
+        if isinstance(db, Database) and not still_logged_in(db):
+            return  # ended elsewhere: the run that follows shows the login panel
         try:
             fn(*args, **kwargs)
         except UserError as exc:

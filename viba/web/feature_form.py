@@ -27,10 +27,10 @@ from viba.studio.features import ChoiceOption, Feature, IntOption, Slot
 from viba.studio.generations import GenerationView
 from viba.studio.prefill import Prefill
 from viba.web import context, job_watch, presets_view, sidebar, thumbnails
-from viba.web.boundary import boundary, in_part, show_flash
+from viba.web.boundary import boundary, in_part, show_flash, still_logged_in
 from viba.web.browser_session import session
 from viba.web.context import PageContext
-from viba.web.guard import guard, still_logged_in
+from viba.web.guard import guard
 from viba.web.job_cards import recent_jobs, recent_views
 from viba.web.language import current_language, t
 from viba.web.uploads import opened
@@ -353,7 +353,7 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
     if not submitted or config is None:
         return
     try:
-        if not still_logged_in(ctx):  # ended elsewhere since the page last ran whole
+        if not still_logged_in(ctx.db):  # ended elsewhere since the page last ran whole
             st.rerun()
         _submit_form(ctx, feature, uploads, avatars, filled, values, compared, shown, config)
     finally:

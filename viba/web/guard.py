@@ -75,13 +75,6 @@ def current_account(db: Database, settings: Settings) -> Account | None:
     return login_view.sso_account(db, settings, lambda: sessions.ended_at(db, login.session_id))
 
 
-def still_logged_in(ctx: PageContext) -> bool:
-    """Whether the run's login is still live: a part of the page that runs alone (a
-    fragment) skips the guard, so one about to change something asks first."""
-    box = session()
-    return box.session_id is not None and sessions.check(ctx.db, box.session_id) is not None
-
-
 def _sync_cookie(cookie: SessionCookie, account: Account | None) -> None:
     """Make the browser's cookie match the session.
 

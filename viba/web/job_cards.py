@@ -26,7 +26,7 @@ from viba.studio import (
 from viba.studio.features import Feature
 from viba.studio.generations import GenerationView
 from viba.web import boards_view, live, sidebar, thumbnails
-from viba.web.boundary import action
+from viba.web.boundary import action, still_logged_in
 from viba.web.browser_session import session
 from viba.web.context import PageContext
 from viba.web.language import current_language, t
@@ -283,6 +283,8 @@ def refine_box(ctx: PageContext, view: GenerationView, key: str, index: int) -> 
             )
             if not st.form_submit_button(t("refine"), type="primary"):
                 return
+        if not still_logged_in(ctx.db):  # the card may be a part that ran alone
+            st.rerun()
         try:
             ctx.runner.refine(ctx.account.id, view.id, key, words, ctx.gemini_config())
         except UserError as exc:
