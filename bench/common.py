@@ -98,6 +98,21 @@ def photo_jpeg(seed: int, size: tuple[int, int] = (4000, 3000), quality: int = 9
     return out.getvalue()
 
 
+def finished_derivations(db, store, user, count: int) -> None:
+    """The user's latest `count` Derivations, finished, 4 outputs each (what "Your latest"
+    shows someone who uses the app), their images in `store`."""
+    from fake_gemini import png_bytes  # tests/, on the benchmarks' path
+    from helpers import add
+
+    for n in range(count):
+        tag = f"{user.email} {n}"
+        photo = store.save(png_bytes(f"in {tag}", (600, 800)), "image/png").key
+        outs = [
+            store.save(png_bytes(f"out {tag} {i}", (600, 800)), "image/png").key for i in range(4)
+        ]
+        add(db, user, type="derivation", inputs=[photo], outputs=outs, names=(f"p{n}.jpg",))
+
+
 def wait_for(check, timeout: float = 300.0, step: float = 0.02) -> float:
     """Poll check() until it is true; how long that took (s)."""
     started = time.perf_counter()

@@ -19,13 +19,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from common import app_env
+from common import app_env, finished_derivations
 from sqlalchemy import event
 
 from viba import services
@@ -33,8 +32,7 @@ from viba.accounts import auth
 from viba.core.config import get_settings
 from viba.web import addresses, thumbnails
 
-from fake_gemini import png_bytes
-from helpers import PASSWORD, add, create_pg_database, drop_pg_database, open_page
+from helpers import PASSWORD, create_pg_database, drop_pg_database, open_page
 
 
 def main() -> int:
@@ -64,13 +62,7 @@ def main() -> int:
         store = services.image_store(settings, db)
         auth.register(db, "admin@example.com", "Admin", PASSWORD)
         user = auth.register(db, "user@example.com", "User", PASSWORD)
-        for n in range(6):
-            photo = store.save(png_bytes(f"in {n}", (600, 800)), "image/png").key
-            outs = [
-                store.save(png_bytes(f"out {n} {i} {uuid.uuid4()}", (600, 800)), "image/png").key
-                for i in range(4)
-            ]
-            add(db, user, type="derivation", inputs=[photo], outputs=outs, names=(f"p{n}.jpg",))
+        finished_derivations(db, store, user, 6)
         counts = {"statements": 0, "checkouts": 0}
 
         def statement(*_: object) -> None:

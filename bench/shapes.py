@@ -29,17 +29,24 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import Sampler, app_env, browser_cpu, cpu_s, healthy, rss_mb, wait_for
+from common import (
+    Sampler,
+    app_env,
+    browser_cpu,
+    cpu_s,
+    finished_derivations,
+    healthy,
+    rss_mb,
+    wait_for,
+)
 from playwright.sync_api import Page, expect
 
 from viba.accounts import auth
 
-from fake_gemini import png_bytes
 from helpers import (
     PASSWORD,
     ROOT,
     StreamlitServer,
-    add,
     create_pg_database,
     drop_pg_database,
     log_in,
@@ -92,12 +99,13 @@ def _made(db, since: float) -> dict:
     from sqlalchemy import select
 
     from viba.store.models import GenerationHistory as G
+    from viba.studio import generations
 
     with db.session() as s:
         rows = s.execute(
             select(G.user_id, G.status, G.output_keys).where(G.created_at >= _utc(since - 1))
         ).all()
-    if any(r.status not in ("completed", "failed", "cancelled") for r in rows):
+    if any(r.status in generations.UNFINISHED for r in rows):
         return {}
     return {r.user_id: list(r.output_keys) for r in rows}
 
@@ -136,29 +144,13 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     return proc
 
 
-def _give_history(db, people, history: int) -> None:
-    """Each person's latest `history` Derivations, finished, 4 outputs each (what "Your latest"
-    shows a team that uses the app), their images in the database store."""
-    from viba.store.image_store import ImageStore, make_backend
-
-    store = ImageStore(make_backend("db", db, Path(tempfile.mkdtemp())))
-    for person in people:
-        for n in range(history):
-            tag = f"{person.email} {n}"
-            photo = store.save(png_bytes(f"in {tag}", (600, 800)), "image/png").key
-            outs = [
-                store.save(png_bytes(f"out {tag} {i}", (600, 800)), "image/png").key
-                for i in range(4)
-            ]
-            add(db, person, type="derivation", inputs=[photo], outputs=outs, names=(f"{n}.jpg",))
-
-
 def run_shape(
     browser, fake, photo12: bytes, admin_url: str, label: str, workers: int, users, history=0
 ):
     from sqlalchemy import select
 
     from viba.store.db import Database
+    from viba.store.image_store import ImageStore, make_backend
     from viba.store.models import GenerationHistory
 
     scratch = Path(tempfile.mkdtemp())
@@ -169,7 +161,10 @@ def run_shape(
         auth.register(db, f"shape{i}@example.com", f"Shape {i}", PASSWORD)
         for i in range(max(users))
     ]
-    _give_history(db, people, history)
+    if history:
+        store = ImageStore(make_backend("db", db, scratch))
+        for person in people:
+            finished_derivations(db, store, person, history)
     env = app_env(
         url,
         scratch,
