@@ -4,6 +4,7 @@ folder) and s3 (moto's S3-compatible server on loopback, driven through boto3)."
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 from PIL import Image
@@ -36,6 +37,23 @@ def test_put_get_exists_delete(backend):
     with pytest.raises(BlobMissing):
         backend.get(key)
     backend.delete(key)  # deleting twice is fine
+
+
+def test_every_byte_value_comes_back_as_it_went_in(backend):
+    """On PostgreSQL the database backend reads in binary, not as hex text: every byte
+    value, one key or several at once, a missing key left out."""
+    data = bytes(range(256)) * 40 + os.urandom(5000)
+    keys = ["img/" + c * 64 + ".png" for c in "ef"]
+    backend.put(keys[0], data, "image/png")
+    backend.put(keys[1], data[::-1], "image/png")
+    assert backend.get(keys[0]) == data
+    many = getattr(backend, "get_many", None)
+    if many is not None:
+        missing = "img/" + "9" * 64 + ".png"
+        assert many([*keys, missing]) == {keys[0]: data, keys[1]: data[::-1]}
+        assert many([]) == {}
+    for key in keys:
+        backend.delete(key)
 
 
 def test_content_addressed_with_thumbnail(backend):

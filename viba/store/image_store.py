@@ -73,6 +73,9 @@ def check_key(key: str) -> str:
     return key
 
 
+_READ_BLOBS = f"SELECT key, data FROM {Blob.__tablename__} WHERE key = ANY(%s)"
+
+
 class DbBackend:
     """Blobs in the application database: nothing else to run, works on Supabase as is."""
 
@@ -101,20 +104,30 @@ class DbBackend:
             self.db.moved_large_value(s, len(data))
 
     def get(self, key: str) -> bytes:
-        with self.db.session() as s:
-            data = s.scalar(select(Blob.data).where(Blob.key == key))
-            self.db.moved_large_value(s, len(data or b""))
+        data = self._read([key]).get(key)
         if data is None:
             raise BlobMissing(f"The image {key} is missing from the database.")
-        return bytes(data)
+        return data
 
     def exists(self, key: str) -> bool:
         with self.db.session() as s:
             return s.scalar(select(Blob.key).where(Blob.key == key)) is not None
 
     def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        return self._read(keys)
+
+    def _read(self, keys: list[str]) -> dict[str, bytes]:
         with self.db.session() as s:
-            rows = s.execute(select(Blob.key, Blob.data).where(Blob.key.in_(keys))).all()
+            if self.db.is_postgres:
+                # In binary: psycopg otherwise asks for bytea as hex text, which PostgreSQL
+                # writes and psycopg decodes at twice the size. A 4.5 MB photo took 42 ms and
+                # 25 ms of this process's CPU, now 15 ms and 4 ms (bench/blob_read.py).
+                raw = s.connection().connection.driver_connection
+                with raw.cursor(binary=True) as cur:
+                    cur.execute(_READ_BLOBS, [list(keys)])
+                    rows = cur.fetchall()
+            else:
+                rows = s.execute(select(Blob.key, Blob.data).where(Blob.key.in_(keys))).all()
             # libpq's buffer grows to the largest one message: the largest row, not the sum
             self.db.moved_large_value(s, max((len(data) for _, data in rows), default=0))
         return {key: bytes(data) for key, data in rows}
