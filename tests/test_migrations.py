@@ -66,6 +66,14 @@ def test_upgrade_builds_exactly_the_models_schema(empty_database_url, backend):
         if backend == "postgresql":
             types = {c["name"]: str(c["type"]) for c in insp.get_columns("users")}
             assert types["model_preferences"] == "JSONB" and types["id"] == "UUID"
+            with db.engine.connect() as conn:  # 0020: images are not compressed again
+                storage = conn.scalar(
+                    text(
+                        "SELECT attstorage FROM pg_attribute "
+                        "WHERE attrelid = 'blobs'::regclass AND attname = 'data'"
+                    )
+                )
+            assert storage == "e"
     finally:
         db.dispose()
 
