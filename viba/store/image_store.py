@@ -123,6 +123,7 @@ class DbBackend:
                 # writes and psycopg decodes at twice the size. A 4.5 MB photo took 42 ms and
                 # 25 ms of this process's CPU, now 15 ms and 4 ms (bench/blob_read.py).
                 raw = s.connection().connection.driver_connection
+                assert raw is not None  # checked out: the session holds it
                 with raw.cursor(binary=True) as cur:
                     cur.execute(_READ_BLOBS, [list(keys)])
                     rows = cur.fetchall()
