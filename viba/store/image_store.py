@@ -367,16 +367,17 @@ class ImageStore:
         digest = hashlib.sha256(data).hexdigest()
         key = f"img/{digest}.{EXTENSIONS[mime]}"
         thumb = thumb_key_for(key)
-        if self.backend.exists(key) and self.backend.exists(thumb):
+        # Each asked once: a put of a key another job stored meanwhile is a no-op anyway.
+        created, has_thumb = not self.backend.exists(key), self.backend.exists(thumb)
+        if not created and has_thumb:
             return StoredImage(key, thumb, mime)
         try:  # first, so that bytes that are not an image are never stored
             small = make_thumbnail(data)
         except (OSError, SyntaxError, ValueError) as exc:
             raise StorageError("That is not an image that can be stored.") from exc
-        created = not self.backend.exists(key)
         if created:
             self.backend.put(key, data, mime)
-        if not self.backend.exists(thumb):
+        if not has_thumb:
             self.backend.put(thumb, small, "image/webp")
         return StoredImage(key, thumb, mime, created)
 
