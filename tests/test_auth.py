@@ -23,10 +23,11 @@ from viba.accounts.auth import (
     update_profile,
     verify_password,
 )
+from viba.store import audit
 from viba.store.db import Database
-from viba.store.models import User, utcnow
+from viba.store.models import AuditEntry, User, utcnow
 
-from helpers import PASSWORD
+from helpers import PASSWORD, at_once
 
 
 def row(db: Database, email: str) -> User:
@@ -241,6 +242,60 @@ def test_change_password(db, user):
     with pytest.raises(AuthError):
         authenticate(db, user.email, PASSWORD)
     assert authenticate(db, user.email, "new-password-77").id == user.id
+
+
+def test_wrong_current_passwords_count_toward_the_lock_like_logins(db, user):
+    """A browser left logged in cannot be used to guess the password: Change password's
+    current password counts as a login attempt, and the lock it sets holds logins too."""
+    for _ in range(MAX_FAILED_LOGINS - 1):
+        with pytest.raises(AuthError, match="^The current password is not correct.$"):
+            change_password(db, user.id, "wrong-password-1", "new-password-77")
+    with pytest.raises(AuthError, match="^Too many wrong passwords"):
+        change_password(db, user.id, "wrong-password-1", "new-password-77")
+    locked = row(db, user.email)
+    assert locked.failed_logins == MAX_FAILED_LOGINS and locked.locked_until is not None
+    with pytest.raises(AuthError, match="^Too many wrong passwords"):  # even the right one
+        change_password(db, user.id, PASSWORD, "new-password-77")
+    with pytest.raises(AccountLocked):
+        authenticate(db, user.email, PASSWORD)
+    assert verify_password(PASSWORD, row(db, user.email).password_hash)  # unchanged
+    with db.session() as s:
+        asked = s.scalars(
+            select(AuditEntry.details).where(
+                AuditEntry.actor_id == user.id, AuditEntry.action == audit.LOGIN_FAILED
+            )
+        ).all()
+    wrong = [d.get("asked_by") for d in asked if d.get("reason") == "wrong password"]
+    assert wrong == ["change password"] * MAX_FAILED_LOGINS
+
+
+def test_a_right_current_password_resets_the_count(db, user):
+    for _ in range(MAX_FAILED_LOGINS - 1):
+        with pytest.raises(AuthError):
+            authenticate(db, user.email, "wrong-password-1")
+    change_password(db, user.id, PASSWORD, "new-password-77")
+    assert row(db, user.email).failed_logins == 0
+
+
+def test_wrong_current_passwords_at_once_get_at_most_five_checked(db, user, monkeypatch):
+    """Each confirmation is reserved before its password is checked, as a login is: 12 at
+    once check five passwords and lock the account."""
+    stored_hash = row(db, user.email).password_hash
+    checked: list[str] = []
+    real_verify = verify_password
+
+    def counting_verify(password, password_hash):
+        if password_hash == stored_hash:
+            checked.append(password)
+        return real_verify(password, password_hash)
+
+    monkeypatch.setattr(auth, "verify_password", counting_verify)
+    calls = [lambda: change_password(db, user.id, "wrong-password-1", "new-password-77")] * 12
+    results, sentences = at_once(calls, AuthError)
+    assert results == [] and len(sentences) == 12
+    assert len(checked) == MAX_FAILED_LOGINS
+    assert sentences.count("The current password is not correct.") == MAX_FAILED_LOGINS - 1
+    assert row(db, user.email).locked_until is not None
 
 
 def test_admin_sets_a_temporary_password_and_unlocks(db, admin, user):

@@ -241,6 +241,32 @@ def test_unlinking_takes_the_password(db):
     assert actions(db, account.id)[-1] == "sso_unlinked"
 
 
+@pytest.mark.parametrize("doing", ["link", "unlink"])
+def test_wrong_passwords_to_link_or_unlink_count_toward_the_lock(db, doing):
+    """Linking and unlinking ask the password as a login does, and count it: five wrong ones
+    lock the account, logins included, and the right one then changes nothing."""
+    account, session_id = password_account(db)
+    if doing == "unlink":
+        sso.begin_link(db, account.id, session_id, PASSWORD)
+        assert sso.finish_link(db, account.id, session_id, claims(account.email), DOMAINS)
+
+    def attempt(password: str) -> None:
+        if doing == "link":
+            sso.begin_link(db, account.id, session_id, password)
+        else:
+            sso.unlink(db, account.id, password)
+
+    for _ in range(auth.MAX_FAILED_LOGINS - 1):
+        with pytest.raises(AuthError, match=f"^{sso.WRONG_PASSWORD}$"):
+            attempt("guess-number-1")
+    for password in ("guess-number-1", PASSWORD):
+        with pytest.raises(AuthError, match=f"^{auth.LOCKED_NOW}$"):
+            attempt(password)
+    with pytest.raises(AuthError, match=f"^{GENERIC_LOGIN_ERROR}$"):
+        auth.authenticate(db, account.email, PASSWORD)
+    assert sso.linked_issuer(db, account.id) == (ISSUER if doing == "unlink" else None)
+
+
 @pytest.fixture()
 def sso_app(app_environ, monkeypatch):
     """The in-process app (AppTest) with Google sign-in offered."""

@@ -12,7 +12,7 @@ import logging
 import re
 import unicodedata
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 MAX_FAILED_LOGINS = 5
 LOCK_DURATION = timedelta(minutes=15)
+LOCKED_NOW = (
+    f"Too many wrong passwords in a row: the account is locked for "
+    f"{int(LOCK_DURATION.total_seconds() // 60)} minutes from the last one, logins included."
+)
 RESET_TOKEN_LIFETIME = timedelta(minutes=30)
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt reads no further
@@ -181,25 +185,7 @@ def authenticate(
             audit.record(s, audit.LOGIN_FAILED, actor_email=email, reason=reason)
             reserved = False
         else:
-            lock_ran_out = and_(User.locked_until.is_not(None), User.locked_until <= now)
-            count = case((lock_ran_out, 1), else_=User.failed_logins + 1)
-            reserved = bool(
-                rowcount(
-                    s.execute(
-                        update(User)
-                        .where(
-                            User.id == user.id,
-                            or_(User.locked_until.is_(None), User.locked_until <= now),
-                        )
-                        .values(
-                            failed_logins=count,
-                            locked_until=case(
-                                (count >= MAX_FAILED_LOGINS, now + LOCK_DURATION), else_=None
-                            ),
-                        )
-                    )
-                )
-            )
+            reserved = _reserve_attempt(s, user.id, now)
             if not reserved:
                 audit.record(
                     s, audit.LOGIN_FAILED, actor_id=user.id, actor_email=email, reason="locked"
@@ -213,23 +199,7 @@ def authenticate(
             raise AccountLocked()
         raise AuthError(GENERIC_LOGIN_ERROR)
     if not verify_password(password, user.password_hash):
-        with db.session() as s:
-            audit.record(
-                s,
-                audit.LOGIN_FAILED,
-                actor_id=user.id,
-                actor_email=email,
-                reason="wrong password",
-                failed_logins=user.failed_logins,
-            )
-            if user.locked_until is not None:
-                audit.record(
-                    s,
-                    audit.ACCOUNT_LOCKED,
-                    actor_id=user.id,
-                    actor_email=email,
-                    until=user.locked_until.isoformat(timespec="seconds"),
-                )
+        _wrong_password(db, user)
         raise AccountLocked() if user.locked_until is not None else AuthError(GENERIC_LOGIN_ERROR)
     with db.session() as s:
         values: dict[str, Any] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
@@ -238,6 +208,71 @@ def authenticate(
         s.execute(update(User).where(User.id == user.id).values(**values))
         audit.record(s, audit.LOGIN, actor_id=user.id, actor_email=email)
         return Account.of(s.get(User, user.id, populate_existing=True))  # type: ignore[arg-type]
+
+
+def _reserve_attempt(s: Session, user_id: uuid.UUID, now: datetime) -> bool:
+    """Count one password attempt as a failure, in one atomic UPDATE, unless the account is
+    locked: False when it is. The fifth in a row locks it for LOCK_DURATION (a lock that ran
+    out starts a fresh count); a right password then resets the count."""
+    lock_ran_out = and_(User.locked_until.is_not(None), User.locked_until <= now)
+    count = case((lock_ran_out, 1), else_=User.failed_logins + 1)
+    done = s.execute(
+        update(User)
+        .where(User.id == user_id, or_(User.locked_until.is_(None), User.locked_until <= now))
+        .values(
+            failed_logins=count,
+            locked_until=case((count >= MAX_FAILED_LOGINS, now + LOCK_DURATION), else_=None),
+        )
+    )
+    return bool(rowcount(done))
+
+
+def _wrong_password(db: Database, user: User, asked_by: str | None = None) -> None:
+    """The audit entries of a wrong password (user: its row as the reservation left it)."""
+    extra: dict[str, Any] = {"asked_by": asked_by} if asked_by else {}
+    with db.session() as s:
+        audit.record(
+            s,
+            audit.LOGIN_FAILED,
+            actor_id=user.id,
+            actor_email=user.email,
+            reason="wrong password",
+            failed_logins=user.failed_logins,
+            **extra,
+        )
+        if user.locked_until is not None:
+            audit.record(
+                s,
+                audit.ACCOUNT_LOCKED,
+                actor_id=user.id,
+                actor_email=user.email,
+                until=user.locked_until.isoformat(timespec="seconds"),
+            )
+
+
+def confirm_password(
+    db: Database, user_id: uuid.UUID, password: str, wrong: str, doing: str
+) -> None:
+    """A logged-in person's password, asked again before a change that needs it (the
+    password itself, linking or unlinking a sign-in provider). Counted like a login attempt,
+    so a browser left logged in cannot be used to guess it: five wrong ones in a row lock
+    the account, logins included. Raises AuthError: `wrong`, or LOCKED_NOW (the person is
+    logged in: the lock is no secret to them)."""
+    now = utcnow()
+    with db.session() as s:
+        reserved = _reserve_attempt(s, user_id, now)
+        user = s.get(User, user_id)  # as the reservation left it
+    if user is None or not user.is_active:
+        _check_nobody(password)
+        raise AuthError(wrong)
+    if not reserved:
+        _check_nobody(password)
+        raise AuthError(LOCKED_NOW)
+    if not verify_password(password, user.password_hash):
+        _wrong_password(db, user, asked_by=doing)
+        raise AuthError(LOCKED_NOW if user.locked_until is not None else wrong)
+    with db.session() as s:
+        s.execute(update(User).where(User.id == user_id).values(failed_logins=0, locked_until=None))
 
 
 def get_account(db: Database, user_id: uuid.UUID | str) -> Account | None:
@@ -313,13 +348,14 @@ def change_password(
     new_password: str,
     keep_session: uuid.UUID | None = None,
 ) -> None:
-    """Change your own password; every other browser logged in as you is logged out."""
-    with db.session() as s:
-        user = s.get(User, user_id)
-        if user is None or not verify_password(current_password, user.password_hash):
-            raise AuthError("The current password is not correct.")
+    """Change your own password; every other browser logged in as you is logged out. The
+    current password counts toward the lock like a login (confirm_password)."""
     if current_password == new_password:
         raise AuthError("The new password must be different from the current one.")
+    check_password_policy(new_password)
+    confirm_password(
+        db, user_id, current_password, "The current password is not correct.", "change password"
+    )
     _set_password(db, user_id, new_password, audit.PASSWORD_CHANGED, keep_session=keep_session)
 
 

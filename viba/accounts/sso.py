@@ -27,7 +27,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from viba.accounts.account import GENERIC_LOGIN_ERROR, Account, AuthError
-from viba.accounts.auth import clean_name, hash_password, normalise_email, verify_password
+from viba.accounts.auth import clean_name, confirm_password, hash_password, normalise_email
 from viba.store import audit
 from viba.store.db import Database, rowcount, serialize
 from viba.store.models import User, UserSession, utcnow
@@ -134,9 +134,10 @@ def sign_in(
 def begin_link(db: Database, user_id: uuid.UUID, session_id: uuid.UUID, password: str) -> None:
     """Profile > link Google sign-in, the first half: the account's password, then this login
     session may finish a link (finish_link) for LINK_TIME."""
+    confirm_password(db, user_id, password, WRONG_PASSWORD, "link sign-in")
     with db.session() as s:
         user = s.get(User, user_id)
-        if user is None or not verify_password(password, user.password_hash):
+        if user is None:
             raise AuthError(WRONG_PASSWORD)
         if user.sso_subject is not None:
             raise AuthError(ALREADY_LINKED)
@@ -221,9 +222,10 @@ def linked_issuer(db: Database, user_id: uuid.UUID) -> str | None:
 def unlink(db: Database, user_id: uuid.UUID, password: str) -> None:
     """Stop signing in with the provider; the password first (an account made by a Google
     sign-in has none anyone knows: it sets one with a password reset)."""
+    confirm_password(db, user_id, password, WRONG_PASSWORD, "unlink sign-in")
     with db.session() as s:
         user = s.get(User, user_id, with_for_update=True)
-        if user is None or not verify_password(password, user.password_hash):
+        if user is None:
             raise AuthError(WRONG_PASSWORD)
         if user.sso_subject is None:
             return

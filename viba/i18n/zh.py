@@ -68,6 +68,8 @@ PHRASES: dict[str, str] = {
     "Only admins can do this.": "只有管理员可以执行此操作。",
     "An account with this email already exists. Log in instead.": "该邮箱已有账户，请直接登录。",
     "The current password is not correct.": "当前密码不正确。",
+    "Too many wrong passwords in a row: the account is locked for {n} minutes from the last "
+    "one, logins included.": "密码连续输错次数过多：账户从最后一次起锁定 {n} 分钟，登录同样受限。",
     "No active account has that email.": "没有使用该邮箱的有效账户。",
     "No such account.": "没有这个账户。",
     "Password is too short (at least {n} characters).": "密码太短（至少 {n} 个字符）。",
