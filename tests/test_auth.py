@@ -142,22 +142,28 @@ def test_unknown_email_wrong_password_and_locked_account_get_the_same_answer(db,
     assert set(answers) == {GENERIC_LOGIN_ERROR}
 
 
-@pytest.mark.parametrize("right_at", [0, 4, 5, 17, 29])
-def test_a_burst_of_guesses_gets_at_most_five_passwords_checked(db, user, monkeypatch, right_at):
-    """30 logins at once, one of them with the right password: the lock holds whatever the
-    concurrency (each attempt is reserved before its password is checked)."""
-    import threading
-
+@pytest.fixture()
+def checked(db, user, monkeypatch) -> list[str]:
+    """The passwords checked against the user's own hash, in order (bcrypt is still run)."""
     stored_hash = row(db, user.email).password_hash
-    checked: list[str] = []
+    found: list[str] = []
     real_verify = verify_password
 
     def counting_verify(password, password_hash):
         if password_hash == stored_hash:
-            checked.append(password)
+            found.append(password)
         return real_verify(password, password_hash)
 
     monkeypatch.setattr(auth, "verify_password", counting_verify)
+    return found
+
+
+@pytest.mark.parametrize("right_at", [0, 4, 5, 17, 29])
+def test_a_burst_of_guesses_gets_at_most_five_passwords_checked(db, user, checked, right_at):
+    """30 logins at once, one of them with the right password: the lock holds whatever the
+    concurrency (each attempt is reserved before its password is checked)."""
+    import threading
+
     passwords = ["wrong-password-1"] * 30
     passwords[right_at] = PASSWORD
     barrier = threading.Barrier(len(passwords))
@@ -277,19 +283,9 @@ def test_a_right_current_password_resets_the_count(db, user):
     assert row(db, user.email).failed_logins == 0
 
 
-def test_wrong_current_passwords_at_once_get_at_most_five_checked(db, user, monkeypatch):
+def test_wrong_current_passwords_at_once_get_at_most_five_checked(db, user, checked):
     """Each confirmation is reserved before its password is checked, as a login is: 12 at
     once check five passwords and lock the account."""
-    stored_hash = row(db, user.email).password_hash
-    checked: list[str] = []
-    real_verify = verify_password
-
-    def counting_verify(password, password_hash):
-        if password_hash == stored_hash:
-            checked.append(password)
-        return real_verify(password, password_hash)
-
-    monkeypatch.setattr(auth, "verify_password", counting_verify)
     calls = [lambda: change_password(db, user.id, "wrong-password-1", "new-password-77")] * 12
     results, sentences = at_once(calls, AuthError)
     assert results == [] and len(sentences) == 12
