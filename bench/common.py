@@ -3,7 +3,6 @@ condition, and whether a server answers its health check."""
 
 from __future__ import annotations
 
-import io
 import os
 import secrets
 import statistics
@@ -11,8 +10,6 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-
-from PIL import Image
 
 
 def app_env(url: str, data: Path, gemini_url: str, **extra: str) -> dict[str, str]:
@@ -90,12 +87,9 @@ class Sampler:
 
 def photo_jpeg(seed: int, size: tuple[int, int] = (4000, 3000), quality: int = 92) -> bytes:
     """A phone-like photo: a tinted gradient with grain (12 MP at quality 92 is about 4.5 MB)."""
-    base = Image.linear_gradient("L").resize(size).convert("RGB")
-    tint = Image.new("RGB", size, (60 + seed * 20, 120, 90))
-    grain = Image.effect_noise(size, 30).convert("RGB")
-    out = io.BytesIO()
-    Image.blend(Image.blend(base, tint, 0.4), grain, 0.3).save(out, "JPEG", quality=quality)
-    return out.getvalue()
+    from fake_gemini import grainy_jpeg  # tests/, on the benchmarks' path
+
+    return grainy_jpeg(seed, size, quality)
 
 
 def finished_derivations(db, store, user, count: int) -> None:

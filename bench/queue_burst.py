@@ -8,7 +8,9 @@ as the web and the workers, so its seconds are mostly the browsers'. Here N thre
 one Derivation of its own 12 MP photo at once through JobRunner.submit (what a page's Generate
 does after its form: header check, the upload stored, the row and its queue job in one
 transaction), with the web's VIBA_WORKER=off, and `python -m viba.worker` processes run them;
-the fake Gemini answers text in 1 s and images in 2 s (Files API on): ideal 3.0 s. Per burst:
+the fake Gemini answers text in 1 s and images in 2 s (Files API on): ideal 3.0 s; its images
+are flat JPEGs of a few KB, or with --photo-outputs photo-like ones as heavy as Gemini's (the
+worker decodes each for its thumbnail). Per burst:
 first job created -> last done (from the rows), its ratio to one user, jobs not completed,
 the submitting process's CPU seconds per Derivation, each worker's peak RSS and CPU seconds.
 Prints min / median / max over the runs.
@@ -204,10 +206,16 @@ def main() -> int:
     parser.add_argument("--users", default="1,10,20,40")
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--photo-outputs",
+        action="store_true",
+        help="the fake answers photo-like JPEGs (~0.5 MB at 1K), not flat ones of a few KB",
+    )
     args = parser.parse_args()
     users = tuple(int(n) for n in args.users.split(","))
     fake = FakeGemini().start()
     fake.latency, fake.image_latency = 1.0, 2.0
+    fake.photo_outputs = args.photo_outputs
     base = [photo_jpeg(i) for i in range(4)]
     # Each user's own bytes (a few after the end marker: still a whole JPEG).
     photos = [base[i % 4] + uuid.uuid4().bytes for i in range(max(users))]

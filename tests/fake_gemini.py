@@ -41,6 +41,7 @@ import math
 import re
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -128,6 +129,17 @@ def jpeg_bytes(seed: str, size: tuple[int, int]) -> bytes:
     digest = hashlib.sha256(seed.encode()).digest()
     out = io.BytesIO()
     Image.new("RGB", size, tuple(digest[:3])).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def grainy_jpeg(seed: int, size: tuple[int, int], quality: int = 92) -> bytes:
+    """A photo-like JPEG: a tinted gradient with grain, as costly to decode as a photo of
+    its size (12 MP at quality 92 is about 4.5 MB; 1024x1024 at 90 about 0.5 MB)."""
+    base = Image.linear_gradient("L").resize(size).convert("RGB")
+    tint = Image.new("RGB", size, (60 + seed * 20 % 160, 120, 90))
+    grain = Image.effect_noise(size, 30).convert("RGB")
+    out = io.BytesIO()
+    Image.blend(Image.blend(base, tint, 0.4), grain, 0.3).save(out, "JPEG", quality=quality)
     return out.getvalue()
 
 
@@ -368,6 +380,10 @@ class FakeGemini:
     fail_uploads: bool = False  # answer uploads with 404, as a proxy without the Files API
     list_page_size: int = 50  # models.list's default page size
     list_latency: float = 0.0  # seconds before each page of models.list
+    # Image answers as photo-like JPEGs (grainy_jpeg) of the asked size, each answer's bytes
+    # its own, instead of flat ones of a few KB: a benchmark's worker then decodes and stores
+    # outputs as heavy as Gemini's (hundreds of KB at 1K).
+    photo_outputs: bool = False
     # What models.list says of a model beyond its name (displayName, description, ...)
     listed_details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -375,6 +391,15 @@ class FakeGemini:
         self._scripts: dict[str | None, deque[Answer]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._photos: dict[tuple[int, int], bytes] = {}
+
+    def _photo(self, size: tuple[int, int]) -> bytes:
+        """One grainy photo per size, made once; each answer's own bytes after its end."""
+        with self._lock:
+            made = self._photos.get(size)
+            if made is None:
+                made = self._photos[size] = grainy_jpeg(len(self._photos), size, quality=90)
+        return made + uuid.uuid4().bytes
 
     # --- control --------------------------------------------------------------------------
     def script(self, *answers: Answer, model: str | None = None) -> None:
@@ -392,6 +417,7 @@ class FakeGemini:
             self.drips_finished = self.drips_aborted = 0
             self.most_in_flight.clear()
             self.fail_uploads = False
+            self.photo_outputs = False
             self.list_page_size = 50
             self.list_latency = 0.0
             self.listed_details.clear()
@@ -704,7 +730,11 @@ class FakeGemini:
             if size not in outputs.sizes or ratio not in outputs.ratios:
                 wrong = f"image size {size}" if size not in outputs.sizes else f"ratio {ratio}"
                 return error(400, f"The {wrong} is not supported by {request.model}.", delay=delay)
-            data = jpeg_bytes(request.text + request.model, pixels(size, ratio))
+            data = (
+                self._photo(pixels(size, ratio))
+                if self.photo_outputs
+                else jpeg_bytes(request.text + request.model, pixels(size, ratio))
+            )
             final = {
                 "inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(data).decode()}
             }
