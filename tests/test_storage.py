@@ -52,6 +52,9 @@ def test_every_byte_value_comes_back_as_it_went_in(backend):
         missing = "img/" + "9" * 64 + ".png"
         assert many([*keys, missing]) == {keys[0]: data, keys[1]: data[::-1]}
         assert many([]) == {}
+    existing = getattr(backend, "existing", None)
+    if existing is not None:  # which are stored, in one query
+        assert existing([*keys, "img/" + "9" * 64 + ".png"]) == set(keys)
     for key in keys:
         backend.delete(key)
 
