@@ -132,6 +132,32 @@ def test_start_a_form_from_a_preset_and_it_runs_with_its_settings(
     assert "Dress the person in the garment, exactly." in row.input_params["prompt"]
 
 
+def test_an_action_whose_login_check_meets_a_database_outage_says_so(db, store):
+    """The callback's login check is inside the action's own boundary: a database that
+    fails right then gives the one sentence on the next run, not an error from Streamlit,
+    and nothing is done."""
+    from sqlalchemy import event
+
+    owner = person(db, "outage")
+    gid, _, _ = made(db, store, owner)
+    detail = open_page("pages/5_History.py", owner, {"id": str(gid)})
+    detail.text_input(key=f"preset_name_{gid}").input("Mid outage")
+
+    def refuse_once(*_args, **_kwargs):
+        event.remove(db.engine, "before_cursor_execute", refuse_once)
+        raise db.engine.dialect.dbapi.OperationalError("test outage")
+
+    event.listen(db.engine, "before_cursor_execute", refuse_once)
+    try:
+        detail.button(key=f"preset_save_{gid}").click().run()
+    finally:
+        if event.contains(db.engine, "before_cursor_execute", refuse_once):
+            event.remove(db.engine, "before_cursor_execute", refuse_once)
+    assert not detail.exception
+    assert presets.offered(db, owner, "try_on") == []
+    assert ["cannot be reached" in x.value for x in detail.toast] == [True]
+
+
 def test_an_action_after_the_login_ended_elsewhere_does_nothing(db, store):
     """A widget's callback runs before the page's guard: it asks whether the login is still
     live first, and the page then shows the login panel."""

@@ -71,9 +71,9 @@ def action(fn: Callable[P, Any]) -> Callable[P, None]:
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> None:
         db = getattr(args[0], "db", None) if args else None  # a PageContext's
-        if isinstance(db, Database) and not still_logged_in(db):
-            return  # ended elsewhere: the run that follows shows the login panel
-        try:
+        try:  # the check too: the database may be down
+            if isinstance(db, Database) and not still_logged_in(db):
+                return  # ended elsewhere: the run that follows shows the login panel
             fn(*args, **kwargs)
         except UserError as exc:
             session().flash = str(exc)
