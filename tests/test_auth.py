@@ -267,12 +267,14 @@ def test_wrong_current_passwords_count_toward_the_lock_like_logins(db, user):
     assert verify_password(PASSWORD, row(db, user.email).password_hash)  # unchanged
     with db.session() as s:
         asked = s.scalars(
-            select(AuditEntry.details).where(
-                AuditEntry.actor_id == user.id, AuditEntry.action == audit.LOGIN_FAILED
-            )
+            select(AuditEntry.details)
+            .where(AuditEntry.actor_id == user.id, AuditEntry.action == audit.LOGIN_FAILED)
+            .order_by(AuditEntry.id)
         ).all()
     wrong = [d.get("asked_by") for d in asked if d.get("reason") == "wrong password"]
     assert wrong == ["change password"] * MAX_FAILED_LOGINS
+    refused = [d.get("asked_by") for d in asked if d.get("reason") == "locked"]
+    assert refused == ["change password", None]  # the right one while locked, then the login
 
 
 def test_a_right_current_password_resets_the_count(db, user):

@@ -262,6 +262,15 @@ def confirm_password(
     with db.session() as s:
         reserved = _reserve_attempt(s, user_id, now)
         user = s.get(User, user_id)  # as the reservation left it
+        if user is not None and user.is_active and not reserved:  # as a login's refusal is
+            audit.record(
+                s,
+                audit.LOGIN_FAILED,
+                actor_id=user.id,
+                actor_email=user.email,
+                reason="locked",
+                asked_by=doing,
+            )
     if user is None or not user.is_active:
         _check_nobody(password)
         raise AuthError(wrong)
