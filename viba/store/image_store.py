@@ -104,24 +104,21 @@ class DbBackend:
             self.db.moved_large_value(s, len(data))
 
     def get(self, key: str) -> bytes:
-        data = self._read([key]).get(key)
+        data = self.get_many([key]).get(key)
         if data is None:
             raise BlobMissing(f"The image {key} is missing from the database.")
         return data
 
     def exists(self, key: str) -> bool:
-        with self.db.session() as s:
-            return s.scalar(select(Blob.key).where(Blob.key == key)) is not None
-
-    def get_many(self, keys: list[str]) -> dict[str, bytes]:
-        return self._read(keys)
+        return key in self.existing([key])
 
     def existing(self, keys: list[str]) -> set[str]:
         """Which of the keys are stored, in one query."""
         with self.db.session() as s:
             return set(s.scalars(select(Blob.key).where(Blob.key.in_(keys))))
 
-    def _read(self, keys: list[str]) -> dict[str, bytes]:
+    def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        """The stored ones of the keys, in one query (a missing one is left out)."""
         with self.db.session() as s:
             if self.db.is_postgres:
                 # In binary: psycopg otherwise asks for bytea as hex text, which PostgreSQL
