@@ -42,7 +42,7 @@ from viba.jobs.runner import JobRunner  # noqa: E402
 from viba.store.db import Database  # noqa: E402
 from viba.store.image_store import ImageStore, make_backend  # noqa: E402
 from viba.store.models import GenerationHistory  # noqa: E402
-from viba.studio import features, prompt_store  # noqa: E402
+from viba.studio import features, generations, prompt_store  # noqa: E402
 
 from fake_gemini import FakeGemini  # noqa: E402
 from helpers import PASSWORD, create_pg_database, drop_pg_database  # noqa: E402
@@ -91,7 +91,7 @@ def burst(runner, db, people, photos, config, in_use) -> tuple[float, int, float
             statuses = s.scalars(
                 select(GenerationHistory.status).where(GenerationHistory.id.in_(ids))
             ).all()
-        return all(st not in ("pending", "processing") for st in statuses)
+        return all(st not in generations.UNFINISHED for st in statuses)
 
     wait_for(done, timeout=900, step=0.05)
     with db.session() as s:

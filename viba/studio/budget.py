@@ -29,6 +29,7 @@ from viba.store.db import Database
 from viba.store.models import GenerationHistory, ModelUsage, TeamLimits, User, utcnow
 from viba.studio import features
 from viba.studio.features import Feature
+from viba.studio.generations import UNFINISHED
 
 # What one call is assumed to send when its cost is estimated before it is made: the prompt
 # (a Derivation's variant prompt holds the description) and each input image, and the
@@ -37,7 +38,6 @@ PROMPT_TOKENS = 1000
 INPUT_IMAGE_TOKENS = 1120
 THOUGHT_TOKENS = 300
 TEXT_ANSWER_TOKENS = 600
-UNFINISHED = ("pending", "processing")
 
 
 class LimitReached(UserError, ValueError):
