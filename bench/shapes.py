@@ -73,7 +73,7 @@ class Burst:
     workers_cpu: list[float] = field(default_factory=list)
     submits: float = 0.0  # first job created -> last job created (the clicks and submits)
     job: float = 0.0  # median of each job's created -> done
-    clicks: float = 0.0  # the N Generate clicks themselves (one Playwright thread, in turn)
+    clicks: float = 0.0  # the moment every page clicks -> the last click (the browsers, starved)
     driver_cpu: float = 0.0  # this process's CPU seconds: Playwright and the fake Gemini
     browsers_cpu: float = 0.0  # the Chromium and Playwright driver processes' CPU seconds
     web_picked_mb: float = 0.0  # the web's RSS before the clicks, each user's photo picked
@@ -203,15 +203,26 @@ def run_shape(
             picked = rss_mb(server.proc.pid)
             pids = [server.proc.pid, *(p.pid for p in procs)]
             samplers = [Sampler(pid) for pid in pids]
+            # Every page clicks its Generate at the same moment, by a timer set in it before:
+            # Playwright's clicks, one page after another, took the 20 starved browsers of a
+            # 2-core machine 16-27 s, so "at once" was not at once, and the web's CPU over that
+            # long a burst was not what a Derivation costs it.
+            at = time.time() + 2 + 0.5 * n
+            for page in pages[:n]:
+                main(page).get_by_role("button", name="Generate").evaluate(
+                    "(button, at) => setTimeout(() => {"
+                    " window.vibaClicked = Date.now(); button.click(); }, at - Date.now())",
+                    at * 1000,
+                )
+            if time.time() > at - 0.2:
+                raise RuntimeError("the pages could not all be armed before the moment")
+            time.sleep(at - 0.1 - time.time())
             for s in samplers:
                 s.reset()
             cpu0 = [cpu_s(pid) for pid in pids]
             driver0, browsers0 = time.process_time(), browser_cpu()
             since = time.time()
             print(f"# {label}: {n} users press Generate ({round_})", flush=True)
-            for page in pages[:n]:
-                main(page).get_by_role("button", name="Generate").click()
-            clicks = time.time() - since  # the browser side of "submits over"
             # Done: each user's job has ended and their page shows its outputs.
             burst = list(zip(pages[:n], people[:n]))
 
@@ -220,6 +231,8 @@ def run_shape(
                 return len(made) == len(b) and all(_shows(p, made[u.id]) for p, u in b)
 
             wait_for(shown, timeout=900, step=0.1)
+            # the browser side of "submits over": the moment -> the last page's click
+            clicks = max(p.evaluate("window.vibaClicked") for p in pages[:n]) / 1000 - at
             driver = time.process_time() - driver0
             browsers = sum(c - browsers0[p] for p, c in browser_cpu().items() if p in browsers0)
             peaks = [s.peak() for s in samplers]
