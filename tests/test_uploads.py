@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 
 import pytest
 from starlette.exceptions import HTTPException
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
+from viba.core.errors import UserError
 from viba.web import uploads
 
-from helpers import at_once
+from helpers import at_once, wait_until
 
 
 @pytest.fixture()
@@ -95,3 +98,47 @@ def test_only_an_unused_memory_manager_is_spooled(tmp_path):
     used.add_file("s1", rec("f1", b"data"))
     with pytest.raises(TypeError):
         uploads.spool_to_disk(used, tmp_path)
+
+
+def test_only_a_few_submits_hold_their_files_in_memory_at_once(monkeypatch):
+    monkeypatch.setattr(uploads, "_held", threading.BoundedSemaphore(uploads.HELD_AT_ONCE))
+    lock, full, go = threading.Lock(), threading.Event(), threading.Event()
+    inside, most, arrived = [0], [0], [0]
+
+    def submit() -> bool:
+        with lock:
+            arrived[0] += 1
+        with uploads.in_turn():
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+                if inside[0] == uploads.HELD_AT_ONCE:
+                    full.set()
+            go.wait(30)  # the first ones hold their turn until the test lets them go
+            with lock:
+                inside[0] -= 1
+        return True
+
+    done: list = []
+    runner = threading.Thread(target=lambda: done.append(at_once([submit] * 12, UserError)))
+    runner.start()
+    assert full.wait(30)
+    assert wait_until(lambda: arrived[0] == 12)  # all of them asked for their turn
+    go.set()
+    runner.join(30)
+    taken, refused = done[0]
+    assert len(taken) == 12 and not refused  # every one had its turn
+    assert most[0] == uploads.HELD_AT_ONCE
+
+
+def test_a_submit_that_waits_too_long_for_its_turn_is_refused_with_a_sentence(monkeypatch):
+    monkeypatch.setattr(uploads, "_held", threading.BoundedSemaphore(uploads.HELD_AT_ONCE))
+    monkeypatch.setattr(uploads, "HELD_WAIT_SECONDS", 0.05)
+    with contextlib.ExitStack() as turns:
+        for _ in range(uploads.HELD_AT_ONCE):
+            turns.enter_context(uploads.in_turn())
+        with pytest.raises(UserError) as refused, uploads.in_turn():
+            pass
+    assert str(refused.value) == uploads.BUSY
+    with uploads.in_turn():  # the turns given back: the next one goes at once
+        pass

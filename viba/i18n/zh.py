@@ -72,6 +72,8 @@ PHRASES: dict[str, str] = {
     "one, logins included.": "密码连续输错次数过多：账户从最后一次起锁定 {n} 分钟，登录同样受限。",
     "No active account has that email.": "没有使用该邮箱的有效账户。",
     "No such account.": "没有这个账户。",
+    "The server is busy storing other people's photos: pick yours and press Generate again in "
+    "a moment.": "服务器正忙于保存其他人的照片：请稍后重新选择照片并再次点击生成。",
     "Password is too short (at least {n} characters).": "密码太短（至少 {n} 个字符）。",
     "Password needs at least one letter and one digit.": "密码需要至少一个字母和一个数字。",
     # --- home, sidebar, profile -----------------------------------------------------------

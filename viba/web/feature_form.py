@@ -33,7 +33,7 @@ from viba.web.context import PageContext
 from viba.web.guard import guard
 from viba.web.job_cards import recent_jobs, recent_views
 from viba.web.language import current_language, t
-from viba.web.uploads import opened
+from viba.web.uploads import in_turn, opened
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "heic", "heif"]
 # Thumbnails of the picked photos before Generate, drawn by the browser (see the file).
@@ -355,7 +355,8 @@ def feature_form(ctx: PageContext, feature: Feature, config: GeminiConfig | None
     try:
         if not still_logged_in(ctx.db):  # ended elsewhere since the page last ran whole
             st.rerun()
-        _submit_form(ctx, feature, uploads, avatars, filled, values, compared, shown, config)
+        with in_turn():  # a few submits at a time hold their files in memory
+            _submit_form(ctx, feature, uploads, avatars, filled, values, compared, shown, config)
     finally:
         _let_go(uploads)
 
