@@ -5,10 +5,10 @@ For each shape, a real `streamlit run app.py` on a fresh PostgreSQL database (im
 render.yaml's MALLOC_ARENA_MAX=2 and MALLOC_MMAP_THRESHOLD_=1 MB, production log settings), and
 for shape (b) `python -m viba.worker` processes beside it (the web with VIBA_WORKER=off). Then
 1, 10, 20 and 40 Chromium users, each logged in on Derivation with a 12 MP phone photo picked,
-press Generate at once; the fake Gemini answers text in 1 s and images in 2 s (Files API on):
-ideal 3.0 s. Per burst: first job created -> last done (from the rows), its ratio to one user,
-failed or unfinished jobs, and each process's peak RSS and CPU seconds during the burst (CPU
-per Derivation for the web).
+press Generate at once (a timer armed in each page clicks it at the same moment); the fake
+Gemini answers text in 1 s and images in 2 s (Files API on): ideal 3.0 s. Per burst: first job
+created -> last done (from the rows), its ratio to one user, failed or unfinished jobs, and
+each process's peak RSS and CPU seconds during the burst (CPU per Derivation for the web).
 
 Each burst is pressed twice by the same browsers: "first", where most of them make their first
 Derivation since they opened the app, and "again". A browser fetches the scripts of the
@@ -232,7 +232,7 @@ def run_shape(
 
             wait_for(shown, timeout=900, step=0.1)
             # the browser side of "submits over": the moment -> the last page's click
-            clicks = max(p.evaluate("window.vibaClicked") for p in pages[:n]) / 1000 - at
+            clicks = max(0.0, max(p.evaluate("window.vibaClicked") for p in pages[:n]) / 1000 - at)
             driver = time.process_time() - driver0
             browsers = sum(c - browsers0[p] for p, c in browser_cpu().items() if p in browsers0)
             peaks = [s.peak() for s in samplers]

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
+from viba import i18n
 from viba.core.errors import UserError
 from viba.web import uploads
 
@@ -140,5 +141,6 @@ def test_a_submit_that_waits_too_long_for_its_turn_is_refused_with_a_sentence(mo
         with pytest.raises(UserError) as refused, uploads.in_turn():
             pass
     assert str(refused.value) == uploads.BUSY
+    assert "生成" in i18n.t(uploads.BUSY, "zh")  # said in the page's language
     with uploads.in_turn():  # the turns given back: the next one goes at once
         pass
