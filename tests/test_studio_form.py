@@ -135,3 +135,39 @@ def test_one_input_with_three_image_models_runs_three_jobs_shown_side_by_side(
     # Each model's result keeps the actions to go on from it (refine, use as input).
     popovers = [b.proto.popover.label for b in at.get("popover")]
     assert popovers.count("Refine") == 3 and popovers.count("Use as input") == 3
+
+
+def test_a_batch_reads_each_photo_when_its_job_is_queued_and_leaves_out_a_bad_one(
+    db, user, app_environ, fake_gemini, monkeypatch
+):
+    """A batch of many photos holds one of them in memory at a time, not all of them."""
+    from viba.web import feature_form
+
+    steps: list[str] = []
+    read, queue = feature_form.prepare, feature_form.submit
+
+    def reading(files, ctx):
+        steps.extend(f"read {f.name}" for f in files)
+        return read(files, ctx)
+
+    def queueing(*args, **kwargs):
+        steps.append("queue")
+        return queue(*args, **kwargs)
+
+    monkeypatch.setattr(feature_form, "prepare", reading)
+    monkeypatch.setattr(feature_form, "submit", queueing)
+    at = open_page("pages/1_Derivation.py", user)
+    at.file_uploader(key="derivation_image").set_value(
+        [
+            ("one.png", png_bytes("batch-1"), "image/png"),
+            ("bad.png", b"not an image at all", "image/png"),
+            ("three.png", png_bytes("batch-3"), "image/png"),
+        ]
+    )
+    next(b for b in at.button if b.label == "Generate").click().run()
+    assert not at.exception
+    assert steps == ["read one.png", "queue", "read bad.png", "read three.png", "queue"]
+    assert len(at.error) == 1 and "bad.png" in at.error[0].value  # said, and left out
+    with db.session() as s:
+        made = s.scalars(select(GenerationHistory).where(GenerationHistory.user_id == user.id))
+        assert sorted(r.input_params["input_names"][0] for r in made) == ["one.png", "three.png"]

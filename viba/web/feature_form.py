@@ -3,8 +3,9 @@ above the job cards of the user's latest generations (viba.web.job_cards)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -476,34 +477,38 @@ def _jobs_from(
     uploads: dict[str, Any],
     avatars: dict[str, GenerationView | None],
     filled: Prefill | None = None,
-) -> list[list[PreparedImage]]:
+) -> Iterator[list[PreparedImage]]:
     """The inputs of each job to submit, in slot order; nothing (after saying why) when the
-    inputs are missing or unusable. A batch slot gives one job per usable file."""
+    inputs are missing or unusable. A batch slot gives one job per usable file, each file
+    read when its job is submitted: a batch of many photos holds one of them in memory at a
+    time, not all (up to the session's 400 MB of picked files)."""
     per_slot: list[list[PreparedImage]] = []
-    batch_index: int | None = None
+    # The batch slot's place, and a way to read each of its inputs (one job each).
+    batch: tuple[int, list[Callable[[], list[PreparedImage]]]] | None = None
     for slot in feature.slots:
         if filled is not None and slot.role in filled.inputs:
             names = filled.names.get(slot.role) or []
             try:
-                per_slot.append(
-                    [
-                        generations.stored_image(
-                            ctx.store, key, names[i] if i < len(names) else "image.jpg"
-                        )
-                        for i, key in enumerate(filled.inputs[slot.role])
-                    ]
-                )
+                stored = [
+                    generations.stored_image(
+                        ctx.store, key, names[i] if i < len(names) else "image.jpg"
+                    )
+                    for i, key in enumerate(filled.inputs[slot.role])
+                ]
             except StorageError as exc:
                 st.error(md_escape(t(str(exc))))
-                return []
+                return
             if slot.batch:
-                batch_index = len(per_slot) - 1
+                batch = (len(per_slot), [functools.partial(list, [image]) for image in stored])
+                per_slot.append([])  # its place: each job's one input goes there
+            else:
+                per_slot.append(stored)
             continue
         if _from_avatar(feature, slot):
             avatar = avatars.get(slot.role)
             if avatar is None:
                 st.warning(t("need_files"))
-                return []
+                return
             per_slot.append(
                 [generations.stored_image(ctx.store, avatar.output_keys[0], "avatar.png")]
             )
@@ -511,26 +516,35 @@ def _jobs_from(
         files = _files(uploads.get(slot.role))
         if len(files) < slot.min:
             st.warning(t("need_files"))
-            return []
-        if not slot.batch and len(files) > slot.max:
-            st.error(t("too_many").format(n=slot.max))
-            return []
-        images, errors = prepare(files, ctx)
-        if errors and not slot.batch:
-            return []
+            return
         if slot.batch:
-            batch_index = len(per_slot)
+            batch = (len(per_slot), [functools.partial(_usable, file, ctx) for file in files])
+            per_slot.append([])  # its place: each job's one file goes there
+            continue
+        if len(files) > slot.max:
+            st.error(t("too_many").format(n=slot.max))
+            return
+        images, errors = prepare(files, ctx)
+        if errors:
+            return
         per_slot.append(images)
-    if batch_index is None:
-        return [[image for images in per_slot for image in images]]
-    return [
-        [
-            image
-            for i, images in enumerate(per_slot)
-            for image in (images if i != batch_index else [one])
-        ]
-        for one in per_slot[batch_index]
-    ]
+    if batch is None:
+        yield [image for images in per_slot for image in images]
+        return
+    place, inputs = batch
+    for read in inputs:
+        one = read()
+        if one:
+            yield [
+                image
+                for i, images in enumerate(per_slot)
+                for image in (one if i == place else images)
+            ]
+
+
+def _usable(file: Any, ctx: PageContext) -> list[PreparedImage]:
+    """One picked file read and checked: [it], or [] after saying why it cannot be used."""
+    return prepare([file], ctx)[0]
 
 
 # --- job cards -----------------------------------------------------------------------------
