@@ -4,9 +4,10 @@ Each run starts the app against the fake Gemini (SQLite and image files in a scr
 logs N browser users in (headless Chromium), then
   1. three users upload a 10 KB PNG of 9400 x 9400 pixels (a decompression bomb) at once, and
   2. N users each start a Derivation of a 12 MP photo at once, until every job is done,
+  3. one user queues a Derivation batch of --batch 12 MP photos, until every job is queued,
 sampling the server's RSS every 50 ms. Goal (issue 14): peak <= 400 MB (Render starter: 512 MB).
 
-    python bench/memory.py [--users 10] [--runs 3] [--latency 1.0]
+    python bench/memory.py [--users 10] [--runs 3] [--latency 1.0] [--batch 20]
 
 Prints each figure's min / median / max over the runs, with the machine's load average.
 """
@@ -109,6 +110,24 @@ def one_run(args: argparse.Namespace, fake: FakeGemini, photos: list[bytes], bom
                 )
                 fake.latency = 0.0
                 figures["after the burst (MB)"] = rss_mb(server.proc.pid)
+
+                fake.latency = args.latency
+                page, before = pages[0], all_jobs(db)
+                names = [f"batch{i}.jpg" for i in range(args.batch)]
+                for i, name in enumerate(names):  # from files: Playwright takes 50 MB of buffers
+                    (data / name).write_bytes(photos[i % len(photos)])
+                main(page).locator('input[type="file"]').first.set_input_files(
+                    [data / name for name in names]
+                )
+                expect(main(page).get_by_text(names[0])).to_be_visible()
+                sampler.reset()
+                main(page).get_by_role("button", name="Generate").click()
+                deadline = time.monotonic() + 300
+                while time.monotonic() < deadline and all_jobs(db) < before + args.batch:
+                    time.sleep(0.05)
+                assert all_jobs(db) == before + args.batch, "not every photo of the batch queued"
+                figures[f"peak, a batch of {args.batch} photos queued (MB)"] = sampler.peak()
+                fake.latency = 0.0
                 browser.close()
         finally:
             sampler.stop()
@@ -131,11 +150,21 @@ def done_jobs(db) -> int:
         )
 
 
+def all_jobs(db) -> int:
+    from sqlalchemy import func, select
+
+    from viba.store.models import GenerationHistory
+
+    with db.session() as s:
+        return int(s.scalar(select(func.count()).select_from(GenerationHistory)) or 0)
+
+
 def main_() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per Gemini call")
+    parser.add_argument("--batch", type=int, default=20, help="photos in step 3's batch")
     parser.add_argument(
         "--arenas",
         type=int,
