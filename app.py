@@ -5,6 +5,7 @@ app's own HTTP routes beside them (Streamlit 1.67 runs on Starlette):
 - `/images/<kind>/<key>`: stored images for the pages, each address tied to a login session
 - `/live`: the versions of a login's unfinished jobs, asked by its pages (viba.web.live)
 - `/s/<token>`: a share link's read-only page for people without an account (and its images)
+- `/boards/<id>/zip`: a board's outputs as one zip, streamed, for a login that may see it
 
 Files picked in an uploader wait on disk until Generate (viba.web.uploads), not in memory.
 
@@ -24,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from viba import services
 from viba.core.config import get_settings
-from viba.web import addresses, live, media, share_page, uploads
+from viba.web import addresses, downloads, live, media, share_page, uploads
 
 log = logging.getLogger("viba.app")
 
@@ -55,4 +56,8 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
 
 addresses.routes_mounted()
-app = st.App("Home.py", routes=[*media.ROUTES, *live.ROUTES, *share_page.ROUTES], lifespan=lifespan)
+app = st.App(
+    "Home.py",
+    routes=[*media.ROUTES, *live.ROUTES, *share_page.ROUTES, *downloads.ROUTES],
+    lifespan=lifespan,
+)

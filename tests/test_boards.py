@@ -216,3 +216,29 @@ def test_a_deleted_generation_leaves_its_boards(db, store):
     history.delete_generation(db, store, owner.id, gid)
     assert boards.items(db, owner, board) == []
     assert boards.get(db, owner, board).items == 0
+
+
+def test_a_boards_zip_comes_in_pieces_each_output_read_when_its_piece_is_asked_for(
+    db, store, monkeypatch
+):
+    owner, stranger = person(db), person(db, "Sam")
+    board = boards.create(db, owner, "Big")
+    gid, keys = made(db, store, owner, n=3)
+    boards.add(db, owner, board, gid)
+    with pytest.raises(BoardError):  # who may see it is asked before the first piece
+        boards.board_zip_parts(db, store, stranger, board)
+    read: list[str] = []
+    load = store.load
+    monkeypatch.setattr(store, "load", lambda key: read.append(key) or load(key))
+    parts = boards.board_zip_parts(db, store, owner, board)
+    assert read == []
+    pieces = [next(parts)]
+    assert len(read) == 1  # one output in memory, not the board
+    pieces += list(parts)
+    assert len(read) == 3 and len(pieces) == 4  # an output each, then the zip's directory
+    with zipfile.ZipFile(io.BytesIO(b"".join(pieces))) as zf:
+        assert zf.testzip() is None
+        assert sorted(zf.namelist()) == sorted(
+            history.file_name(generations.find(db, owner.id, gid), k, i + 1)
+            for i, k in enumerate(keys)
+        )

@@ -170,3 +170,24 @@ def test_add_an_output_to_a_board_from_compare(db, store):
     at.button(key=f"board_{gid}_1_add").click().run()
     assert [t.value for t in at.toast] == ["Added to From compare."]
     assert [i.output_key for i in boards.items(db, owner, board)] == [keys[1]]
+
+
+def test_under_the_apps_routes_a_boards_zip_is_a_link_to_its_streamed_download(
+    db, store, monkeypatch
+):
+    from viba.web import addresses, browser_session, downloads, thumbnails
+
+    monkeypatch.setattr(addresses, "_routes_mounted", True)  # as app.py mounts them
+    monkeypatch.setattr(thumbnails, "page_origin", lambda: "http://127.0.0.1:8501")
+    owner = person(db, "Zoe")
+    board = boards.create(db, owner, "Zipped")
+    gid, _ = made(db, store, owner)
+    boards.add(db, owner, board, gid)
+    at = open_page(PAGE, owner, {"board": str(board)})
+    assert not at.exception and not at.main.get("download_button")
+    (link,) = at.main.get("link_button")
+    assert link.proto.label == "Download all (zip)"
+    session_id = at.session_state[browser_session.SESSION_KEY].session_id
+    address = downloads.board_zip_address(get_settings(), session_id, board)
+    assert link.proto.url == "http://127.0.0.1:8501" + address  # this login's, signed
+    assert address.startswith(f"/boards/{board.hex}/zip?s={session_id.hex}&t=")

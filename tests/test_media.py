@@ -115,3 +115,50 @@ def test_health_says_the_database_and_the_queue_answer(streamlit_server):
     status, headers, body = fetch(streamlit_server.url + "/health")
     assert status == 200 and headers["cache-control"] == "no-store"
     assert json.loads(body) == {"status": "ok", "database": "ok", "queue": "ok"}
+
+
+def test_a_boards_zip_streams_to_a_login_that_may_see_the_board_and_to_no_other(
+    streamlit_server, db, member, owned, app_env
+):
+    import io
+    import zipfile
+
+    from viba.studio import boards
+    from viba.web import downloads
+
+    settings = load_settings(
+        VIBA_COOKIE_KEY=app_env["VIBA_COOKIE_KEY"], VIBA_DATA_DIR=app_env["VIBA_DATA_DIR"]
+    )
+    _, output, made = owned
+    board = boards.create(db, member, f"Zip {uuid.uuid4().hex[:6]}")
+    (generation,) = [v.id for v in generations.recent(db, member.id) if output in v.output_keys]
+    boards.add(db, member, board, generation)
+    viewer = auth.register(db, f"view-{uuid.uuid4().hex[:8]}@example.com", "Viewer", PASSWORD)
+    stranger = auth.register(db, f"away-{uuid.uuid4().hex[:8]}@example.com", "Away", PASSWORD)
+    boards.share(db, member, board, viewer.email, boards.VIEWER)
+    mine, theirs, away = login(db, member), login(db, viewer), login(db, stranger)
+
+    def url(session_id, board_id=board):
+        return streamlit_server.url + downloads.board_zip_address(settings, session_id, board_id)
+
+    for sid in (mine, theirs):  # the owner, and a member it is shared with
+        status, headers, body = fetch(url(sid))
+        assert status == 200 and headers["content-type"] == "application/zip"
+        assert headers["content-disposition"].startswith("attachment;")
+        assert headers["cache-control"] == "no-store"
+        with zipfile.ZipFile(io.BytesIO(body)) as zf:
+            assert zf.testzip() is None and len(zf.namelist()) == 1
+            assert zf.read(zf.namelist()[0])[:8] == made[:8]  # the output, settings inside
+    good = url(mine)
+    refused = [
+        url(away),  # a live login that may not see the board, correctly signed
+        url(mine, uuid.uuid4()),  # a board that does not exist
+        good.replace("t=", "t=0")[:-1],  # the signature altered
+        good.replace(mine.hex, theirs.hex),  # another login with this signature
+        good.split("?")[0],  # no signature
+    ]
+    answers = [fetch(address) for address in refused]
+    assert [a[0] for a in answers] == [404] * len(refused)
+    assert len({a[2] for a in answers}) == 1
+    sessions.end(db, mine)
+    assert fetch(good)[0] == 404  # the address ends with the login

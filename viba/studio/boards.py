@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -402,9 +402,16 @@ def items(db: Database, actor: Account, board_id: uuid.UUID | str) -> list[ItemV
 
 def board_zip(db: Database, store: ImageStore, actor: Account, board_id: uuid.UUID) -> bytes:
     """The board's outputs in one zip, each with its settings inside."""
-    return history.picked_zip(
-        store, [(i.generation, i.output_key) for i in reversed(items(db, actor, board_id))]
-    )
+    return b"".join(board_zip_parts(db, store, actor, board_id))
+
+
+def board_zip_parts(
+    db: Database, store: ImageStore, actor: Account, board_id: uuid.UUID | str
+) -> Iterator[bytes]:
+    """board_zip in pieces (history.picked_zip_parts), oldest added first. Who may see the
+    board is checked now, before the first piece (a BoardError as `items`)."""
+    found = items(db, actor, board_id)
+    return history.picked_zip_parts(store, [(i.generation, i.output_key) for i in reversed(found)])
 
 
 def image_visible(user_id: uuid.UUID, key: str) -> Select[Any]:

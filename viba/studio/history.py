@@ -12,6 +12,7 @@ import io
 import json
 import uuid
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -263,12 +264,48 @@ def output_download(store: ImageStore, view: GenerationView, key: str, index: in
 
 def picked_zip(store: ImageStore, items: list[tuple[GenerationView, str]]) -> bytes:
     """Outputs picked across generations, each with its settings inside, in one zip."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+    return b"".join(picked_zip_parts(store, items))
+
+
+def picked_zip_parts(
+    store: ImageStore, items: Sequence[tuple[GenerationView, str]]
+) -> Iterator[bytes]:
+    """picked_zip in pieces, an output at a time, each read when its piece is asked for: a
+    board of 500 outputs at 4K is gigabytes, and only one of them is in memory at once."""
+    out = _Pieces()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
         for view, key in items:
             index = view.output_keys.index(key) + 1
             zf.writestr(file_name(view, key, index), output_download(store, view, key, index))
-    return buffer.getvalue()
+            yield out.take()
+    yield out.take()  # the zip's directory, written when it closes
+
+
+class _Pieces:
+    """Where a zip being written goes: what it was handed since the last take (no seek, so
+    zipfile writes each file's sizes after its bytes)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._at = 0
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        self._at += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._at
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        taken, self._parts = b"".join(self._parts), []
+        return taken
 
 
 def outputs_zip(store: ImageStore, view: GenerationView) -> bytes:

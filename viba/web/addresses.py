@@ -38,6 +38,11 @@ def signature(settings: Settings, kind: str, key: str, session_id: uuid.UUID) ->
     return digest.hexdigest()[:32]
 
 
+def matches(settings: Settings, kind: str, key: str, session_id: uuid.UUID, token: str) -> bool:
+    """Whether a token is the signature of (kind, key) for this session (in constant time)."""
+    return hmac.compare_digest(signature(settings, kind, key, session_id), token)
+
+
 def address(settings: Settings, session_id: uuid.UUID, key: str, kind: str = "thumb") -> str:
     """The address of a stored image (kind: thumb or image) for this login session."""
     token = signature(settings, kind, key, session_id)

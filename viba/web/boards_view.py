@@ -13,7 +13,7 @@ from viba.store.models import BOARD_ROLES
 from viba.studio import boards
 from viba.studio.boards import BoardView
 from viba.studio.generations import GenerationView
-from viba.web import shares_view, thumbnails
+from viba.web import downloads, shares_view, thumbnails
 from viba.web.boundary import action, fail
 from viba.web.browser_session import flash
 from viba.web.context import PageContext
@@ -176,7 +176,10 @@ def board_view(ctx: PageContext, board: BoardView) -> None:
     found = boards.items(ctx.db, ctx.account, board.id)
     if board.role == boards.OWNER:
         shares_view.board_link(ctx, st.container(), board.id)
-    if found:
+    streamed = downloads.board_zip_here(board.id) if found else None
+    if streamed is not None:  # the app's route writes it a piece at a time (viba.web.downloads)
+        st.link_button(t("download_zip"), streamed, icon=":material/folder_zip:")
+    elif found:  # no route here (AppTest, `streamlit run Home.py`): made whole, in memory
         st.download_button(
             t("download_zip"),
             data=lambda: boards.board_zip(ctx.db, ctx.store, ctx.account, board.id),

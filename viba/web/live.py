@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import logging
 import re
@@ -259,7 +258,7 @@ def _login(settings: Settings, sid: str, token: str) -> uuid.UUID | None:
         session_id = uuid.UUID(hex=sid)
     except ValueError:
         return None
-    if not hmac.compare_digest(addresses.signature(settings, _KIND, "", session_id), token):
+    if not addresses.matches(settings, _KIND, "", session_id, token):
         return None
     account = sessions.check(services.services(settings).db, session_id)
     return account.id if account is not None else None

@@ -15,7 +15,6 @@ Thumbnails are made once and kept as files (ThumbCache); the answer is private a
 
 from __future__ import annotations
 
-import hmac
 import logging
 import uuid
 from pathlib import Path
@@ -33,7 +32,7 @@ from viba.store.db import Database, DatabaseUnavailable
 from viba.store.image_store import KEY_RE, MIME_BY_EXT, StorageError
 from viba.studio import boards, generations, presets
 from viba.web import thumbnails
-from viba.web.addresses import signature
+from viba.web.addresses import matches
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def _served(settings: Settings, kind: str, key: str, sid: str, token: str) -> Re
         session_id = uuid.UUID(hex=sid)
     except ValueError:
         return not_found()
-    if not hmac.compare_digest(signature(settings, kind, key, session_id), token):
+    if not matches(settings, kind, key, session_id, token):
         return not_found()
     found = services.services(settings)
     if not _may_see(found.db, session_id, key):
