@@ -21,7 +21,7 @@ from viba.studio import generations
 from viba.web import addresses
 
 from fake_gemini import png_bytes
-from helpers import PASSWORD
+from helpers import PASSWORD, add
 
 
 def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
@@ -162,3 +162,26 @@ def test_a_boards_zip_streams_to_a_login_that_may_see_the_board_and_to_no_other(
     assert len({a[2] for a in answers}) == 1
     sessions.end(db, mine)
     assert fetch(good)[0] == 404  # the address ends with the login
+
+
+def test_a_boards_zip_whose_image_is_gone_midway_fails_as_a_download_not_as_a_whole_zip(
+    streamlit_server, db, store, member, app_env
+):
+    import http.client
+
+    from viba.studio import boards
+    from viba.web import downloads
+
+    settings = load_settings(
+        VIBA_COOKIE_KEY=app_env["VIBA_COOKIE_KEY"], VIBA_DATA_DIR=app_env["VIBA_DATA_DIR"]
+    )
+    board = boards.create(db, member, f"Broken {uuid.uuid4().hex[:6]}")
+    keys = [store.save(png_bytes(f"gone-{uuid.uuid4()}"), "image/png").key for _ in range(2)]
+
+    boards.add(db, member, board, add(db, member, outputs=keys))
+    store.backend.delete(keys[0])  # the store loses one (a bucket emptied by hand, a restore)
+    address = streamlit_server.url + downloads.board_zip_address(settings, login(db, member), board)
+    with urllib.request.urlopen(address, timeout=20) as resp:
+        assert resp.status == 200  # the answer had begun before the loss showed
+        with pytest.raises(http.client.IncompleteRead):
+            resp.read()

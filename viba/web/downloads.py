@@ -71,12 +71,14 @@ def _parts(settings: Settings, board: str, sid: str, token: str) -> Iterator[byt
 
 
 def _logged(parts: Iterator[bytes], board: str) -> Iterator[bytes]:
-    """The pieces; a store that fails midway ends the download (the browser says it failed)
-    with a line in the log, not a trace."""
+    """The pieces; a store that fails midway is said in the log and breaks the connection, so
+    the browser says the download failed (ending the stream would hand it a zip cut short
+    as if it were whole)."""
     try:
         yield from parts
     except (DatabaseUnavailable, StorageError) as exc:
         log.warning("the zip of board %s stopped: %s", board, exc)
+        raise
 
 
 async def board_zip(request: Request) -> Response:
