@@ -51,11 +51,15 @@ def owned(db, store, member):
 
 
 @pytest.fixture()
-def sign(app_env):
-    settings = load_settings(
+def settings(app_env):
+    """The server's settings, as far as its addresses are signed with them."""
+    return load_settings(
         VIBA_COOKIE_KEY=app_env["VIBA_COOKIE_KEY"], VIBA_DATA_DIR=app_env["VIBA_DATA_DIR"]
     )
 
+
+@pytest.fixture()
+def sign(settings):
     def address(session_id, key, kind="thumb"):
         return addresses.address(settings, session_id, key, kind)
 
@@ -118,7 +122,7 @@ def test_health_says_the_database_and_the_queue_answer(streamlit_server):
 
 
 def test_a_boards_zip_streams_to_a_login_that_may_see_the_board_and_to_no_other(
-    streamlit_server, db, member, owned, app_env
+    streamlit_server, db, member, owned, settings
 ):
     import io
     import zipfile
@@ -126,9 +130,6 @@ def test_a_boards_zip_streams_to_a_login_that_may_see_the_board_and_to_no_other(
     from viba.studio import boards
     from viba.web import downloads
 
-    settings = load_settings(
-        VIBA_COOKIE_KEY=app_env["VIBA_COOKIE_KEY"], VIBA_DATA_DIR=app_env["VIBA_DATA_DIR"]
-    )
     _, output, made = owned
     board = boards.create(db, member, f"Zip {uuid.uuid4().hex[:6]}")
     (generation,) = [v.id for v in generations.recent(db, member.id) if output in v.output_keys]
@@ -165,19 +166,15 @@ def test_a_boards_zip_streams_to_a_login_that_may_see_the_board_and_to_no_other(
 
 
 def test_a_boards_zip_whose_image_is_gone_midway_fails_as_a_download_not_as_a_whole_zip(
-    streamlit_server, db, store, member, app_env
+    streamlit_server, db, store, member, settings
 ):
     import http.client
 
     from viba.studio import boards
     from viba.web import downloads
 
-    settings = load_settings(
-        VIBA_COOKIE_KEY=app_env["VIBA_COOKIE_KEY"], VIBA_DATA_DIR=app_env["VIBA_DATA_DIR"]
-    )
     board = boards.create(db, member, f"Broken {uuid.uuid4().hex[:6]}")
     keys = [store.save(png_bytes(f"gone-{uuid.uuid4()}"), "image/png").key for _ in range(2)]
-
     boards.add(db, member, board, add(db, member, outputs=keys))
     store.backend.delete(keys[0])  # the store loses one (a bucket emptied by hand, a restore)
     address = streamlit_server.url + downloads.board_zip_address(settings, login(db, member), board)
