@@ -1,8 +1,8 @@
 """Downloads too large to hold, streamed by the app's own route: a board's zip.
 
-Streamlit's download button keeps what it offers in the web's memory (its media store) once
-clicked, and the zip was made whole first: a board holds up to 500 outputs, a gigabyte or more
-at 2K or 4K, past Render starter's 512 MB by itself. Here the page links to
+Streamlit's download button makes what it offers when clicked and holds it in the web's memory
+(its media store) to serve it, and the zip was made whole first: a board holds up to 500
+outputs, a gigabyte or more at 2K or 4K, past Render starter's 512 MB by itself. Here the page links to
 `/boards/<id>/zip?s=<session>&t=<signature>`, and the route writes the zip a piece at a time,
 each output read from the store when its piece is sent (viba.studio.history.picked_zip_parts):
 one output in memory at once, however large the board.
