@@ -2,10 +2,10 @@
 
 Streamlit's download button makes what it offers when clicked and holds it in the web's memory
 (its media store) to serve it, and the zip was made whole first: a board holds up to 500
-outputs, a gigabyte or more at 2K or 4K, past Render starter's 512 MB by itself. Here the page links to
-`/boards/<id>/zip?s=<session>&t=<signature>`, and the route writes the zip a piece at a time,
-each output read from the store when its piece is sent (viba.studio.history.picked_zip_parts):
-one output in memory at once, however large the board.
+outputs, a gigabyte or more at 2K or 4K, past Render starter's 512 MB by itself. Here the
+page links to `/boards/<id>/zip?s=<session>&t=<signature>`, and the route writes the zip a
+piece at a time, each output read from the store when its piece is sent
+(viba.studio.history.picked_zip_parts): one output in memory at once, however large the board.
 
 The address belongs to one login, as an image's does (viba.web.addresses): signed for its
 session and the board, the session checked when it is asked, and the board's own rule of who
