@@ -397,9 +397,11 @@ def test_sign_in_with_google_workspace_in_the_browser(page: Page, sso_server, oi
         timeout=20_000
     )
     # st.logout navigates the browser through /auth/logout: a reload before that lands would
-    # be cut off by it. Wait for the provider's sign-in cookie to go, then for the page.
+    # be cut off by it. Wait for the provider's sign-in cookie to go (on a box busy with the
+    # whole suite this took over 15 s once), then for the page.
     wait_until(
-        lambda: not any(c["name"].startswith("_streamlit_user") for c in page.context.cookies())
+        lambda: not any(c["name"].startswith("_streamlit_user") for c in page.context.cookies()),
+        timeout=45,
     )
     page.wait_for_load_state()
     page.reload()

@@ -748,6 +748,9 @@ def test_one_input_across_two_models_shows_side_by_side(page, streamlit_server, 
     # One grid, once the page has run (while a run redraws the list, the previous run's grid
     # can still show beside the new one).
     expect(main(page).get_by_text("the same input, 2 models")).to_have_count(1, timeout=20_000)
+    # Each cell drawn finished: a cell shows its outputs while it runs too, under its progress
+    # and Cancel, until the page hears that its job ended (a second or so; more on a busy box).
+    expect(main(page).get_by_role("button", name="Cancel")).to_have_count(0, timeout=20_000)
     settled(page)
     expect(main(page).get_by_text("the same input, 2 models")).to_be_visible()
     for label in (catalog.get(catalog.default_for("avatar")).label, other.label):
