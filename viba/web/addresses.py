@@ -38,9 +38,19 @@ def signature(settings: Settings, kind: str, key: str, session_id: uuid.UUID) ->
     return digest.hexdigest()[:32]
 
 
-def matches(settings: Settings, kind: str, key: str, session_id: uuid.UUID, token: str) -> bool:
-    """Whether a token is the signature of (kind, key) for this session (in constant time)."""
-    return hmac.compare_digest(signature(settings, kind, key, session_id), token)
+def signed_session(
+    settings: Settings, kind: str, key: str, sid: str, token: str
+) -> uuid.UUID | None:
+    """The login session an address names (`s=<sid>&t=<token>`), when the token is its
+    signature of (kind, key), compared in constant time; else None. Whether that session is
+    still live is the route's to ask."""
+    try:
+        session_id = uuid.UUID(hex=sid)
+    except ValueError:
+        return None
+    if not hmac.compare_digest(signature(settings, kind, key, session_id), token):
+        return None
+    return session_id
 
 
 def address(settings: Settings, session_id: uuid.UUID, key: str, kind: str = "thumb") -> str:

@@ -55,10 +55,11 @@ def board_zip_here(board_id: uuid.UUID) -> str | None:
 def _parts(settings: Settings, board: str, sid: str, token: str) -> Iterator[bytes] | None:
     """The zip's pieces, once the address, its login and the board are checked; else None."""
     try:
-        board_id, session_id = uuid.UUID(hex=board), uuid.UUID(hex=sid)
+        board_id = uuid.UUID(hex=board)
     except ValueError:
         return None
-    if not addresses.matches(settings, _KIND, board_id.hex, session_id, token):
+    session_id = addresses.signed_session(settings, _KIND, board_id.hex, sid, token)
+    if session_id is None:
         return None
     found = services.services(settings)
     account = sessions.check(found.db, session_id)

@@ -254,11 +254,8 @@ def _hub(db: Database) -> Hub:
 
 def _login(settings: Settings, sid: str, token: str) -> uuid.UUID | None:
     """The user of the address's login, while the login lasts."""
-    try:
-        session_id = uuid.UUID(hex=sid)
-    except ValueError:
-        return None
-    if not addresses.matches(settings, _KIND, "", session_id, token):
+    session_id = addresses.signed_session(settings, _KIND, "", sid, token)
+    if session_id is None:
         return None
     account = sessions.check(services.services(settings).db, session_id)
     return account.id if account is not None else None

@@ -32,7 +32,7 @@ from viba.store.db import Database, DatabaseUnavailable
 from viba.store.image_store import KEY_RE, MIME_BY_EXT, StorageError
 from viba.studio import boards, generations, presets
 from viba.web import thumbnails
-from viba.web.addresses import matches
+from viba.web.addresses import signed_session
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,8 @@ def not_found() -> Response:
 
 
 def _served(settings: Settings, kind: str, key: str, sid: str, token: str) -> Response:
-    try:
-        session_id = uuid.UUID(hex=sid)
-    except ValueError:
-        return not_found()
-    if not matches(settings, kind, key, session_id, token):
+    session_id = signed_session(settings, kind, key, sid, token)
+    if session_id is None:
         return not_found()
     found = services.services(settings)
     if not _may_see(found.db, session_id, key):
