@@ -30,7 +30,6 @@ from viba.store.db import DatabaseUnavailable
 from viba.store.image_store import StorageError
 from viba.studio import boards
 from viba.web import addresses, media, thumbnails
-from viba.web.browser_session import session
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +44,8 @@ def board_zip_address(settings: Settings, session_id: uuid.UUID, board_id: uuid.
 def board_zip_here(board_id: uuid.UUID) -> str | None:
     """The zip's address for this run's login, or None where the page cannot link to it (no
     login, the routes not mounted: `streamlit run Home.py`, AppTest)."""
-    origin = thumbnails.page_origin()
-    session_id = session().session_id
-    if session_id is None or not addresses.served() or origin is None:
-        return None
-    return origin + board_zip_address(get_settings(), session_id, board_id)
+    here = thumbnails.page_login()
+    return None if here is None else here[0] + board_zip_address(get_settings(), here[1], board_id)
 
 
 def _parts(settings: Settings, board: str, sid: str, token: str) -> Iterator[bytes] | None:

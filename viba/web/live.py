@@ -82,11 +82,8 @@ def address(settings: Settings, session_id: uuid.UUID) -> str:
 def _address() -> str | None:
     """The route's address for this run's login, or None where the page cannot ask it (no
     login, the routes not mounted: `streamlit run Home.py`, AppTest)."""
-    box = session()
-    origin = thumbnails.page_origin()
-    if box.session_id is None or not addresses.served() or origin is None:
-        return None
-    return origin + address(get_settings(), box.session_id)
+    here = thumbnails.page_login()
+    return None if here is None else here[0] + address(get_settings(), here[1])
 
 
 def _mount(key: str, jobs: dict[str, str], running: list[str] | None, done: bool = False) -> None:

@@ -163,13 +163,22 @@ def process_cache() -> ThumbCache:
 
 def refs(store: ImageStore, keys: list[str]) -> dict[str, str | bytes]:
     """ThumbCache.refs on the app's cache, with addresses for this run's login session."""
-    box = session()
+    here = page_login()
     address: Address | None = None
-    origin = page_origin()
-    if box.session_id is not None and addresses.served() and origin is not None:
-        settings, session_id = get_settings(), box.session_id
-        address = functools.partial(_thumb_address, origin, settings, session_id)
+    if here is not None:
+        address = functools.partial(_thumb_address, here[0], get_settings(), here[1])
     return process_cache().refs(store, keys, address)
+
+
+def page_login() -> tuple[str, uuid.UUID] | None:
+    """The page's origin and this run's login session, where the page can be given addresses
+    of the app's own routes (viba.web.addresses); None with no login, or where the routes are
+    not mounted (`streamlit run Home.py`, AppTest) or the browser has not said its origin."""
+    session_id = session().session_id
+    origin = page_origin()
+    if session_id is None or not addresses.served() or origin is None:
+        return None
+    return origin, session_id
 
 
 def page_origin() -> str | None:
