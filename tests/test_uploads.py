@@ -32,23 +32,26 @@ def on_disk(manager) -> list[bytes]:
 
 
 def test_a_picked_file_is_kept_in_a_file_and_read_back_when_asked_for(manager):
-    manager.add_file("s1", rec("f1", b"first photo"))
-    manager.add_file("s1", rec("f2", b"second"))
+    manager.add_file("Session-1", rec("File-1", b"first photo"))
+    manager.add_file("Session-1", rec("File-2", b"second"))
     assert on_disk(manager) == [b"first photo", b"second"]
     assert manager.held() == (2, len(b"first photo") + len(b"second"))
     # Streamlit gets the records without the bytes (it copies what it gets, and keeps it
     # until the session's next full run); the page reads them from the file.
-    found = manager.get_files("s1", ["f2", "f1", "nope"])
+    found = manager.get_files("Session-1", ["File-2", "File-1", "nope"])
     assert [(f.file_id, f.name, f.type, f.data) for f in found] == [
-        ("f2", "photo.jpg", "image/jpeg", b""),
-        ("f1", "photo.jpg", "image/jpeg", b""),
+        ("File-2", "photo.jpg", "image/jpeg", b""),
+        ("File-1", "photo.jpg", "image/jpeg", b""),
     ]
-    assert manager.path_of("s1", "f1").read_bytes() == b"first photo"
-    assert manager.path_of("s1", "nope") is None and manager.path_of("s2", "f1") is None
-    assert manager.get_files("another session", ["f1"]) == []
-    # Only this user may read the files; their names are the manager's own, not the ids.
+    assert manager.path_of("Session-1", "File-1").read_bytes() == b"first photo"
+    assert manager.path_of("Session-1", "nope") is None
+    assert manager.path_of("Session-2", "File-1") is None
+    assert manager.get_files("another session", ["File-1"]) == []
+    # Only this user may read the files; their names are the manager's own, not the ids
+    # (the ids here hold capitals and a dash, which a random temporary name never does).
     assert {p.stat().st_mode & 0o777 for p in manager.folder.iterdir()} == {0o600}
-    assert not any("f1" in p.name or "s1" in p.name for p in manager.folder.iterdir())
+    names = [p.name for p in manager.folder.iterdir()]
+    assert not any(i in n for n in names for i in ("File-1", "File-2", "Session-1"))
 
 
 def test_letting_go_of_files_removes_them_from_disk(manager):
