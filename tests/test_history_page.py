@@ -109,6 +109,30 @@ def test_detail_shows_inputs_outputs_and_details_then_deletes_after_confirmation
     assert [t.value for t in at.toast] == ["Deleted (3 image(s) removed)."]
 
 
+def test_a_generations_set_is_a_link_to_its_streamed_zip_under_the_apps_routes(
+    db, store, user, monkeypatch
+):
+    from viba.core.config import get_settings
+    from viba.web import addresses, browser_session, downloads, thumbnails
+
+    out = store.save(png_bytes("set out"), "image/png").key
+    gid = add(db, user, type="derivation", outputs=[out], description="A heron.")
+    at = open_page(PAGE, user, {"id": str(gid)})
+    # `streamlit run Home.py` has no routes: Streamlit's button makes the zip when clicked.
+    assert [b.label for b in at.main.get("download_button")] == ["Download", "Download set (zip)"]
+    assert not at.main.get("link_button")
+    monkeypatch.setattr(addresses, "_routes_mounted", True)  # as app.py mounts them
+    monkeypatch.setattr(thumbnails, "page_origin", lambda: "http://127.0.0.1:8501")
+    at = open_page(PAGE, user, {"id": str(gid)})
+    assert not at.exception
+    assert [b.label for b in at.main.get("download_button")] == ["Download"]
+    (link,) = [b for b in at.main.get("link_button") if b.proto.label == "Download set (zip)"]
+    session_id = at.session_state[browser_session.SESSION_KEY].session_id
+    address = downloads.generation_zip_address(get_settings(), session_id, gid, everything=True)
+    assert link.proto.url == "http://127.0.0.1:8501" + address  # this login's, signed
+    assert address.startswith(f"/generations/{gid.hex}/all/zip?s={session_id.hex}&t=")
+
+
 @pytest.mark.parametrize("wanted", ["other", "not-a-uuid", str(uuid.uuid4())])
 def test_someone_elses_or_a_bad_id_shows_one_message_and_nothing_of_it(
     db, store, user, admin, wanted

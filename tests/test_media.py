@@ -165,6 +165,56 @@ def test_a_boards_zip_streams_to_a_login_that_may_see_the_board_and_to_no_other(
     assert fetch(good)[0] == 404  # the address ends with the login
 
 
+def test_a_generations_zip_streams_to_its_owner_only(
+    streamlit_server, db, store, member, owned, settings
+):
+    import io
+    import zipfile
+
+    from viba.studio import history
+    from viba.web import downloads
+
+    source, output, made = owned
+    (view,) = [v for v in generations.recent(db, member.id) if output in v.output_keys]
+    other = auth.register(db, f"else-{uuid.uuid4().hex[:8]}@example.com", "Else", PASSWORD)
+    mine, theirs = login(db, member), login(db, other)
+
+    def url(session_id, everything, generation=view.id):
+        address = downloads.generation_zip_address(settings, session_id, generation, everything)
+        return streamlit_server.url + address
+
+    status, headers, body = fetch(url(mine, everything=False))
+    assert status == 200 and headers["content-type"] == "application/zip"
+    assert headers["content-disposition"] == f'attachment; filename="{history.zip_name(view)}"'
+    assert headers["cache-control"] == "no-store"
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        assert zf.testzip() is None
+        assert zf.namelist() == [history.file_name(view, output, 1)]
+        assert zf.read(zf.namelist()[0])[:8] == made[:8]  # the output, settings inside
+    status, _, body = fetch(url(mine, everything=True))
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        assert status == 200 and zf.testzip() is None
+        assert zf.read(f"inputs/{history.file_name(view, source, 1, 'input-')}") == store.load(
+            source
+        )
+        assert json.loads(zf.read("generation.json"))["id"] == str(view.id)
+    good = url(mine, everything=False)
+    refused = [
+        url(theirs, everything=False),  # another live login, correctly signed
+        url(mine, False, uuid.uuid4()),  # a generation that does not exist
+        good.replace("/outputs/", "/all/"),  # the outputs' signature for everything
+        good.replace("/outputs/", "/nothing/"),  # not a zip there is
+        good.replace("t=", "t=0")[:-1],  # the signature altered
+        good.replace(mine.hex, theirs.hex),  # another login with this signature
+        good.split("?")[0],  # no signature
+    ]
+    answers = [fetch(address) for address in refused]
+    assert [a[0] for a in answers] == [404] * len(refused)
+    assert len({a[2] for a in answers}) == 1
+    sessions.end(db, mine)
+    assert fetch(good)[0] == 404  # the address ends with the login
+
+
 def test_a_boards_zip_whose_image_is_gone_midway_fails_as_a_download_not_as_a_whole_zip(
     streamlit_server, db, store, member, settings
 ):

@@ -8,7 +8,6 @@ does, and it reads only the columns a list needs (no description or details JSON
 from __future__ import annotations
 
 import base64
-import io
 import json
 import uuid
 import zipfile
@@ -256,6 +255,11 @@ def file_name(view: GenerationView, key: str, index: int, role: str = "") -> str
     return f"viba-{view.type}-{view.id.hex[:8]}-{role}{index}.{ext}"
 
 
+def zip_name(view: GenerationView) -> str:
+    """The file name a generation's zip is downloaded as (its outputs, or everything)."""
+    return f"viba-{view.type}-{view.id.hex[:8]}.zip"
+
+
 def output_download(store: ImageStore, view: GenerationView, key: str, index: int) -> bytes:
     """An output as downloaded: the image as made, with its settings inside
     (viba.studio.metadata)."""
@@ -320,19 +324,30 @@ def generation_zip(store: ImageStore, view: GenerationView) -> bytes:
 
 
 def _zip(store: ImageStore, view: GenerationView, everything: bool) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:  # images are compressed
+    return b"".join(generation_zip_parts(store, view, everything))
+
+
+def generation_zip_parts(
+    store: ImageStore, view: GenerationView, everything: bool
+) -> Iterator[bytes]:
+    """outputs_zip (everything=False) or generation_zip in pieces, an image at a time, each
+    read when its piece is asked for: four outputs at 4K and three 25 MB inputs are a
+    hundred megabytes or more, and only one of them is in memory at once."""
+    out = _Pieces()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:  # images are compressed
         for i, key in enumerate(view.output_keys, start=1):
             zf.writestr(file_name(view, key, i), output_download(store, view, key, i))
+            yield out.take()
         if everything:
             for i, key in enumerate(view.input_keys, start=1):
                 zf.writestr(f"inputs/{file_name(view, key, i, 'input-')}", store.load(key))
+                yield out.take()
         description = view.details.get("description")
         if description:
             zf.writestr("description.txt", description)
         if everything:
             zf.writestr("generation.json", json.dumps(summary(view), indent=2, default=str))
-    return buffer.getvalue()
+    yield out.take()
 
 
 def user_zip(

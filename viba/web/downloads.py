@@ -1,22 +1,26 @@
-"""Downloads too large to hold, streamed by the app's own route: a board's zip.
+"""Downloads too large to hold, streamed by the app's own routes: a board's zip, and a
+generation's (its outputs, or everything: outputs, inputs, description and settings).
 
 Streamlit's download button makes what it offers when clicked and holds it in the web's memory
 (its media store) to serve it, and the zip was made whole first: a board holds up to 500
-outputs, a gigabyte or more at 2K or 4K, past Render starter's 512 MB by itself. Here the
-page links to `/boards/<id>/zip?s=<session>&t=<signature>`, and the route writes the zip a
-piece at a time, each output read from the store when its piece is sent
-(viba.studio.history.picked_zip_parts): one output in memory at once, however large the board.
+outputs, a gigabyte or more at 2K or 4K, past Render starter's 512 MB by itself; one
+generation's four 4K outputs and three 25 MB inputs are a hundred megabytes or more, and a few
+people pressing its button together would pass it too. Here the page links to
+`/boards/<id>/zip` or `/generations/<id>/<outputs|all>/zip`, each `?s=<session>&t=<signature>`,
+and the route writes the zip a piece at a time, each image read from the store when its piece
+is sent (viba.studio.history): one image in memory at once, however large the zip.
 
 The address belongs to one login, as an image's does (viba.web.addresses): signed for its
-session and the board, the session checked when it is asked, and the board's own rule of who
-may see it (viba.studio.boards). Anything else is the media route's one 404.
+session and what it names, the session checked when it is asked, and then who may see it: the
+board's own rule (viba.studio.boards), a generation's owner only (as its buttons are).
+Anything else is the media route's one 404.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,20 +29,33 @@ from starlette.routing import Route
 
 from viba import services
 from viba.accounts import sessions
+from viba.accounts.account import Account
 from viba.core.config import Settings, get_settings
 from viba.store.db import DatabaseUnavailable
 from viba.store.image_store import StorageError
-from viba.studio import boards
+from viba.studio import boards, generations, history
 from viba.web import addresses, media, thumbnails
 
 log = logging.getLogger(__name__)
 
-_KIND = "board-zip"  # the signature's kind: this route's, not an image's
+_BOARD = "board-zip"  # the signatures' kinds: these routes', not an image's
+_GENERATION = {"outputs": "outputs-zip", "all": "generation-zip"}
+
+Found = tuple[str, Iterator[bytes]]  # the zip's file name, and its pieces
+Finder = Callable[[services.Services, Account, uuid.UUID], Found | None]
 
 
 def board_zip_address(settings: Settings, session_id: uuid.UUID, board_id: uuid.UUID) -> str:
-    token = addresses.signature(settings, _KIND, board_id.hex, session_id)
+    token = addresses.signature(settings, _BOARD, board_id.hex, session_id)
     return f"/boards/{board_id.hex}/zip?s={session_id.hex}&t={token}"
+
+
+def generation_zip_address(
+    settings: Settings, session_id: uuid.UUID, generation_id: uuid.UUID, everything: bool
+) -> str:
+    what = "all" if everything else "outputs"
+    token = addresses.signature(settings, _GENERATION[what], generation_id.hex, session_id)
+    return f"/generations/{generation_id.hex}/{what}/zip?s={session_id.hex}&t={token}"
 
 
 def board_zip_here(board_id: uuid.UUID) -> str | None:
@@ -48,56 +65,95 @@ def board_zip_here(board_id: uuid.UUID) -> str | None:
     return None if here is None else here[0] + board_zip_address(get_settings(), here[1], board_id)
 
 
-def _parts(settings: Settings, board: str, sid: str, token: str) -> Iterator[bytes] | None:
-    """The zip's pieces, once the address, its login and the board are checked; else None."""
+def generation_zip_here(generation_id: uuid.UUID, everything: bool) -> str | None:
+    """As board_zip_here, for a generation's zip."""
+    here = thumbnails.page_login()
+    if here is None:
+        return None
+    return here[0] + generation_zip_address(get_settings(), here[1], generation_id, everything)
+
+
+def _board(found: services.Services, account: Account, board_id: uuid.UUID) -> Found | None:
     try:
-        board_id = uuid.UUID(hex=board)
+        parts = boards.board_zip_parts(found.db, found.store, account, board_id)
+    except boards.BoardError:  # not a board this login may see: the same 404
+        return None
+    return f"viba-board-{board_id.hex[:8]}.zip", parts
+
+
+def _generation(everything: bool) -> Finder:
+    def find(found: services.Services, account: Account, generation_id: uuid.UUID) -> Found | None:
+        view = generations.find(found.db, account.id, generation_id)  # the owner's only
+        if view is None:
+            return None
+        return history.zip_name(view), history.generation_zip_parts(found.store, view, everything)
+
+    return find
+
+
+def _checked(
+    settings: Settings, kind: str, ident: str, sid: str, token: str, finder: Finder
+) -> Found | None:
+    """The zip, once the address and its login are checked and `finder` finds it among what
+    this login may have; else None."""
+    try:
+        wanted = uuid.UUID(hex=ident)
     except ValueError:
         return None
-    session_id = addresses.signed_session(settings, _KIND, board_id.hex, sid, token)
+    session_id = addresses.signed_session(settings, kind, wanted.hex, sid, token)
     if session_id is None:
         return None
     found = services.services(settings)
     account = sessions.check(found.db, session_id)
-    if account is None:
-        return None
-    try:
-        return boards.board_zip_parts(found.db, found.store, account, board_id)
-    except boards.BoardError:  # not a board this login may see: the same 404
-        return None
+    return None if account is None else finder(found, account, wanted)
 
 
-def _logged(parts: Iterator[bytes], board: str) -> Iterator[bytes]:
+def _logged(parts: Iterator[bytes], name: str) -> Iterator[bytes]:
     """The pieces; a store that fails midway is said in the log and breaks the connection, so
     the browser says the download failed (ending the stream would hand it a zip cut short
     as if it were whole)."""
     try:
         yield from parts
     except (DatabaseUnavailable, StorageError) as exc:
-        log.warning("the zip of board %s stopped: %s", board, exc)
+        log.warning("the download of %s stopped: %s", name, exc)
         raise
 
 
-async def board_zip(request: Request) -> Response:
-    board = request.path_params["board"]
+async def _streamed(request: Request, kind: str, ident: str, finder: Finder) -> Response:
     sid, token = request.query_params.get("s", ""), request.query_params.get("t", "")
-    if len(board) != 32 or len(sid) != 32 or len(token) != 32:
+    if len(ident) != 32 or len(sid) != 32 or len(token) != 32:
         return media.not_found()
     try:
-        parts = await run_in_threadpool(_parts, get_settings(), board, sid, token)
+        found = await run_in_threadpool(_checked, get_settings(), kind, ident, sid, token, finder)
     except DatabaseUnavailable as exc:
-        log.warning("a board's zip could not be started: %s", exc)
+        log.warning("a zip could not be started: %s", exc)
         return Response("Try again in a moment.", status_code=503, media_type="text/plain")
-    if parts is None:
+    if found is None:
         return media.not_found()
+    name, parts = found
     headers = {
-        "Content-Disposition": f'attachment; filename="viba-board-{board[:8]}.zip"',
+        "Content-Disposition": f'attachment; filename="{name}"',
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
     }
     # A plain iterator: Starlette asks for each piece in a worker thread, so the event loop
-    # never waits on the store, and the next output is read only once this one is sent.
-    return StreamingResponse(_logged(parts, board), media_type="application/zip", headers=headers)
+    # never waits on the store, and the next image is read only once this one is sent.
+    return StreamingResponse(_logged(parts, name), media_type="application/zip", headers=headers)
 
 
-ROUTES = [Route("/boards/{board}/zip", board_zip, methods=["GET"])]
+async def board_zip(request: Request) -> Response:
+    return await _streamed(request, _BOARD, request.path_params["board"], _board)
+
+
+async def generation_zip(request: Request) -> Response:
+    what = request.path_params["what"]
+    if what not in _GENERATION:
+        return media.not_found()
+    generation = request.path_params["generation"]
+    return await _streamed(request, _GENERATION[what], generation, _generation(what == "all"))
+
+
+ROUTES = [
+    Route("/boards/{board}/zip", board_zip, methods=["GET"]),
+    Route("/generations/{generation}/{what}/zip", generation_zip, methods=["GET"]),
+]

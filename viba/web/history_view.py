@@ -459,9 +459,7 @@ def generation_detail(
     if not mine or not view.finished:
         return
     actions = st.columns([1.3, 1, 1, 1, 2])
-    job_cards.zip_button(
-        actions[0], t("download_set"), view, lambda: history.generation_zip(store, view)
-    )
+    job_cards.zip_button(actions[0], t("download_set"), store, view, everything=True)
     job_cards.run_again_button(actions[1], ctx, view)
     job_cards.edit_button(actions[4], view)
     label = t("unfavorite") if view.favorite else t("favorite")

@@ -25,7 +25,7 @@ from viba.studio import (
 )
 from viba.studio.features import Feature
 from viba.studio.generations import GenerationView
-from viba.web import boards_view, live, sidebar, thumbnails
+from viba.web import boards_view, downloads, live, sidebar, thumbnails
 from viba.web.boundary import action, still_logged_in
 from viba.web.browser_session import session
 from viba.web.context import PageContext
@@ -198,12 +198,22 @@ def cost_text(view: GenerationView) -> str:
     return ""
 
 
-def zip_button(container: Any, label: str, view: GenerationView, make: Callable[[], bytes]) -> None:
-    """Download a generation's images as one zip (made only when clicked)."""
+def zip_button(
+    container: Any, label: str, store: ImageStore, view: GenerationView, everything: bool
+) -> None:
+    """Download a generation's outputs (everything: and its inputs, description and settings)
+    as one zip: a link to the route that streams it (viba.web.downloads), or where the page
+    has none, Streamlit's button that makes it whole when clicked."""
+    streamed = downloads.generation_zip_here(view.id, everything)
+    if streamed is not None:
+        container.link_button(label, streamed, icon=":material/folder_zip:")
+        return
     container.download_button(
         label,
-        data=make,
-        file_name=f"viba-{view.type}-{view.id.hex[:8]}.zip",
+        data=functools.partial(
+            history.generation_zip if everything else history.outputs_zip, store, view
+        ),
+        file_name=history.zip_name(view),
         mime="application/zip",
         key=f"zip_{view.id}",
         icon=":material/folder_zip:",
@@ -370,9 +380,7 @@ def job_card(ctx: PageContext, view: GenerationView) -> None:
         if view.finished:
             actions = st.columns([1, 1, 1.3, 2])
             if len(view.output_keys) > 1:
-                zip_button(
-                    actions[0], t("download_zip"), view, lambda: history.outputs_zip(store, view)
-                )
+                zip_button(actions[0], t("download_zip"), store, view, everything=False)
             run_again_button(actions[1], ctx, view)
             edit_button(actions[2], view)
             if view.output_keys and view.user_id == ctx.account.id:
