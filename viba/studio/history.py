@@ -281,8 +281,8 @@ def picked_zip_parts(
         for view, key in items:
             index = view.output_keys.index(key) + 1
             zf.writestr(file_name(view, key, index), output_download(store, view, key, index))
-            yield out.take()
-    yield out.take()  # the zip's directory, written when it closes
+            yield from out.take()
+    yield from out.take()  # the zip's directory, written when it closes
 
 
 class _Pieces:
@@ -307,8 +307,10 @@ class _Pieces:
     def close(self) -> None:
         pass
 
-    def take(self) -> bytes:
-        taken, self._parts = b"".join(self._parts), []
+    def take(self) -> list[bytes]:
+        """What was written since the last take, as written: not joined, which would copy an
+        image's bytes once more."""
+        taken, self._parts = self._parts, []
         return taken
 
 
@@ -337,17 +339,17 @@ def generation_zip_parts(
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:  # images are compressed
         for i, key in enumerate(view.output_keys, start=1):
             zf.writestr(file_name(view, key, i), output_download(store, view, key, i))
-            yield out.take()
+            yield from out.take()
         if everything:
             for i, key in enumerate(view.input_keys, start=1):
                 zf.writestr(f"inputs/{file_name(view, key, i, 'input-')}", store.load(key))
-                yield out.take()
+                yield from out.take()
         description = view.details.get("description")
         if description:
             zf.writestr("description.txt", description)
         if everything:
             zf.writestr("generation.json", json.dumps(summary(view), indent=2, default=str))
-    yield out.take()
+    yield from out.take()
 
 
 def user_zip(
