@@ -6,7 +6,12 @@ the media route's addresses as under `streamlit run app.py` (AppTest mounts no r
 bench says they are, and names the page's origin), and measured per run: CPU milliseconds,
 SQL statements, connection checkouts and liveness pings.
 
-    python bench/page_run.py [--runs 30] [--database-url postgresql://...]
+With --history-detail, the page is instead History showing one Derivation whose images are
+as heavy as a real one's: a 12 MP input photo and four 4K outputs (photo-like JPEGs), each
+shown at screen size; every click on that page (favourite, compare, a region's slider) is
+such a run.
+
+    python bench/page_run.py [--runs 30] [--database-url postgresql://...] [--history-detail]
 
 Without --database-url: SQLite in a scratch folder. With it: a fresh database beside it.
 """
@@ -24,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from common import app_env, finished_derivations
+from common import app_env, finished_derivations, photo_jpeg
 from sqlalchemy import event
 
 from viba import services
@@ -39,6 +44,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--database-url", help="a PostgreSQL URL: a fresh database beside it")
+    parser.add_argument("--history-detail", action="store_true", help="History, one 4K set")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp())
     url = (
@@ -62,7 +68,15 @@ def main() -> int:
         store = services.image_store(settings, db)
         auth.register(db, "admin@example.com", "Admin", PASSWORD)
         user = auth.register(db, "user@example.com", "User", PASSWORD)
-        finished_derivations(db, store, user, 6)
+        if args.history_detail:
+            page, query, what = (
+                "pages/5_History.py",
+                {"id": str(heavy(db, store, user))},
+                ("History detail (a 12 MP input, four 4K outputs)"),
+            )
+        else:
+            finished_derivations(db, store, user, 6)
+            page, query, what = "pages/1_Derivation.py", None, "Derivation page"
         counts = {"statements": 0, "checkouts": 0}
 
         def statement(*_: object) -> None:
@@ -76,7 +90,7 @@ def main() -> int:
         pings = _count_pings(db)
         addresses._routes_mounted = True  # as app.py does when it mounts the media route
         thumbnails.page_origin = lambda: "http://127.0.0.1:8501"
-        at = open_page("pages/1_Derivation.py", user)
+        at = open_page(page, user, query)
         assert not at.exception, at.exception
         at.run()  # warm: thumbnails made, caches filled
         cpu, per = [], {"statements": [], "checkouts": [], "pings": []}
@@ -90,7 +104,8 @@ def main() -> int:
                 now = pings["n"] if name == "pings" else counts[name]
                 per[name].append(now - before[name])
         kind = "PostgreSQL" if db.is_postgres else "SQLite"
-        print(f"Derivation page run ({kind}, 6 cards x 4 outputs, {args.runs} runs):")
+        shape = "" if args.history_detail else ", 6 cards x 4 outputs"
+        print(f"{what} run ({kind}{shape}, {args.runs} runs):")
         print(f"  CPU per run: median {statistics.median(cpu):.1f} ms (min {min(cpu):.1f})")
         for name, values in per.items():
             print(f"  {name} per run: {statistics.median(values):g}")
@@ -99,6 +114,15 @@ def main() -> int:
         if args.database_url:
             drop_pg_database(url)
     return 0
+
+
+def heavy(db, store, user) -> object:
+    """A finished Derivation of the user's with a 12 MP input and four 4K outputs."""
+    from helpers import add
+
+    source = store.save(photo_jpeg(1), "image/jpeg").key
+    outs = [store.save(photo_jpeg(10 + i, (4096, 4096)), "image/jpeg").key for i in range(4)]
+    return add(db, user, type="derivation", inputs=[source], outputs=outs)
 
 
 def _count_pings(db) -> dict[str, int]:

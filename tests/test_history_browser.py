@@ -59,6 +59,14 @@ def test_history_lists_thumbnails_opens_one_and_deletes_it(
     expect(heading(page, "Outputs")).to_be_visible()
     expect(page).to_have_url(re.compile(f"id={newest}"))
     expect(main(page).get_by_text("Picture number 5")).to_be_visible()
+    # Its input and output at screen size, by addresses the route makes them for, loaded.
+    expect(main(page).locator('[data-testid="stImage"] img[src*="/images/screen/"]')).to_have_count(
+        2
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img[src*=\"/images/screen/\"]')]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
     screenshot(page, "history-detail")
     main(page).get_by_role("button", name="Delete").click()
     main(page).get_by_role("button", name="Yes, delete").click()

@@ -133,6 +133,37 @@ def test_a_generations_set_is_a_link_to_its_streamed_zip_under_the_apps_routes(
     assert address.startswith(f"/generations/{gid.hex}/all/zip?s={session_id.hex}&t=")
 
 
+def test_under_the_apps_routes_the_detail_shows_images_by_address_not_made_in_the_run(
+    db, store, user, monkeypatch
+):
+    from viba.store.image_store import ImageStore
+    from viba.web import addresses, thumbnails
+
+    inp = store.save(png_bytes("screen in"), "image/png").key
+    outs = [store.save(png_bytes(f"screen out {i}"), "image/png").key for i in range(2)]
+    gid = add(db, user, type="derivation", inputs=[inp], outputs=outs)
+    made: list[str] = []
+    screen_image = ImageStore.screen_image
+    monkeypatch.setattr(
+        ImageStore, "screen_image", lambda self, key: made.append(key) or screen_image(self, key)
+    )
+    at = open_page(PAGE, user, {"id": str(gid)})
+    assert sorted(made) == sorted([inp, *outs])  # `streamlit run Home.py`: made in the run
+    made.clear()
+    monkeypatch.setattr(addresses, "_routes_mounted", True)  # as app.py mounts them
+    monkeypatch.setattr(thumbnails, "page_origin", lambda: "http://127.0.0.1:8501")
+    at = open_page(PAGE, user, {"id": str(gid)})
+    assert not at.exception and made == []  # the route makes them when the browser asks
+    shown = [img.url for el in at.main.get("image") for img in el.proto.imgs]
+    screens = [u for u in shown if "/images/screen/" in u]
+    assert [u.split("/images/screen/")[1].split("?")[0] for u in screens] == [inp, *outs]
+    assert all(u.startswith("http://127.0.0.1:8501/images/screen/") for u in screens)
+    # An image gone from the store is said on the page, as before, not left to a broken link.
+    store.backend.delete(outs[1])
+    at = open_page(PAGE, user, {"id": str(gid)})
+    assert not at.exception and len(at.warning) == 1 and "missing" in at.warning[0].value
+
+
 @pytest.mark.parametrize("wanted", ["other", "not-a-uuid", str(uuid.uuid4())])
 def test_someone_elses_or_a_bad_id_shows_one_message_and_nothing_of_it(
     db, store, user, admin, wanted

@@ -4,6 +4,7 @@ altered addresses, another user's login, a login that ended, paths that are not 
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.error
 import urllib.request
@@ -11,6 +12,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 from test_jobs import models
 
 from viba.accounts import auth, sessions
@@ -81,6 +83,13 @@ def test_the_owner_gets_the_thumbnail_and_the_image_cached_privately(
     assert headers["x-content-type-options"] == "nosniff"
     status, headers, body = fetch(streamlit_server.url + sign(sid, output, "image"))
     assert status == 200 and headers["content-type"] == "image/png" and body == made
+    # At screen size: made when first asked, a file after (the same bytes again).
+    status, headers, body = fetch(streamlit_server.url + sign(sid, output, "screen"))
+    assert status == 200 and headers["content-type"] == "image/webp" and body[:4] == b"RIFF"
+    assert headers["cache-control"] == "private, max-age=31536000, immutable"
+    with Image.open(io.BytesIO(body)) as shown:
+        assert shown.size == (64, 80)  # a small image is not enlarged
+    assert fetch(streamlit_server.url + sign(sid, output, "screen"))[2] == body
 
 
 def test_no_other_address_reaches_an_image(streamlit_server, db, member, admin, owned, sign):
@@ -95,6 +104,8 @@ def test_no_other_address_reaches_an_image(streamlit_server, db, member, admin, 
         sign(uuid.uuid4(), output),  # a signed address of a session that does not exist
         sign(theirs, output),  # another user's live login, correctly signed
         sign(theirs, inputs, "image"),  # nor their inputs
+        sign(theirs, output, "screen"),  # nor at screen size
+        sign(mine, output, "thumb").replace("/thumb/", "/screen/"),  # a thumbnail's signature
         sign(mine, output, "other"),  # a kind that is not one
         good.split("?")[0],  # no signature
         f"/images/thumb/img/x.png?s={mine.hex}&t={'0' * 32}",  # not a key
@@ -124,7 +135,6 @@ def test_health_says_the_database_and_the_queue_answer(streamlit_server):
 def test_a_boards_zip_streams_to_a_login_that_may_see_the_board_and_to_no_other(
     streamlit_server, db, member, owned, settings
 ):
-    import io
     import zipfile
 
     from viba.studio import boards
@@ -168,7 +178,6 @@ def test_a_boards_zip_streams_to_a_login_that_may_see_the_board_and_to_no_other(
 def test_a_generations_zip_streams_to_its_owner_only(
     streamlit_server, db, store, member, owned, settings
 ):
-    import io
     import zipfile
 
     from viba.studio import history

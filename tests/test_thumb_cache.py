@@ -110,3 +110,69 @@ def test_pages_showing_one_store_at_once_follow_its_deletes_once(parts, tmp_path
     assert store.on_delete == [cache.forget]  # one hook, however many pages asked at once
     store.delete(key)
     assert not cache.has(key)
+
+
+def test_screen_images_are_made_when_first_asked_two_at_once_at_most(db, tmp_path):
+    import threading
+
+    from PIL import Image
+
+    from viba.store.image_store import SCREEN_SIDE
+    from viba.web.thumbnails import screen_images
+
+    from helpers import wait_until
+
+    store = ImageStore(make_backend("db", db, tmp_path))
+    cache = ThumbCache(tmp_path / "s", make=screen_images)
+    keys = [
+        store.save(png_bytes(f"big-{tmp_path.name}-{i}", size=(3000, 2000)), "image/png").key
+        for i in range(6)
+    ]
+    made, asked, inside, most = threading.Lock(), [0], [0], [0]
+    release = threading.Event()
+    screen_image = store.screen_image
+
+    def counted(key):
+        with made:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        release.wait(timeout=30)
+        try:
+            return screen_image(key)
+        finally:
+            with made:
+                inside[0] -= 1
+
+    store.screen_image = counted
+    files = {}
+
+    def serve(key):
+        with made:
+            asked[0] += 1
+        files[key] = cache.file_for(store, key)
+
+    threads = [threading.Thread(target=serve, args=(k,)) for k in keys]
+    for t in threads:
+        t.start()
+    wait_until(lambda: asked[0] == 6 and inside[0] == 2)
+    release.set()
+    for t in threads:
+        t.join(timeout=60)
+    assert most[0] == 2  # the six asked at once; two decoded at a time
+    for key in keys:
+        assert files[key] == tmp_path / "s" / ThumbCache.name(key)
+        with Image.open(files[key]) as shown:
+            assert shown.format == "WEBP" and max(shown.size) == SCREEN_SIDE
+    store.screen_image = screen_image
+    assert cache.refs(store, keys, address) == {k: address(k) for k in keys}  # made once
+
+
+def test_a_screen_image_that_cannot_be_read_is_not_served(db, tmp_path):
+    from viba.web.thumbnails import screen_images
+
+    store = ImageStore(make_backend("db", db, tmp_path))
+    cache = ThumbCache(tmp_path / "s", make=screen_images)
+    key = store.save(png_bytes(f"torn-{tmp_path.name}"), "image/png").key
+    store.backend.delete(key)  # damaged in the store since
+    store.backend.put(key, b"\x89PNG torn", "image/png")
+    assert cache.file_for(store, key) is None and not cache.has(key)

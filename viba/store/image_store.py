@@ -348,6 +348,11 @@ SCREEN_SIDE = 1460  # what Streamlit shows an image at, at most (twice its 730 p
 WEBP_METHOD = 2
 
 
+def _pixel_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as probe:
+        return probe.size
+
+
 def make_thumbnail(data: bytes, side: int = THUMB_SIDE) -> bytes:
     with Image.open(io.BytesIO(data)) as opened:
         # reducing_gap 1: a JPEG is decoded at the smallest scale that still covers `side`
@@ -421,9 +426,14 @@ class ImageStore:
         every draw; a JPEG is decoded here at a reduced scale, a fraction of the memory."""
         data = self.load(key)
         try:
-            with Image.open(io.BytesIO(data)) as probe:
-                size = probe.size
-            return make_thumbnail(data, SCREEN_SIDE), size
+            return make_thumbnail(data, SCREEN_SIDE), _pixel_size(data)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise StorageError("That stored image could not be read.") from exc
+
+    def pixel_size(self, key: str) -> tuple[int, int]:
+        """A stored image's width and height, from its header."""
+        try:
+            return _pixel_size(self.load(key))
         except (OSError, SyntaxError, ValueError) as exc:
             raise StorageError("That stored image could not be read.") from exc
 

@@ -115,7 +115,8 @@ def compare_view(ctx: PageContext) -> None:
         with column:
             index = view.output_keys.index(key) + 1
             try:
-                shown, (width, height) = ctx.store.screen_image(key)
+                shown = thumbnails.screen_ref(ctx.store, key)
+                width, height = thumbnails.pixel_size(ctx.store, key)
             except StorageError as exc:
                 st.warning(md_escape(t(str(exc))))
                 continue

@@ -111,7 +111,7 @@ def image_grid(
                 continue
             try:
                 image: str | bytes | None = (
-                    shown.get(key) if preview else store.screen_image(key)[0]
+                    shown.get(key) if preview else thumbnails.screen_ref(store, key)
                 )
                 if image is None:
                     raise StorageError(t("image_missing"))
@@ -151,7 +151,8 @@ def _full_size(store: ImageStore, key: str) -> None:
 
     def body() -> None:
         try:
-            shown, (width, height) = store.screen_image(key)
+            shown = thumbnails.screen_ref(store, key)
+            width, height = thumbnails.pixel_size(store, key)
         except StorageError as exc:
             st.warning(md_escape(t(str(exc))))
             return

@@ -2,15 +2,17 @@
 a login.
 
 A page shows a stored image by an address `/images/<kind>/<key>?s=<session>&t=<signature>`:
-kind is `thumb` (the preview) or `image` (the image as stored). The signature (HMAC-SHA256
+kind is `thumb` (the preview), `screen` (at screen size, made on first ask) or `image` (the
+image as stored). The signature (HMAC-SHA256
 with a key derived from VIBA_COOKIE_KEY) binds the address to that login session and image;
 the route then checks that the session is still live and that its user may see the image (one
 of their generations uses it, it is on a board or a preset offered to them, or they are an
 admin). Anything else is one 404: a guessed, altered, copied-after-logout or someone else's
 address learns nothing.
 
-Thumbnails are made once and kept as files (ThumbCache); the answer is private and immutable
-(an address names one image's content, for one login), so the browser fetches each once.
+Thumbnails and screen-size images are made once and kept as files (ThumbCache); the answer is
+private and immutable (an address names one image's content, for one login), so the browser
+fetches each once.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from viba.web.addresses import signed_session
 
 log = logging.getLogger(__name__)
 
-KINDS = ("thumb", "image")
+KINDS = ("thumb", "screen", "image")
 CACHE = "private, max-age=31536000, immutable"
 
 
@@ -58,8 +60,7 @@ def _served(settings: Settings, kind: str, key: str, sid: str, token: str) -> Re
     if kind == "image":
         data = found.store.load(key)
         return Response(data, media_type=MIME_BY_EXT[key.rsplit(".", 1)[1]], headers=headers)
-    cache = thumbnails.process_cache()
-    path = cache.file_for(found.store, key)
+    path = thumbnails.process_cache(kind).file_for(found.store, key)
     if isinstance(path, Path):
         return FileResponse(path, media_type="image/webp", headers=headers)
     if path is None:

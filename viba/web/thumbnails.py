@@ -15,6 +15,11 @@ written, or a page has no login session, thumbnails are handed back as bytes (th
 
 `refs(store, keys)` is what a page calls: the process's cache for any image store, which it
 follows so that an image deleted there loses its file here too, with this run's addresses.
+
+Images at screen size (History's detail, Compare, "Full size") are the same idea in a second
+folder: `screen_ref(store, key)` hands the page an address at once, and the route makes the
+image when the browser first asks (a 4K photo is ~0.2 CPU-s to decode and shrink; made in
+every run, a History detail's five images cost each click there 1.8 CPU-s), two at a time.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from viba.core.config import Settings, get_settings
-from viba.store.image_store import ImageStore, check_key
+from viba.store.image_store import ImageStore, StorageError, check_key
 from viba.web import addresses
 from viba.web.browser_session import session
 
@@ -46,10 +51,40 @@ THUMB_FOLDER_NAME = "thumbs"
 Address = Callable[[str], str]  # an image key -> its thumbnail's address for this login
 
 
+Maker = Callable[[ImageStore, list[str]], dict[str, bytes]]  # image keys -> what is kept
+
+
+def stored_thumbnails(store: ImageStore, keys: list[str]) -> dict[str, bytes]:
+    """The thumbnails the store made when it saved the images (one read for all)."""
+    return store.thumbnails(keys)
+
+
+_making_screens = threading.BoundedSemaphore(2)  # decodes at once: ~12 MB each for a 4K JPEG
+
+
+def screen_images(store: ImageStore, keys: list[str]) -> dict[str, bytes]:
+    """Images at screen size (ImageStore.screen_image), two made at once in the process at
+    most; one that is gone or cannot be read is left out."""
+    made = {}
+    for key in keys:
+        try:
+            with _making_screens:
+                made[key] = store.screen_image(key)[0]
+        except StorageError:
+            continue
+    return made
+
+
 class ThumbCache:
-    def __init__(self, root: Path, max_files: int = 20_000) -> None:
+    """Small images made from stored ones, kept as files: thumbnails by default, or with
+    `make=screen_images` the images at screen size."""
+
+    def __init__(
+        self, root: Path, max_files: int = 20_000, make: Maker = stored_thumbnails
+    ) -> None:
         self.root = root
         self.max_files = max_files
+        self._make = make
         self._lock = threading.Lock()
         self._writes = 0
         self.writable = True
@@ -129,10 +164,10 @@ class ThumbCache:
         out."""
         self.follow(store)
         if not self.writable or address is None:
-            return dict(store.thumbnails(keys))
+            return dict(self._make(store, keys))
         found: dict[str, str | bytes] = {k: address(k) for k in keys if self.has(k)}
         missing = [k for k in keys if k not in found]
-        for key, data in store.thumbnails(missing).items() if missing else ():
+        for key, data in self._make(store, missing).items() if missing else ():
             found[key] = address(key) if self.put(key, data) else data
         return found
 
@@ -142,23 +177,29 @@ class ThumbCache:
         self.follow(store)
         if self.has(key):
             return self.root / self.name(key)
-        data = store.thumbnails([key]).get(key)
+        data = self._make(store, [key]).get(key)
         if data is None:
             return None
         return self.root / self.name(key) if self.put(key, data) else data
 
 
-_process_cache: ThumbCache | None = None
+SCREEN_FOLDER_NAME = "screens"  # beside the thumbnails, made by the route when first asked
+_caches: dict[str, ThumbCache] = {}
 _process_lock = threading.Lock()
 
 
-def process_cache() -> ThumbCache:
-    """The app's thumbnail cache, made on first use."""
-    global _process_cache
+def process_cache(kind: str = "thumb") -> ThumbCache:
+    """The app's cache of thumbnails (kind "thumb") or of images at screen size ("screen"),
+    made on first use."""
     with _process_lock:
-        if _process_cache is None:
-            _process_cache = ThumbCache(Path(get_settings().data_dir) / THUMB_FOLDER_NAME)
-        return _process_cache
+        if kind not in _caches:
+            root = Path(get_settings().data_dir)
+            _caches[kind] = (
+                ThumbCache(root / THUMB_FOLDER_NAME)
+                if kind == "thumb"
+                else ThumbCache(root / SCREEN_FOLDER_NAME, max_files=2_000, make=screen_images)
+            )
+        return _caches[kind]
 
 
 def refs(store: ImageStore, keys: list[str]) -> dict[str, str | bytes]:
@@ -192,3 +233,34 @@ def page_origin() -> str | None:
 
 def _thumb_address(origin: str, settings: Settings, session_id: uuid.UUID, key: str) -> str:
     return origin + addresses.address(settings, session_id, key, "thumb")
+
+
+def screen_ref(store: ImageStore, key: str) -> str | bytes:
+    """An image at screen size for st.image: an address of the media route, which makes it
+    when the browser first asks and keeps it as a file (the browser then keeps it too), so a
+    page run does not decode a 4K image for each image it shows, each run; the bytes, made
+    now, where the page has no address. Raises StorageError when the image is gone (or, made
+    now, cannot be read), as ImageStore.screen_image does."""
+    here = page_login()
+    cache = process_cache("screen")
+    if here is None or not cache.writable:
+        return store.screen_image(key)[0]
+    cache.follow(store)
+    if not cache.has(key) and not store.exists(key):
+        return store.screen_image(key)[0]  # says it is missing as the store words it
+    return here[0] + addresses.address(get_settings(), here[1], key, "screen")
+
+
+_sizes: dict[str, tuple[int, int]] = {}  # an image key -> its width and height (never change)
+_SIZES_KEPT = 10_000
+
+
+def pixel_size(store: ImageStore, key: str) -> tuple[int, int]:
+    """A stored image's width and height, read once per process (a key names its content)."""
+    size = _sizes.get(key)
+    if size is None:
+        size = store.pixel_size(key)
+        if len(_sizes) >= _SIZES_KEPT:
+            _sizes.clear()
+        _sizes[key] = size
+    return size
