@@ -9,6 +9,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -19,7 +20,7 @@ from viba.accounts import auth, sessions
 from viba.core.config import load_settings
 from viba.engine.gemini import ImageResult, Usage
 from viba.engine.images import prepare_image
-from viba.studio import generations
+from viba.studio import generations, metadata
 from viba.web import addresses
 
 from fake_gemini import png_bytes
@@ -135,7 +136,6 @@ def test_health_says_the_database_and_the_queue_answer(streamlit_server):
 def test_a_boards_zip_streams_to_a_login_that_may_see_the_board_and_to_no_other(
     streamlit_server, db, member, owned, settings
 ):
-    import zipfile
 
     from viba.studio import boards
     from viba.web import downloads
@@ -178,7 +178,6 @@ def test_a_boards_zip_streams_to_a_login_that_may_see_the_board_and_to_no_other(
 def test_a_generations_zip_streams_to_its_owner_only(
     streamlit_server, db, store, member, owned, settings
 ):
-    import zipfile
 
     from viba.studio import history
     from viba.web import downloads
@@ -199,7 +198,9 @@ def test_a_generations_zip_streams_to_its_owner_only(
     with zipfile.ZipFile(io.BytesIO(body)) as zf:
         assert zf.testzip() is None
         assert zf.namelist() == [history.file_name(view, output, 1)]
-        assert zf.read(zf.namelist()[0])[:8] == made[:8]  # the output, settings inside
+        inside = zf.read(zf.namelist()[0])
+        assert inside == history.output_download(store, view, output, 1)  # settings inside
+        assert metadata.read(inside)["generation_id"] == str(view.id)
     status, _, body = fetch(url(mine, everything=True))
     with zipfile.ZipFile(io.BytesIO(body)) as zf:
         assert status == 200 and zf.testzip() is None
@@ -241,3 +242,70 @@ def test_a_boards_zip_whose_image_is_gone_midway_fails_as_a_download_not_as_a_wh
         assert resp.status == 200  # the answer had begun before the loss showed
         with pytest.raises(http.client.IncompleteRead):
             resp.read()
+
+
+def test_zips_take_turns_for_their_images_and_one_stopped_midway_gives_its_turn_back(
+    db, store, member, monkeypatch
+):
+    import threading
+
+    from viba.studio import history
+    from viba.web import downloads
+
+    keys = [store.save(png_bytes(f"turn-{uuid.uuid4()}"), "image/png").key for _ in range(2)]
+    view = generations.find(db, member.id, add(db, member, outputs=keys))
+    monkeypatch.setattr(downloads, "_images", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(downloads, "WAIT_SECONDS", 0.05)
+
+    def zip_of():
+        return history.generation_zip_parts(store, view, False, downloads.image_turn)
+
+    def files(pieces) -> dict[str, bytes]:
+        with zipfile.ZipFile(io.BytesIO(b"".join(pieces))) as zf:
+            return {name: zf.read(name) for name in zf.namelist()}
+
+    first = zip_of()
+    head = next(first)  # its first image read: the one turn is taken
+    with pytest.raises(downloads.Busy):
+        next(zip_of())  # a second zip waits, then gives up
+    whole = files([head, *first])  # the first goes on to its end, turn by turn
+    assert len(whole) == 2 and files(zip_of()) == whole  # and the turn is free again
+    stopped = zip_of()
+    next(stopped)
+    stopped.close()  # a browser that went away midway: its turn comes back
+    assert files(zip_of()) == whole
+
+
+def test_browsers_that_leave_a_zip_midway_leave_no_turn_taken(
+    streamlit_server, db, store, member, settings
+):
+    """Over real HTTP: IMAGES_AT_ONCE downloads cut off after their first bytes, then one
+    more download must still get every turn it needs (a turn lost would stall it for
+    WAIT_SECONDS and break it)."""
+    import os
+    import socket
+    import urllib.parse
+
+    from PIL import Image
+
+    from viba.web import downloads
+
+    def noise(i: int) -> bytes:  # incompressible: a zip larger than the sockets' buffers
+        out = io.BytesIO()
+        Image.frombytes("RGB", (1100, 1100), os.urandom(1100 * 1100 * 3)).save(out, "PNG")
+        return out.getvalue()
+
+    keys = [store.save(noise(i), "image/png").key for i in range(4)]
+    gid = add(db, member, outputs=keys)
+    address = downloads.generation_zip_address(settings, login(db, member), gid, False)
+    where = urllib.parse.urlsplit(streamlit_server.url)
+    for _ in range(downloads.IMAGES_AT_ONCE):
+        with socket.create_connection((where.hostname, where.port), timeout=20) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(f"GET {address} HTTP/1.1\r\nHost: {where.netloc}\r\n\r\n".encode())
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        # closed with most of the zip unsent
+    with urllib.request.urlopen(streamlit_server.url + address, timeout=50) as resp:
+        body = resp.read()
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        assert zf.testzip() is None and len(zf.namelist()) == 4

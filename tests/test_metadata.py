@@ -45,6 +45,19 @@ def test_settings_go_in_and_come_back_and_the_pixels_stay(make):
     assert metadata.read(original) is None
 
 
+@pytest.mark.parametrize("make", [png_bytes, lambda s: jpeg_bytes(s, (64, 48))])
+def test_for_a_zip_the_settings_come_as_pieces_around_the_images_own_bytes(make):
+    original = make("pieces")
+    meta = metadata.describe(view(), 1)
+    pieces = metadata.embed_pieces(original, meta)
+    assert b"".join(pieces) == metadata.embed(original, meta)
+    # The image's bytes are views of what was read, not copies: a 4K image is megabytes.
+    views = [p for p in pieces if isinstance(p, memoryview)]
+    assert len(views) == 2 and all(v.obj is original for v in views)
+    assert sum(len(v) for v in views) == len(original)
+    assert metadata.embed_pieces(b"GIF89a not ours", meta) == [b"GIF89a not ours"]
+
+
 def test_a_hostile_or_broken_file_is_just_not_ours():
     tagged = metadata.embed(png_bytes("x"), {"generation_id": "not-a-uuid", "feature": "swap"})
     assert metadata.read(tagged)["generation_id"] is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,7 @@ from viba.store.models import (
 )
 from viba.studio import generations, history
 from viba.studio.generations import GenerationView
+from viba.studio.metadata import Piece
 
 MAX_NAME = 80
 MAX_BOARDS = 100  # per owner
@@ -406,12 +408,17 @@ def board_zip(db: Database, store: ImageStore, actor: Account, board_id: uuid.UU
 
 
 def board_zip_parts(
-    db: Database, store: ImageStore, actor: Account, board_id: uuid.UUID | str
-) -> Iterator[bytes]:
+    db: Database,
+    store: ImageStore,
+    actor: Account,
+    board_id: uuid.UUID | str,
+    each: history.Turn = nullcontext,
+) -> Iterator[Piece]:
     """board_zip in pieces (history.picked_zip_parts), oldest added first. Who may see the
     board is checked now, before the first piece (a BoardError as `items`)."""
     found = items(db, actor, board_id)
-    return history.picked_zip_parts(store, [(i.generation, i.output_key) for i in reversed(found)])
+    picked = [(i.generation, i.output_key) for i in reversed(found)]
+    return history.picked_zip_parts(store, picked, each)
 
 
 def image_visible(user_id: uuid.UUID, key: str) -> Select[Any]:

@@ -11,7 +11,8 @@ import base64
 import json
 import uuid
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from viba.store.image_store import EXTENSIONS, ImageStore, is_upload, mime_for
 from viba.store.models import GenerationHistory, ImageRef, User
 from viba.studio import features, generations, metadata
 from viba.studio.generations import GenerationView
+from viba.studio.metadata import Piece
 
 PAGE_SIZE = 24
 
@@ -266,22 +268,38 @@ def output_download(store: ImageStore, view: GenerationView, key: str, index: in
     return metadata.embed(store.load(key), metadata.describe(view, index))
 
 
+def _add_output(
+    zf: zipfile.ZipFile, store: ImageStore, view: GenerationView, key: str, index: int
+) -> None:
+    """output_download into a zip being written, its image's bytes written as they are read
+    (not copied once more with its settings put in)."""
+    pieces = metadata.embed_pieces(store.load(key), metadata.describe(view, index))
+    with zf.open(file_name(view, key, index), "w") as entry:
+        for piece in pieces:
+            entry.write(piece)
+
+
 def picked_zip(store: ImageStore, items: list[tuple[GenerationView, str]]) -> bytes:
     """Outputs picked across generations, each with its settings inside, in one zip."""
     return b"".join(picked_zip_parts(store, items))
 
 
+Turn = Callable[[], AbstractContextManager[object]]  # held around each image of a zip
+
+
 def picked_zip_parts(
-    store: ImageStore, items: Sequence[tuple[GenerationView, str]]
-) -> Iterator[bytes]:
+    store: ImageStore, items: Sequence[tuple[GenerationView, str]], each: Turn = nullcontext
+) -> Iterator[Piece]:
     """picked_zip in pieces, an output at a time, each read when its piece is asked for: a
-    board of 500 outputs at 4K is gigabytes, and only one of them is in memory at once."""
+    board of 500 outputs at 4K is gigabytes, and only one of them is in memory at once.
+    `each()` is held from an image's read until its last piece has been taken (the web
+    bounds how many images its zips hold at once with it)."""
     out = _Pieces()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
         for view, key in items:
-            index = view.output_keys.index(key) + 1
-            zf.writestr(file_name(view, key, index), output_download(store, view, key, index))
-            yield from out.take()
+            with each():
+                _add_output(zf, store, view, key, view.output_keys.index(key) + 1)
+                yield from out.take()
     yield from out.take()  # the zip's directory, written when it closes
 
 
@@ -290,13 +308,16 @@ class _Pieces:
     zipfile writes each file's sizes after its bytes)."""
 
     def __init__(self) -> None:
-        self._parts: list[bytes] = []
+        self._parts: list[Piece] = []
         self._at = 0
 
-    def write(self, data: bytes) -> int:
-        self._parts.append(bytes(data))
-        self._at += len(data)
-        return len(data)
+    def write(self, data: Piece) -> int:
+        # An image's bytes come as they were read, or views of them: kept, not copied (both
+        # are never changed); anything else zipfile hands over is small, and copied.
+        kept = data if isinstance(data, bytes | memoryview) else bytes(data)
+        self._parts.append(kept)
+        self._at += len(kept)  # views of bytes: one byte an item
+        return len(kept)
 
     def tell(self) -> int:
         return self._at
@@ -307,7 +328,7 @@ class _Pieces:
     def close(self) -> None:
         pass
 
-    def take(self) -> list[bytes]:
+    def take(self) -> list[Piece]:
         """What was written since the last take, as written: not joined, which would copy an
         image's bytes once more."""
         taken, self._parts = self._parts, []
@@ -330,20 +351,23 @@ def _zip(store: ImageStore, view: GenerationView, everything: bool) -> bytes:
 
 
 def generation_zip_parts(
-    store: ImageStore, view: GenerationView, everything: bool
-) -> Iterator[bytes]:
+    store: ImageStore, view: GenerationView, everything: bool, each: Turn = nullcontext
+) -> Iterator[Piece]:
     """outputs_zip (everything=False) or generation_zip in pieces, an image at a time, each
     read when its piece is asked for: four outputs at 4K and three 25 MB inputs are a
-    hundred megabytes or more, and only one of them is in memory at once."""
+    hundred megabytes or more, and only one of them is in memory at once. `each` as in
+    picked_zip_parts."""
     out = _Pieces()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:  # images are compressed
         for i, key in enumerate(view.output_keys, start=1):
-            zf.writestr(file_name(view, key, i), output_download(store, view, key, i))
-            yield from out.take()
+            with each():
+                _add_output(zf, store, view, key, i)
+                yield from out.take()
         if everything:
             for i, key in enumerate(view.input_keys, start=1):
-                zf.writestr(f"inputs/{file_name(view, key, i, 'input-')}", store.load(key))
-                yield from out.take()
+                with each():
+                    zf.writestr(f"inputs/{file_name(view, key, i, 'input-')}", store.load(key))
+                    yield from out.take()
         description = view.details.get("description")
         if description:
             zf.writestr("description.txt", description)

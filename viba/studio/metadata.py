@@ -39,8 +39,19 @@ def describe(view: Any, index: int) -> dict[str, Any]:
     }
 
 
+Piece = bytes | memoryview
+
+
 def embed(data: bytes, meta: dict[str, Any]) -> bytes:
     """The image with its settings inside (PNG and JPEG; any other format as it is)."""
+    pieces = embed_pieces(data, meta)
+    return data if len(pieces) == 1 else b"".join(pieces)
+
+
+def embed_pieces(data: bytes, meta: dict[str, Any]) -> list[Piece]:
+    """embed's file as pieces to write one after another: the image's own bytes are views of
+    `data`, not copies (a 4K image is several megabytes; a zip being streamed writes them as
+    they are)."""
     text = json.dumps(meta, ensure_ascii=False)
     if len(text.encode()) > MAX_JSON:
         meta = {**meta, "prompt": meta.get("prompt", "")[:2000] + "…"}
@@ -49,7 +60,7 @@ def embed(data: bytes, meta: dict[str, Any]) -> bytes:
         return _png_with(data, text)
     if data.startswith(b"\xff\xd8"):
         return _jpeg_with(data, text)
-    return data
+    return [data]
 
 
 def read(data: bytes) -> dict[str, Any] | None:
@@ -84,13 +95,14 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def _png_with(data: bytes, text: str) -> bytes:
+def _png_with(data: bytes, text: str) -> list[Piece]:
     end = data.rfind(b"IEND")
     if end < 12:
-        return data
+        return [data]
     body = KEY.encode() + b"\x00\x00\x00" + b"\x00" + b"\x00" + text.encode()
     software = _chunk(b"tEXt", b"Software\x00Viba Studio")
-    return data[: end - 4] + _chunk(b"iTXt", body) + software + data[end - 4 :]
+    view = memoryview(data)
+    return [view[: end - 4], _chunk(b"iTXt", body) + software, view[end - 4 :]]
 
 
 MAX_CHUNKS = 1000  # a file of a million tiny chunks is read no further than this
@@ -122,7 +134,7 @@ def _png_text(data: bytes) -> str | None:
 # --- JPEG: an APP1 XMP segment after SOI -----------------------------------------------------
 
 
-def _jpeg_with(data: bytes, text: str) -> bytes:
+def _jpeg_with(data: bytes, text: str) -> list[Piece]:
     packet = (
         '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
         'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
@@ -133,8 +145,9 @@ def _jpeg_with(data: bytes, text: str) -> bytes:
     ).encode()
     body = XMP_HEADER + packet
     if len(body) + 2 > 0xFFFF:
-        return data
-    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + data[2:]
+        return [data]
+    view = memoryview(data)
+    return [view[:2], b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body, view[2:]]
 
 
 def _jpeg_text(data: bytes) -> str | None:
