@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common import Sampler, app_env, photo_jpeg, print_spread, rss_mb, wait_for
+from common import Sampler, app_env, click_together, photo_jpeg, print_spread, rss_mb, wait_for
 from playwright.sync_api import expect, sync_playwright
 
 from viba.accounts import auth
@@ -85,16 +85,8 @@ def one_run(args: argparse.Namespace, photo: bytes, outputs: list[bytes]) -> dic
                     page.on("download", saved)  # Streamlit's button: this page downloads
                     page.context.on("page", lambda p: p.on("download", saved))  # a link's tab
                 # The button or the link, whichever this checkout draws: the same words.
-                at = time.time() + 2 + 0.2 * len(pages)
-                for page in pages:
-                    main(page).get_by_text(LABEL).evaluate(
-                        "(el, at) => setTimeout(() => el.closest('a, button').click(),"
-                        " at - Date.now())",
-                        at * 1000,
-                    )
-                if time.time() > at - 0.2:
-                    raise RuntimeError("the pages could not all be armed before the moment")
-                time.sleep(at - 0.1 - time.time())
+                labels = [main(page).get_by_text(LABEL) for page in pages]
+                click_together(labels, lead=2 + 0.2 * len(pages))
                 sampler.reset()
                 started = time.perf_counter()
 

@@ -33,6 +33,7 @@ from common import (
     Sampler,
     app_env,
     browser_cpu,
+    click_together,
     cpu_s,
     finished_derivations,
     healthy,
@@ -203,20 +204,12 @@ def run_shape(
             picked = rss_mb(server.proc.pid)
             pids = [server.proc.pid, *(p.pid for p in procs)]
             samplers = [Sampler(pid) for pid in pids]
-            # Every page clicks its Generate at the same moment, by a timer set in it before:
-            # Playwright's clicks, one page after another, took the 20 starved browsers of a
-            # 2-core machine 16-27 s, so "at once" was not at once, and the web's CPU over that
-            # long a burst was not what a Derivation costs it.
-            at = time.time() + 2 + 0.5 * n
-            for page in pages[:n]:
-                main(page).get_by_role("button", name="Generate").evaluate(
-                    "(button, at) => setTimeout(() => {"
-                    " window.vibaClicked = Date.now(); button.click(); }, at - Date.now())",
-                    at * 1000,
-                )
-            if time.time() > at - 0.2:
-                raise RuntimeError("the pages could not all be armed before the moment")
-            time.sleep(at - 0.1 - time.time())
+            # Every page clicks its Generate at the same moment (else the web's CPU over a long
+            # burst of one click after another is not what a Derivation costs it).
+            at = click_together(
+                [main(page).get_by_role("button", name="Generate") for page in pages[:n]],
+                lead=2 + 0.5 * n,
+            )
             for s in samplers:
                 s.reset()
             cpu0 = [cpu_s(pid) for pid in pids]
