@@ -4,6 +4,7 @@ altered addresses, another user's login, a login that ended, paths that are not 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import urllib.error
@@ -309,3 +310,53 @@ def test_browsers_that_leave_a_zip_midway_leave_no_turn_taken(
         body = resp.read()
     with zipfile.ZipFile(io.BytesIO(body)) as zf:
         assert zf.testzip() is None and len(zf.namelist()) == 4
+
+
+@pytest.mark.parametrize("asgi", ["2.4", "2.0"])  # a send that raises; a disconnect message
+def test_a_download_the_browser_leaves_gives_its_turn_back_at_once(
+    db, store, member, monkeypatch, asgi
+):
+    """Not when the garbage collector gets to it: four left that way would stall every zip."""
+    import gc
+    import threading
+
+    import anyio
+
+    from viba.studio import history
+    from viba.web import downloads
+
+    keys = [store.save(png_bytes(f"left-{uuid.uuid4()}"), "image/png").key for _ in range(2)]
+    view = generations.find(db, member.id, add(db, member, outputs=keys))
+    monkeypatch.setattr(downloads, "_images", threading.BoundedSemaphore(1))
+    parts = history.generation_zip_parts(store, view, False, downloads.image_turn)
+    response = downloads.Download(downloads._chunks(parts, "left.zip"))
+    sent: list[dict] = []
+    gone = anyio.Event()
+
+    async def send(message) -> None:
+        sent.append(message)
+        if len(sent) == 2:  # the first piece went; then the browser is gone
+            gone.set()
+            if asgi == "2.4":
+                raise OSError("connection reset")
+            await anyio.sleep_forever()
+
+    async def receive() -> dict:
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    freed: list[bool] = []
+
+    async def serve() -> None:
+        scope = {"type": "http", "asgi": {"spec_version": asgi}}
+        with contextlib.suppress(Exception):
+            await response(scope, receive, send)
+        # Asked while the server runs on (its loop's end would close what was left open).
+        freed.append(downloads._images.acquire(blocking=False))
+
+    gc.disable()
+    try:
+        anyio.run(serve)
+    finally:
+        gc.enable()
+    assert freed == [True]  # the one turn is free

@@ -22,12 +22,15 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from typing import cast
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Send
 
 from viba import services
 from viba.accounts import sessions
@@ -62,12 +65,13 @@ class Busy(RuntimeError):
 @contextlib.contextmanager
 def image_turn() -> Iterator[None]:
     """Held by a zip being sent from an image's read until its last piece is taken."""
-    if not _images.acquire(timeout=WAIT_SECONDS):
+    turns = _images
+    if not turns.acquire(timeout=WAIT_SECONDS):
         raise Busy(f"no turn to read an image within {WAIT_SECONDS:g} s")
     try:
         yield
     finally:
-        _images.release()
+        turns.release()
 
 
 Finder = Callable[[services.Services, Account, uuid.UUID], Found | None]
@@ -137,7 +141,7 @@ def _checked(
     return None if account is None else finder(found, account, wanted)
 
 
-def _logged(parts: Iterator[Piece], name: str) -> Iterator[memoryview]:
+def _logged(parts: Iterator[Piece], name: str) -> Generator[memoryview, None, None]:
     """The pieces, in chunks of at most CHUNK: the connection then holds back at most a chunk
     for a slow browser, not a copy of a whole image. A store that fails midway is said in the
     log and breaks the connection, so the browser says the download failed (ending the stream
@@ -150,6 +154,36 @@ def _logged(parts: Iterator[Piece], name: str) -> Iterator[memoryview]:
     except (DatabaseUnavailable, StorageError, Busy) as exc:
         log.warning("the download of %s stopped: %s", name, exc)
         raise
+
+
+async def _chunks(parts: Iterator[Piece], name: str) -> AsyncIterator[memoryview]:
+    """_logged's chunks, each made in a worker thread (the event loop never waits on the
+    store), the next only once this one is sent. Closed, it closes the zip at once, which
+    gives back the zip's turn (image_turn)."""
+    chunks = _logged(parts, name)
+    try:
+        while (chunk := await run_in_threadpool(next, chunks, None)) is not None:
+            yield chunk
+    finally:
+        chunks.close()
+        closing = getattr(parts, "close", None)  # the zip's own generator, holding the turn
+        if closing is not None:
+            closing()
+
+
+class Download(StreamingResponse):
+    """A StreamingResponse that closes its chunks when the sending ends, however it ends. A
+    browser that goes away leaves Starlette's loop with an error and the chunks suspended;
+    they would be closed only when the garbage collector finds them (a reference cycle
+    through the error), and meanwhile the zip would keep its turn: four such and every zip
+    of the process waits WAIT_SECONDS and breaks."""
+
+    async def stream_response(self, send: Send) -> None:
+        try:
+            await super().stream_response(send)
+        finally:
+            with anyio.CancelScope(shield=True):  # a cancelled send still closes them
+                await cast(AsyncGenerator[memoryview, None], self.body_iterator).aclose()
 
 
 async def _streamed(request: Request, kind: str, ident: str, finder: Finder) -> Response:
@@ -169,9 +203,7 @@ async def _streamed(request: Request, kind: str, ident: str, finder: Finder) -> 
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
     }
-    # A plain iterator: Starlette asks for each piece in a worker thread, so the event loop
-    # never waits on the store, and the next image is read only once this one is sent.
-    return StreamingResponse(_logged(parts, name), media_type="application/zip", headers=headers)
+    return Download(_chunks(parts, name), media_type="application/zip", headers=headers)
 
 
 async def board_zip(request: Request) -> Response:
