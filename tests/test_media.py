@@ -355,8 +355,10 @@ def test_a_download_the_browser_leaves_gives_its_turn_back_at_once(
         freed.append(downloads._images.acquire(blocking=False))
 
     gc.disable()
-    try:
-        anyio.run(serve)
+    try:  # in a thread of its own: a browser test's loop may still be set on this one
+        server = threading.Thread(target=anyio.run, args=(serve,))
+        server.start()
+        server.join(timeout=30)
     finally:
         gc.enable()
     assert freed == [True]  # the one turn is free
