@@ -51,8 +51,8 @@ Found = tuple[str, Iterator[Piece]]  # the zip's file name, and its pieces
 CHUNK = 256 * 1024  # what is handed to the connection at once
 # Images the process's zips hold at once: a zip holds one while it is sent, so ten people
 # downloading 4K sets together took the web 100 MB higher (bench/downloads.py). A zip waits
-# for a turn between two images; after WAIT_SECONDS its download breaks (the browser says it
-# failed), and the connection is not held meanwhile by anything but the wait.
+# for a turn between two images, in a worker thread; after WAIT_SECONDS its download breaks
+# (the browser says it failed, the log says why).
 IMAGES_AT_ONCE = 4
 WAIT_SECONDS = 60.0
 _images = threading.BoundedSemaphore(IMAGES_AT_ONCE)
