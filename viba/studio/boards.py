@@ -402,6 +402,11 @@ def items(db: Database, actor: Account, board_id: uuid.UUID | str) -> list[ItemV
         return found
 
 
+def zip_name(board_id: uuid.UUID) -> str:
+    """The file name a board's zip is downloaded as."""
+    return f"viba-board-{board_id.hex[:8]}.zip"
+
+
 def board_zip(db: Database, store: ImageStore, actor: Account, board_id: uuid.UUID) -> bytes:
     """The board's outputs in one zip, each with its settings inside."""
     return b"".join(board_zip_parts(db, store, actor, board_id))

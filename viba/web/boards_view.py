@@ -176,18 +176,14 @@ def board_view(ctx: PageContext, board: BoardView) -> None:
     found = boards.items(ctx.db, ctx.account, board.id)
     if board.role == boards.OWNER:
         shares_view.board_link(ctx, st.container(), board.id)
-    streamed = downloads.board_zip_here(board.id) if found else None
-    if streamed is not None:  # the app's route writes it a piece at a time (viba.web.downloads)
-        st.link_button(t("download_zip"), streamed, icon=":material/folder_zip:")
-    elif found:  # no route here (AppTest, `streamlit run Home.py`): made whole, in memory
-        st.download_button(
+    if found:
+        downloads.zip_button(
+            st,
             t("download_zip"),
-            data=lambda: boards.board_zip(ctx.db, ctx.store, ctx.account, board.id),
-            file_name=f"viba-board-{board.id.hex[:8]}.zip",
-            mime="application/zip",
+            downloads.board_zip_here(board.id),
+            lambda: boards.board_zip(ctx.db, ctx.store, ctx.account, board.id),
+            boards.zip_name(board.id),
             key=f"board_zip_{board.id}",
-            icon=":material/folder_zip:",
-            on_click="ignore",
         )
     else:
         st.caption(t("board_empty"))

@@ -23,7 +23,7 @@ import logging
 import threading
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
-from typing import cast
+from typing import Any, cast
 
 import anyio
 from starlette.concurrency import run_in_threadpool
@@ -90,6 +90,31 @@ def generation_zip_address(
     return f"/generations/{generation_id.hex}/{what}/zip?s={session_id.hex}&t={token}"
 
 
+def zip_button(
+    container: Any,
+    label: str,
+    streamed: str | None,
+    make: Callable[[], bytes],
+    file_name: str,
+    key: str,
+) -> None:
+    """A zip to download: a link to the route that streams it (`streamed`, an address of
+    board_zip_here or generation_zip_here), or where the page has none (AppTest, `streamlit
+    run Home.py`), Streamlit's button, which makes it whole in memory when clicked."""
+    if streamed is not None:
+        container.link_button(label, streamed, icon=":material/folder_zip:")
+        return
+    container.download_button(
+        label,
+        data=make,
+        file_name=file_name,
+        mime="application/zip",
+        key=key,
+        icon=":material/folder_zip:",
+        on_click="ignore",
+    )
+
+
 def board_zip_here(board_id: uuid.UUID) -> str | None:
     """The zip's address for this run's login, or None where the page cannot link to it (no
     login, the routes not mounted: `streamlit run Home.py`, AppTest)."""
@@ -110,7 +135,7 @@ def _board(found: services.Services, account: Account, board_id: uuid.UUID) -> F
         parts = boards.board_zip_parts(found.db, found.store, account, board_id, image_turn)
     except boards.BoardError:  # not a board this login may see: the same 404
         return None
-    return f"viba-board-{board_id.hex[:8]}.zip", parts
+    return boards.zip_name(board_id), parts
 
 
 def _generation(everything: bool) -> Finder:

@@ -205,20 +205,14 @@ def zip_button(
     """Download a generation's outputs (everything: and its inputs, description and settings)
     as one zip: a link to the route that streams it (viba.web.downloads), or where the page
     has none, Streamlit's button that makes it whole when clicked."""
-    streamed = downloads.generation_zip_here(view.id, everything)
-    if streamed is not None:
-        container.link_button(label, streamed, icon=":material/folder_zip:")
-        return
-    container.download_button(
+    make = history.generation_zip if everything else history.outputs_zip
+    downloads.zip_button(
+        container,
         label,
-        data=functools.partial(
-            history.generation_zip if everything else history.outputs_zip, store, view
-        ),
-        file_name=history.zip_name(view),
-        mime="application/zip",
+        downloads.generation_zip_here(view.id, everything),
+        functools.partial(make, store, view),
+        history.zip_name(view),
         key=f"zip_{view.id}",
-        icon=":material/folder_zip:",
-        on_click="ignore",
     )
 
 
