@@ -3,12 +3,11 @@ a login.
 
 A page shows a stored image by an address `/images/<kind>/<key>?s=<session>&t=<signature>`:
 kind is `thumb` (the preview), `screen` (at screen size, made on first ask) or `image` (the
-image as stored). The signature (HMAC-SHA256
-with a key derived from VIBA_COOKIE_KEY) binds the address to that login session and image;
-the route then checks that the session is still live and that its user may see the image (one
-of their generations uses it, it is on a board or a preset offered to them, or they are an
-admin). Anything else is one 404: a guessed, altered, copied-after-logout or someone else's
-address learns nothing.
+image as stored). The signature (HMAC-SHA256 with a key derived from VIBA_COOKIE_KEY) binds
+the address to that login session and image; the route then checks that the session is still
+live and that its user may see the image (one of their generations uses it, it is on a board
+or a preset offered to them, or they are an admin). Anything else is one 404: a guessed,
+altered, copied-after-logout or someone else's address learns nothing.
 
 Thumbnails and screen-size images are made once and kept as files (ThumbCache); the answer is
 private and immutable (an address names one image's content, for one login), so the browser

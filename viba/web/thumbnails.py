@@ -184,6 +184,11 @@ class ThumbCache:
 
 
 SCREEN_FOLDER_NAME = "screens"  # beside the thumbnails, made by the route when first asked
+# A media route kind -> its cache's folder, most files kept, and how an image is made.
+_KINDS: dict[str, tuple[str, int, Maker]] = {
+    "thumb": (THUMB_FOLDER_NAME, 20_000, stored_thumbnails),
+    "screen": (SCREEN_FOLDER_NAME, 2_000, screen_images),
+}
 _caches: dict[str, ThumbCache] = {}
 _process_lock = threading.Lock()
 
@@ -193,12 +198,8 @@ def process_cache(kind: str = "thumb") -> ThumbCache:
     made on first use."""
     with _process_lock:
         if kind not in _caches:
-            root = Path(get_settings().data_dir)
-            _caches[kind] = (
-                ThumbCache(root / THUMB_FOLDER_NAME)
-                if kind == "thumb"
-                else ThumbCache(root / SCREEN_FOLDER_NAME, max_files=2_000, make=screen_images)
-            )
+            folder, max_files, make = _KINDS[kind]
+            _caches[kind] = ThumbCache(Path(get_settings().data_dir) / folder, max_files, make)
         return _caches[kind]
 
 
