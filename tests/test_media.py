@@ -74,6 +74,19 @@ def login(db, account) -> uuid.UUID:
     return sessions.start(db, account.id, timedelta(hours=1))[0]
 
 
+def refused_alike(db, good: str, mine: uuid.UUID, theirs: uuid.UUID, *refused: str) -> None:
+    """Each address refused, and the good one (of login `mine`) tampered with (its signature
+    altered, given with login `theirs`, given without one), get one and the same 404; then so
+    does the good one, once its login ends."""
+    tampered = [good.replace("t=", "t=0")[:-1], good.replace(mine.hex, theirs.hex)]
+    asked = [*refused, *tampered, good.split("?")[0]]
+    answers = [fetch(address) for address in asked]
+    assert [a[0] for a in answers] == [404] * len(asked)
+    assert len({a[2] for a in answers}) == 1
+    sessions.end(db, mine)
+    assert fetch(good)[0] == 404  # the address ends with the login
+
+
 def test_the_owner_gets_the_thumbnail_and_the_image_cached_privately(
     streamlit_server, db, member, owned, sign
 ):
@@ -161,25 +174,19 @@ def test_a_boards_zip_streams_to_a_login_that_may_see_the_board_and_to_no_other(
         with zipfile.ZipFile(io.BytesIO(body)) as zf:
             assert zf.testzip() is None and len(zf.namelist()) == 1
             assert zf.read(zf.namelist()[0])[:8] == made[:8]  # the output, settings inside
-    good = url(mine)
-    refused = [
+    refused_alike(
+        db,
+        url(mine),
+        mine,
+        theirs,
         url(away),  # a live login that may not see the board, correctly signed
         url(mine, uuid.uuid4()),  # a board that does not exist
-        good.replace("t=", "t=0")[:-1],  # the signature altered
-        good.replace(mine.hex, theirs.hex),  # another login with this signature
-        good.split("?")[0],  # no signature
-    ]
-    answers = [fetch(address) for address in refused]
-    assert [a[0] for a in answers] == [404] * len(refused)
-    assert len({a[2] for a in answers}) == 1
-    sessions.end(db, mine)
-    assert fetch(good)[0] == 404  # the address ends with the login
+    )
 
 
 def test_a_generations_zip_streams_to_its_owner_only(
     streamlit_server, db, store, member, owned, settings
 ):
-
     from viba.studio import history
     from viba.web import downloads
 
@@ -210,20 +217,16 @@ def test_a_generations_zip_streams_to_its_owner_only(
         )
         assert json.loads(zf.read("generation.json"))["id"] == str(view.id)
     good = url(mine, everything=False)
-    refused = [
+    refused_alike(
+        db,
+        good,
+        mine,
+        theirs,
         url(theirs, everything=False),  # another live login, correctly signed
         url(mine, False, uuid.uuid4()),  # a generation that does not exist
         good.replace("/outputs/", "/all/"),  # the outputs' signature for everything
         good.replace("/outputs/", "/nothing/"),  # not a zip there is
-        good.replace("t=", "t=0")[:-1],  # the signature altered
-        good.replace(mine.hex, theirs.hex),  # another login with this signature
-        good.split("?")[0],  # no signature
-    ]
-    answers = [fetch(address) for address in refused]
-    assert [a[0] for a in answers] == [404] * len(refused)
-    assert len({a[2] for a in answers}) == 1
-    sessions.end(db, mine)
-    assert fetch(good)[0] == 404  # the address ends with the login
+    )
 
 
 def test_a_boards_zip_whose_image_is_gone_midway_fails_as_a_download_not_as_a_whole_zip(
